@@ -1,0 +1,3 @@
+//! Evaluation metrics: how well a detector's scores match labels.
+
+pub mod nab;

@@ -1,0 +1,22 @@
+//! # iops-core
+//!
+//! The anomaly-detection engine of iops, with no I/O: wire types, streaming detectors,
+//! the insight engine that turns detector outputs into insights, and the evaluation
+//! metrics (NAB scoring) that show how well it detects.
+#![warn(missing_docs)]
+
+pub mod detector;
+pub mod engine;
+mod error;
+pub mod eval;
+mod insight;
+mod metric;
+mod param_guard;
+mod timestamp;
+
+pub use error::{Error, Result};
+pub(crate) use error::finite;
+pub use insight::{Insight, InsightType, Severity};
+pub use metric::{validate_hostname, Metric, MetricSample};
+pub use param_guard::ParamGuard;
+pub use timestamp::Timestamp;

@@ -1,0 +1,1 @@
+//! Placeholder so the package builds; integration tests live in tests/.
