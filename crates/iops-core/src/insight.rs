@@ -1,10 +1,12 @@
 //! The insight record: what is wrong, how badly, and why iops thinks so.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Metric, Timestamp};
+use crate::timestamp::Shorten;
+use crate::{Error, Metric, Result, Timestamp};
 
 /// How urgent an insight is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -19,6 +21,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// All severities, least urgent first.
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
     /// Lowercase wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +62,17 @@ pub enum InsightType {
 }
 
 impl InsightType {
+    /// All insight types.
+    pub const ALL: [InsightType; 7] = [
+        InsightType::CpuSpike,
+        InsightType::CpuDrop,
+        InsightType::MemoryPressure,
+        InsightType::MemoryDrop,
+        InsightType::DiskIoAnomaly,
+        InsightType::NetworkAnomaly,
+        InsightType::LevelShift,
+    ];
+
     /// snake_case wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +84,36 @@ impl InsightType {
             InsightType::NetworkAnomaly => "network_anomaly",
             InsightType::LevelShift => "level_shift",
         }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = Error;
+
+    /// Parses `info`, `warning` or `critical` (as stored in the insights table).
+    fn from_str(s: &str) -> Result<Self> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| Error::InvalidField {
+                field: "severity".into(),
+                reason: format!("must be info, warning or critical, got {:?}", Shorten(s)),
+            })
+    }
+}
+
+impl FromStr for InsightType {
+    type Err = Error;
+
+    /// Parses a snake_case wire name such as `cpu_spike`.
+    fn from_str(s: &str) -> Result<Self> {
+        InsightType::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| Error::InvalidField {
+                field: "type".into(),
+                reason: format!("unknown insight type {:?}", Shorten(s)),
+            })
     }
 }
 
@@ -102,4 +148,43 @@ pub struct Insight {
     pub score: f64,
     /// Which detector(s) raised it, e.g. `zscore+ewma`.
     pub detector: String,
+}
+
+impl Insight {
+    /// The wire JSON: `{"type","severity","message","hostname","timestamp","metric","value",
+    /// "expected","score","detector"}`.
+    pub fn to_json(&self) -> String {
+        // Cannot fail: strings, numbers, unit enums and a Display timestamp.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_parse_back() {
+        for s in Severity::ALL {
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        for t in InsightType::ALL {
+            assert_eq!(t.as_str().parse::<InsightType>(), Ok(t));
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
+        }
+        assert_eq!(
+            "fatal".parse::<Severity>().unwrap_err().field(),
+            Some("severity")
+        );
+        assert_eq!(
+            "cpu".parse::<InsightType>().unwrap_err().field(),
+            Some("type")
+        );
+    }
+
+    #[test]
+    fn severities_order_by_urgency() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+    }
 }
