@@ -61,22 +61,21 @@ impl Timestamp {
     }
 
     /// From seconds since the Unix epoch (fractions allowed, rounded to the nanosecond).
+    ///
+    /// The fraction is read from the shortest decimal that denotes `secs`, so
+    /// `1795712400.1` gives exactly `…:00.1Z` rather than the f64's binary neighbour.
     pub fn from_epoch_seconds(secs: f64) -> Result<Self> {
         let bad = || {
             invalid(format!(
                 "epoch seconds out of range (years 0000-9999): {secs}"
             ))
         };
-        if !secs.is_finite() {
+        // Well outside years 0000-9999 either way; also bounds the decimal text below.
+        if !secs.is_finite() || secs.abs() > 1e12 {
             return Err(bad());
         }
-        let nanos = (secs * 1e9).round();
-        // Far outside years -9999..=9999; keeps the cast to i128 meaningful.
-        if nanos.abs() > 4e20 {
-            return Err(bad());
-        }
-        OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
-            .ok()
+        decimal_nanos(&secs.to_string())
+            .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
             .and_then(Self::checked)
             .ok_or_else(bad)
     }
@@ -173,6 +172,32 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Exact nanoseconds of a plain decimal (`-12.5`, `3`, `0.000000001`), rounded half away
+/// from zero at the ninth fractional digit. `None` for anything else.
+fn decimal_nanos(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() || whole.len() > 15 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut nanos = whole.parse::<i128>().ok()? * 1_000_000_000;
+    let mut scale = 100_000_000;
+    for b in frac.bytes().take(9) {
+        nanos += i128::from(b - b'0') * scale;
+        scale /= 10;
+    }
+    if frac.as_bytes().get(9).is_some_and(|b| *b >= b'5') {
+        nanos += 1;
+    }
+    Some(if negative { -nanos } else { nanos })
+}
+
 /// The JSON type of a value, for error messages (`string`, `number`, …).
 pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
@@ -246,6 +271,23 @@ mod tests {
                 Timestamp::from_epoch_seconds(x).unwrap_err().field(),
                 Some("timestamp")
             );
+        }
+    }
+
+    #[test]
+    fn epoch_fractions_are_read_as_written() {
+        let t = Timestamp::from_epoch_seconds(1_795_712_400.1).unwrap();
+        assert_eq!(t.to_string(), "2026-11-26T17:00:00.1Z");
+        let t = Timestamp::from_epoch_seconds(-0.5).unwrap();
+        assert_eq!(t.to_string(), "1969-12-31T23:59:59.5Z");
+        let t = Timestamp::from_epoch_seconds(1e-10).unwrap();
+        assert_eq!(t.to_string(), "1970-01-01T00:00:00Z");
+        let t = Timestamp::from_epoch_seconds(6e-10).unwrap();
+        assert_eq!(t.to_string(), "1970-01-01T00:00:00.000000001Z");
+        assert_eq!(decimal_nanos("12"), Some(12_000_000_000));
+        assert_eq!(decimal_nanos("-1.0000000015"), Some(-1_000_000_002));
+        for bad in ["", "-", ".5", "1e5", "1.2.3", "NaN", "+1"] {
+            assert_eq!(decimal_nanos(bad), None, "{bad:?}");
         }
     }
 
