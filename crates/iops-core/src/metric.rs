@@ -351,7 +351,8 @@ mod wire {
                     }
                     None => {
                         // Unknown fields are ignored, but a broken one still names itself.
-                        *self.current = Some(key.chars().take(64).collect());
+                        // An empty key cannot name anything: leave it to `body`.
+                        *self.current = (!key.is_empty()).then(|| key.chars().take(64).collect());
                         map.next_value::<IgnoredAny>()?;
                     }
                 }

@@ -1,0 +1,44 @@
+# iops — one entry point for humans. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /usr/bin/env bash
+
+NAB_DATA ?= ../shared/data/nab
+FUZZ_SECONDS ?= 30
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: test
+test: ## Run the whole suite: fmt check, clippy -D warnings, all tests (scripts/test.sh)
+	./scripts/test.sh
+
+.PHONY: lint
+lint: ## Check formatting and run clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: fmt
+fmt: ## Format all Rust code
+	cargo fmt --all
+
+.PHONY: bench
+bench: ## Run the criterion benches
+	cargo bench -p iops-benches -- --noplot
+
+.PHONY: bench-peers
+bench-peers: ## Streaming cost per sample, ours vs river, side by side in one run
+	./scripts/bench-peers.sh
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuzz
+	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
+
+.PHONY: eval
+eval: ## Score the engine on the NAB corpus (NAB_DATA, default ../shared/data/nab)
+	cargo run --release -p iops-cli -- eval nab --data $(NAB_DATA)
+
+.PHONY: demo
+demo: ## Run iops on a synthetic fleet and show what it finds
+	cargo run --release -p iops-cli -- demo
