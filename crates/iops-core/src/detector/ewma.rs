@@ -4,7 +4,7 @@ use std::f64::consts::LN_2;
 
 use serde::{Deserialize, Serialize};
 
-use super::zscore::{exact_f64, sat, standardise, MAX_SCORE};
+use super::zscore::{sat, standardise, MAX_SCORE};
 use super::StreamingDetector;
 use crate::{finite, Error, ParamGuard, Result};
 
@@ -210,14 +210,12 @@ impl ParamGuard for EwmaParams {
 /// # Snapshots
 ///
 /// The detector serialises with serde; a restored detector produces bit-identical scores
-/// (state floats are written as strings in shortest round-trip form).
+/// (tested through serde_json). Decoding validates the state ([`Error::Decode`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "EwmaState")]
 pub struct Ewma {
     params: EwmaValidParams,
-    #[serde(serialize_with = "exact_f64::serialize")]
     mean: f64,
-    #[serde(serialize_with = "exact_f64::serialize")]
     var: f64,
     n_seen: u64,
     /// Resolved smoothing factor, derived from `params`.
@@ -230,9 +228,7 @@ pub struct Ewma {
 #[serde(deny_unknown_fields)]
 struct EwmaState {
     params: EwmaValidParams,
-    #[serde(deserialize_with = "exact_f64::deserialize")]
     mean: f64,
-    #[serde(deserialize_with = "exact_f64::deserialize")]
     var: f64,
     n_seen: u64,
 }

@@ -43,101 +43,6 @@ pub(super) fn standardise(x: f64, location: f64, spread: f64) -> f64 {
     }
 }
 
-/// Serde helpers that keep state floats bit-exact through JSON.
-///
-/// serde_json's default float parser may be one ulp off for 17-digit numbers, which would break
-/// bit-identical restores. State floats are therefore written as strings in shortest
-/// round-trip exponent form (`"1.5e0"`) and read back with Rust's correctly rounded parser.
-/// Plain JSON numbers are accepted on input too.
-pub(super) mod exact_f64 {
-    use serde::de::{self, Deserializer, SeqAccess, Visitor};
-    use serde::ser::{SerializeSeq, Serializer};
-    use std::fmt;
-
-    struct Exact(f64);
-
-    impl serde::Serialize for Exact {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_str(&format_args!("{:e}", self.0))
-        }
-    }
-
-    struct ExactVisitor;
-
-    impl<'de> Visitor<'de> for ExactVisitor {
-        type Value = f64;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a float, or a float written as a string")
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-            Ok(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
-            v.trim()
-                .parse::<f64>()
-                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-        }
-    }
-
-    struct ExactDe(f64);
-
-    impl<'de> serde::Deserialize<'de> for ExactDe {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(ExactVisitor).map(ExactDe)
-        }
-    }
-
-    pub(in crate::detector) fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&Exact(*x), s)
-    }
-
-    pub(in crate::detector) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<f64, D::Error> {
-        d.deserialize_any(ExactVisitor)
-    }
-
-    pub(in crate::detector) fn serialize_vec<S: Serializer>(
-        xs: &[f64],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(xs.len()))?;
-        for &x in xs {
-            seq.serialize_element(&Exact(x))?;
-        }
-        seq.end()
-    }
-
-    pub(in crate::detector) fn deserialize_vec<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<f64>, D::Error> {
-        struct VecVisitor;
-        impl<'de> Visitor<'de> for VecVisitor {
-            type Value = Vec<f64>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a sequence of floats")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
-                // The size hint is attacker-controlled: cap the preallocation.
-                let mut out =
-                    Vec::with_capacity(seq.size_hint().unwrap_or(0).min(super::MAX_WINDOW));
-                while let Some(ExactDe(x)) = seq.next_element()? {
-                    out.push(x);
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_seq(VecVisitor)
-    }
-}
-
 /// Serde form of the parameters: every field optional, defaults filled in.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -341,25 +246,20 @@ impl ParamGuard for ZScoreParams {
 ///
 /// # Snapshots
 ///
-/// The detector serialises with serde; a restored detector produces bit-identical scores.
-/// Window values and sums are written as strings in shortest round-trip form so that JSON
-/// parsers cannot perturb them. Decoding validates the state ([`Error::Decode`]).
+/// The detector serialises with serde; a restored detector produces bit-identical scores
+/// (tested through serde_json). Decoding validates the state ([`Error::Decode`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ZScoreState")]
 pub struct ZScore {
     params: ZScoreValidParams,
     /// Ring buffer of the window; once full, `head` is the oldest value.
-    #[serde(serialize_with = "exact_f64::serialize_vec")]
     values: Vec<f64>,
     head: usize,
     n_seen: u64,
-    #[serde(serialize_with = "exact_f64::serialize")]
     mean: f64,
     /// Sum of squared deviations from the mean (mean/std path).
-    #[serde(serialize_with = "exact_f64::serialize")]
     m2: f64,
     /// Running bound on the rounding error accumulated in `m2` since the last refresh.
-    #[serde(serialize_with = "exact_f64::serialize")]
     m2_error: f64,
     since_refresh: usize,
     /// Sorted copy of the window (robust path only); rebuilt on decode.
@@ -378,15 +278,11 @@ pub struct ZScore {
 #[serde(deny_unknown_fields)]
 struct ZScoreState {
     params: ZScoreValidParams,
-    #[serde(deserialize_with = "exact_f64::deserialize_vec")]
     values: Vec<f64>,
     head: usize,
     n_seen: u64,
-    #[serde(deserialize_with = "exact_f64::deserialize")]
     mean: f64,
-    #[serde(deserialize_with = "exact_f64::deserialize")]
     m2: f64,
-    #[serde(deserialize_with = "exact_f64::deserialize")]
     m2_error: f64,
     since_refresh: usize,
 }
@@ -788,6 +684,32 @@ mod tests {
     fn check_ref_agrees_with_check() {
         let p = ZScore::params().window(7).robust(true);
         assert_eq!(p.check_ref().unwrap(), &p.clone().check().unwrap());
+    }
+
+    #[test]
+    fn updates_never_reallocate() {
+        for robust in [false, true] {
+            let mut z = ZScore::params().window(64).robust(robust).build().unwrap();
+            let (pv, ps) = (z.values.as_ptr(), z.sorted.as_ptr());
+            let (cv, cs) = (z.values.capacity(), z.sorted.capacity());
+            for i in 0..1000 {
+                z.update(((i * 37) % 101) as f64).unwrap();
+            }
+            assert_eq!((z.values.as_ptr(), z.values.capacity()), (pv, cv));
+            assert_eq!((z.sorted.as_ptr(), z.sorted.capacity()), (ps, cs));
+            assert_eq!(z.values.len(), 64);
+            assert_eq!(z.sorted.len(), if robust { 64 } else { 0 });
+        }
+    }
+
+    #[test]
+    fn restored_detector_keeps_full_capacity() {
+        let mut z = ZScore::params().window(16).robust(true).build().unwrap();
+        for x in [1.0, 2.0, 3.0] {
+            z.update(x).unwrap();
+        }
+        let r: ZScore = serde_json::from_str(&serde_json::to_string(&z).unwrap()).unwrap();
+        assert!(r.values.capacity() >= 16 && r.sorted.capacity() >= 16);
     }
 
     #[test]
