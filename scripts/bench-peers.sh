@@ -22,7 +22,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    numpy==2.4.6 pandas==3.1.1 river
+    numpy==2.4.6 pandas==3.1.1 river==0.26.1
 
 echo "==> ours: cargo bench -p iops-benches --bench streaming"
 start_marker="$OUT/.started"

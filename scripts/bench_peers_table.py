@@ -61,15 +61,16 @@ def main():
     if not mine or not theirs:
         return 1
     ref_name, ref_ns = theirs[0]  # bench_river.py prints `ew` first: EWMean+EWVar z-score
-    rows = [("iops " + n, ns) for n, ns in mine] + [("river " + n, ns) for n, ns in theirs]
+    rows = [("iops " + n, ns) for n, ns in mine] + [(n if n.startswith("river") else "river " + n, ns) for n, ns in theirs]
     width = max(len(n) for n, _ in rows)
     print()
-    print(f"{'benchmark':<{width}}  {'ns/sample':>12}  {'river ew / this':>16}")
+    print(f"{'benchmark':<{width}}  {'ns/element':>12}  {'river ew / this':>16}")
     print(f"{'-' * width}  {'-' * 12}  {'-' * 16}")
     for name, ns in rows:
         print(f"{name:<{width}}  {ns:12.1f}  {ref_ns / ns:15.1f}x")
     print(f"\nreference: {ref_name} = {ref_ns:.1f} ns per 4-metric sample; "
-          "higher ratio = iops faster")
+          "higher ratio = iops faster.\nOur rows are per criterion Throughput::Elements "
+          "(per 4-metric sample for the engine bench), else per iteration.")
     return 0
 
 
