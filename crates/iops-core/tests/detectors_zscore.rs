@@ -343,9 +343,9 @@ fn corrupt_snapshots_are_rejected() {
     assert!(tamper("head", serde_json::json!(3)).is_err());
     assert!(tamper("m2", serde_json::json!(-1.0)).is_err());
     assert!(tamper("params", serde_json::json!({"window": 1})).is_err());
-    let huge = good
-        .to_string()
-        .replace("\"values\":[", "\"values\":[1e999,");
+    let text = good.to_string();
+    let huge = text.replace("\"values\":[4.0,", "\"values\":[1e999,");
+    assert_ne!(huge, text);
     assert!(serde_json::from_str::<ZScore>(&huge).is_err());
     let ok = tamper("values", serde_json::json!([2.0, 3.0, 4.0])).unwrap();
     assert_eq!(ok.len(), 3);
