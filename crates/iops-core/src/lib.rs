@@ -14,8 +14,8 @@ mod metric;
 mod param_guard;
 mod timestamp;
 
-pub use error::{Error, Result};
 pub(crate) use error::finite;
+pub use error::{Error, Result};
 pub use insight::{Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
 pub use param_guard::ParamGuard;

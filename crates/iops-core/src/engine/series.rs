@@ -1,0 +1,377 @@
+//! The per-series pipeline: models → surprises → calibrated probabilities → one score.
+//!
+//! For every sample, causally (it is judged before it is learned):
+//! 1. point surprise: the z-score of the value under the better of two models — a rolling
+//!    window ([`ZScore`]) or, when the series repeats itself, a seasonal model (the value
+//!    `season` samples ago, best match within ± jitter, plus a rolling z-score of that residual);
+//! 2. level surprise: the z-score of the mean of the last `short_mean` samples against the
+//!    distribution of such block means over the last `baseline` samples (sustained shifts
+//!    that no single point reveals);
+//! 3. each surprise becomes a tail probability calibrated on the series' own history
+//!    ([`SurpriseCalibrator`]), and the two are combined with Fisher's method
+//!    (log-surprises `-ln p1 - ln p2` add up): agreement between the models counts for more than either alone;
+//! 4. a surprise no larger than one already seen in the last `suppression` samples is the
+//!    same incident and is damped, so an incident scores high once, not for an hour;
+//! 5. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1), which keeps
+//!    high scores distinct instead of saturating at 1.
+
+use serde::{Deserialize, Serialize};
+
+use super::calibrate::SurpriseCalibrator;
+use super::config::EngineConfig;
+use crate::detector::{StreamingDetector, ZScore};
+use crate::{finite, Result};
+
+/// Damping applied to a suppressed (same-incident) surprise.
+const SUPPRESSED_FACTOR: f64 = 0.1;
+/// Largest log-surprise of one model (a probability of 1e-300), so sums stay finite.
+const MAX_SURPRISE: f64 = 690.0;
+/// Relative floor on every spread, so flat series do not divide by zero.
+const SPREAD_FLOOR: f64 = 1e-9;
+
+/// Which model explained the value best.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    /// Rolling-window mean and spread.
+    Rolling,
+    /// The same time one season ago, plus the typical residual.
+    Seasonal,
+}
+
+/// What the engine concluded about one sample of one series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Anomaly score in [0, 1).
+    pub score: f64,
+    /// Combined log-surprise in nats before suppression.
+    pub surprise: f64,
+    /// True when the surprise was damped as part of an incident already scored.
+    pub suppressed: bool,
+    /// Value the point model expected.
+    pub expected: f64,
+    /// Spread the point model expected around it.
+    pub spread: f64,
+    /// Signed z-score of the value under the chosen point model.
+    pub z: f64,
+    /// Signed z-score of the short mean against the baseline (level model).
+    pub level_z: f64,
+    /// Log-surprise (nats) of the point model: `-ln` of its calibrated tail probability.
+    pub point_surprise: f64,
+    /// Log-surprise (nats) of the level model.
+    pub level_surprise: f64,
+    /// The point model used.
+    pub model: Model,
+    /// False until the models have seen enough samples to score.
+    pub warm: bool,
+}
+
+/// Ring buffer of the last `len` values, to look one season back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Lagged {
+    values: Vec<f64>,
+    next: usize,
+    filled: bool,
+}
+
+impl Lagged {
+    fn new(len: usize) -> Self {
+        Lagged {
+            values: vec![0.0; len],
+            next: 0,
+            filled: false,
+        }
+    }
+
+    /// The `i`-th oldest value held (0 = oldest), once the buffer is full.
+    fn oldest(&self, i: usize) -> Option<f64> {
+        if !self.filled {
+            return None;
+        }
+        // i < len, so one conditional wrap replaces a (slow) modulo
+        let mut at = self.next + i;
+        if at >= self.values.len() {
+            at -= self.values.len();
+        }
+        self.values.get(at).copied()
+    }
+
+    fn push(&mut self, x: f64) {
+        if let Some(slot) = self.values.get_mut(self.next) {
+            *slot = x;
+        }
+        self.next += 1;
+        if self.next == self.values.len() {
+            self.next = 0;
+            self.filled = true;
+        }
+    }
+}
+
+/// Maximum of the last `len` values pushed (negative infinity before any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SlidingMax {
+    values: Vec<f64>,
+    next: usize,
+    max: f64,
+    max_at: usize,
+}
+
+impl SlidingMax {
+    fn new(len: usize) -> Self {
+        SlidingMax {
+            values: vec![f64::NEG_INFINITY; len.max(1)],
+            next: 0,
+            max: f64::NEG_INFINITY,
+            max_at: 0,
+        }
+    }
+
+    fn push(&mut self, x: f64) {
+        let slot = self.next;
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = x;
+        }
+        self.next = if slot + 1 == self.values.len() {
+            0
+        } else {
+            slot + 1
+        };
+        if x >= self.max {
+            (self.max, self.max_at) = (x, slot);
+        } else if slot == self.max_at {
+            // the maximum just left the window: rescan (amortised, the window is short)
+            (self.max, self.max_at) = (f64::NEG_INFINITY, 0);
+            for (i, &v) in self.values.iter().enumerate() {
+                if v > self.max {
+                    (self.max, self.max_at) = (v, i);
+                }
+            }
+        }
+    }
+}
+
+/// Seasonal model: residual against the best-matching value one season ago.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Seasonal {
+    /// Holds the last `season + jitter` values: the oldest `2 * jitter + 1` are the
+    /// candidates `season ± jitter` samples back.
+    past: Lagged,
+    jitter: usize,
+    residuals: ZScore,
+}
+
+impl Seasonal {
+    /// Residual of `x` and the value it was compared with.
+    fn residual(&self, x: f64) -> Option<(f64, f64)> {
+        let mut best: Option<(f64, f64)> = None;
+        for i in 0..=2 * self.jitter {
+            let v = self.past.oldest(i)?;
+            let r = x - v;
+            if best.is_none_or(|(b, _)| r.abs() < b.abs()) {
+                best = Some((r, v));
+            }
+        }
+        best
+    }
+}
+
+/// Short mean of the last samples, and block means of the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Level {
+    recent: Lagged,
+    seen: usize,
+    blocks: ZScore,
+    min_blocks: usize,
+}
+
+impl Level {
+    fn short_mean(&self, x: f64) -> f64 {
+        // Mean of the held samples (the oldest drops out) plus x.
+        let len = self.recent.values.len();
+        let held = self.seen.min(len);
+        if held < len {
+            let sum: f64 = self.recent.values[..held].iter().sum::<f64>() + x;
+            return sum / (held + 1) as f64;
+        }
+        // all held values but the oldest (about to drop out), plus x
+        let total: f64 = self.recent.values.iter().sum();
+        let oldest = self.recent.oldest(0).unwrap_or(0.0);
+        (total - oldest + x) / len as f64
+    }
+}
+
+impl Default for Observation {
+    /// The observation of a sample nothing is known about yet.
+    fn default() -> Self {
+        Observation {
+            score: 0.0,
+            surprise: 0.0,
+            suppressed: false,
+            expected: 0.0,
+            spread: f64::INFINITY,
+            z: 0.0,
+            level_z: 0.0,
+            point_surprise: 0.0,
+            level_surprise: 0.0,
+            model: Model::Rolling,
+            warm: false,
+        }
+    }
+}
+
+/// The streaming state of one series (one metric of one host). Serialises with serde and
+/// restores to identical subsequent scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesScorer {
+    rolling: ZScore,
+    seasonal: Option<Seasonal>,
+    level: Level,
+    point_calibration: SurpriseCalibrator,
+    level_calibration: SurpriseCalibrator,
+    /// Largest surprise of the last `suppression` samples.
+    recent_peak: SlidingMax,
+    n_seen: u64,
+    suppression_margin: f64,
+    seasonal_preference: f64,
+    score_scale: f64,
+}
+
+fn rolling(window: usize, min_samples: usize) -> Result<ZScore> {
+    ZScore::params()
+        .window(window)
+        .min_samples(min_samples)
+        .build()
+}
+
+impl SeriesScorer {
+    /// A fresh scorer for one series.
+    pub fn new(config: &EngineConfig) -> Result<Self> {
+        let p = config.params();
+        let seasonal = if p.season == 0 {
+            None
+        } else {
+            Some(Seasonal {
+                past: Lagged::new(p.season + p.season_jitter),
+                jitter: p.season_jitter,
+                residuals: rolling(p.window, p.min_samples)?,
+            })
+        };
+        let n_blocks = (p.baseline / p.short_mean).max(2);
+        // Level model speaks once it has seen about 50 samples' worth of blocks.
+        let min_blocks = (50 / p.short_mean).clamp(2, n_blocks);
+        Ok(SeriesScorer {
+            rolling: rolling(p.window, p.min_samples)?,
+            seasonal,
+            level: Level {
+                recent: Lagged::new(p.short_mean),
+                seen: 0,
+                blocks: rolling(n_blocks, min_blocks)?,
+                min_blocks,
+            },
+            point_calibration: SurpriseCalibrator::new(
+                p.baseline as f64,
+                p.calibration_min_samples as u64,
+                p.gaussian_scale,
+            ),
+            level_calibration: SurpriseCalibrator::new(
+                p.baseline as f64,
+                p.calibration_min_samples as u64,
+                p.gaussian_scale,
+            ),
+            recent_peak: SlidingMax::new(p.suppression),
+            n_seen: 0,
+            suppression_margin: p.suppression_margin,
+            seasonal_preference: p.seasonal_preference,
+            score_scale: p.score_scale,
+        })
+    }
+
+    /// Samples seen so far.
+    pub fn n_seen(&self) -> u64 {
+        self.n_seen
+    }
+
+    /// Scores `x`, then learns it. Non-finite input is an error and changes nothing.
+    pub fn observe(&mut self, x: f64) -> Result<Observation> {
+        finite("value", x)?;
+        // 1. point surprise
+        let mut expected = self.rolling.expected();
+        let mut spread = f64::INFINITY;
+        let mut z = 0.0;
+        let mut model = Model::Rolling;
+        let floor = SPREAD_FLOOR * (1.0 + expected.abs());
+        let residual = self.seasonal.as_ref().and_then(|s| s.residual(x));
+        if self.rolling.is_warm() {
+            spread = self.rolling.spread().max(floor);
+            z = (x - expected) / spread;
+            if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
+                if s.residuals.is_warm() {
+                    let s_spread = s.residuals.spread().max(floor);
+                    if s_spread < self.seasonal_preference * spread {
+                        let mean_r = s.residuals.expected();
+                        z = (r - mean_r) / s_spread;
+                        expected = matched + mean_r;
+                        spread = s_spread;
+                        model = Model::Seasonal;
+                    }
+                }
+            }
+        }
+        // 2. level surprise
+        let short = self.level.short_mean(x);
+        let mut level_z = 0.0;
+        if self.level.blocks.is_warm() {
+            let spread = self.level.blocks.spread().max(floor);
+            level_z = (short - self.level.blocks.expected()) / spread;
+        }
+        // 3. calibrate and combine
+        let point_surprise = self
+            .point_calibration
+            .log_surprise(z.abs())
+            .min(MAX_SURPRISE);
+        let level_surprise = self
+            .level_calibration
+            .log_surprise(level_z.abs())
+            .min(MAX_SURPRISE);
+        let surprise = point_surprise + level_surprise;
+        // 4. one incident scores once
+        let suppressed = surprise <= self.recent_peak.max + self.suppression_margin;
+        self.recent_peak.push(surprise);
+        let effective = if suppressed {
+            surprise * SUPPRESSED_FACTOR
+        } else {
+            surprise
+        };
+        // 5. learn
+        self.rolling.update(x)?;
+        if let Some(s) = self.seasonal.as_mut() {
+            if let Some((r, _)) = residual {
+                s.residuals.update(r)?;
+            }
+            s.past.push(x);
+        }
+        self.level.recent.push(x);
+        self.level.seen += 1;
+        if self.level.seen % self.level.recent.values.len() == 0 {
+            self.level.blocks.update(short)?;
+        }
+        self.point_calibration.update(z.abs());
+        self.level_calibration.update(level_z.abs());
+        self.n_seen += 1;
+        let warm = self.rolling.is_warm() && self.n_seen > self.level.min_blocks as u64;
+        Ok(Observation {
+            score: effective / (effective + self.score_scale),
+            surprise,
+            suppressed,
+            expected,
+            spread,
+            z,
+            level_z,
+            point_surprise,
+            level_surprise,
+            model,
+            warm,
+        })
+    }
+}
