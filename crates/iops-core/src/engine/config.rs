@@ -40,11 +40,12 @@ pub struct EngineParams {
     pub suppression_margin: f64,
     /// Log-surprise (nats) at which the anomaly score is 0.5. Default 20.
     pub score_scale: f64,
-    /// Anomaly score from which an insight is raised (severity info). Default 0.3.
+    /// Anomaly score from which an insight is raised (severity info). Default 0.33, a little
+    /// above the score that maximises the NAB standard profile (0.32), to spare the on-call.
     pub info_score: f64,
-    /// Anomaly score from which an insight is a warning. Default 0.4.
+    /// Anomaly score from which an insight is a warning. Default 0.38.
     pub warning_score: f64,
-    /// Anomaly score from which an insight is critical. Default 0.55.
+    /// Anomaly score from which an insight is critical. Default 0.5.
     pub critical_score: f64,
     /// After an insight on a host and metric, samples during which only a more severe one is
     /// raised (hysteresis: one incident, one insight). Default 36.
@@ -66,9 +67,9 @@ impl Default for EngineParams {
             suppression: 36,
             suppression_margin: 1.0,
             score_scale: 20.0,
-            info_score: 0.3,
-            warning_score: 0.4,
-            critical_score: 0.55,
+            info_score: 0.33,
+            warning_score: 0.38,
+            critical_score: 0.5,
             cooldown: 36,
         }
     }

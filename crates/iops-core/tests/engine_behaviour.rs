@@ -1,0 +1,321 @@
+//! Behaviour of the insight engine through its public API: what it raises, for what, how often.
+
+use iops_core::engine::{EngineConfig, EngineParams, HostState, InsightEngine};
+use iops_core::{Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
+
+/// Deterministic noise in [-1, 1) (xorshift64*).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let u = (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        2.0 * u - 1.0
+    }
+}
+
+const START: f64 = 1_764_000_000.0;
+const STEP: f64 = 300.0;
+
+/// A calm host: diurnal CPU, steady memory, noisy I/O. `tweak` may alter sample `i`.
+fn host(
+    name: &str,
+    n: usize,
+    seed: u64,
+    tweak: impl Fn(usize, &mut MetricSample),
+) -> Vec<MetricSample> {
+    let mut noise = Noise(seed);
+    (0..n)
+        .map(|i| {
+            let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+            let mut s = MetricSample {
+                timestamp: Timestamp::from_epoch_seconds(START + STEP * i as f64)
+                    .expect("valid time"),
+                hostname: name.into(),
+                cpu_usage: 35.0 + 15.0 * phase.sin() + 3.0 * noise.next(),
+                memory_usage: 55.0 + 1.5 * noise.next(),
+                disk_io: 120.0 + 25.0 * noise.next(),
+                network_io: 300.0 + 40.0 * noise.next(),
+            };
+            tweak(i, &mut s);
+            s
+        })
+        .collect()
+}
+
+fn run(samples: &[MetricSample]) -> Vec<Insight> {
+    let mut engine = InsightEngine::new(EngineConfig::default());
+    samples
+        .iter()
+        .flat_map(|s| engine.process(s).expect("valid sample").insights)
+        .collect()
+}
+
+/// Nine calm days, then whatever the tweak injects from sample `AT` on.
+const DAYS: usize = 10;
+const AT: usize = 9 * 288;
+
+#[test]
+fn calm_host_raises_almost_nothing() {
+    let insights = run(&host("calm-1", DAYS * 288, 7, |_, _| {}));
+    // 2880 samples × 4 metrics of pure, stationary noise: at most a couple of info insights.
+    assert!(insights.len() <= 2, "false alarms: {insights:#?}");
+    assert!(
+        insights.iter().all(|i| i.severity == Severity::Info),
+        "{insights:#?}"
+    );
+}
+
+#[test]
+fn cpu_spike_gives_one_urgent_insight_that_explains_itself() {
+    let samples = host("web-1", AT + 100, 11, |i, s| {
+        if (AT..AT + 6).contains(&i) {
+            s.cpu_usage = 97.0;
+        }
+    });
+    let insights = run(&samples);
+    let cpu: Vec<&Insight> = insights
+        .iter()
+        .filter(|i| i.metric == Metric::Cpu)
+        .collect();
+    assert_eq!(cpu.len(), 1, "one incident, one insight: {cpu:#?}");
+    let i = cpu[0];
+    assert_eq!(i.kind, InsightType::CpuSpike);
+    assert!(i.severity >= Severity::Warning, "{:?}", i.severity);
+    assert_eq!(
+        i.timestamp, samples[AT].timestamp,
+        "raised on the first anomalous sample"
+    );
+    assert_eq!(i.value, 97.0);
+    assert!(
+        i.expected > 15.0 && i.expected < 55.0,
+        "expected {}",
+        i.expected
+    );
+    assert!(i.score >= 0.38 && i.score < 1.0, "score {}", i.score);
+    assert!(
+        i.message.starts_with("cpuUsage 97.0% on web-1, expected "),
+        "{}",
+        i.message
+    );
+}
+
+#[test]
+fn memory_leak_is_memory_pressure_or_level_shift() {
+    let samples = host("db-1", AT + 200, 13, |i, s| {
+        if i >= AT {
+            s.memory_usage = (55.0 + 0.4 * (i - AT) as f64).min(99.0);
+        }
+    });
+    let insights = run(&samples);
+    let mem: Vec<&Insight> = insights
+        .iter()
+        .filter(|i| i.metric == Metric::Memory)
+        .collect();
+    assert!(!mem.is_empty(), "a memory ramp to 99% went unnoticed");
+    assert!(mem.len() <= 4, "one incident should not flood: {mem:#?}");
+    assert!(mem.iter().all(|i| matches!(
+        i.kind,
+        InsightType::MemoryPressure | InsightType::LevelShift
+    )));
+    let first = mem[0].timestamp.epoch_seconds();
+    let start = samples[AT].timestamp.epoch_seconds();
+    assert!(
+        first - start <= 40.0 * STEP,
+        "caught {} samples late",
+        (first - start) / STEP
+    );
+}
+
+#[test]
+fn network_outage_is_a_network_anomaly() {
+    let samples = host("edge-1", AT + 50, 17, |i, s| {
+        if (AT..AT + 20).contains(&i) {
+            s.network_io = 0.0;
+        }
+    });
+    let insights = run(&samples);
+    let net: Vec<&Insight> = insights
+        .iter()
+        .filter(|i| i.metric == Metric::NetworkIo)
+        .collect();
+    assert!(!net.is_empty());
+    assert!(net
+        .iter()
+        .all(|i| i.kind == InsightType::NetworkAnomaly || i.kind == InsightType::LevelShift));
+    assert_eq!(net[0].timestamp, samples[AT].timestamp);
+    assert!(net.len() <= 3, "{net:#?}");
+}
+
+#[test]
+fn hosts_are_judged_against_their_own_baselines() {
+    // Host b runs at 90% CPU all the time: routine for b, it must not alarm; a's spike must.
+    let a = host("a", AT + 10, 19, |i, s| {
+        if i == AT {
+            s.cpu_usage = 90.0;
+        }
+    });
+    let b = host("b", AT + 10, 23, |_, s| {
+        s.cpu_usage = (s.cpu_usage + 50.0).min(100.0)
+    });
+    let mut engine = InsightEngine::new(EngineConfig::default());
+    let mut by_host = std::collections::HashMap::<String, usize>::new();
+    for (sa, sb) in a.iter().zip(&b) {
+        for s in [sa, sb] {
+            for i in engine.process(s).expect("valid").insights {
+                if i.metric == Metric::Cpu {
+                    *by_host.entry(i.hostname).or_default() += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        by_host.get("a"),
+        Some(&1),
+        "{:#?}",
+        engine.host_state("a").map(|_| ())
+    );
+    assert!(by_host.get("b").copied().unwrap_or(0) <= 1, "{by_host:?}");
+}
+
+#[test]
+fn invalid_sample_is_rejected_by_field_and_changes_nothing() {
+    let mut engine = InsightEngine::new(EngineConfig::default());
+    let good = host("h", 3, 1, |_, _| {});
+    engine.process(&good[0]).expect("valid");
+    let before = engine.host_state("h").cloned();
+    for (field, bad) in [
+        (
+            "cpuUsage",
+            MetricSample {
+                cpu_usage: 101.0,
+                ..good[1].clone()
+            },
+        ),
+        (
+            "memoryUsage",
+            MetricSample {
+                memory_usage: f64::NAN,
+                ..good[1].clone()
+            },
+        ),
+        (
+            "diskIO",
+            MetricSample {
+                disk_io: -1.0,
+                ..good[1].clone()
+            },
+        ),
+        (
+            "networkIO",
+            MetricSample {
+                network_io: f64::INFINITY,
+                ..good[1].clone()
+            },
+        ),
+        (
+            "hostname",
+            MetricSample {
+                hostname: "bad host!".into(),
+                ..good[1].clone()
+            },
+        ),
+    ] {
+        let err = engine.process(&bad).expect_err("invalid sample accepted");
+        assert_eq!(err.field(), Some(field), "{err}");
+    }
+    assert_eq!(
+        engine.host_state("h").cloned(),
+        before,
+        "state changed by invalid input"
+    );
+    assert_eq!(engine.hosts().count(), 1, "an invalid host was created");
+}
+
+#[test]
+fn restored_host_state_continues_identically() {
+    let samples = host("r", AT + 60, 29, |i, s| {
+        if i == AT + 30 {
+            s.disk_io = 2_000.0;
+        }
+    });
+    let config = EngineConfig::default();
+    let mut live = HostState::new(&config).expect("valid config");
+    for s in &samples[..AT] {
+        live.process(&config, s).expect("valid");
+    }
+    let json = serde_json::to_string(&live).expect("serialises");
+    let mut restored: HostState = serde_json::from_str(&json).expect("deserialises");
+    for s in &samples[AT..] {
+        let a = live.process(&config, s).expect("valid");
+        let b = restored.process(&config, s).expect("valid");
+        assert_eq!(a, b);
+        for (oa, ob) in a.metrics.iter().zip(&b.metrics) {
+            assert_eq!(oa.score.to_bits(), ob.score.to_bits());
+        }
+    }
+    assert_eq!(live, restored);
+}
+
+#[test]
+fn scores_are_invariant_to_units() {
+    // The same series in bytes/s and in MB/s, and shifted by a constant, scores the same.
+    let base: Vec<f64> = {
+        let mut noise = Noise(31);
+        (0..AT + 100)
+            .map(|i| {
+                let spike = if i == AT + 10 { 400.0 } else { 0.0 };
+                200.0 + 30.0 * ((i % 288) as f64 / 45.8).sin() + 20.0 * noise.next() + spike
+            })
+            .collect()
+    };
+    let ts: Vec<f64> = (0..base.len()).map(|i| START + STEP * i as f64).collect();
+    let config = EngineConfig::default();
+    let reference = iops_core::engine::score_series(&config, &ts, &base).expect("finite");
+    for (a, b) in [(1e6, 0.0), (1e-3, 0.0), (1.0, 5_000.0), (7.5, -123.0)] {
+        let moved: Vec<f64> = base.iter().map(|x| a * x + b).collect();
+        let scores = iops_core::engine::score_series(&config, &ts, &moved).expect("finite");
+        for (i, (r, s)) in reference.iter().zip(&scores).enumerate() {
+            assert!((r - s).abs() < 1e-6, "a={a} b={b} row {i}: {r} vs {s}");
+        }
+    }
+    let warning = EngineParams::default().warning_score;
+    assert!(
+        reference[AT + 10] >= warning,
+        "the spike itself scores high: {}",
+        reference[AT + 10]
+    );
+}
+
+#[test]
+fn config_round_trips_and_rejects_bad_values_by_name() {
+    let json = serde_json::to_string(&EngineConfig::default()).expect("serialises");
+    let back: EngineConfig = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(back, EngineConfig::default());
+    let partial: EngineConfig =
+        serde_json::from_str(r#"{"window": 144}"#).expect("defaults fill in");
+    assert_eq!(partial.params().window, 144);
+    for (json, name) in [
+        (r#"{"window": 1}"#, "window"),
+        (r#"{"gaussian_scale": 0}"#, "gaussian_scale"),
+        (r#"{"critical_score": 1.5}"#, "critical_score"),
+        (r#"{"info_score": 0.9}"#, "warning_score"),
+        (r#"{"season": 10, "season_jitter": 10}"#, "season_jitter"),
+    ] {
+        let err = serde_json::from_str::<EngineConfig>(json).expect_err(json);
+        assert!(err.to_string().contains(name), "{json}: {err}");
+    }
+    let err = EngineParams {
+        short_mean: 0,
+        ..EngineParams::default()
+    }
+    .check()
+    .expect_err("checked");
+    assert_eq!(err.field(), Some("short_mean"));
+    assert!(
+        serde_json::from_str::<EngineConfig>(r#"{"windw": 3}"#).is_err(),
+        "typos are errors"
+    );
+}
