@@ -55,7 +55,7 @@ pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observat
         0.0
     };
     let d = decimals(spread);
-    let dv = (d + 1).min(6);
+    let dv = d.max(1);
     let unit = if metric.is_percent() { "%" } else { "" };
     let how = if is_level_shift(obs) {
         "sustained shift of its recent level"
