@@ -26,6 +26,7 @@ mod calibrate;
 mod config;
 mod explain;
 mod host;
+mod rolling;
 mod series;
 
 use std::collections::HashMap;

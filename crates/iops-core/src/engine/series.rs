@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::SurpriseCalibrator;
 use super::config::EngineConfig;
-use crate::detector::{StreamingDetector, ZScore};
+use super::rolling::{sat, Rolling};
 use crate::{finite, Result};
 
 /// Damping applied to a suppressed (same-incident) surprise.
@@ -108,7 +108,11 @@ impl Lagged {
     }
 }
 
-/// Maximum of the last `len` values pushed (negative infinity before any).
+/// Lowest value of a [`SlidingMax`]: below every surprise (they are >= 0), and finite so the
+/// state survives JSON (which has no infinities).
+const NO_PEAK: f64 = -f64::MAX;
+
+/// Maximum of the last `len` values pushed ([`NO_PEAK`] before any).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SlidingMax {
     values: Vec<f64>,
@@ -120,9 +124,9 @@ struct SlidingMax {
 impl SlidingMax {
     fn new(len: usize) -> Self {
         SlidingMax {
-            values: vec![f64::NEG_INFINITY; len.max(1)],
+            values: vec![NO_PEAK; len.max(1)],
             next: 0,
-            max: f64::NEG_INFINITY,
+            max: NO_PEAK,
             max_at: 0,
         }
     }
@@ -141,7 +145,7 @@ impl SlidingMax {
             (self.max, self.max_at) = (x, slot);
         } else if slot == self.max_at {
             // the maximum just left the window: rescan (amortised, the window is short)
-            (self.max, self.max_at) = (f64::NEG_INFINITY, 0);
+            (self.max, self.max_at) = (NO_PEAK, 0);
             for (i, &v) in self.values.iter().enumerate() {
                 if v > self.max {
                     (self.max, self.max_at) = (v, i);
@@ -158,7 +162,7 @@ struct Seasonal {
     /// candidates `season ± jitter` samples back.
     past: Lagged,
     jitter: usize,
-    residuals: ZScore,
+    residuals: Rolling,
 }
 
 impl Seasonal {
@@ -167,7 +171,8 @@ impl Seasonal {
         let mut best: Option<(f64, f64)> = None;
         for i in 0..=2 * self.jitter {
             let v = self.past.oldest(i)?;
-            let r = x - v;
+            // saturated: values near f64::MAX must not make an infinite residual
+            let r = sat(x - v);
             if best.is_none_or(|(b, _)| r.abs() < b.abs()) {
                 best = Some((r, v));
             }
@@ -181,7 +186,7 @@ impl Seasonal {
 struct Level {
     recent: Lagged,
     seen: usize,
-    blocks: ZScore,
+    blocks: Rolling,
     min_blocks: usize,
 }
 
@@ -192,12 +197,13 @@ impl Level {
         let held = self.seen.min(len);
         if held < len {
             let sum: f64 = self.recent.values[..held].iter().sum::<f64>() + x;
-            return sum / (held + 1) as f64;
+            return sat(sum / (held + 1) as f64);
         }
         // all held values but the oldest (about to drop out), plus x
         let total: f64 = self.recent.values.iter().sum();
         let oldest = self.recent.oldest(0).unwrap_or(0.0);
-        (total - oldest + x) / len as f64
+        // saturated: sums of values near f64::MAX overflow
+        sat((total - oldest + x) / len as f64)
     }
 }
 
@@ -224,7 +230,7 @@ impl Default for Observation {
 /// restores to identical subsequent scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesScorer {
-    rolling: ZScore,
+    rolling: Rolling,
     seasonal: Option<Seasonal>,
     level: Level,
     point_calibration: SurpriseCalibrator,
@@ -237,11 +243,24 @@ pub struct SeriesScorer {
     score_scale: f64,
 }
 
-fn rolling(window: usize, min_samples: usize) -> Result<ZScore> {
-    ZScore::params()
-        .window(window)
-        .min_samples(min_samples)
-        .build()
+/// A rolling window, with the limits the [`ZScore`](crate::detector::ZScore) detector
+/// puts on its parameters (so a typo cannot ask for gigabytes).
+fn rolling(window: usize, min_samples: usize) -> Result<Rolling> {
+    if !(2..=crate::detector::ZScore::MAX_WINDOW).contains(&window) {
+        return Err(crate::Error::param(
+            "window",
+            window,
+            "must be in 2..=1048576",
+        ));
+    }
+    if !(2..=window).contains(&min_samples) {
+        return Err(crate::Error::param(
+            "min_samples",
+            min_samples,
+            "must be in 2..=window",
+        ));
+    }
+    Ok(Rolling::new(window, min_samples))
 }
 
 impl SeriesScorer {
@@ -296,7 +315,7 @@ impl SeriesScorer {
     pub fn observe(&mut self, x: f64) -> Result<Observation> {
         finite("value", x)?;
         // 1. point surprise
-        let mut expected = self.rolling.expected();
+        let mut expected = self.rolling.mean();
         let mut spread = f64::INFINITY;
         let mut z = 0.0;
         let mut model = Model::Rolling;
@@ -304,13 +323,13 @@ impl SeriesScorer {
         let residual = self.seasonal.as_ref().and_then(|s| s.residual(x));
         if self.rolling.is_warm() {
             spread = self.rolling.spread().max(floor);
-            z = (x - expected) / spread;
+            z = sat((x - expected) / spread);
             if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
                 if s.residuals.is_warm() {
                     let s_spread = s.residuals.spread().max(floor);
                     if s_spread < self.seasonal_preference * spread {
-                        let mean_r = s.residuals.expected();
-                        z = (r - mean_r) / s_spread;
+                        let mean_r = s.residuals.mean();
+                        z = sat((r - mean_r) / s_spread);
                         expected = matched + mean_r;
                         spread = s_spread;
                         model = Model::Seasonal;
@@ -323,7 +342,7 @@ impl SeriesScorer {
         let mut level_z = 0.0;
         if self.level.blocks.is_warm() {
             let spread = self.level.blocks.spread().max(floor);
-            level_z = (short - self.level.blocks.expected()) / spread;
+            level_z = sat((short - self.level.blocks.mean()) / spread);
         }
         // 3. calibrate and combine
         let point_surprise = self
@@ -344,17 +363,17 @@ impl SeriesScorer {
             surprise
         };
         // 5. learn
-        self.rolling.update(x)?;
+        self.rolling.update(x);
         if let Some(s) = self.seasonal.as_mut() {
             if let Some((r, _)) = residual {
-                s.residuals.update(r)?;
+                s.residuals.update(r);
             }
             s.past.push(x);
         }
         self.level.recent.push(x);
         self.level.seen += 1;
         if self.level.seen % self.level.recent.values.len() == 0 {
-            self.level.blocks.update(short)?;
+            self.level.blocks.update(short);
         }
         self.point_calibration.update(z.abs());
         self.level_calibration.update(level_z.abs());
