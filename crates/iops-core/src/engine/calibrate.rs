@@ -10,9 +10,13 @@
 //!
 //! Cost: bins come from the float's exponent and top mantissa bits (no logarithm), and the
 //! histogram is kept as suffix sums, so a query is O(1) and an update touches only the bins
-//! below the new value's (a handful for typical, small surprises).
+//! below the new value's (a handful for typical, small surprises). A query is on the critical
+//! path of every sample, so it has one division: the probability is formed directly in raw
+//! weights, and the logarithms are the division-free ones of [`super::fastmath`].
 
 use serde::{Deserialize, Serialize};
+
+use super::fastmath::{ln, neg_ln_erfc};
 
 /// Mantissa bits that split each octave into bins (2 bits: 4 bins per octave).
 const SUB_BITS: u32 = 2;
@@ -28,8 +32,10 @@ const RESCALE_AT: f64 = 1e100;
 pub struct SurpriseCalibrator {
     /// Forgetting weight: each new sample weighs `growth` times the previous one.
     growth: f64,
-    /// Weight of the next sample (the newest sample's weight divided by `growth`).
+    /// Weight of the next sample (the newest sample's weight times `growth`).
     weight: f64,
+    /// Weight of the newest sample (`weight / growth`): counts are in this unit.
+    unit: f64,
     /// `tail[b]`: total weight of the surprises in bins `b` and above (`tail[0]` is the total).
     tail: Vec<f64>,
     /// Largest surprise seen, slowly forgotten.
@@ -37,7 +43,8 @@ pub struct SurpriseCalibrator {
     n_seen: u64,
     memory: f64,
     min_samples: u64,
-    gaussian_scale: f64,
+    /// `1 / (gaussian_scale * sqrt 2)`: turns a z-score into the argument of erfc.
+    gaussian_factor: f64,
 }
 
 impl SurpriseCalibrator {
@@ -45,15 +52,17 @@ impl SurpriseCalibrator {
     /// before any calibrated probability is given; `gaussian_scale`: the z-score is divided
     /// by this before its Gaussian tail is used as the probability floor.
     pub(crate) fn new(memory: f64, min_samples: u64, gaussian_scale: f64) -> Self {
+        let growth = 1.0 / (1.0 - 1.0 / memory);
         SurpriseCalibrator {
-            growth: 1.0 / (1.0 - 1.0 / memory),
+            growth,
             weight: 1.0,
+            unit: 1.0 / growth,
             tail: vec![0.0; N_BINS + 1],
             max_seen: 0.0,
             n_seen: 0,
             memory,
             min_samples,
-            gaussian_scale,
+            gaussian_factor: 1.0 / (gaussian_scale * std::f64::consts::SQRT_2),
         }
     }
 
@@ -85,25 +94,28 @@ impl SurpriseCalibrator {
         if self.n_seen < self.min_samples {
             return 0.0;
         }
-        // Counts are kept in units of the newest sample's weight.
-        let unit = self.weight / self.growth;
-        let total = self.tail[0] / unit;
+        // Counts in units of the newest sample's weight: `above / unit` samples of the
+        // `total / unit` were at least this surprising. The probability (above + 1) /
+        // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
+        let unit = self.unit;
+        let total = self.tail.first().copied().unwrap_or(0.0) + unit;
         let (bin, frac) = Self::locate(surprise);
-        let (at, over) = (self.tail[bin], self.tail[bin + 1]);
-        let above = (over + (at - over) * (1.0 - frac)) / unit;
-        let empirical = if above < 1.0 && surprise > self.max_seen {
+        let at = self.tail.get(bin).copied().unwrap_or(0.0);
+        let over = self.tail.get(bin + 1).copied().unwrap_or(0.0);
+        let above = over + (at - over) * (1.0 - frac);
+        let empirical = if above < unit && surprise > self.max_seen {
             let ratio = if self.max_seen > 0.0 {
                 (self.max_seen / surprise).powi(2)
             } else {
                 1e-6
             };
-            ratio / (total + 1.0)
+            ratio * unit / total
         } else {
-            (above + 1.0) / (total + 1.0)
+            (above + unit) / total
         };
-        let empirical = -fast_ln(empirical.clamp(f64::MIN_POSITIVE, 1.0));
+        let empirical = (-ln(empirical.clamp(f64::MIN_POSITIVE, 1.0))).max(0.0);
         // -ln erfc(y) >= y^2: skip the Gaussian when it cannot be the larger probability.
-        let y = surprise / (self.gaussian_scale * std::f64::consts::SQRT_2);
+        let y = surprise * self.gaussian_factor;
         if y * y >= empirical {
             return empirical;
         }
@@ -114,96 +126,25 @@ impl SurpriseCalibrator {
     pub(crate) fn update(&mut self, surprise: f64) {
         let (bin, _) = Self::locate(surprise);
         let w = self.weight;
-        self.tail[..=bin].iter_mut().for_each(|t| *t += w);
+        if let Some(below) = self.tail.get_mut(..=bin) {
+            below.iter_mut().for_each(|t| *t += w);
+        }
         self.weight *= self.growth;
         if self.weight > RESCALE_AT {
             let k = 1.0 / self.weight;
             self.tail.iter_mut().for_each(|t| *t *= k);
             self.weight = 1.0;
         }
+        self.unit = self.weight / self.growth;
         self.n_seen += 1;
         let n = (self.n_seen as f64).min(self.memory);
         self.max_seen = surprise.max(self.max_seen * (1.0 - 1.0 / n));
     }
 }
 
-/// `-ln erfc(y)` for y >= 0 without underflow (Numerical Recipes `erfcc` in log form,
-/// relative error of erfc below 1.2e-7): the Gaussian tail P(|Z| >= z) is erfc(z / sqrt 2).
-pub(crate) fn neg_ln_erfc(y: f64) -> f64 {
-    let z = y.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    z * z - poly - fast_ln(t)
-}
-
-/// Natural logarithm of a positive, normal f64 to about 1e-10 relative error, several
-/// times cheaper than libm's: exponent from the bits, atanh series on the mantissa.
-pub(crate) fn fast_ln(x: f64) -> f64 {
-    let bits = x.to_bits();
-    let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    if m > std::f64::consts::SQRT_2 {
-        m *= 0.5;
-        exponent += 1;
-    }
-    let t = (m - 1.0) / (m + 1.0);
-    let t2 = t * t;
-    let series = t
-        * (2.0
-            + t2 * (2.0 / 3.0
-                + t2 * (2.0 / 5.0 + t2 * (2.0 / 7.0 + t2 * (2.0 / 9.0 + t2 * (2.0 / 11.0))))));
-    exponent as f64 * std::f64::consts::LN_2 + series
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn neg_ln_erfc_matches_known_values() {
-        // erfc(0) = 1, erfc(1) = 0.157299207, erfc(3) = 2.209049700e-5, erfc(10) = 2.088487583e-45
-        for (y, erfc) in [
-            (0.0, 1.0),
-            (1.0, 0.157_299_207),
-            (3.0, 2.209_049_7e-5),
-            (10.0, 2.088_487_583e-45),
-        ] {
-            let want = -f64::ln(erfc);
-            assert!((neg_ln_erfc(y) - want).abs() < 2e-7 * (1.0 + want), "y={y}");
-        }
-        // far tails stay finite (erfc itself underflows there)
-        assert!(neg_ln_erfc(1e6).is_finite());
-    }
-
-    #[test]
-    fn fast_ln_is_accurate() {
-        for x in [
-            1e-300,
-            1e-10,
-            0.3,
-            0.5,
-            std::f64::consts::FRAC_1_SQRT_2,
-            0.9999,
-            1.0,
-            1.5,
-            2.0,
-            1e10,
-            f64::MIN_POSITIVE,
-        ] {
-            let (got, want) = (fast_ln(x), x.ln());
-            assert!(
-                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-                "ln({x}): {got} vs {want}"
-            );
-        }
-    }
 
     #[test]
     fn cold_calibrator_says_nothing() {

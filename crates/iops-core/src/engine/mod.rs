@@ -25,6 +25,7 @@
 mod calibrate;
 mod config;
 mod explain;
+mod fastmath;
 mod host;
 mod rolling;
 mod series;
