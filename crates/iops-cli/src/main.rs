@@ -1,5 +1,6 @@
 //! `iops`: the command line of the iops anomaly-detection engine.
 
+mod demo;
 mod detect;
 mod eval;
 mod nab_dir;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Stream a synthetic fleet through the engine and show the insights it raises.
+    Demo(demo::DemoArgs),
     /// Evaluate detection quality on a benchmark.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -31,6 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Eval(cmd) => eval::run(cmd),
         Command::Detect(args) => detect::run(args),
     };

@@ -1,0 +1,311 @@
+//! `iops demo`: a synthetic fleet streamed through one insight engine, insights printed as
+//! they are raised, then how the injected incidents were caught.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use iops_core::engine::{EngineConfig, InsightEngine};
+use iops_core::{Insight, Severity};
+use iops_synth::{Fleet, FleetParams, Incident, Role};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Hosts in the fleet (half web, a quarter db, a quarter batch).
+    #[arg(long, default_value_t = 8)]
+    pub hosts: usize,
+    /// Days of 5-minute samples, warm-up included.
+    #[arg(long, default_value_t = 10)]
+    pub days: u32,
+    /// Days of normal behaviour before the first incident, while the engine learns.
+    #[arg(long, default_value_t = 7)]
+    pub warmup_days: u32,
+    /// Seed of the fleet (same seed, same run).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Expected incidents per host per day after the warm-up.
+    #[arg(long, default_value_t = 0.5)]
+    pub incident_rate: f64,
+    /// Minutes after an incident ends during which its insights still count for it
+    /// (recovery: a restart, a rollback).
+    #[arg(long, default_value_t = 60)]
+    pub grace_minutes: u32,
+    /// Pace the stream: simulated seconds per wall-clock second (e.g. 3600 = an hour a second).
+    #[arg(long, value_name = "N", conflicts_with = "fast")]
+    pub speed: Option<f64>,
+    /// As fast as possible (the default).
+    #[arg(long)]
+    pub fast: bool,
+}
+
+const INTERVAL_SECS: u32 = 300;
+
+/// Terminal colours, or nothing when stdout is not a terminal (or NO_COLOR is set).
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn severity(&self, s: Severity) -> String {
+        let code = match s {
+            Severity::Critical => "1;31",
+            Severity::Warning => "33",
+            Severity::Info => "36",
+        };
+        self.paint(code, &format!("{:<8}", s.as_str()))
+    }
+}
+
+/// "2026-11-09 14:05" from epoch seconds.
+fn when(secs: i64) -> String {
+    iops_core::Timestamp::from_epoch_seconds(secs as f64)
+        .map(|t| {
+            let s = t.to_string();
+            s.get(..16).unwrap_or(&s).replace('T', " ")
+        })
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// Signed minutes from `a` to `b`, for display.
+fn minutes(a: i64, b: i64) -> String {
+    let m = (b - a) / 60;
+    if m >= 0 {
+        format!("+{m} min")
+    } else {
+        format!("{m} min")
+    }
+}
+
+/// Which incident an insight on `host` at `secs` belongs to, if any.
+fn attribute<'a>(
+    incidents: &'a [Incident],
+    host: &str,
+    secs: i64,
+    grace: i64,
+) -> Option<&'a Incident> {
+    incidents
+        .iter()
+        .find(|i| i.hostname == host && secs >= i.start_secs && secs < i.end_secs + grace)
+}
+
+/// The first insight raised for an incident.
+struct Catch {
+    secs: i64,
+    kind: &'static str,
+    severity: Severity,
+}
+
+pub fn run(args: &DemoArgs) -> Result<()> {
+    if args.days <= args.warmup_days {
+        bail!(
+            "--days ({}) must be larger than --warmup-days ({}): incidents start after the warm-up",
+            args.days,
+            args.warmup_days
+        );
+    }
+    if let Some(speed) = args.speed {
+        if !(speed.is_finite() && speed > 0.0) {
+            bail!("--speed must be a number > 0, got {speed}");
+        }
+    }
+    let fleet = Fleet::new(FleetParams {
+        hosts: args.hosts,
+        interval_secs: INTERVAL_SECS,
+        days: f64::from(args.days),
+        seed: args.seed,
+        incident_rate: args.incident_rate,
+        calm_days: f64::from(args.warmup_days),
+        ..FleetParams::default()
+    })
+    .context("invalid fleet")?;
+    let style = Style {
+        on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let incidents = fleet.incidents();
+    let grace = i64::from(args.grace_minutes) * 60;
+    let warm_end = fleet.start_secs() + i64::from(args.warmup_days) * 86_400;
+    let mut out = std::io::stdout().lock();
+
+    let roles = |r: Role| fleet.hosts().iter().filter(|h| h.role == r).count();
+    writeln!(
+        out,
+        "iops demo: {} hosts ({} web, {} db, {} batch), {} days of {}-minute samples from {}, seed {}",
+        fleet.hosts().len(),
+        roles(Role::Web),
+        roles(Role::Db),
+        roles(Role::Batch),
+        args.days,
+        INTERVAL_SECS / 60,
+        when(fleet.start_secs()),
+        args.seed
+    )?;
+    writeln!(
+        out,
+        "{} incidents will be injected after a {}-day warm-up in which the engine learns each host's normal.",
+        incidents.len(),
+        args.warmup_days
+    )?;
+    writeln!(
+        out,
+        "{}",
+        style.paint(
+            "2",
+            "Routine load is not an incident: daily cycles, quieter weekends, db backups at 02:00, batch jobs 01:00-03:00."
+        )
+    )?;
+    writeln!(out)?;
+
+    let mut engine = InsightEngine::new(EngineConfig::default());
+    let mut all: Vec<(Insight, i64)> = Vec::new();
+    let mut caught: BTreeMap<usize, Catch> = BTreeMap::new();
+    let mut samples = 0u64;
+    let mut announced_warm = false;
+    let started = Instant::now();
+    let pace = args
+        .speed
+        .filter(|_| !args.fast)
+        .map(|speed| Duration::from_secs_f64(f64::from(INTERVAL_SECS) / speed));
+    let mut last_step = None;
+
+    for (sample, _) in fleet.samples() {
+        let secs = sample.timestamp.epoch_seconds() as i64;
+        if let Some(pace) = pace {
+            if last_step.is_some_and(|s| s != secs) {
+                out.flush()?;
+                std::thread::sleep(pace);
+            }
+        }
+        last_step = Some(secs);
+        if !announced_warm && secs >= warm_end {
+            announced_warm = true;
+            let line = format!(
+                "── {} warm-up over: the engine has a week of history; incidents may start now ──",
+                when(secs)
+            );
+            writeln!(out, "{}", style.paint("1", &line))?;
+        }
+        let assessment = engine
+            .process(&sample)
+            .with_context(|| format!("engine rejected a sample of {}", sample.hostname))?;
+        samples += 1;
+        for insight in assessment.insights {
+            let tag = if secs < warm_end {
+                style.paint("2", "[warm-up]")
+            } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
+                caught.entry(inc.id).or_insert(Catch {
+                    secs,
+                    kind: insight.kind.as_str(),
+                    severity: insight.severity,
+                });
+                style.paint("32", &format!("[incident #{} {}]", inc.id, inc.kind))
+            } else {
+                style.paint("35", "[false alarm]")
+            };
+            writeln!(
+                out,
+                "{}  {} {:<16} {:<8} {} {}",
+                when(secs),
+                style.severity(insight.severity),
+                insight.kind.as_str(),
+                insight.hostname,
+                insight.message,
+                tag
+            )?;
+            all.push((insight, secs));
+        }
+    }
+    let elapsed = started.elapsed();
+
+    // Summary: plain "key: number" lines so a script (and the test) can read them.
+    writeln!(out)?;
+    writeln!(out, "{}", style.paint("1", "== summary =="))?;
+    writeln!(
+        out,
+        "samples processed: {samples} ({} hosts x {} times, {}-minute interval) in {:.2} s",
+        fleet.hosts().len(),
+        fleet.steps(),
+        INTERVAL_SECS / 60,
+        elapsed.as_secs_f64()
+    )?;
+    let count_sev = |s: Severity| all.iter().filter(|(i, _)| i.severity == s).count();
+    writeln!(
+        out,
+        "insights: {}, critical {}, warning {}, info {}",
+        all.len(),
+        count_sev(Severity::Critical),
+        count_sev(Severity::Warning),
+        count_sev(Severity::Info)
+    )?;
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, _) in &all {
+        *by_type.entry(i.kind.as_str()).or_default() += 1;
+    }
+    let types: Vec<String> = by_type.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(out, "by type: {}", types.join(", "))?;
+    writeln!(
+        out,
+        "incidents injected: {}, caught: {}, missed: {}",
+        incidents.len(),
+        caught.len(),
+        incidents.len() - caught.len()
+    )?;
+    for inc in incidents {
+        let status = match caught.get(&inc.id) {
+            Some(c) => style.paint(
+                "32",
+                &format!(
+                    "caught {} after start by {} ({})",
+                    minutes(inc.start_secs, c.secs),
+                    c.kind,
+                    c.severity.as_str()
+                ),
+            ),
+            None => style.paint("31", "missed"),
+        };
+        writeln!(
+            out,
+            "  #{:<3} {:<15} {:<8} {} -> {} ({} min)  {}",
+            inc.id,
+            inc.kind.as_str(),
+            inc.hostname,
+            when(inc.start_secs),
+            when(inc.end_secs),
+            (inc.end_secs - inc.start_secs) / 60,
+            status
+        )?;
+    }
+    let warmup_insights = all.iter().filter(|(_, s)| *s < warm_end).count();
+    let false_alarms = all
+        .iter()
+        .filter(|(i, s)| *s >= warm_end && attribute(incidents, &i.hostname, *s, grace).is_none())
+        .count();
+    let host_days =
+        fleet.hosts().len() as f64 * (fleet.end_secs() - warm_end).max(0) as f64 / 86_400.0;
+    writeln!(
+        out,
+        "false alarms: {false_alarms} (insights after the warm-up outside any incident or its {}-minute grace; {:.2} per host-day)",
+        args.grace_minutes,
+        if host_days > 0.0 { false_alarms as f64 / host_days } else { 0.0 }
+    )?;
+    writeln!(out, "warm-up insights: {warmup_insights} (not judged)")?;
+    let mut delays: Vec<i64> = incidents
+        .iter()
+        .filter_map(|inc| caught.get(&inc.id).map(|c| (c.secs - inc.start_secs) / 60))
+        .collect();
+    delays.sort_unstable();
+    if let Some(median) = delays.get(delays.len() / 2) {
+        writeln!(out, "median detection delay: {median} min")?;
+    }
+    out.flush()?;
+    Ok(())
+}

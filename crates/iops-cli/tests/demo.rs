@@ -1,0 +1,114 @@
+//! `iops demo` end to end: the real binary on a small fleet.
+
+use std::process::Command;
+
+fn demo(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .arg("demo")
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run iops demo");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The numbers of the summary line that starts with `key:`, in order.
+fn numbers(stdout: &str, key: &str) -> Vec<f64> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no `{key}:` line in\n{stdout}"));
+    line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+struct Summary {
+    samples: f64,
+    insights: f64,
+    injected: f64,
+    caught: f64,
+    missed: f64,
+    false_alarms: f64,
+}
+
+fn summary(stdout: &str) -> Summary {
+    let inc = numbers(stdout, "incidents injected");
+    Summary {
+        samples: numbers(stdout, "samples processed")[0],
+        insights: numbers(stdout, "insights")[0],
+        injected: inc[0],
+        caught: inc[1],
+        missed: inc[2],
+        false_alarms: numbers(stdout, "false alarms")[0],
+    }
+}
+
+#[test]
+fn demo_streams_insights_and_catches_most_incidents() {
+    let (mut injected, mut caught) = (0.0, 0.0);
+    for seed in ["1", "3"] {
+        let (ok, stdout, stderr) = demo(&[
+            "--hosts",
+            "6",
+            "--days",
+            "10",
+            "--incident-rate",
+            "0.7",
+            "--seed",
+            seed,
+        ]);
+        assert!(ok, "exit status; stderr: {stderr}");
+        // Not a terminal: no colour codes.
+        assert!(!stdout.contains('\x1b'), "{stdout}");
+        let s = summary(&stdout);
+        assert_eq!(s.samples, 6.0 * 10.0 * 288.0);
+        assert!(s.insights >= 1.0);
+        let printed = stdout
+            .lines()
+            .filter(|l| {
+                l.contains("[incident #") || l.contains("[false alarm]") || l.contains("[warm-up]")
+            })
+            .count();
+        assert_eq!(printed as f64, s.insights, "{stdout}");
+        assert!(s.injected >= 3.0, "{stdout}");
+        assert_eq!(s.caught + s.missed, s.injected);
+        // One line per incident in the summary, caught or missed.
+        let per_incident = stdout.lines().filter(|l| l.starts_with("  #")).count();
+        assert_eq!(per_incident as f64, s.injected);
+        // Few false alarms: well under one per host-day after the warm-up (6 hosts × 3 days).
+        assert!(s.false_alarms <= 6.0, "{stdout}");
+        injected += s.injected;
+        caught += s.caught;
+    }
+    assert!(caught >= 0.75 * injected, "caught {caught} of {injected}");
+}
+
+#[test]
+fn demo_is_reproducible_for_a_seed() {
+    let args = ["--hosts", "4", "--days", "8", "--seed", "5"];
+    let strip_timing = |s: String| {
+        s.lines()
+            .filter(|l| !l.starts_with("samples processed:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (ok_a, a, _) = demo(&args);
+    let (ok_b, b, _) = demo(&args);
+    assert!(ok_a && ok_b);
+    assert_eq!(strip_timing(a), strip_timing(b));
+}
+
+#[test]
+fn demo_rejects_a_run_shorter_than_its_warm_up() {
+    let (ok, _, stderr) = demo(&["--days", "5"]);
+    assert!(!ok);
+    assert!(stderr.contains("--warmup-days"), "{stderr}");
+    let (ok, _, stderr) = demo(&["--hosts", "0"]);
+    assert!(!ok);
+    assert!(stderr.contains("hosts"), "{stderr}");
+}
