@@ -38,12 +38,14 @@ pub(crate) fn kind(metric: Metric, obs: &Observation) -> InsightType {
     }
 }
 
-/// Decimals that show a spread with about one significant digit.
-fn decimals(spread: f64) -> usize {
+/// Decimals that show a spread with about one significant digit; percentages never need
+/// more than one, other rates no more than three (a near-zero spread is not worth six zeros).
+fn decimals(metric: Metric, spread: f64) -> usize {
+    let most = if metric.is_percent() { 1 } else { 3 };
     if !(spread.is_finite() && spread > 0.0) || spread >= 1.0 {
         0
     } else {
-        (-spread.log10()).ceil().clamp(0.0, 6.0) as usize
+        ((-spread.log10()).ceil() as usize).min(most)
     }
 }
 
@@ -54,7 +56,7 @@ pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observat
     } else {
         0.0
     };
-    let d = decimals(spread);
+    let d = decimals(metric, spread);
     let dv = d.max(1);
     let unit = if metric.is_percent() { "%" } else { "" };
     let how = if is_level_shift(obs) {
@@ -128,6 +130,23 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("unusually high"), "{m}");
+    }
+
+    #[test]
+    fn near_zero_spread_does_not_print_a_wall_of_zeros() {
+        let mut o = obs(9.3, 1e-9, 1e-3);
+        (o.expected, o.spread) = (46.0, 1e-12);
+        let m = message(Metric::Cpu, "web-1", 97.0, &o);
+        assert!(
+            m.starts_with("cpuUsage 97.0% on web-1, expected 46.0±0.0%"),
+            "{m}"
+        );
+        (o.expected, o.spread) = (0.1325, 0.0042);
+        let m = message(Metric::DiskIo, "db-1", 2.5, &o);
+        assert!(
+            m.starts_with("diskIO 2.500 on db-1, expected 0.133±0.004 "),
+            "{m}"
+        );
     }
 
     #[test]
