@@ -48,6 +48,48 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An input's shape does not fit the model (feature count, row count, label count).
+    #[error("`{name}`: expected {expected}, got {got}")]
+    Shape {
+        /// What was counted (`n_features`, `rows`, `labels`).
+        name: &'static str,
+        /// What the model or the other input needs (a minimum for `rows`).
+        expected: usize,
+        /// What the input has.
+        got: usize,
+    },
+    /// A model artifact's checksum does not match its payload (edited or corrupted file).
+    #[error(
+        "model artifact checksum mismatch: header says {expected}, payload hashes to {actual}"
+    )]
+    ArtifactChecksum {
+        /// The checksum stored in the envelope.
+        expected: String,
+        /// The checksum of the payload as read.
+        actual: String,
+    },
+    /// A model artifact is larger than the loader accepts.
+    #[error("model artifact is {size} bytes, larger than the limit of {limit} bytes")]
+    ArtifactTooLarge {
+        /// Size of the input in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A model artifact was written by a newer format version than this build reads.
+    #[error("model artifact format_version {found} is newer than the supported {supported}")]
+    ArtifactVersion {
+        /// `format_version` found in the file.
+        found: u64,
+        /// Newest version this build reads.
+        supported: u64,
+    },
+    /// An error reported by linfa's traits (surfaced through [`linfa::Fit`]).
+    #[error("linfa: {reason}")]
+    Linfa {
+        /// linfa's message.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -56,7 +98,13 @@ impl Error {
         match self {
             Error::InvalidParam { name, .. } => Some(name),
             Error::NonFinite { field, .. } | Error::InvalidField { field, .. } => Some(field),
-            Error::Decode { .. } | Error::Evaluation { .. } => None,
+            Error::Shape { name, .. } => Some(name),
+            Error::Decode { .. }
+            | Error::Evaluation { .. }
+            | Error::ArtifactChecksum { .. }
+            | Error::ArtifactTooLarge { .. }
+            | Error::ArtifactVersion { .. }
+            | Error::Linfa { .. } => None,
         }
     }
 
@@ -65,6 +113,14 @@ impl Error {
             name,
             value: value.to_string(),
             reason,
+        }
+    }
+}
+
+impl From<linfa::Error> for Error {
+    fn from(e: linfa::Error) -> Self {
+        Error::Linfa {
+            reason: e.to_string(),
         }
     }
 }

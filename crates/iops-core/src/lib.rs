@@ -5,10 +5,12 @@
 //! metrics (NAB scoring) that show how well it detects.
 #![warn(missing_docs)]
 
+pub mod artifact;
 pub mod detector;
 pub mod engine;
 mod error;
 pub mod eval;
+pub mod forest;
 mod insight;
 mod metric;
 mod param_guard;
@@ -18,5 +20,7 @@ pub(crate) use error::finite;
 pub use error::{Error, Result};
 pub use insight::{Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
+/// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).
+pub use ndarray;
 pub use param_guard::ParamGuard;
 pub use timestamp::Timestamp;

@@ -1,0 +1,347 @@
+//! The model artifact (`model.json`): a fitted isolation forest as pure data, in a versioned
+//! envelope with a checksum, loadable by every runtime.
+//!
+//! ```text
+//! {"format_version":1,"checksum":"sha256:<hex of the compact payload>","payload":{
+//!   "kind":"isolation_forest","created_at":"2026-01-02T03:04:05Z",
+//!   "hyperparameters":{"n_trees":100,"max_samples":{"count":256},...,"seed":0},
+//!   "feature_names":[...],"n_features":4,"samples_per_tree":256,"threshold":0.55,
+//!   "training":{"rows":...,"score_quantiles":[{"q":0.5,"score":...},...],"threshold":0.55},
+//!   "trees":[{"feature":[0,null,...],"threshold":[...],"leaf_size":[...]},...]}}
+//! ```
+//!
+//! Trees are breadth-first: `feature` is the split feature per node (`null` for a leaf),
+//! `threshold` lists the splits' thresholds (`x <= t` goes left) and `leaf_size` the training
+//! rows per leaf, both in node order; the j-th split's children are nodes 2j+1 and 2j+2.
+//! The checksum is the SHA-256 of the payload serialised compactly in field order, so
+//! re-indenting the file does not invalidate it but changing any value does.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::forest::{
+    IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold,
+    TreeParts,
+};
+use crate::{Error, ParamGuard, Result};
+
+/// The format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+/// Default size limit of an artifact accepted by [`ModelArtifact::from_slice`] (64 MiB).
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+/// Quantiles of the training scores recorded in the summary.
+pub const SUMMARY_QUANTILES: [f64; 7] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+/// One quantile of the training scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreQuantile {
+    /// Quantile level in [0, 1].
+    pub q: f64,
+    /// Score at that level.
+    pub score: f64,
+}
+
+/// What the model saw in training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSummary {
+    /// Training rows.
+    pub rows: u64,
+    /// Quantiles of the training rows' scores ([`SUMMARY_QUANTILES`]).
+    pub score_quantiles: Vec<ScoreQuantile>,
+    /// The decision threshold chosen at training time.
+    pub threshold: f64,
+}
+
+/// A fitted forest with the metadata that travels with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelArtifact {
+    created_at: OffsetDateTime,
+    feature_names: Vec<String>,
+    training: TrainingSummary,
+    forest: IsolationForest,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hyperparameters {
+    n_trees: usize,
+    max_samples: MaxSamples,
+    max_features: f64,
+    threshold: Threshold,
+    seed: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeData {
+    feature: Vec<Option<u32>>,
+    threshold: Vec<f64>,
+    leaf_size: Vec<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    kind: String,
+    created_at: String,
+    hyperparameters: Hyperparameters,
+    feature_names: Vec<String>,
+    n_features: usize,
+    samples_per_tree: usize,
+    threshold: f64,
+    training: TrainingSummary,
+    trees: Vec<TreeData>,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvelopeOut<'a> {
+    format_version: u64,
+    checksum: String,
+    payload: &'a RawValue,
+}
+
+#[derive(Debug, Deserialize)]
+struct EnvelopeIn<'a> {
+    format_version: u64,
+    checksum: Option<String>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+const KIND: &str = "isolation_forest";
+
+fn decode(reason: impl ToString) -> Error {
+    Error::Decode {
+        what: "model artifact",
+        reason: reason.to_string(),
+    }
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    if e.is_eof() {
+        decode(format!("truncated: {e}"))
+    } else {
+        decode(e)
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+impl ModelArtifact {
+    /// Fits a forest on `x` and records the training summary (score quantiles, threshold).
+    /// `feature_names` must have one name per column.
+    pub fn train(
+        params: &IsolationForestValidParams,
+        x: ArrayView2<'_, f64>,
+        feature_names: Vec<String>,
+        created_at: OffsetDateTime,
+    ) -> Result<Self> {
+        if feature_names.len() != x.ncols() {
+            return Err(Error::Shape {
+                name: "feature_names",
+                expected: x.ncols(),
+                got: feature_names.len(),
+            });
+        }
+        let forest = params.fit(x)?;
+        let mut scores = forest.score_samples(x)?.to_vec();
+        scores.sort_by(f64::total_cmp);
+        let score_quantiles = SUMMARY_QUANTILES
+            .iter()
+            .map(|&q| ScoreQuantile {
+                q,
+                score: crate::forest::quantile_sorted(&scores, q),
+            })
+            .collect();
+        let training = TrainingSummary {
+            rows: x.nrows() as u64,
+            score_quantiles,
+            threshold: forest.threshold(),
+        };
+        Ok(Self {
+            created_at,
+            feature_names,
+            training,
+            forest,
+        })
+    }
+
+    /// The fitted forest.
+    pub fn forest(&self) -> &IsolationForest {
+        &self.forest
+    }
+    /// Feature names, one per column the forest scores.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+    /// What the model saw in training.
+    pub fn training(&self) -> &TrainingSummary {
+        &self.training
+    }
+    /// When the model was trained.
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+
+    fn payload(&self) -> Result<Payload> {
+        let p = self.forest.params();
+        Ok(Payload {
+            kind: KIND.to_owned(),
+            created_at: self.created_at.format(&Rfc3339).map_err(decode)?,
+            hyperparameters: Hyperparameters {
+                n_trees: p.n_trees(),
+                max_samples: p.max_samples(),
+                max_features: p.max_features(),
+                threshold: p.threshold(),
+                seed: p.seed(),
+            },
+            feature_names: self.feature_names.clone(),
+            n_features: self.forest.n_features(),
+            samples_per_tree: self.forest.samples_per_tree(),
+            threshold: self.forest.threshold(),
+            training: self.training.clone(),
+            trees: self
+                .forest
+                .tree_parts()
+                .into_iter()
+                .map(|t| TreeData {
+                    feature: t.feature,
+                    threshold: t.threshold,
+                    leaf_size: t.leaf_size,
+                })
+                .collect(),
+        })
+    }
+
+    /// The artifact as JSON (compact; the checksum covers the payload).
+    pub fn to_json(&self) -> Result<String> {
+        let payload = serde_json::to_string(&self.payload()?).map_err(decode)?;
+        let checksum = sha256_hex(payload.as_bytes());
+        let raw = RawValue::from_string(payload).map_err(decode)?;
+        serde_json::to_string(&EnvelopeOut {
+            format_version: FORMAT_VERSION,
+            checksum,
+            payload: &raw,
+        })
+        .map_err(decode)
+    }
+
+    /// Loads an artifact, refusing inputs over [`DEFAULT_MAX_BYTES`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+        Self::from_slice_with_limit(bytes, DEFAULT_MAX_BYTES)
+    }
+
+    /// Loads an artifact of at most `max_bytes`. Errors: [`Error::ArtifactTooLarge`],
+    /// [`Error::ArtifactVersion`] (written by a newer build), [`Error::ArtifactChecksum`]
+    /// (edited or corrupted), [`Error::Decode`] (truncated, malformed, inconsistent trees).
+    pub fn from_slice_with_limit(bytes: &[u8], max_bytes: u64) -> Result<Self> {
+        if bytes.len() as u64 > max_bytes {
+            return Err(Error::ArtifactTooLarge {
+                size: bytes.len() as u64,
+                limit: max_bytes,
+            });
+        }
+        let env: EnvelopeIn<'_> = serde_json::from_slice(bytes).map_err(json_error)?;
+        if env.format_version > FORMAT_VERSION {
+            return Err(Error::ArtifactVersion {
+                found: env.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if env.format_version == 0 {
+            return Err(decode("format_version 0 does not exist"));
+        }
+        let expected = env
+            .checksum
+            .ok_or_else(|| decode("missing field `checksum`"))?;
+        let raw = env
+            .payload
+            .ok_or_else(|| decode("missing field `payload`"))?;
+        let payload: Payload = serde_json::from_str(raw.get()).map_err(json_error)?;
+        // Fast path: the payload bytes as written; else the canonical re-serialisation
+        // (the file may have been re-indented).
+        let mut actual = sha256_hex(raw.get().as_bytes());
+        if actual != expected {
+            actual = sha256_hex(&serde_json::to_vec(&payload).map_err(decode)?);
+        }
+        if actual != expected {
+            return Err(Error::ArtifactChecksum { expected, actual });
+        }
+        Self::from_payload(payload)
+    }
+
+    /// Loads an artifact from a string (see [`from_slice`](Self::from_slice)).
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(s: &str) -> Result<Self> {
+        Self::from_slice(s.as_bytes())
+    }
+
+    fn from_payload(p: Payload) -> Result<Self> {
+        if p.kind != KIND {
+            return Err(decode(format!("unknown model kind {:?}", p.kind)));
+        }
+        let created_at = OffsetDateTime::parse(&p.created_at, &Rfc3339)
+            .map_err(|e| decode(format!("created_at: {e}")))?;
+        let h = p.hyperparameters;
+        let mut builder = IsolationForestParams::new()
+            .n_trees(h.n_trees)
+            .max_features(h.max_features)
+            .seed(h.seed);
+        builder = match h.max_samples {
+            MaxSamples::Count(c) => builder.max_samples(c),
+            MaxSamples::Fraction(f) => builder.max_samples_fraction(f),
+        };
+        builder = match h.threshold {
+            Threshold::Score(s) => builder.threshold(s),
+            Threshold::Contamination(c) => builder.contamination(c),
+        };
+        let params = builder.check()?;
+        if p.feature_names.len() != p.n_features {
+            return Err(decode(format!(
+                "{} feature names for {} features",
+                p.feature_names.len(),
+                p.n_features
+            )));
+        }
+        if !(p.threshold > 0.0 && p.threshold < 1.0) {
+            return Err(decode(format!("threshold {} not in (0, 1)", p.threshold)));
+        }
+        let trees: Vec<TreeParts> = p
+            .trees
+            .into_iter()
+            .map(|t| TreeParts {
+                feature: t.feature,
+                threshold: t.threshold,
+                leaf_size: t.leaf_size,
+            })
+            .collect();
+        let forest = IsolationForest::from_parts(
+            params,
+            p.n_features,
+            p.samples_per_tree,
+            p.threshold,
+            &trees,
+        )?;
+        Ok(Self {
+            created_at,
+            feature_names: p.feature_names,
+            training: p.training,
+            forest,
+        })
+    }
+}

@@ -1,0 +1,530 @@
+//! The fitted forest: every tree's nodes in one flat array, scored without branches on the
+//! path (leaves loop onto themselves, so every tree takes the same number of steps).
+
+use ndarray::{Array1, ArrayView2};
+use rayon::prelude::*;
+
+use super::params::{IsolationForestValidParams, Threshold};
+use super::tree::{grow, GrownNode};
+use crate::{Error, Result};
+
+/// Trees walked side by side for one row: independent chains keep the CPU busy.
+const LANES: usize = 8;
+/// Rows per parallel work item in batch scoring.
+const ROWS_PER_TASK: usize = 2048;
+/// Deepest tree accepted (a height limit of 63 needs ψ ≥ 2^62 rows).
+pub(crate) const MAX_DEPTH: u32 = 64;
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// c(n): the average path length of an unsuccessful search in a binary search tree of `n`
+/// points, the paper's normaliser (scikit-learn's `_average_path_length`).
+pub fn average_path_length(n: usize) -> f64 {
+    match n {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let n = n as f64;
+            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+        }
+    }
+}
+
+/// One node as the scorer reads it. A leaf has `threshold = +inf` and `left` = itself, so
+/// `next = left + (x[feature] > threshold)` stays on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Node {
+    pub threshold: f64,
+    pub feature: u32,
+    pub left: u32,
+}
+
+/// A tree as stored in an artifact: breadth-first, children of the j-th internal node at
+/// 2j+1 and 2j+2 (so no child indices are stored).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TreeParts {
+    /// Split feature per node, `None` for leaves.
+    pub feature: Vec<Option<u32>>,
+    /// Thresholds of the internal nodes, in node order.
+    pub threshold: Vec<f64>,
+    /// Training rows per leaf, in node order.
+    pub leaf_size: Vec<u32>,
+}
+
+/// An isolation forest (Liu, Ting & Zhou 2008) fitted on rows of `f64` features.
+///
+/// Scores are the paper's `s(x) = 2^(-E[h(x)] / c(ψ))` in (0, 1]: higher is more anomalous
+/// (scikit-learn's `-score_samples`); about 0.5 and below is normal.
+///
+/// ```
+/// use iops_core::forest::IsolationForestParams;
+/// use iops_core::ParamGuard;
+/// use ndarray::{array, Array2};
+///
+/// // 200 ordinary points on a grid and one far away.
+/// let mut x = Array2::from_shape_fn((201, 2), |(i, j)| ((i * (j + 3)) % 17) as f64);
+/// x.row_mut(200).assign(&array![60.0, -40.0]);
+/// let forest = IsolationForestParams::new().seed(42).check()?.fit(x.view())?;
+/// let scores = forest.score_samples(x.view())?;
+/// assert!(scores[200] > 0.6 && scores[0] < 0.6);
+/// assert_eq!(forest.score_one(&[60.0, -40.0])?, scores[200]);
+/// # Ok::<(), iops_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IsolationForest {
+    params: IsolationForestValidParams,
+    n_features: usize,
+    psi: usize,
+    c_psi: f64,
+    threshold: f64,
+    /// All trees' nodes, plus one padding leaf at the end (path length 0).
+    nodes: Vec<Node>,
+    /// Path length credited on reaching each leaf: depth + c(leaf size); 0 for inner nodes.
+    leaf_path: Vec<f64>,
+    /// Training rows per node (kept for the artifact and attribution).
+    size: Vec<u32>,
+    roots: Vec<u32>,
+    /// Steps every walk takes: the depth of the deepest leaf.
+    steps: u32,
+}
+
+impl IsolationForestValidParams {
+    /// Fits a forest on the rows of `x` (at least 2 rows, 1 feature, all finite). Trees grow
+    /// in parallel, each from its own seeded stream, so the result depends only on the seed.
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest> {
+        let (n, d) = x.dim();
+        if n < 2 {
+            return Err(Error::Shape {
+                name: "rows",
+                expected: 2,
+                got: n,
+            });
+        }
+        if d == 0 || d > u32::MAX as usize {
+            return Err(Error::Shape {
+                name: "n_features",
+                expected: 1,
+                got: d,
+            });
+        }
+        if n > u32::MAX as usize {
+            return Err(Error::Shape {
+                name: "rows",
+                expected: u32::MAX as usize,
+                got: n,
+            });
+        }
+        check_finite(&x)?;
+        let psi = self.max_samples().resolve(n);
+        let height_limit = (psi.max(2) as f64).log2().ceil() as u32;
+        // scikit-learn: max(1, int(max_features * n_features))
+        let n_split = ((self.max_features() * d as f64) as usize).max(1);
+        let seed = self.seed();
+        let trees: Vec<Vec<GrownNode>> = (0..self.n_trees())
+            .into_par_iter()
+            .map(|t| grow(&x, psi, n_split, height_limit, seed, t))
+            .collect();
+        let mut forest = IsolationForest::assemble(self.clone(), d, psi, &trees, 0.5)?;
+        forest.threshold = match self.threshold() {
+            Threshold::Score(s) => s,
+            Threshold::Contamination(c) => {
+                let scores = forest.score_samples(x)?;
+                quantile(scores.as_slice().unwrap_or(&[]), 1.0 - c)
+            }
+        };
+        Ok(forest)
+    }
+}
+
+fn check_finite(x: &ArrayView2<'_, f64>) -> Result<()> {
+    for (r, row) in x.outer_iter().enumerate() {
+        check_row(r, row.iter().copied())?;
+    }
+    Ok(())
+}
+
+fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
+    for (c, v) in row.enumerate() {
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                field: format!("feature {c} (row {r})"),
+                value: v,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Linear-interpolation quantile (numpy's default) of `xs` at `q` in [0, 1]; NaN when empty.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, q)
+}
+
+/// [`quantile`] of an already sorted slice.
+pub(crate) fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let (a, b) = (
+        v.get(lo).copied().unwrap_or(f64::NAN),
+        v.get(hi).copied().unwrap_or(f64::NAN),
+    );
+    a + (b - a) * (pos - lo as f64)
+}
+
+impl IsolationForest {
+    /// Builds the flat scorer from grown trees (breadth-first, local child indices).
+    pub(crate) fn assemble(
+        params: IsolationForestValidParams,
+        n_features: usize,
+        psi: usize,
+        trees: &[Vec<GrownNode>],
+        threshold: f64,
+    ) -> Result<Self> {
+        let total: usize = trees.iter().map(Vec::len).sum::<usize>() + 1;
+        if total > u32::MAX as usize {
+            return Err(Error::param(
+                "n_trees",
+                trees.len(),
+                "too many nodes in total",
+            ));
+        }
+        let mut nodes = Vec::with_capacity(total);
+        let mut leaf_path = Vec::with_capacity(total);
+        let mut size = Vec::with_capacity(total);
+        let mut roots = Vec::with_capacity(trees.len());
+        let mut steps = 0;
+        for tree in trees {
+            let base = nodes.len() as u32;
+            roots.push(base);
+            for (i, n) in tree.iter().enumerate() {
+                let me = base + i as u32;
+                if n.left == 0 {
+                    nodes.push(Node {
+                        threshold: f64::INFINITY,
+                        feature: 0,
+                        left: me,
+                    });
+                    leaf_path.push(f64::from(n.depth) + average_path_length(n.size as usize));
+                    steps = steps.max(n.depth);
+                } else {
+                    nodes.push(Node {
+                        threshold: n.threshold,
+                        feature: n.feature,
+                        left: base + n.left,
+                    });
+                    leaf_path.push(0.0);
+                }
+                size.push(n.size);
+            }
+        }
+        let pad = nodes.len() as u32;
+        nodes.push(Node {
+            threshold: f64::INFINITY,
+            feature: 0,
+            left: pad,
+        });
+        leaf_path.push(0.0);
+        size.push(0);
+        Ok(Self {
+            params,
+            n_features,
+            psi,
+            c_psi: average_path_length(psi),
+            threshold,
+            nodes,
+            leaf_path,
+            size,
+            roots,
+            steps,
+        })
+    }
+
+    /// The parameters the forest was fitted with.
+    pub fn params(&self) -> &IsolationForestValidParams {
+        &self.params
+    }
+    /// Number of features a row must have.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+    /// Rows each tree was grown on (ψ).
+    pub fn samples_per_tree(&self) -> usize {
+        self.psi
+    }
+    /// Total number of nodes over all trees.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len().saturating_sub(1)
+    }
+    /// Score above which [`predict`](Self::predict) calls a row anomalous.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+    /// Replaces the decision threshold (e.g. one chosen on validation data); must be in (0, 1).
+    pub fn set_threshold(&mut self, threshold: f64) -> Result<()> {
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return Err(Error::param("threshold", threshold, "must be in (0, 1)"));
+        }
+        self.threshold = threshold;
+        Ok(())
+    }
+
+    /// Sum over trees of the path length of `x` (`x.len() == n_features`, finite).
+    #[inline]
+    fn path_sum(&self, x: &[f64]) -> f64 {
+        let pad = self.nodes.len() as u32 - 1;
+        let mut total = 0.0;
+        for roots in self.roots.chunks(LANES) {
+            let mut idx = [pad; LANES];
+            for (slot, &r) in idx.iter_mut().zip(roots) {
+                *slot = r;
+            }
+            for _ in 0..self.steps {
+                for i in idx.iter_mut() {
+                    // Indices and features are in range by construction; get() keeps a bad
+                    // index (impossible) from panicking: it would park on the padding leaf.
+                    let n = self.nodes.get(*i as usize).copied().unwrap_or(Node {
+                        threshold: f64::INFINITY,
+                        feature: 0,
+                        left: pad,
+                    });
+                    let v = x.get(n.feature as usize).copied().unwrap_or(0.0);
+                    *i = n.left + u32::from(v > n.threshold);
+                }
+            }
+            for &i in &idx {
+                total += self.leaf_path.get(i as usize).copied().unwrap_or(0.0);
+            }
+        }
+        total
+    }
+
+    #[inline]
+    fn normalise(&self, path_sum: f64) -> f64 {
+        let mean = path_sum / self.roots.len() as f64;
+        (-mean / self.c_psi).exp2()
+    }
+
+    /// Anomaly score of one row, without allocating. Errors on a wrong length
+    /// ([`Error::Shape`] `n_features`) or a non-finite value ([`Error::NonFinite`]).
+    pub fn score_one(&self, x: &[f64]) -> Result<f64> {
+        if x.len() != self.n_features {
+            return Err(Error::Shape {
+                name: "n_features",
+                expected: self.n_features,
+                got: x.len(),
+            });
+        }
+        check_row(0, x.iter().copied())?;
+        Ok(self.normalise(self.path_sum(x)))
+    }
+
+    /// Anomaly scores of every row of `x`, in parallel. Identical to [`score_one`](Self::score_one)
+    /// row by row.
+    pub fn score_samples(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        let (n, d) = x.dim();
+        if d != self.n_features {
+            return Err(Error::Shape {
+                name: "n_features",
+                expected: self.n_features,
+                got: d,
+            });
+        }
+        let mut out = vec![0.0; n];
+        out.par_chunks_mut(ROWS_PER_TASK).enumerate().try_for_each(
+            |(chunk, out)| -> Result<()> {
+                let start = chunk * ROWS_PER_TASK;
+                let mut buf = vec![0.0; d];
+                for (k, o) in out.iter_mut().enumerate() {
+                    let r = start + k;
+                    let row = x.row(r);
+                    let slice = match row.as_slice() {
+                        Some(s) => s,
+                        None => {
+                            for (b, &v) in buf.iter_mut().zip(row.iter()) {
+                                *b = v;
+                            }
+                            &buf
+                        }
+                    };
+                    check_row(r, slice.iter().copied())?;
+                    *o = self.normalise(self.path_sum(slice));
+                }
+                Ok(())
+            },
+        )?;
+        Ok(Array1::from_vec(out))
+    }
+
+    /// `score - threshold` per row: positive means anomalous.
+    pub fn decision_function(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        Ok(self.score_samples(x)? - self.threshold)
+    }
+
+    /// True for rows whose score is above the threshold.
+    pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Array1<bool>> {
+        Ok(self.score_samples(x)?.mapv(|s| s > self.threshold))
+    }
+
+    /// The trees in artifact form (breadth-first, implicit children).
+    pub(crate) fn tree_parts(&self) -> Vec<TreeParts> {
+        let mut out = Vec::with_capacity(self.roots.len());
+        let ends: Vec<usize> = self
+            .roots
+            .iter()
+            .skip(1)
+            .map(|&r| r as usize)
+            .chain(std::iter::once(self.nodes.len() - 1))
+            .collect();
+        for (&start, &end) in self.roots.iter().zip(&ends) {
+            let mut parts = TreeParts {
+                feature: Vec::new(),
+                threshold: Vec::new(),
+                leaf_size: Vec::new(),
+            };
+            for i in start as usize..end {
+                let (Some(n), Some(&sz)) = (self.nodes.get(i), self.size.get(i)) else {
+                    continue;
+                };
+                if n.left as usize == i {
+                    parts.feature.push(None);
+                    parts.leaf_size.push(sz);
+                } else {
+                    parts.feature.push(Some(n.feature));
+                    parts.threshold.push(n.threshold);
+                }
+            }
+            out.push(parts);
+        }
+        out
+    }
+
+    /// Rebuilds a forest from artifact trees, checking every structural invariant the scorer
+    /// relies on (so a crafted file can never make it index out of range or loop).
+    pub(crate) fn from_parts(
+        params: IsolationForestValidParams,
+        n_features: usize,
+        psi: usize,
+        threshold: f64,
+        trees: &[TreeParts],
+    ) -> Result<Self> {
+        let bad = |reason: String| Error::Decode {
+            what: "model artifact trees",
+            reason,
+        };
+        if n_features == 0 || n_features > u32::MAX as usize {
+            return Err(bad(format!("n_features {n_features} out of range")));
+        }
+        if !(2..=super::params::MAX_SAMPLES_LIMIT).contains(&psi) {
+            return Err(bad(format!("samples_per_tree {psi} out of range")));
+        }
+        if trees.is_empty() || trees.len() != params.n_trees() {
+            return Err(bad(format!(
+                "{} trees, hyperparameters say {}",
+                trees.len(),
+                params.n_trees()
+            )));
+        }
+        let mut grown = Vec::with_capacity(trees.len());
+        for (t, tree) in trees.iter().enumerate() {
+            let m = tree.feature.len();
+            let internal = tree.feature.iter().filter(|f| f.is_some()).count();
+            if m == 0 || m != 2 * internal + 1 {
+                return Err(bad(format!("tree {t}: {m} nodes, {internal} splits")));
+            }
+            if tree.threshold.len() != internal || tree.leaf_size.len() != m - internal {
+                return Err(bad(format!(
+                    "tree {t}: threshold/leaf_size lengths do not match the splits"
+                )));
+            }
+            let mut nodes = Vec::with_capacity(m);
+            let (mut j, mut leaf) = (0usize, 0usize);
+            for (i, f) in tree.feature.iter().enumerate() {
+                // Depth comes from the parent, which (checked below) always precedes a child.
+                let depth = nodes.get(i).map_or(0, |n: &GrownNode| n.depth);
+                if i > 0 && i >= nodes.len() {
+                    return Err(bad(format!("tree {t}: node {i} has no parent")));
+                }
+                if i == 0 {
+                    nodes.push(GrownNode {
+                        feature: 0,
+                        threshold: 0.0,
+                        left: 0,
+                        size: 0,
+                        depth: 0,
+                    });
+                }
+                match f {
+                    Some(feat) => {
+                        let thr = tree.threshold.get(j).copied().unwrap_or(f64::NAN);
+                        if (*feat as usize) >= n_features || !thr.is_finite() {
+                            return Err(bad(format!("tree {t}: node {i} split out of range")));
+                        }
+                        let left = 2 * j + 1;
+                        if left <= i || depth + 1 >= MAX_DEPTH {
+                            return Err(bad(format!("tree {t}: node {i} children out of order")));
+                        }
+                        if let Some(n) = nodes.get_mut(i) {
+                            n.feature = *feat;
+                            n.threshold = thr;
+                            n.left = left as u32;
+                        }
+                        for _ in 0..2 {
+                            nodes.push(GrownNode {
+                                feature: 0,
+                                threshold: 0.0,
+                                left: 0,
+                                size: 0,
+                                depth: depth + 1,
+                            });
+                        }
+                        j += 1;
+                    }
+                    None => {
+                        let sz = tree.leaf_size.get(leaf).copied().unwrap_or(0);
+                        if sz == 0 || sz as usize > psi {
+                            return Err(bad(format!("tree {t}: leaf {i} size {sz} out of range")));
+                        }
+                        if let Some(n) = nodes.get_mut(i) {
+                            n.size = sz;
+                        }
+                        leaf += 1;
+                    }
+                }
+            }
+            if nodes.len() != m {
+                return Err(bad(format!(
+                    "tree {t}: node count does not match the splits"
+                )));
+            }
+            // Inner node sizes are the sums of their children (children follow parents).
+            for i in (0..m).rev() {
+                let Some(n) = nodes.get(i).copied() else {
+                    continue;
+                };
+                if n.left != 0 {
+                    let l = n.left as usize;
+                    let s = u64::from(nodes.get(l).map_or(0, |c| c.size))
+                        + u64::from(nodes.get(l + 1).map_or(0, |c| c.size));
+                    let s = s.min(u64::from(u32::MAX)) as u32;
+                    if let Some(n) = nodes.get_mut(i) {
+                        n.size = s;
+                    }
+                }
+            }
+            if nodes.first().map(|n| n.size as usize) != Some(psi) {
+                return Err(bad(format!("tree {t}: leaf sizes do not add up to {psi}")));
+            }
+            grown.push(nodes);
+        }
+        Self::assemble(params, n_features, psi, &grown, threshold)
+    }
+}
