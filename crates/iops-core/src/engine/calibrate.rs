@@ -83,7 +83,8 @@ impl SurpriseCalibrator {
             return (N_BINS - 1, 0.0);
         }
         let rest_bits = 52 - SUB_BITS;
-        let frac = (bits & ((1u64 << rest_bits) - 1)) as f64 / (1u64 << rest_bits) as f64;
+        // below 2^50, so the (cheap) signed conversion is exact
+        let frac = (bits & ((1u64 << rest_bits) - 1)) as i64 as f64 / (1u64 << rest_bits) as f64;
         (bin as usize, frac)
     }
 
@@ -114,12 +115,13 @@ impl SurpriseCalibrator {
             (above + unit) / total
         };
         let empirical = (-ln(empirical.clamp(f64::MIN_POSITIVE, 1.0))).max(0.0);
-        // -ln erfc(y) >= y^2: skip the Gaussian when it cannot be the larger probability.
+        // The Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the formula's
+        // 1e-7 error), so when y^2 >= empirical this is the empirical value. Branch-free:
+        // which one wins is data-dependent, and a mispredicted branch costs more than the
+        // table lookup.
         let y = surprise * self.gaussian_factor;
-        if y * y >= empirical {
-            return empirical;
-        }
-        empirical.min(neg_ln_erfc(y)).max(0.0)
+        let gaussian = neg_ln_erfc(y).max(y * y);
+        empirical.min(gaussian).max(0.0)
     }
 
     /// Learns one surprise.

@@ -55,7 +55,9 @@ pub(crate) fn ln(x: f64) -> f64 {
     let index = ((bits >> (52 - LN_BITS)) & (LN_SIZE as u64 - 1)) as usize;
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
     let [ln_c, inv_c] = LN_TABLE.get(index).copied().unwrap_or([0.0, 1.0]);
-    let c = 1.0 + (index as f64 + 0.5) * (1.0 / LN_SIZE as f64);
+    // the bin's centre 1 + (index + 0.5) / 128: the mantissa's top bits, then a one
+    let centre_bits = (m.to_bits() & !((1u64 << (52 - LN_BITS)) - 1)) | (1u64 << (51 - LN_BITS));
+    let c = f64::from_bits(centre_bits);
     let r = (m - c) * inv_c;
     // ln(1 + r), |r| < 1/256
     let r2 = r * r;
@@ -138,10 +140,10 @@ pub(crate) fn neg_ln_erfc(y: f64) -> f64 {
     let y = y.abs();
     if y < ERFC_MAX {
         let t = y * ERFC_STEPS_PER_UNIT;
-        // t >= 0 and below the table length: the cast truncates toward zero
-        let i = t as usize;
-        if let Some(&[c0, c1, c2, c3]) = ERFC_TABLE.get(i) {
-            let s = t - i as f64;
+        // 0 <= t < 864: the (cheap, signed) cast truncates toward zero
+        let i = t as i32;
+        if let Some(&[c0, c1, c2, c3]) = ERFC_TABLE.get(i as usize) {
+            let s = t - f64::from(i);
             return c0 + s * (c1 + s * (c2 + s * c3));
         }
     }

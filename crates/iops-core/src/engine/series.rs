@@ -166,18 +166,35 @@ struct Seasonal {
 }
 
 impl Seasonal {
-    /// Residual of `x` and the value it was compared with.
+    /// Residual of `x` and the value it was compared with: the candidate with the smallest
+    /// |residual|, the oldest on ties.
     fn residual(&self, x: f64) -> Option<(f64, f64)> {
-        let mut best: Option<(f64, f64)> = None;
-        for i in 0..=2 * self.jitter {
-            let v = self.past.oldest(i)?;
-            // saturated: values near f64::MAX must not make an infinite residual
-            let r = sat(x - v);
-            if best.is_none_or(|(b, _)| r.abs() < b.abs()) {
-                best = Some((r, v));
-            }
+        if !self.past.filled {
+            return None;
         }
-        best
+        // oldest first: from `next` to the end, then from the start
+        let (newer, older) = self
+            .past
+            .values
+            .split_at(self.past.next.min(self.past.values.len()));
+        let n = 2 * self.jitter + 1;
+        // saturated: values near f64::MAX must not make an infinite residual
+        let pick = |best: f64, &v: &f64| {
+            let r = sat(x - v);
+            // a select, not a branch: which candidate wins is data-dependent
+            if r.abs() < best.abs() {
+                r
+            } else {
+                best
+            }
+        };
+        let best = match older.get(..n) {
+            // the usual case: the candidates are contiguous
+            Some(c) => c.iter().fold(f64::INFINITY, pick),
+            None => older.iter().chain(newer).take(n).fold(f64::INFINITY, pick),
+        };
+        // (the value compared with, for the report: x - r is it, up to rounding)
+        best.is_finite().then_some((best, x - best))
     }
 }
 
@@ -372,7 +389,8 @@ impl SeriesScorer {
         }
         self.level.recent.push(x);
         self.level.seen += 1;
-        if self.level.seen % self.level.recent.values.len() == 0 {
+        // the ring of the short mean wrapped: a whole block of new samples since the last
+        if self.level.recent.next == 0 {
             self.level.blocks.update(short);
         }
         self.point_calibration.update(z.abs());
