@@ -4,6 +4,8 @@ mod demo;
 mod detect;
 mod eval;
 mod nab_dir;
+mod tabular;
+mod train;
 
 use std::process::ExitCode;
 
@@ -26,17 +28,31 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Evaluate detection quality on a benchmark.
     #[command(subcommand)]
-    Eval(eval::EvalCommand),
+    Eval(EvalAll),
     /// Score a data set with the engine and write per-row anomaly scores.
     Detect(detect::DetectArgs),
+    /// Fit an isolation forest on metric samples and write model.json.
+    Train(train::TrainArgs),
+}
+
+/// `iops eval …`: the engine's benchmarks plus the isolation forest's tabular sets.
+#[derive(Debug, Subcommand)]
+enum EvalAll {
+    #[command(flatten)]
+    Engine(eval::EvalCommand),
+    /// Isolation-forest ROC AUC and average precision per labelled CSV (first column
+    /// `label`), mean over seeds; prints JSON.
+    Tabular(tabular::TabularArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Demo(args) => demo::run(args),
-        Command::Eval(cmd) => eval::run(cmd),
+        Command::Eval(EvalAll::Engine(cmd)) => eval::run(cmd),
+        Command::Eval(EvalAll::Tabular(args)) => tabular::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+/// The timestamp type of [`ModelArtifact::created_at`], re-exported for callers.
+pub use time::OffsetDateTime;
 
 use crate::forest::{
     IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold,
