@@ -24,6 +24,8 @@ const SUB_BITS: u32 = 2;
 const LOW_EXP: i64 = -6;
 /// Number of bins: covers surprises up to 2^34 (flat series give z near 1e9).
 const N_BINS: usize = 4 * 40;
+/// Bins updated without a data-dependent loop (surprises below 2^(FIXED / 4 + LOW_EXP)).
+const FIXED: usize = 32;
 /// Rescale the weights before they overflow.
 const RESCALE_AT: f64 = 1e100;
 
@@ -128,8 +130,18 @@ impl SurpriseCalibrator {
     pub(crate) fn update(&mut self, surprise: f64) {
         let (bin, _) = Self::locate(surprise);
         let w = self.weight;
-        if let Some(below) = self.tail.get_mut(..=bin) {
-            below.iter_mut().for_each(|t| *t += w);
+        // The common surprises (below 2^2) fall in the first FIXED bins: add to those with a
+        // mask, branch-free, since a loop whose length varies with the data mispredicts its
+        // exit; larger ones loop over the rest.
+        if let Some(head) = self.tail.get_mut(..FIXED) {
+            for (i, t) in head.iter_mut().enumerate() {
+                *t += if i <= bin { w } else { 0.0 };
+            }
+        }
+        if bin >= FIXED {
+            if let Some(rest) = self.tail.get_mut(FIXED..=bin) {
+                rest.iter_mut().for_each(|t| *t += w);
+            }
         }
         self.weight *= self.growth;
         if self.weight > RESCALE_AT {
