@@ -26,6 +26,16 @@ const LOW_EXP: i64 = -6;
 const N_BINS: usize = 4 * 40;
 /// Bins updated without a data-dependent loop (surprises below 2^(FIXED / 4 + LOW_EXP)).
 const FIXED: usize = 32;
+/// 0.0, 1.0, ..., the indices of the fixed bins as floats.
+const BIN_INDEX: [f64; FIXED] = {
+    let mut index = [0.0; FIXED];
+    let mut i = 0;
+    while i < FIXED {
+        index[i] = i as f64;
+        i += 1;
+    }
+    index
+};
 /// Rescale the weights before they overflow.
 const RESCALE_AT: f64 = 1e100;
 
@@ -134,8 +144,11 @@ impl SurpriseCalibrator {
         // mask, branch-free, since a loop whose length varies with the data mispredicts its
         // exit; larger ones loop over the rest.
         if let Some(head) = self.tail.get_mut(..FIXED) {
-            for (i, t) in head.iter_mut().enumerate() {
-                *t += if i <= bin { w } else { 0.0 };
+            // float comparisons (the index as f64) vectorise on every x86-64; 64-bit
+            // integer ones do not before SSE4.2
+            let last = bin as i32 as f64;
+            for (t, &i) in head.iter_mut().zip(BIN_INDEX.iter()) {
+                *t += if i <= last { w } else { 0.0 };
             }
         }
         if bin >= FIXED {

@@ -141,15 +141,19 @@ impl SlidingMax {
         } else {
             slot + 1
         };
-        if x >= self.max {
-            (self.max, self.max_at) = (x, slot);
-        } else if slot == self.max_at {
+        // Selects rather than branches: whether a surprise is a new peak is data-dependent,
+        // and known only at the end of the sample's longest dependency chain.
+        let newer = x >= self.max;
+        let left = !newer && slot == self.max_at;
+        self.max = if newer { x } else { self.max };
+        self.max_at = if newer { slot } else { self.max_at };
+        if left {
             // the maximum just left the window: rescan (amortised, the window is short)
             (self.max, self.max_at) = (NO_PEAK, 0);
             for (i, &v) in self.values.iter().enumerate() {
-                if v > self.max {
-                    (self.max, self.max_at) = (v, i);
-                }
+                let higher = v > self.max;
+                self.max = if higher { v } else { self.max };
+                self.max_at = if higher { i } else { self.max_at };
             }
         }
     }
