@@ -164,7 +164,8 @@ impl SurpriseCalibrator {
         }
         self.unit = self.weight / self.growth;
         self.n_seen += 1;
-        let n = (self.n_seen as f64).min(self.memory);
+        // (through i64: the unsigned conversion is several instructions on x86-64)
+        let n = (self.n_seen.min(1 << 53) as i64 as f64).min(self.memory);
         self.max_seen = surprise.max(self.max_seen * (1.0 - 1.0 / n));
     }
 }

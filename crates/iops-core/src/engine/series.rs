@@ -182,9 +182,9 @@ impl Seasonal {
             .values
             .split_at(self.past.next.min(self.past.values.len()));
         let n = 2 * self.jitter + 1;
-        // saturated: values near f64::MAX must not make an infinite residual
         let pick = |best: f64, &v: &f64| {
-            let r = sat(x - v);
+            // finite x and v: r is never NaN (at worst infinite, saturated below)
+            let r = x - v;
             // a select, not a branch: which candidate wins is data-dependent
             if r.abs() < best.abs() {
                 r
@@ -192,13 +192,19 @@ impl Seasonal {
                 best
             }
         };
-        let best = match older.get(..n) {
+        let best = match older.get(..n).and_then(<[f64]>::split_first) {
             // the usual case: the candidates are contiguous
-            Some(c) => c.iter().fold(f64::INFINITY, pick),
-            None => older.iter().chain(newer).take(n).fold(f64::INFINITY, pick),
+            Some((first, rest)) => rest.iter().fold(x - first, pick),
+            None => {
+                let mut candidates = older.iter().chain(newer).take(n);
+                let first = candidates.next()?;
+                candidates.fold(x - first, pick)
+            }
         };
-        // (the value compared with, for the report: x - r is it, up to rounding)
-        best.is_finite().then_some((best, x - best))
+        // Saturated: values near f64::MAX must not make an infinite residual. The value
+        // compared with (for the report) is x - r, up to rounding.
+        let r = sat(best);
+        Some((r, x - r))
     }
 }
 
