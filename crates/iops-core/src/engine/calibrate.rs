@@ -79,31 +79,48 @@ impl SurpriseCalibrator {
     }
 
     /// Bin index and the position inside the bin in [0, 1), from the float's bits:
-    /// monotone in the surprise, log-spaced between octaves, linear within one.
+    /// monotone in the surprise, log-spaced between octaves, linear within one. Surprises
+    /// below 2^LOW_EXP (and NaN) are (0, 0.0), beyond the last bin (N_BINS - 1, 0.0).
+    /// Branch-free: the exponent and the top mantissa bits, read together, are the bin.
+    #[inline(always)]
     fn locate(surprise: f64) -> (usize, f64) {
-        if surprise.is_nan() || surprise <= 0.0 {
-            return (0, 0.0);
-        }
-        let bits = surprise.to_bits();
-        let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
-        if exponent < LOW_EXP {
-            return (0, 0.0);
-        }
-        let sub = ((bits >> (52 - SUB_BITS)) & ((1 << SUB_BITS) - 1)) as i64;
-        let bin = (exponent - LOW_EXP) * (1 << SUB_BITS) + sub;
-        if bin >= N_BINS as i64 - 1 {
-            return (N_BINS - 1, 0.0);
-        }
+        // NaN and negatives count as 0 (max returns the non-NaN operand)
+        let bits = surprise.max(0.0).to_bits();
+        let raw = (bits >> (52 - SUB_BITS)) as i64 - ((1023 + LOW_EXP) << SUB_BITS);
         let rest_bits = 52 - SUB_BITS;
         // below 2^50, so the (cheap) signed conversion is exact
         let frac = (bits & ((1u64 << rest_bits) - 1)) as i64 as f64 / (1u64 << rest_bits) as f64;
-        (bin as usize, frac)
+        let last = N_BINS as i64 - 1;
+        let inside = (0..last).contains(&raw);
+        let bin = raw.clamp(0, last) as usize;
+        (bin, if inside { frac } else { 0.0 })
+    }
+
+    /// Log-surprise of `surprise` (see [`SurpriseCalibrator::log_surprise`]), and its bin
+    /// for [`SurpriseCalibrator::learn`] (located once for both).
+    #[inline]
+    pub(crate) fn score(&self, surprise: f64) -> (f64, usize) {
+        let at = Self::locate(surprise);
+        (self.query(at, surprise), at.0)
     }
 
     /// Log-surprise of a value: `-ln P(surprise at least this large)`, in nats, >= 0.
     /// 0.0 until warm. The probability is the larger of the calibrated empirical tail and
     /// the Gaussian tail of `surprise / gaussian_scale`.
+    #[cfg(test)]
     pub(crate) fn log_surprise(&self, surprise: f64) -> f64 {
+        self.query(Self::locate(surprise), surprise)
+    }
+
+    /// Learns one surprise.
+    #[cfg(test)]
+    pub(crate) fn update(&mut self, surprise: f64) {
+        self.learn(Self::locate(surprise).0, surprise);
+    }
+
+    /// [`SurpriseCalibrator::log_surprise`] of a located surprise.
+    #[inline(always)]
+    fn query(&self, (bin, frac): (usize, f64), surprise: f64) -> f64 {
         if self.n_seen < self.min_samples {
             return 0.0;
         }
@@ -112,7 +129,6 @@ impl SurpriseCalibrator {
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
         let unit = self.unit;
         let total = self.tail.first().copied().unwrap_or(0.0) + unit;
-        let (bin, frac) = Self::locate(surprise);
         let at = self.tail.get(bin).copied().unwrap_or(0.0);
         let over = self.tail.get(bin + 1).copied().unwrap_or(0.0);
         let above = over + (at - over) * (1.0 - frac);
@@ -136,9 +152,9 @@ impl SurpriseCalibrator {
         empirical.min(gaussian).max(0.0)
     }
 
-    /// Learns one surprise.
-    pub(crate) fn update(&mut self, surprise: f64) {
-        let (bin, _) = Self::locate(surprise);
+    /// Learns one surprise, located in `bin` (by [`SurpriseCalibrator::score`]).
+    #[inline(always)]
+    pub(crate) fn learn(&mut self, bin: usize, surprise: f64) {
         let w = self.weight;
         // The common surprises (below 2^2) fall in the first FIXED bins: add to those with a
         // mask, branch-free, since a loop whose length varies with the data mispredicts its

@@ -372,14 +372,12 @@ impl SeriesScorer {
             level_z = sat((short - self.level.blocks.mean()) / spread);
         }
         // 3. calibrate and combine
-        let point_surprise = self
-            .point_calibration
-            .log_surprise(z.abs())
-            .min(MAX_SURPRISE);
-        let level_surprise = self
-            .level_calibration
-            .log_surprise(level_z.abs())
-            .min(MAX_SURPRISE);
+        let (point_surprise, point_bin) = self.point_calibration.score(z.abs());
+        let (level_surprise, level_bin) = self.level_calibration.score(level_z.abs());
+        let (point_surprise, level_surprise) = (
+            point_surprise.min(MAX_SURPRISE),
+            level_surprise.min(MAX_SURPRISE),
+        );
         let surprise = point_surprise + level_surprise;
         // 4. one incident scores once
         let suppressed = surprise <= self.recent_peak.max + self.suppression_margin;
@@ -397,14 +395,14 @@ impl SeriesScorer {
             }
             s.past.push(x);
         }
+        self.point_calibration.learn(point_bin, z.abs());
+        self.level_calibration.learn(level_bin, level_z.abs());
         self.level.recent.push(x);
         self.level.seen += 1;
         // the ring of the short mean wrapped: a whole block of new samples since the last
         if self.level.recent.next == 0 {
             self.level.blocks.update(short);
         }
-        self.point_calibration.update(z.abs());
-        self.level_calibration.update(level_z.abs());
         self.n_seen += 1;
         let warm = self.rolling.is_warm() && self.n_seen > self.level.min_blocks as u64;
         Ok(Observation {
