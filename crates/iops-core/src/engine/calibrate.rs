@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fastmath::{ln, neg_ln_erfc};
+use super::fastmath::{ln, max, min, neg_ln_erfc};
 
 /// Mantissa bits that split each octave into bins (2 bits: 4 bins per octave).
 const SUB_BITS: u32 = 2;
@@ -142,14 +142,15 @@ impl SurpriseCalibrator {
         } else {
             (above + unit) / total
         };
-        let empirical = (-ln(empirical.clamp(f64::MIN_POSITIVE, 1.0))).max(0.0);
+        // (no NaN here: the weights are finite and total > 0)
+        let empirical = max(-ln(min(max(empirical, f64::MIN_POSITIVE), 1.0)), 0.0);
         // The Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the formula's
         // 1e-7 error), so when y^2 >= empirical this is the empirical value. Branch-free:
         // which one wins is data-dependent, and a mispredicted branch costs more than the
         // table lookup.
         let y = surprise * self.gaussian_factor;
-        let gaussian = neg_ln_erfc(y).max(y * y);
-        empirical.min(gaussian).max(0.0)
+        let gaussian = max(neg_ln_erfc(y), y * y);
+        max(min(empirical, gaussian), 0.0)
     }
 
     /// Learns one surprise, located in `bin` (by [`SurpriseCalibrator::score`]).
@@ -182,7 +183,7 @@ impl SurpriseCalibrator {
         self.n_seen += 1;
         // (through i64: the unsigned conversion is several instructions on x86-64)
         let n = (self.n_seen.min(1 << 53) as i64 as f64).min(self.memory);
-        self.max_seen = surprise.max(self.max_seen * (1.0 - 1.0 / n));
+        self.max_seen = max(surprise, self.max_seen * (1.0 - 1.0 / n));
     }
 }
 

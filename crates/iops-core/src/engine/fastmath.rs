@@ -13,6 +13,27 @@
 //!   `-ln erfc(y) >= y^2 > 729` exceeds any log-surprise the engine keeps, but the formula
 //!   is still used, so the function is defined everywhere.
 
+/// The larger of two numbers that are never NaN: one `maxsd`, where `f64::max` adds
+/// instructions to return the non-NaN operand.
+#[inline(always)]
+pub(crate) fn max(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The smaller of two numbers that are never NaN (see [`max`]).
+#[inline(always)]
+pub(crate) fn min(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Mantissa bits indexing the logarithm table.
 const LN_BITS: u32 = 7;
 const LN_SIZE: usize = 1 << LN_BITS;

@@ -205,7 +205,8 @@ impl Rolling {
         }
         let (mean, m2) = self.moments();
         self.mean = mean;
-        self.spread = (m2.max(0.0) * self.inv_n1).sqrt();
+        // m2 > 0 here (above the rounding bound); sqrt of a negative would be NaN
+        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
     }
 
     #[inline(always)]
@@ -267,7 +268,8 @@ impl Rolling {
             return;
         }
         self.mean = mean;
-        self.spread = (m2.max(0.0) * self.inv_n1).sqrt();
+        // m2 > 0 here (above the rounding bound); sqrt of a negative would be NaN
+        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
     }
 
     /// Recomputes the sums from the buffer around the newest value `x`.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::SurpriseCalibrator;
 use super::config::EngineConfig;
+use super::fastmath::{max, min};
 use super::rolling::{sat, Rolling};
 use crate::{finite, Result};
 
@@ -349,11 +350,11 @@ impl SeriesScorer {
         let floor = SPREAD_FLOOR * (1.0 + expected.abs());
         let residual = self.seasonal.as_ref().and_then(|s| s.residual(x));
         if self.rolling.is_warm() {
-            spread = self.rolling.spread().max(floor);
+            spread = max(self.rolling.spread(), floor);
             z = sat((x - expected) / spread);
             if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
                 if s.residuals.is_warm() {
-                    let s_spread = s.residuals.spread().max(floor);
+                    let s_spread = max(s.residuals.spread(), floor);
                     if s_spread < self.seasonal_preference * spread {
                         let mean_r = s.residuals.mean();
                         z = sat((r - mean_r) / s_spread);
@@ -368,15 +369,15 @@ impl SeriesScorer {
         let short = self.level.short_mean(x);
         let mut level_z = 0.0;
         if self.level.blocks.is_warm() {
-            let spread = self.level.blocks.spread().max(floor);
+            let spread = max(self.level.blocks.spread(), floor);
             level_z = sat((short - self.level.blocks.mean()) / spread);
         }
         // 3. calibrate and combine
         let (point_surprise, point_bin) = self.point_calibration.score(z.abs());
         let (level_surprise, level_bin) = self.level_calibration.score(level_z.abs());
         let (point_surprise, level_surprise) = (
-            point_surprise.min(MAX_SURPRISE),
-            level_surprise.min(MAX_SURPRISE),
+            min(point_surprise, MAX_SURPRISE),
+            min(level_surprise, MAX_SURPRISE),
         );
         let surprise = point_surprise + level_surprise;
         // 4. one incident scores once
