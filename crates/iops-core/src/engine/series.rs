@@ -342,6 +342,13 @@ impl SeriesScorer {
     /// Scores `x`, then learns it. Non-finite input is an error and changes nothing.
     pub fn observe(&mut self, x: f64) -> Result<Observation> {
         finite("value", x)?;
+        Ok(self.observe_finite(x))
+    }
+
+    /// [`SeriesScorer::observe`] of a value the caller has checked to be finite (a
+    /// validated sample's): no `Result` to unwrap, and inlined into the host's loop.
+    #[inline(always)]
+    pub(crate) fn observe_finite(&mut self, x: f64) -> Observation {
         // 1. point surprise
         let mut expected = self.rolling.mean();
         let mut spread = f64::INFINITY;
@@ -406,7 +413,7 @@ impl SeriesScorer {
         }
         self.n_seen += 1;
         let warm = self.rolling.is_warm() && self.n_seen > self.level.min_blocks as u64;
-        Ok(Observation {
+        Observation {
             score: effective / (effective + self.score_scale),
             surprise,
             suppressed,
@@ -418,6 +425,6 @@ impl SeriesScorer {
             level_surprise,
             model,
             warm,
-        })
+        }
     }
 }
