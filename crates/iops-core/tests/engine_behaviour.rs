@@ -130,6 +130,42 @@ fn memory_leak_is_memory_pressure_or_level_shift() {
 }
 
 #[test]
+fn leaks_are_reported_once_even_though_each_step_is_small() {
+    // Memory climbing a little every 5 minutes: no single sample is a jump, the level keeps
+    // moving. Each leak must raise an insight, and only escalations may repeat it.
+    for (seed, per_step) in [
+        (37, 0.05),
+        (41, 0.1),
+        (43, 0.2),
+        (47, 0.4),
+        (53, 0.8),
+        (59, 1.2),
+    ] {
+        let samples = host("db-2", AT + 400, seed, |i, s| {
+            if i >= AT {
+                s.memory_usage = (55.0 + per_step * (i - AT) as f64).min(99.0);
+            }
+        });
+        let insights = run(&samples);
+        let mem: Vec<&Insight> = insights
+            .iter()
+            .filter(|i| i.metric == Metric::Memory)
+            .collect();
+        assert!(!mem.is_empty(), "leak of {per_step}/step went unnoticed");
+        assert!(
+            mem.len() <= 3,
+            "{per_step}/step: one incident, escalations at most: {mem:#?}"
+        );
+        for pair in mem.windows(2) {
+            assert!(
+                pair[1].severity > pair[0].severity,
+                "only escalations repeat: {mem:#?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn network_outage_is_a_network_anomaly() {
     let samples = host("edge-1", AT + 50, 17, |i, s| {
         if (AT..AT + 20).contains(&i) {

@@ -47,8 +47,9 @@ pub struct EngineParams {
     pub warning_score: f64,
     /// Anomaly score from which an insight is critical. Default 0.5.
     pub critical_score: f64,
-    /// After an insight on a host and metric, samples during which only a more severe one is
-    /// raised (hysteresis: one incident, one insight). Default 36.
+    /// An incident on a host and metric stays open (no new insight but for an escalation of
+    /// its severity) until this many samples in a row score below 90% of `info_score`.
+    /// Default 36 (three hours).
     pub cooldown: usize,
 }
 

@@ -1,5 +1,5 @@
 //! Per-host state: one [`SeriesScorer`] per metric plus the hysteresis that keeps one
-//! incident to one insight. Serialises with serde so a stateless runtime (Lambda) can load
+//! incident to one insight (and one more per escalation of its severity). Serialises with serde so a stateless runtime (Lambda) can load
 //! it, process a sample and store it back.
 
 use serde::{Deserialize, Serialize};
@@ -9,18 +9,24 @@ use super::explain;
 use super::series::{Observation, SeriesScorer};
 use crate::{Insight, Metric, MetricSample, Result, Severity};
 
-/// The last insight raised for one metric.
+/// An incident open on one metric: it raised an insight when its score first reached the
+/// info cut-off, raises another only when it becomes more severe, and closes after
+/// `cooldown` samples in a row below the release score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct LastInsight {
-    at: u64,
+struct OpenIncident {
     severity: Severity,
+    calm: u32,
 }
+
+/// An open incident is released below this fraction of the info cut-off (hysteresis: a
+/// score wobbling around the cut-off is one incident, not many).
+const RELEASE_FRACTION: f64 = 0.9;
 
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostState {
     series: [SeriesScorer; 4],
-    last_insight: [Option<LastInsight>; 4],
+    incidents: [Option<OpenIncident>; 4],
 }
 
 /// What the engine concluded about one sample of one host.
@@ -40,7 +46,7 @@ impl HostState {
         let s = SeriesScorer::new(config)?;
         Ok(HostState {
             series: [s.clone(), s.clone(), s.clone(), s],
-            last_insight: [None; 4],
+            incidents: [None; 4],
         })
     }
 
@@ -62,27 +68,47 @@ impl HostState {
         }
         let mut insights = Vec::new();
         for (i, metric) in Metric::ALL.into_iter().enumerate() {
-            let obs = &metrics[i];
-            let Some(severity) =
-                explain::severity(obs.score, p.info_score, p.warning_score, p.critical_score)
-            else {
-                continue;
+            // Insights follow the unsuppressed surprise: the row score damps an incident's
+            // later samples, which would hide a slow ramp (a memory leak) for good.
+            let mut obs = metrics[i];
+            obs.score = obs.surprise / (obs.surprise + p.score_scale);
+            let severity =
+                explain::severity(obs.score, p.info_score, p.warning_score, p.critical_score);
+            let raise = match (&mut self.incidents[i], severity) {
+                (None, Some(s)) => {
+                    self.incidents[i] = Some(OpenIncident {
+                        severity: s,
+                        calm: 0,
+                    });
+                    Some(s)
+                }
+                (None, None) => None,
+                (Some(open), s) => {
+                    if obs.score < RELEASE_FRACTION * p.info_score {
+                        open.calm += 1;
+                    } else {
+                        open.calm = 0;
+                    }
+                    let escalated = s.filter(|&s| s > open.severity);
+                    if let Some(s) = escalated {
+                        open.severity = s;
+                    }
+                    if open.calm as usize >= p.cooldown {
+                        self.incidents[i] = None;
+                    }
+                    escalated
+                }
             };
-            let now = self.series[i].n_seen();
-            let cooling = self.last_insight[i]
-                .is_some_and(|last| now < last.at + p.cooldown as u64 && severity <= last.severity);
-            if cooling {
-                continue;
+            if let Some(severity) = raise {
+                insights.push(explain::insight(
+                    metric,
+                    &sample.hostname,
+                    sample.timestamp,
+                    values[i],
+                    severity,
+                    &obs,
+                ));
             }
-            self.last_insight[i] = Some(LastInsight { at: now, severity });
-            insights.push(explain::insight(
-                metric,
-                &sample.hostname,
-                sample.timestamp,
-                values[i],
-                severity,
-                obs,
-            ));
         }
         let score = metrics.iter().map(|o| o.score).fold(0.0, f64::max);
         Ok(Assessment {
