@@ -29,8 +29,9 @@ pub struct HostState {
     incidents: [Option<OpenIncident>; 4],
 }
 
-/// What the engine concluded about one sample of one host.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the engine concluded about one sample of one host. The default is the assessment
+/// of nothing (score 0, no insights): a buffer for [`HostState::process_into`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     /// Host-level anomaly score in [0, 1): the highest of the metrics' scores.
     pub score: f64,
@@ -58,15 +59,42 @@ impl HostState {
     /// Scores a sample (validated first; an invalid one changes nothing), learns it, and
     /// raises insights.
     pub fn process(&mut self, config: &EngineConfig, sample: &MetricSample) -> Result<Assessment> {
+        let mut out = Assessment::default();
+        self.process_into(config, sample, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`HostState::process`] into a caller's buffer: `out` is overwritten (its insights
+    /// `Vec` is cleared and reused), so a caller processing a stream allocates nothing and
+    /// copies no [`Assessment`] per sample. On an invalid sample (an error), neither the
+    /// state nor `out` changes.
+    pub fn process_into(
+        &mut self,
+        config: &EngineConfig,
+        sample: &MetricSample,
+        out: &mut Assessment,
+    ) -> Result<()> {
         sample.validate()?;
+        self.process_valid(config, sample, out);
+        Ok(())
+    }
+
+    /// [`HostState::process_into`] of a sample the caller has validated.
+    pub(crate) fn process_valid(
+        &mut self,
+        config: &EngineConfig,
+        sample: &MetricSample,
+        out: &mut Assessment,
+    ) {
         let p = config.params();
         let values = sample.values();
-        let mut metrics = [Observation::default(); 4];
-        for ((series, x), out) in self.series.iter_mut().zip(values).zip(metrics.iter_mut()) {
-            // validated above: every value is finite
-            *out = series.observe_finite(x);
+        let metrics = &mut out.metrics;
+        for ((series, x), obs) in self.series.iter_mut().zip(values).zip(metrics.iter_mut()) {
+            // validated by the caller: every value is finite
+            *obs = series.observe_finite(x);
         }
-        let mut insights = Vec::new();
+        let insights = &mut out.insights;
+        insights.clear();
         for (i, metric) in Metric::ALL.into_iter().enumerate() {
             // Insights follow the unsuppressed surprise: the row score damps an incident's
             // later samples, which would hide a slow ramp (a memory leak) for good.
@@ -110,11 +138,50 @@ impl HostState {
                 ));
             }
         }
-        let score = metrics.iter().map(|o| o.score).fold(0.0, f64::max);
-        Ok(Assessment {
-            score,
-            metrics,
-            insights,
-        })
+        out.score = metrics.iter().map(|o| o.score).fold(0.0, f64::max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Timestamp;
+
+    fn sample(i: u32) -> MetricSample {
+        let spike = if i == 700 { 60.0 } else { 0.0 };
+        MetricSample {
+            timestamp: Timestamp::from_epoch_seconds(1.7e9 + 300.0 * f64::from(i)).unwrap(),
+            hostname: "h".into(),
+            cpu_usage: 30.0 + f64::from(i % 7) + spike,
+            memory_usage: 50.0 + f64::from(i % 3),
+            disk_io: 100.0 + f64::from(i % 11),
+            network_io: 20.0 + f64::from(i % 5),
+        }
+    }
+
+    #[test]
+    fn process_into_reuses_the_buffer_and_matches_process() {
+        let config = EngineConfig::default();
+        let (mut a, mut b) = (
+            HostState::new(&config).unwrap(),
+            HostState::new(&config).unwrap(),
+        );
+        let mut out = Assessment::default();
+        let mut raised = 0;
+        for i in 0..1000 {
+            let s = sample(i);
+            let want = a.process(&config, &s).unwrap();
+            b.process_into(&config, &s, &mut out).unwrap();
+            assert_eq!(out, want, "sample {i}");
+            raised += out.insights.len();
+        }
+        assert!(raised > 0, "the spike raised nothing");
+        assert_eq!(a, b);
+        // an invalid sample is an error and changes neither the state nor the buffer
+        let before = (b.clone(), out.clone());
+        let mut bad = sample(1000);
+        bad.cpu_usage = f64::NAN;
+        assert!(b.process_into(&config, &bad, &mut out).is_err());
+        assert_eq!((b, out), before);
     }
 }
