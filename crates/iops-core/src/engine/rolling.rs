@@ -216,7 +216,7 @@ impl Rolling {
     }
 
     /// Learns one finite value.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update(&mut self, x: f64) {
         // `+ 0.0` turns -0.0 into 0.0, as the detector does.
         let x = x + 0.0;
