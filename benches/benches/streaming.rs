@@ -5,6 +5,8 @@
 //! [`HostState::process_into`] with one reused [`Assessment`] buffer (what a server's
 //! per-host loop or `InsightEngine::process_into` does; a Lambda loads one `HostState`, and
 //! calls it per sample of its batch). `HostState::process` costs one `Assessment` more.
+//! `engine/fleet_sample_4_metrics` is the same stream through a server's
+//! [`InsightEngine::process_into`], which adds the per-host lookup by hostname.
 //!
 //! Run: `cargo bench -p iops-benches --bench streaming`. `scripts/bench-peers.sh` runs it
 //! side by side with river's streaming z-score.
@@ -12,7 +14,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use iops_core::engine::{Assessment, EngineConfig, HostState, SeriesScorer};
+use iops_core::engine::{Assessment, EngineConfig, HostState, InsightEngine, SeriesScorer};
 use iops_core::{MetricSample, Timestamp};
 
 /// Deterministic pseudo-random numbers in [0, 1) (xorshift64*), so runs are comparable.
@@ -66,6 +68,22 @@ fn engine(c: &mut Criterion) {
                 for s in rest {
                     state
                         .process_into(&config, black_box(s), out)
+                        .expect("valid sample");
+                    black_box(&*out);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut fleet = InsightEngine::new(config.clone());
+    fleet.restore_host("bench-1", warm.clone());
+    group.bench_function("fleet_sample_4_metrics", |b| {
+        b.iter_batched_ref(
+            || (fleet.clone(), Assessment::default()),
+            |(engine, out)| {
+                for s in rest {
+                    engine
+                        .process_into(black_box(s), out)
                         .expect("valid sample");
                     black_box(&*out);
                 }
