@@ -59,11 +59,14 @@ pub enum InsightType {
     NetworkAnomaly,
     /// A metric moved to a new level and stayed there.
     LevelShift,
+    /// The host's metrics together are unlike anything in the fleet model, though no
+    /// single metric is alarming on its own (isolation forest over the 4-metric vector).
+    MultiMetricAnomaly,
 }
 
 impl InsightType {
     /// All insight types.
-    pub const ALL: [InsightType; 7] = [
+    pub const ALL: [InsightType; 8] = [
         InsightType::CpuSpike,
         InsightType::CpuDrop,
         InsightType::MemoryPressure,
@@ -71,6 +74,7 @@ impl InsightType {
         InsightType::DiskIoAnomaly,
         InsightType::NetworkAnomaly,
         InsightType::LevelShift,
+        InsightType::MultiMetricAnomaly,
     ];
 
     /// snake_case wire name.
@@ -83,6 +87,7 @@ impl InsightType {
             InsightType::DiskIoAnomaly => "disk_io_anomaly",
             InsightType::NetworkAnomaly => "network_anomaly",
             InsightType::LevelShift => "level_shift",
+            InsightType::MultiMetricAnomaly => "multi_metric_anomaly",
         }
     }
 }
@@ -148,6 +153,23 @@ pub struct Insight {
     pub score: f64,
     /// Which detector(s) raised it, e.g. `zscore+ewma`.
     pub detector: String,
+    /// The metrics that drove the host's multivariate (isolation-forest) score, largest share
+    /// first; empty (and absent from the JSON) when no forest model is configured or it
+    /// found nothing unusual.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drivers: Vec<Driver>,
+}
+
+/// One metric's share of a multivariate anomaly score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Driver {
+    /// The metric.
+    pub metric: Metric,
+    /// Its share of the score in [0, 1]; the shares of an insight's drivers add up to 1.
+    pub share: f64,
+    /// Its standardised deviation from the host's own expected value (signed z-score).
+    pub z: f64,
 }
 
 impl Insight {

@@ -18,7 +18,7 @@ mod timestamp;
 
 pub(crate) use error::finite;
 pub use error::{Error, Result};
-pub use insight::{Insight, InsightType, Severity};
+pub use insight::{Driver, Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).
 pub use ndarray;

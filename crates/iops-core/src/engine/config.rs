@@ -2,8 +2,12 @@
 //! `EngineConfig`). Lengths are in samples; the defaults suit 5-minute samples (one day is
 //! 288 samples, one week 2016), the cadence of CloudWatch's standard metrics and of NAB.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
+use super::multivariate::HostForest;
+use crate::artifact::ModelArtifact;
 use crate::{Error, Result};
 
 /// Engine parameters as a user writes them; [`EngineParams::check`] turns them into an
@@ -76,15 +80,45 @@ impl Default for EngineParams {
     }
 }
 
-/// Checked engine configuration: the only form the engine accepts.
+/// Checked engine configuration: the only form the engine accepts. Optionally carries a
+/// fleet isolation forest ([`EngineConfig::with_forest`]); without one the engine runs its
+/// streaming per-metric models only. Serialises as its [`EngineParams`] (the model is a file
+/// of its own, `model.json`, and is not part of the configuration's JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "EngineParams", into = "EngineParams")]
-pub struct EngineConfig(EngineParams);
+pub struct EngineConfig {
+    params: EngineParams,
+    forest: Option<Arc<HostForest>>,
+}
 
 impl EngineConfig {
     /// The checked parameters.
     pub fn params(&self) -> &EngineParams {
-        &self.0
+        &self.params
+    }
+
+    /// This configuration with a fleet forest scoring every host's 4-metric vector. The
+    /// model must have been trained on the engine's standardised features
+    /// ([`HOST_FEATURES`](super::HOST_FEATURES), as `iops train` does); otherwise the error
+    /// names `feature_names`.
+    pub fn with_forest(self, model: ModelArtifact) -> Result<Self> {
+        Ok(EngineConfig {
+            forest: Some(Arc::new(HostForest::new(model)?)),
+            ..self
+        })
+    }
+
+    /// This configuration without a forest.
+    pub fn without_forest(&self) -> Self {
+        EngineConfig {
+            params: self.params.clone(),
+            forest: None,
+        }
+    }
+
+    /// The fleet forest, if one is configured.
+    pub fn forest(&self) -> Option<&HostForest> {
+        self.forest.as_deref()
     }
 }
 
@@ -97,7 +131,7 @@ impl TryFrom<EngineParams> for EngineConfig {
 
 impl From<EngineConfig> for EngineParams {
     fn from(c: EngineConfig) -> Self {
-        c.0
+        c.params
     }
 }
 
@@ -185,6 +219,9 @@ impl EngineParams {
     /// Checks every parameter; the error names the first bad one.
     pub fn check(self) -> Result<EngineConfig> {
         self.validate()?;
-        Ok(EngineConfig(self))
+        Ok(EngineConfig {
+            params: self,
+            forest: None,
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! Turns a scored sample into an insight a person understands: type, severity, message.
 
+use std::fmt::Write;
+
 use super::series::Observation;
-use crate::{Insight, InsightType, Metric, Severity, Timestamp};
+use crate::{Driver, Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
 
 /// Severity for a score under the configured cut-offs, or `None` below the first.
 pub(crate) fn severity(score: f64, info: f64, warning: f64, critical: f64) -> Option<Severity> {
@@ -97,6 +99,75 @@ pub(crate) fn insight(
         expected: obs.expected,
         score: obs.score,
         detector: detector.to_owned(),
+        drivers: Vec::new(),
+    }
+}
+
+/// Drivers named in a message: those with at least this share, and always the first.
+const NAMED_SHARE: f64 = 0.15;
+
+/// "value (expected e±s)" of one metric, with the decimals of [`message`].
+fn value_vs_expected(metric: Metric, value: f64, obs: &Observation) -> String {
+    let spread = if obs.spread.is_finite() {
+        obs.spread
+    } else {
+        0.0
+    };
+    let d = decimals(metric, spread);
+    let dv = d.max(1);
+    let unit = if metric.is_percent() { "%" } else { "" };
+    format!(
+        "{metric} {value:.dv$}{unit} (expected {:.d$}±{spread:.d$}{unit})",
+        obs.expected
+    )
+}
+
+/// The insight of the fleet forest: the host's metrics together are unusual. Names the
+/// metrics that drove the score with their values, expectations and shares.
+pub(crate) fn multi_metric_insight(
+    sample: &MetricSample,
+    severity: Severity,
+    score: f64,
+    threshold: f64,
+    metrics: &[Observation; 4],
+    drivers: Vec<Driver>,
+) -> Insight {
+    let values = sample.values();
+    let position = |m: Metric| Metric::ALL.iter().position(|&a| a == m).unwrap_or(0);
+    let top = drivers.first().map_or(Metric::Cpu, |d| d.metric);
+    let mut message = format!(
+        "unusual combination of metrics on {} (isolation score {score:.2}, highest in training {threshold:.2}): ",
+        sample.hostname
+    );
+    for (k, d) in drivers
+        .iter()
+        .enumerate()
+        .filter(|(k, d)| *k == 0 || d.share >= NAMED_SHARE)
+    {
+        let i = position(d.metric);
+        if k > 0 {
+            message.push_str(", ");
+        }
+        let _ = write!(
+            message,
+            "{} {:.0}% of the score",
+            value_vs_expected(d.metric, values[i], &metrics[i]),
+            100.0 * d.share
+        );
+    }
+    let i = position(top);
+    Insight {
+        kind: InsightType::MultiMetricAnomaly,
+        severity,
+        message,
+        hostname: sample.hostname.clone(),
+        timestamp: sample.timestamp,
+        metric: top,
+        value: values[i],
+        expected: metrics[i].expected,
+        score,
+        detector: "isolation_forest".to_owned(),
+        drivers,
     }
 }
 
@@ -175,6 +246,55 @@ mod tests {
             kind(Metric::Memory, &obs(5.0, 1e-3, 1e-9)),
             InsightType::LevelShift
         );
+    }
+
+    #[test]
+    fn multi_metric_message_names_the_drivers_with_values_and_shares() {
+        let sample = MetricSample {
+            timestamp: Timestamp::from_epoch_seconds(1.7e9).unwrap(),
+            hostname: "db-1".into(),
+            cpu_usage: 71.24,
+            memory_usage: 50.0,
+            disk_io: 120.0,
+            network_io: 812.0,
+        };
+        let mut metrics = [obs(0.1, 0.5, 0.5); 4];
+        metrics[3].expected = 420.0;
+        metrics[3].spread = 60.0;
+        let drivers = vec![
+            Driver {
+                metric: Metric::Cpu,
+                share: 0.55,
+                z: 5.0,
+            },
+            Driver {
+                metric: Metric::NetworkIo,
+                share: 0.35,
+                z: 6.5,
+            },
+            Driver {
+                metric: Metric::Memory,
+                share: 0.06,
+                z: 0.1,
+            },
+            Driver {
+                metric: Metric::DiskIo,
+                share: 0.04,
+                z: 0.1,
+            },
+        ];
+        let i = multi_metric_insight(&sample, Severity::Warning, 0.81, 0.7, &metrics, drivers);
+        assert_eq!(i.kind, InsightType::MultiMetricAnomaly);
+        assert_eq!((i.metric, i.value, i.expected), (Metric::Cpu, 71.24, 41.0));
+        assert_eq!(i.detector, "isolation_forest");
+        assert_eq!(
+            i.message,
+            "unusual combination of metrics on db-1 (isolation score 0.81, highest in training 0.70): \
+             cpuUsage 71.2% (expected 41±6%) 55% of the score, networkIO 812.0 (expected 420±60) 35% of the score"
+        );
+        let json: serde_json::Value = serde_json::from_str(&i.to_json()).unwrap();
+        assert_eq!(json["drivers"][1]["metric"], "networkIO");
+        assert_eq!(json["type"], "multi_metric_anomaly");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::EngineConfig;
 use super::explain;
+use super::multivariate::{self, HostForest};
 use super::series::{Observation, SeriesScorer};
 use crate::{Insight, Metric, MetricSample, Result, Severity};
 
@@ -18,6 +19,39 @@ struct OpenIncident {
     calm: u32,
 }
 
+impl OpenIncident {
+    /// Advances the incident slot by one sample of `severity` (`calm`: the sample is below
+    /// the release score); returns the severity of the insight to raise, if any.
+    fn step(
+        slot: &mut Option<OpenIncident>,
+        severity: Option<Severity>,
+        calm: bool,
+        cooldown: usize,
+    ) -> Option<Severity> {
+        match (slot.as_mut(), severity) {
+            (None, Some(s)) => {
+                *slot = Some(OpenIncident {
+                    severity: s,
+                    calm: 0,
+                });
+                Some(s)
+            }
+            (None, None) => None,
+            (Some(open), s) => {
+                open.calm = if calm { open.calm + 1 } else { 0 };
+                let escalated = s.filter(|&s| s > open.severity);
+                if let Some(s) = escalated {
+                    open.severity = s;
+                }
+                if open.calm as usize >= cooldown {
+                    *slot = None;
+                }
+                escalated
+            }
+        }
+    }
+}
+
 /// An open incident is released below this fraction of the info cut-off (hysteresis: a
 /// score wobbling around the cut-off is one incident, not many).
 const RELEASE_FRACTION: f64 = 0.9;
@@ -27,6 +61,9 @@ const RELEASE_FRACTION: f64 = 0.9;
 pub struct HostState {
     series: [SeriesScorer; 4],
     incidents: [Option<OpenIncident>; 4],
+    /// The incident of the multivariate (forest) score, when a forest is configured.
+    #[serde(default)]
+    forest_incident: Option<OpenIncident>,
 }
 
 /// What the engine concluded about one sample of one host. The default is the assessment
@@ -39,6 +76,9 @@ pub struct Assessment {
     pub metrics: [Observation; 4],
     /// Insights raised by this sample (usually none).
     pub insights: Vec<Insight>,
+    /// The fleet forest's score of the host's standardised 4-metric vector, when a forest is
+    /// configured and the host's models are warm.
+    pub forest: Option<f64>,
 }
 
 impl HostState {
@@ -48,6 +88,7 @@ impl HostState {
         Ok(HostState {
             series: [s.clone(), s.clone(), s.clone(), s],
             incidents: [None; 4],
+            forest_incident: None,
         })
     }
 
@@ -102,32 +143,10 @@ impl HostState {
             obs.score = obs.surprise / (obs.surprise + p.score_scale);
             let severity =
                 explain::severity(obs.score, p.info_score, p.warning_score, p.critical_score);
-            let raise = match (&mut self.incidents[i], severity) {
-                (None, Some(s)) => {
-                    self.incidents[i] = Some(OpenIncident {
-                        severity: s,
-                        calm: 0,
-                    });
-                    Some(s)
-                }
-                (None, None) => None,
-                (Some(open), s) => {
-                    if obs.score < RELEASE_FRACTION * p.info_score {
-                        open.calm += 1;
-                    } else {
-                        open.calm = 0;
-                    }
-                    let escalated = s.filter(|&s| s > open.severity);
-                    if let Some(s) = escalated {
-                        open.severity = s;
-                    }
-                    if open.calm as usize >= p.cooldown {
-                        self.incidents[i] = None;
-                    }
-                    escalated
-                }
-            };
-            if let Some(severity) = raise {
+            let calm = obs.score < RELEASE_FRACTION * p.info_score;
+            if let Some(severity) =
+                OpenIncident::step(&mut self.incidents[i], severity, calm, p.cooldown)
+            {
                 insights.push(explain::insight(
                     metric,
                     &sample.hostname,
@@ -138,7 +157,64 @@ impl HostState {
                 ));
             }
         }
-        out.score = metrics.iter().map(|o| o.score).fold(0.0, f64::max);
+        out.forest = None;
+        if let Some(forest) = config.forest() {
+            let warmup = multivariate::forest_warmup(config);
+            self.assess_with_forest(forest, warmup, p.cooldown, sample, out);
+        }
+        out.score = out.metrics.iter().map(|o| o.score).fold(0.0, f64::max);
+    }
+
+    /// Scores the sample's standardised metric vector with the fleet forest. When the
+    /// metrics' own models raised insights on this sample and the forest finds it unusual
+    /// too, the insights name the forest's drivers; otherwise a score beyond anything in
+    /// training raises a `multi_metric_anomaly` of its own (hysteresis as for a metric),
+    /// unless a metric's incident is open already.
+    fn assess_with_forest(
+        &mut self,
+        forest: &HostForest,
+        warmup: u64,
+        cooldown: usize,
+        sample: &MetricSample,
+        out: &mut Assessment,
+    ) {
+        if self.n_seen() <= warmup {
+            return;
+        }
+        let Some(features) = multivariate::host_features(&out.metrics) else {
+            return;
+        };
+        let score = forest.score(&features);
+        out.forest = Some(score);
+        let severity = forest.severity(score);
+        let raise = OpenIncident::step(
+            &mut self.forest_incident,
+            severity,
+            score < forest.threshold(),
+            cooldown,
+        );
+        if !out.insights.is_empty() {
+            if score >= forest.threshold() {
+                let drivers = forest.drivers(&features, score);
+                for insight in &mut out.insights {
+                    insight.drivers.clone_from(&drivers);
+                }
+            }
+        } else if let Some(severity) = raise {
+            // One incident, one insight: an incident the metrics' models opened already
+            // has its insight.
+            if !self.incidents.iter().any(Option::is_some) {
+                let drivers = forest.drivers(&features, score);
+                out.insights.push(explain::multi_metric_insight(
+                    sample,
+                    severity,
+                    score,
+                    forest.severity_cuts()[0],
+                    &out.metrics,
+                    drivers,
+                ));
+            }
+        }
     }
 }
 

@@ -27,6 +27,7 @@ mod config;
 mod explain;
 mod fastmath;
 mod host;
+mod multivariate;
 mod rolling;
 mod series;
 
@@ -34,6 +35,9 @@ use std::collections::HashMap;
 
 pub use config::{EngineConfig, EngineParams};
 pub use host::{Assessment, HostState};
+pub use multivariate::{
+    forest_warmup, host_features, training_features, HostForest, HOST_FEATURES,
+};
 pub use series::{Model, Observation, SeriesScorer};
 
 use crate::{MetricSample, Result};

@@ -1,0 +1,358 @@
+//! The multivariate half of a host's assessment: an isolation forest scores the vector of the
+//! host's four metrics, each standardised against the host's own expectation (the point
+//! model's signed z-score), so one fleet model serves hosts with different baselines — a
+//! database at 80% CPU and a web server at 20% both sit near 0 when they behave as usual.
+//!
+//! The forest sees what the per-metric models cannot: a combination of moderate deviations
+//! that never occurs together (CPU a little high while network traffic is a little low). An
+//! insight it raises says which metrics drove the score: each metric's share is how much the
+//! score drops when that metric alone is put back at its expected value.
+
+use std::cmp::Ordering;
+
+use super::config::EngineConfig;
+use super::host::{Assessment, HostState};
+use super::series::Observation;
+use crate::artifact::ModelArtifact;
+use crate::forest::IsolationForest;
+use crate::{Driver, Error, Metric, MetricSample, Result, Severity};
+
+/// Feature names of a host forest, in [`Metric::ALL`] order: what `iops train` writes into the
+/// artifact, and what [`HostForest::new`] insists on, so a model fitted on raw metric values
+/// cannot be mistaken for one fitted on standardised ones.
+pub const HOST_FEATURES: [&str; 4] = ["cpuUsage_z", "memoryUsage_z", "diskIO_z", "networkIO_z"];
+
+/// Standardised deviations beyond this carry no more information for the forest; clipping
+/// keeps a flat series (spread near zero, z near 1e9) from stretching the training ranges.
+const Z_CLIP: f64 = 100.0;
+
+/// Samples a host must have sent before the forest scores it: until its seasonal model has
+/// a full season and its calibration its minimum history, the z-scores are noisier than
+/// the model's training rows (which skip the same warm-up) and would raise false alarms.
+pub fn forest_warmup(config: &EngineConfig) -> u64 {
+    let p = config.params();
+    let season = if p.season == 0 {
+        0
+    } else {
+        p.season + p.season_jitter
+    };
+    season.max(p.calibration_min_samples).max(p.min_samples) as u64
+}
+
+/// The forest's input for one sample: each metric's signed z-score against the host's own
+/// expectation, clipped to ±[`Z_CLIP`]. `None` until every metric's models are warm; the
+/// engine also waits for [`forest_warmup`] samples.
+pub fn host_features(metrics: &[Observation; 4]) -> Option<[f64; 4]> {
+    if !metrics.iter().all(|o| o.warm) {
+        return None;
+    }
+    Some(metrics.map(|o| {
+        if o.z.is_nan() {
+            0.0
+        } else {
+            o.z.clamp(-Z_CLIP, Z_CLIP)
+        }
+    }))
+}
+
+/// A fleet forest ready for the engine: the model and the forest scores at which an insight
+/// becomes info, warning and critical.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostForest {
+    model: ModelArtifact,
+    threshold: f64,
+    cuts: [f64; 3],
+}
+
+impl HostForest {
+    /// Wraps a model trained on [`HOST_FEATURES`] (see [`training_features`]).
+    ///
+    /// Two cut-offs come from the model. Its threshold (contamination) marks a vector as
+    /// unusual: the metrics' own insights on such a sample name the forest's drivers. A
+    /// `multi_metric_anomaly` insight of its own needs more: a score above every training
+    /// score (a combination the fleet never showed), info from there, warning and critical
+    /// a third and two thirds of the way from there to 1. Measured on the demo's fleets, a
+    /// lower cut-off mostly added false alarms: the metrics' own models already catch what
+    /// the forest sees at its threshold.
+    pub fn new(model: ModelArtifact) -> Result<Self> {
+        if model.feature_names() != HOST_FEATURES {
+            return Err(Error::InvalidField {
+                field: "feature_names".into(),
+                reason: format!(
+                    "a host forest must be trained on {HOST_FEATURES:?} (`iops train` writes them), got {:?}",
+                    model.feature_names()
+                ),
+            });
+        }
+        let threshold = model.forest().threshold();
+        let max_seen = model
+            .training()
+            .score_quantiles
+            .iter()
+            .find(|s| s.q == 1.0)
+            .map_or(threshold, |s| s.score)
+            .max(threshold);
+        let step = (1.0 - max_seen) / 3.0;
+        Ok(HostForest {
+            model,
+            threshold,
+            cuts: [max_seen, max_seen + step, max_seen + 2.0 * step],
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &ModelArtifact {
+        &self.model
+    }
+
+    /// The model's threshold: from it, a sample's per-metric insights name the drivers.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// The scores above which a `multi_metric_anomaly` insight is info, warning, critical.
+    pub fn severity_cuts(&self) -> [f64; 3] {
+        self.cuts
+    }
+
+    fn forest(&self) -> &IsolationForest {
+        self.model.forest()
+    }
+
+    /// The forest's score of a feature vector (0 if it cannot be scored: it always can, the
+    /// features are finite and four).
+    pub(crate) fn score(&self, features: &[f64; 4]) -> f64 {
+        self.forest().score_one(features).unwrap_or(0.0)
+    }
+
+    /// Severity of a `multi_metric_anomaly` insight for a forest score, `None` at or below
+    /// the highest training score.
+    pub(crate) fn severity(&self, score: f64) -> Option<Severity> {
+        let [info, warning, critical] = self.cuts;
+        if score > critical {
+            Some(Severity::Critical)
+        } else if score > warning {
+            Some(Severity::Warning)
+        } else if score > info {
+            Some(Severity::Info)
+        } else {
+            None
+        }
+    }
+
+    /// Which metrics drove `score`, largest share first. A metric's weight is how much the
+    /// score drops when that metric alone is put back at its expected value (z = 0); when no
+    /// single metric lowers it (the anomaly is only in the combination), the weights are the
+    /// metrics' |z|. Shares add up to 1.
+    pub(crate) fn drivers(&self, features: &[f64; 4], score: f64) -> Vec<Driver> {
+        let mut weight = [0.0; 4];
+        for (j, w) in weight.iter_mut().enumerate() {
+            let mut x = *features;
+            x[j] = 0.0;
+            *w = (score - self.score(&x)).max(0.0);
+        }
+        if weight.iter().sum::<f64>() <= 0.0 {
+            weight = features.map(f64::abs);
+        }
+        let total: f64 = weight.iter().sum();
+        let mut drivers: Vec<Driver> = Metric::ALL
+            .into_iter()
+            .zip(weight)
+            .zip(features)
+            .map(|((metric, w), &z)| Driver {
+                metric,
+                share: if total > 0.0 { w / total } else { 0.25 },
+                z,
+            })
+            .collect();
+        drivers.sort_by(|a, b| b.share.partial_cmp(&a.share).unwrap_or(Ordering::Equal));
+        drivers
+    }
+}
+
+/// The training rows of a host forest: runs each host's samples, in time order, through the
+/// engine's per-metric models (`config`, as the engine will run them) and keeps the
+/// [`host_features`] of every sample past the host's [`forest_warmup`]. Samples may come in any order and mix hosts; an
+/// invalid sample is an error naming its index and field.
+pub fn training_features(config: &EngineConfig, samples: &[MetricSample]) -> Result<Vec<[f64; 4]>> {
+    for (i, s) in samples.iter().enumerate() {
+        s.validate().map_err(|e| Error::InvalidField {
+            field: format!("samples[{i}].{}", e.field().unwrap_or("sample")),
+            reason: e.to_string(),
+        })?;
+    }
+    let mut order: Vec<&MetricSample> = samples.iter().collect();
+    order.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then(a.timestamp.epoch_nanos().cmp(&b.timestamp.epoch_nanos()))
+    });
+    // The forest plays no part in the features: score them without one.
+    let config = config.without_forest();
+    let warmup = forest_warmup(&config);
+    let mut rows = Vec::new();
+    let mut out = Assessment::default();
+    let mut host: Option<(&str, HostState)> = None;
+    for sample in order {
+        let state = match &mut host {
+            Some((name, state)) if *name == sample.hostname => state,
+            _ => &mut host.insert((&sample.hostname, HostState::new(&config)?)).1,
+        };
+        state.process_valid(&config, sample, &mut out);
+        if state.n_seen() <= warmup {
+            continue;
+        }
+        if let Some(x) = host_features(&out.metrics) {
+            rows.push(x);
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forest::IsolationForestParams;
+    use crate::{ParamGuard, Timestamp};
+
+    /// A quiet host with a daily cycle: sample `i` of host `h`, 5 minutes apart.
+    fn sample(h: usize, i: usize) -> MetricSample {
+        let day = (i as f64 * std::f64::consts::TAU / 288.0).sin();
+        let wobble = |k: usize| ((i * (7 + k) + h * 13) % 11) as f64 / 11.0 - 0.5;
+        MetricSample {
+            timestamp: Timestamp::from_epoch_seconds(1.7e9 + 300.0 * i as f64).unwrap(),
+            hostname: format!("h{h}"),
+            cpu_usage: 30.0 + 10.0 * h as f64 + 8.0 * day + wobble(0),
+            memory_usage: 50.0 + 2.0 * wobble(1),
+            disk_io: 100.0 * (h + 1) as f64 + 20.0 * day + 3.0 * wobble(2),
+            network_io: 40.0 + 15.0 * day + 2.0 * wobble(3),
+        }
+    }
+
+    fn history(hosts: usize, n: usize) -> Vec<MetricSample> {
+        (0..n)
+            .flat_map(|i| (0..hosts).map(move |h| sample(h, i)))
+            .collect()
+    }
+
+    fn model(names: [&str; 4]) -> ModelArtifact {
+        let rows = training_features(&EngineConfig::default(), &history(3, 900)).unwrap();
+        let x = ndarray::Array2::from_shape_vec((rows.len(), 4), rows.concat()).unwrap();
+        let params = IsolationForestParams::new()
+            .seed(7)
+            .contamination(0.01)
+            .check()
+            .unwrap();
+        let names = names.map(str::to_owned).to_vec();
+        ModelArtifact::train(&params, x.view(), names, time::OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn training_rows_skip_each_hosts_warmup_and_ignore_input_order() {
+        let config = EngineConfig::default();
+        let warm = forest_warmup(&config) as usize;
+        assert_eq!(warm, 290, "a season plus its jitter at the defaults");
+        let mut samples = history(2, 400);
+        let rows = training_features(&config, &samples).unwrap();
+        assert_eq!(rows.len(), 2 * (400 - warm));
+        assert!(rows.iter().flatten().all(|v| v.abs() <= Z_CLIP));
+        samples.reverse();
+        assert_eq!(training_features(&config, &samples).unwrap(), rows);
+    }
+
+    #[test]
+    fn an_invalid_training_sample_is_named() {
+        let mut samples = history(1, 10);
+        samples[4].disk_io = -1.0;
+        let err = training_features(&EngineConfig::default(), &samples).unwrap_err();
+        assert_eq!(err.field(), Some("samples[4].diskIO"), "{err}");
+    }
+
+    #[test]
+    fn a_model_on_other_features_is_refused() {
+        let err =
+            HostForest::new(model(["cpuUsage", "memoryUsage", "diskIO", "networkIO"])).unwrap_err();
+        assert_eq!(err.field(), Some("feature_names"), "{err}");
+        let err = EngineConfig::default()
+            .with_forest(model(["a", "b", "c", "d"]))
+            .unwrap_err();
+        assert_eq!(err.field(), Some("feature_names"));
+    }
+
+    #[test]
+    fn cuts_are_ordered_and_above_the_threshold() {
+        let forest = HostForest::new(model(HOST_FEATURES)).unwrap();
+        let [info, warning, critical] = forest.severity_cuts();
+        assert!(forest.threshold() <= info && info < warning && warning < critical);
+        assert!(critical < 1.0);
+        assert_eq!(forest.severity(info), None);
+        assert_eq!(forest.severity(info + 1e-9), Some(Severity::Info));
+        assert_eq!(forest.severity(critical + 1e-9), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn drivers_put_the_deviating_metric_first_and_add_up_to_one() {
+        let forest = HostForest::new(model(HOST_FEATURES)).unwrap();
+        let x = [0.1, -0.2, 40.0, 0.3];
+        let score = forest.score(&x);
+        let drivers = forest.drivers(&x, score);
+        assert_eq!(drivers.len(), 4);
+        assert_eq!(drivers[0].metric, Metric::DiskIo, "{drivers:?}");
+        assert_eq!(drivers[0].z, 40.0);
+        assert!(drivers.windows(2).all(|w| w[0].share >= w[1].share));
+        let total: f64 = drivers.iter().map(|d| d.share).sum();
+        assert!((total - 1.0).abs() < 1e-12, "{total}");
+    }
+
+    #[test]
+    fn the_engine_scores_hosts_with_a_forest_and_restores_identically() {
+        let config = EngineConfig::default();
+        let with = config.clone().with_forest(model(HOST_FEATURES)).unwrap();
+        let (mut plain, mut host) = (
+            HostState::new(&config).unwrap(),
+            HostState::new(&with).unwrap(),
+        );
+        let warm = forest_warmup(&with);
+        let mut spike_seen = false;
+        for i in 0..700 {
+            let mut s = sample(1, i);
+            if i == 650 {
+                // CPU and network far off at once
+                s.cpu_usage = 99.0;
+                s.network_io = 400.0;
+            }
+            let a = plain.process(&config, &s).unwrap();
+            let b = host.process(&with, &s).unwrap();
+            assert_eq!(a.forest, None);
+            assert_eq!(b.forest.is_some(), i as u64 >= warm, "sample {i}");
+            // the forest never changes what the metrics' models say
+            assert_eq!(a.metrics, b.metrics);
+            assert_eq!(a.score, b.score);
+            if i == 650 {
+                let f = b.forest.unwrap();
+                assert!(f >= with.forest().unwrap().threshold(), "score {f}");
+                assert!(!b.insights.is_empty());
+                for insight in &b.insights {
+                    let top: Vec<Metric> =
+                        insight.drivers.iter().take(2).map(|d| d.metric).collect();
+                    assert!(
+                        top.contains(&Metric::Cpu) && top.contains(&Metric::NetworkIo),
+                        "{insight:?}"
+                    );
+                }
+                spike_seen = true;
+            }
+        }
+        assert!(spike_seen);
+        // a stateless runtime: store, load, carry on with identical results
+        let json = serde_json::to_string(&host).unwrap();
+        let mut restored: HostState = serde_json::from_str(&json).unwrap();
+        for i in 700..760 {
+            let s = sample(1, i);
+            assert_eq!(
+                host.process(&with, &s).unwrap(),
+                restored.process(&with, &s).unwrap()
+            );
+        }
+    }
+}
