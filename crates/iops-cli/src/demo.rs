@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use iops_core::engine::{EngineConfig, InsightEngine};
-use iops_core::{Insight, Severity};
+use std::path::PathBuf;
+
+use iops_core::artifact::{ModelArtifact, OffsetDateTime};
+use iops_core::engine::{training_features, EngineConfig, InsightEngine, HOST_FEATURES};
+use iops_core::forest::IsolationForestParams;
+use iops_core::ndarray::Array2;
+use iops_core::{Insight, InsightType, ParamGuard, Severity};
 use iops_synth::{Fleet, FleetParams, Incident, Role};
 
 #[derive(Debug, Args)]
@@ -38,7 +43,60 @@ pub struct DemoArgs {
     /// As fast as possible (the default).
     #[arg(long)]
     pub fast: bool,
+    /// A host forest (`iops train`, host-standardised features) scoring each host's 4-metric
+    /// vector. Without it the demo fits one on another, incident-free fleet of the same shape
+    /// (seed + 1): the model a team would train on last month's data.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_forest")]
+    pub model: Option<PathBuf>,
+    /// Streaming per-metric models only: no fleet forest.
+    #[arg(long)]
+    pub no_forest: bool,
 }
+
+/// The fleet forest of the demo: loaded from `--model`, or fitted on an incident-free fleet
+/// of the same shape and another seed.
+fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
+    if args.no_forest {
+        return Ok(None);
+    }
+    if let Some(path) = &args.model {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let model = ModelArtifact::from_slice(&bytes)
+            .with_context(|| format!("{}: not a model artifact", path.display()))?;
+        return Ok(Some((model, format!("loaded from {}", path.display()))));
+    }
+    let history = Fleet::new(FleetParams {
+        hosts: args.hosts,
+        interval_secs: INTERVAL_SECS,
+        days: f64::from(args.warmup_days),
+        seed: args.seed.wrapping_add(1),
+        incident_rate: 0.0,
+        calm_days: f64::from(args.warmup_days),
+        ..FleetParams::default()
+    })
+    .context("invalid training fleet")?;
+    let samples: Vec<_> = history.samples().map(|(s, _)| s).collect();
+    let rows = training_features(&EngineConfig::default(), &samples)?;
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    let x = Array2::from_shape_vec((rows.len(), 4), flat)?;
+    let params = IsolationForestParams::new()
+        .seed(args.seed)
+        .contamination(FOREST_CONTAMINATION)
+        .check()?;
+    let names = HOST_FEATURES.map(str::to_owned).to_vec();
+    let model = ModelArtifact::train(&params, x.view(), names, OffsetDateTime::now_utc())?;
+    let how = format!(
+        "fitted on {} samples of an incident-free {}-day fleet (seed {})",
+        rows.len(),
+        args.warmup_days,
+        args.seed.wrapping_add(1)
+    );
+    Ok(Some((model, how)))
+}
+
+/// Share of the training fleet's samples the demo's forest calls anomalous: its threshold.
+const FOREST_CONTAMINATION: f64 = 0.001;
 
 const INTERVAL_SECS: u32 = 300;
 
@@ -165,7 +223,20 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     )?;
     writeln!(out)?;
 
-    let mut engine = InsightEngine::new(EngineConfig::default());
+    let mut config = EngineConfig::default();
+    match fleet_forest(args)? {
+        Some((model, how)) => {
+            writeln!(
+                out,
+                "Fleet forest: {} trees over each host's standardised metrics, {how}.",
+                model.forest().n_trees()
+            )?;
+            config = config.with_forest(model)?;
+        }
+        None => writeln!(out, "No fleet forest: streaming per-metric models only.")?,
+    }
+    writeln!(out)?;
+    let mut engine = InsightEngine::new(config);
     let mut all: Vec<(Insight, i64)> = Vec::new();
     let mut caught: BTreeMap<usize, Catch> = BTreeMap::new();
     let mut samples = 0u64;
@@ -211,9 +282,21 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             } else {
                 style.paint("35", "[false alarm]")
             };
+            let drivers =
+                if insight.drivers.is_empty() || insight.kind == InsightType::MultiMetricAnomaly {
+                    String::new()
+                } else {
+                    let named: Vec<String> = insight
+                        .drivers
+                        .iter()
+                        .filter(|d| d.share >= 0.15)
+                        .map(|d| format!("{} {:.0}%", d.metric, 100.0 * d.share))
+                        .collect();
+                    style.paint("2", &format!(" [fleet forest: {}]", named.join(", ")))
+                };
             writeln!(
                 out,
-                "{}  {} {:<16} {:<8} {} {}",
+                "{}  {} {:<16} {:<8} {}{drivers} {}",
                 when(secs),
                 style.severity(insight.severity),
                 insight.kind.as_str(),

@@ -105,9 +105,23 @@ pub fn read_table(path: &Path) -> Result<Table> {
                 )
             })?;
             if j == 0 {
-                labels.push(v != 0.0);
-            } else {
+                if v != 0.0 && v != 1.0 {
+                    bail!(
+                        "{}: row {}, column 1 (label): must be 0 or 1, got {field:?}",
+                        path.display(),
+                        i + 2
+                    );
+                }
+                labels.push(v == 1.0);
+            } else if v.is_finite() {
                 values.push(v);
+            } else {
+                bail!(
+                    "{}: row {}, column {}: {field:?} is not a finite number",
+                    path.display(),
+                    i + 2,
+                    j + 1
+                );
             }
         }
     }
