@@ -3,6 +3,7 @@
 SHELL := /usr/bin/env bash
 
 NAB_DATA ?= ../shared/data/nab
+TABULAR_DATA ?= ../shared/data/tabular
 FUZZ_SECONDS ?= 30
 
 .PHONY: help
@@ -31,6 +32,10 @@ bench: ## Run the criterion benches
 bench-peers: ## Streaming cost per sample, ours vs river, side by side in one run
 	./scripts/bench-peers.sh
 
+.PHONY: bench-forest
+bench-forest: ## Isolation forest fit/score/load, ours vs scikit-learn, in the same run (ratios)
+	./scripts/bench-forest-peers.sh
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuzz
 	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
@@ -38,6 +43,10 @@ fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuz
 .PHONY: eval
 eval: ## Score the engine on the NAB corpus (NAB_DATA, default ../shared/data/nab)
 	cargo run --release -p iops-cli -- eval nab --data $(NAB_DATA)
+
+.PHONY: eval-tabular
+eval-tabular: ## Isolation forest ROC AUC / average precision on the tabular sets vs scikit-learn's
+	cargo run --release -p iops-cli -- eval tabular --data $(TABULAR_DATA)
 
 .PHONY: demo
 demo: ## Run iops on a synthetic fleet and show what it finds
