@@ -6,8 +6,8 @@ use iops_core::Error;
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::types::PyTuple;
+use pyo3::IntoPyObjectExt;
 
 create_exception!(
     iops,
@@ -101,7 +101,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ArtifactTooLargeError",
         py.get_type::<ArtifactTooLargeError>(),
     )?;
-    m.add("ArtifactVersionError", py.get_type::<ArtifactVersionError>())?;
+    m.add(
+        "ArtifactVersionError",
+        py.get_type::<ArtifactVersionError>(),
+    )?;
     m.add("LinfaError", py.get_type::<LinfaError>())?;
     Ok(())
 }
@@ -123,9 +126,10 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
                 ("reason", obj(py, reason)),
             ],
         ),
-        Error::NonFinite { value, .. } => {
-            (NonFiniteError::new_err(msg), vec![("value", obj(py, value))])
-        }
+        Error::NonFinite { value, .. } => (
+            NonFiniteError::new_err(msg),
+            vec![("value", obj(py, value))],
+        ),
         Error::InvalidField { reason, .. } => (
             InvalidFieldError::new_err(msg),
             vec![("reason", obj(py, reason))],

@@ -11,6 +11,9 @@ use pyo3::types::PyDict;
 use crate::args::{decode, json_bytes, slice};
 use crate::errors::OrRaise;
 
+/// One file's name, timestamps and scores, read in place where contiguous.
+type FileSlices<'a> = (&'a str, Cow<'a, [f64]>, Cow<'a, [f64]>);
+
 fn bools<'a>(a: &'a PyReadonlyArray1<'_, bool>) -> Cow<'a, [bool]> {
     match a.as_slice() {
         Ok(s) => Cow::Borrowed(s),
@@ -76,7 +79,7 @@ pub fn nab_score<'py>(
         let (t, s): (PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>) = v.extract()?;
         arrays.push((name, t, s));
     }
-    let slices: Vec<(&str, Cow<'_, [f64]>, Cow<'_, [f64]>)> = arrays
+    let slices: Vec<FileSlices<'_>> = arrays
         .iter()
         .map(|(n, t, s)| (n.as_str(), slice(t), slice(s)))
         .collect();

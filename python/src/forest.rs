@@ -235,10 +235,7 @@ impl ForestModel {
     /// When the model was trained, RFC 3339 UTC.
     #[getter]
     fn created_at(&self) -> String {
-        self.inner
-            .created_at()
-            .format(&Rfc3339)
-            .unwrap_or_default()
+        self.inner.created_at().format(&Rfc3339).unwrap_or_default()
     }
 
     /// The hyper-parameters as the keyword arguments of `fit` (`contamination` or
