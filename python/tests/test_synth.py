@@ -39,3 +39,26 @@ def test_fleet_params_are_checked() -> None:
     assert e.value.name == "kinds"
     quiet = iops.generate_fleet(hosts=2, days=1.0, incident_rate=0.0)
     assert quiet["incidents"] == [] and np.all(quiet["incident"] == -1)
+
+
+def test_generate_training_data_script(tmp_path, root) -> None:
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    script = root / "python/scripts/generate-training-data.py"
+    subprocess.run(
+        [sys.executable, str(script), "--days", "1", "--hosts", "3", "--interval", "300",
+         "--incident-rate", "4", "--output", str(tmp_path)],
+        check=True, capture_output=True,
+    )
+    with (tmp_path / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 288
+    assert list(rows[0]) == ["timestamp", "hostname", "cpuUsage", "memoryUsage", "diskIO", "networkIO", "label", "incident"]
+    incidents = json.loads((tmp_path / "incidents.json").read_text())
+    labelled = [r for r in rows if r["label"] == "1"]
+    assert incidents and labelled and all(r["incident"] for r in labelled)
+    assert all(r["incident"] == "" for r in rows if r["label"] == "0")
+    assert json.loads((tmp_path / "fleet.json").read_text())["hosts"] == 3
