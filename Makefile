@@ -15,6 +15,10 @@ help: ## Show this help
 test: ## Run the whole suite: fmt check, clippy -D warnings, all tests (scripts/test.sh)
 	./scripts/test.sh
 
+.PHONY: py
+py: ## Build the Python package (python/, maturin, into .venv) and run its pytest suite
+	./scripts/test.sh python
+
 .PHONY: lint
 lint: ## Check formatting and run clippy with warnings as errors
 	cargo fmt --all -- --check

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it: a Python venv for the cross-checks,
-# then fmt check, clippy with warnings as errors, and every test in the workspace.
+# then fmt check, clippy with warnings as errors, every test in the workspace, and the Python
+# package (python/: built with maturin into .venv, then its pytest suite).
+# `scripts/test.sh python` runs only the venv and Python steps (`make py`).
 # Stops at the first failing step (non-zero exit) and prints how long each step took.
 # Needs only a Rust toolchain (with rustfmt and clippy) and python3.
 set -euo pipefail
@@ -10,6 +12,8 @@ cd "$ROOT"
 
 # Versions known to install and work together on this machine's Python (3.11).
 PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
+# The Python package's build and test tools (scripts/py-test.sh).
+PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0)
 
 TIMINGS=()
 step() {
@@ -37,8 +41,8 @@ setup_venv() {
         python3 -m venv .venv
     fi
     # Quick when already satisfied; installs what is missing on a fresh clone.
-    .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
-    .venv/bin/python -c 'import numpy, pandas'
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" "${PY_TEST_PACKAGES[@]}"
+    .venv/bin/python -c 'import numpy, pandas, sklearn, pytest'
 }
 
 step venv setup_venv
@@ -49,7 +53,14 @@ if [[ -d "$ROOT/../shared" ]]; then
 fi
 echo "    IOPS_PYTHON=$IOPS_PYTHON IOPS_SHARED=${IOPS_SHARED:-<unset: no ../shared>}"
 
+if [[ "${1:-}" == "python" ]]; then
+    step python ./scripts/py-test.sh
+    summary
+    exit 0
+fi
+
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
+step python ./scripts/py-test.sh
 summary

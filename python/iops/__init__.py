@@ -1,0 +1,68 @@
+"""iops: anomaly detection for infrastructure metrics, the same Rust engine that runs in Lambda
+and SageMaker, from Python.
+
+- :class:`IsolationForest`: scikit-learn-style estimator (``fit`` / ``score_samples`` /
+  ``decision_function`` / ``predict``, ``get_params`` / ``set_params``, clone-able, picklable).
+- :class:`ZScore`, :class:`Ewma`: streaming detectors.
+- :class:`InsightEngine`: metric dicts in, insight dicts and scores out.
+- :func:`save_model` / :func:`load_model`: the ``model.json`` every runtime reads.
+- :func:`roc_auc`, :func:`average_precision`, :func:`nab_score`: evaluation metrics.
+
+Every error is an :class:`IopsError` (a ``ValueError``), one subclass per kind.
+"""
+
+from iops._native import (
+    ArtifactChecksumError,
+    ArtifactError,
+    ArtifactTooLargeError,
+    ArtifactVersionError,
+    DecodeError,
+    EvaluationError,
+    Ewma,
+    ForestModel,
+    InsightEngine,
+    InvalidFieldError,
+    InvalidParamError,
+    IopsError,
+    LinfaError,
+    NonFiniteError,
+    ShapeError,
+    ZScore,
+    __version__,
+    generate_fleet,
+    score_series,
+)
+from iops._forest import IsolationForest, NotFittedError
+from iops._io import load_model, save_model
+from iops._metrics import average_precision, nab_profiles, nab_score, nab_timestamp, roc_auc
+
+__all__ = [
+    "ArtifactChecksumError",
+    "ArtifactError",
+    "ArtifactTooLargeError",
+    "ArtifactVersionError",
+    "DecodeError",
+    "EvaluationError",
+    "Ewma",
+    "ForestModel",
+    "InsightEngine",
+    "InvalidFieldError",
+    "InvalidParamError",
+    "IopsError",
+    "IsolationForest",
+    "LinfaError",
+    "NonFiniteError",
+    "NotFittedError",
+    "ShapeError",
+    "ZScore",
+    "__version__",
+    "average_precision",
+    "generate_fleet",
+    "load_model",
+    "nab_profiles",
+    "nab_score",
+    "nab_timestamp",
+    "roc_auc",
+    "save_model",
+    "score_series",
+]

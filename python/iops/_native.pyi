@@ -1,0 +1,178 @@
+"""Type stubs of the extension module iops._native (crate iops-py, python/src)."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class IopsError(ValueError):
+    field: str | None
+
+class InvalidParamError(IopsError):
+    name: str
+    value: str
+    reason: str
+
+class NonFiniteError(IopsError):
+    value: float
+
+class InvalidFieldError(IopsError):
+    reason: str
+
+class DecodeError(IopsError):
+    what: str
+    reason: str
+
+class EvaluationError(IopsError):
+    what: str
+    reason: str
+
+class ShapeError(IopsError):
+    name: str
+    expected: int
+    got: int
+
+class ArtifactError(IopsError): ...
+
+class ArtifactChecksumError(ArtifactError):
+    expected: str
+    actual: str
+
+class ArtifactTooLargeError(ArtifactError):
+    size: int
+    limit: int
+
+class ArtifactVersionError(ArtifactError):
+    found: int
+    supported: int
+
+class LinfaError(IopsError):
+    reason: str
+
+_F64Array2 = npt.NDArray[np.float64]
+_F64Array1 = npt.NDArray[np.float64]
+_Json = str | bytes | bytearray | Mapping[str, Any]
+
+class ForestModel:
+    """A fitted isolation forest and its model.json metadata; s(x) in (0, 1], higher = anomalous."""
+
+    @staticmethod
+    def fit(
+        x: _F64Array2,
+        *,
+        n_trees: int | None = None,
+        max_samples: int | float | None = None,
+        max_features: float | None = None,
+        contamination: float | None = None,
+        threshold: float | None = None,
+        seed: int | None = None,
+        feature_names: list[str] | None = None,
+    ) -> ForestModel: ...
+    @staticmethod
+    def from_json(data: str | bytes | bytearray) -> ForestModel: ...
+    def to_json(self) -> str: ...
+    def score_samples(self, x: _F64Array2) -> _F64Array1: ...
+    def score_one(self, row: _F64Array1) -> float: ...
+    def predict(self, x: _F64Array2) -> npt.NDArray[np.bool_]: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def samples_per_tree(self) -> int: ...
+    @property
+    def n_nodes(self) -> int: ...
+    @property
+    def feature_names(self) -> list[str]: ...
+    @property
+    def created_at(self) -> str: ...
+    @property
+    def hyperparameters(self) -> dict[str, Any]: ...
+    @property
+    def training(self) -> dict[str, Any]: ...
+
+class _Streaming:
+    def update(self, x: float) -> None: ...
+    def score(self, x: float) -> float: ...
+    def score_and_update(self, x: float) -> float: ...
+    def score_and_update_many(self, xs: _F64Array1) -> _F64Array1: ...
+    @property
+    def is_warm(self) -> bool: ...
+    @property
+    def expected(self) -> float: ...
+    @property
+    def spread(self) -> float: ...
+    @property
+    def n_seen(self) -> int: ...
+    def reset(self) -> None: ...
+    def to_json(self) -> str: ...
+
+class ZScore(_Streaming):
+    def __init__(
+        self,
+        *,
+        window: int | None = None,
+        min_samples: int | None = None,
+        robust: bool | None = None,
+        min_spread: float | None = None,
+    ) -> None: ...
+    @staticmethod
+    def from_json(state: str) -> ZScore: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    def __len__(self) -> int: ...
+
+class Ewma(_Streaming):
+    def __init__(
+        self,
+        *,
+        alpha: float | None = None,
+        half_life: float | None = None,
+        warmup: int | None = None,
+        min_spread: float | None = None,
+    ) -> None: ...
+    @staticmethod
+    def from_json(state: str) -> Ewma: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def variance(self) -> float: ...
+
+class InsightEngine:
+    def __init__(self, **params: Any) -> None: ...
+    @staticmethod
+    def default_params() -> dict[str, Any]: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    def process(self, metric: _Json) -> dict[str, Any]: ...
+    def process_many(self, metrics: Iterable[_Json]) -> tuple[_F64Array1, list[dict[str, Any]]]: ...
+    def hosts(self) -> list[str]: ...
+    def host_state(self, hostname: str) -> str | None: ...
+    def restore_host(self, hostname: str, state: str) -> None: ...
+
+def score_series(timestamps: _F64Array1, values: _F64Array1, **params: Any) -> _F64Array1: ...
+def roc_auc(scores: _F64Array1, labels: npt.NDArray[np.bool_]) -> float: ...
+def average_precision(scores: _F64Array1, labels: npt.NDArray[np.bool_]) -> float: ...
+def nab_score(
+    files: Mapping[str, tuple[_F64Array1, _F64Array1]],
+    labels: _Json,
+    costs: Mapping[str, float] | None = None,
+) -> dict[str, float]: ...
+def nab_profiles(profiles: _Json) -> dict[str, dict[str, float]]: ...
+def nab_timestamp(text: str) -> float: ...
+def generate_fleet(
+    *,
+    hosts: int | None = None,
+    days: float | None = None,
+    interval_secs: int | None = None,
+    seed: int | None = None,
+    incident_rate: float | None = None,
+    calm_days: float | None = None,
+    start: float | None = None,
+    kinds: list[str] | None = None,
+) -> dict[str, Any]: ...
