@@ -89,7 +89,8 @@ def test_rust_cli_model_loads_in_python(tmp_path: Path, root: Path) -> None:
     out = tmp_path / "rust-model.json"
     subprocess.run(
         [cargo, "run", "-q", "-p", "iops-cli", "--", "train", "--input", str(csv), "--out", str(out),
-         "--n-trees", "20", "--max-samples", "64", "--contamination", "0.02", "--seed", "7"],
+         "--n-trees", "20", "--max-samples", "64", "--contamination", "0.02", "--seed", "7",
+         "--features", "raw"],
         cwd=root, check=True, capture_output=True,
     )
     rust = iops.load_model(out)
