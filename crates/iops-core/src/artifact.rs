@@ -199,6 +199,15 @@ impl ModelArtifact {
         self.created_at
     }
 
+    /// Replaces the decision threshold, e.g. one chosen on held-out data after training; it
+    /// must be in (0, 1) (the error names `threshold`). The summary records it as the chosen
+    /// threshold, so the file says which threshold the model is used with.
+    pub fn set_threshold(&mut self, threshold: f64) -> Result<()> {
+        self.forest.set_threshold(threshold)?;
+        self.training.threshold = threshold;
+        Ok(())
+    }
+
     fn payload(&self) -> Result<Payload> {
         let p = self.forest.params();
         Ok(Payload {

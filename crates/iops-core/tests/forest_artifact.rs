@@ -216,3 +216,28 @@ fn write_golden_fixture_when_asked() {
         m.forest().threshold()
     );
 }
+
+#[test]
+fn a_threshold_chosen_after_training_is_saved_and_checked() {
+    let mut m = small_model();
+    let x = metrics(50);
+    m.set_threshold(0.61).unwrap();
+    assert_eq!(m.forest().threshold(), 0.61);
+    assert_eq!(m.training().threshold, 0.61);
+    let back = ModelArtifact::from_str(&m.to_json().unwrap()).unwrap();
+    assert_eq!(back, m);
+    let scores = back.forest().score_samples(x.view()).unwrap();
+    let flagged = back.forest().predict(x.view()).unwrap();
+    for (s, f) in scores.iter().zip(flagged) {
+        assert_eq!(f, *s > 0.61);
+    }
+    for bad in [0.0, 1.0, f64::NAN, -0.2] {
+        let err = m.set_threshold(bad).unwrap_err();
+        assert_eq!(err.field(), Some("threshold"), "{bad}");
+    }
+    assert_eq!(
+        m.forest().threshold(),
+        0.61,
+        "a refused threshold changes nothing"
+    );
+}
