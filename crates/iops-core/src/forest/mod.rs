@@ -8,6 +8,8 @@
 pub mod linfa_impl;
 mod model;
 mod params;
+#[cfg(test)]
+mod reference_tests;
 mod tree;
 
 pub use model::{average_path_length, quantile, IsolationForest};
