@@ -5,6 +5,7 @@
 //! [`score_samples`](IsolationForest::score_samples) gives the paper's normalised score.
 //! linfa's `Fit` and `PredictInplace` are implemented too (see [`linfa_impl`]).
 
+mod complete;
 pub mod linfa_impl;
 mod model;
 mod params;
