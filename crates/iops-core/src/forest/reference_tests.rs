@@ -103,3 +103,24 @@ fn constant_columns_give_single_leaf_trees_scored_like_the_reference() {
     check(&forest, &x);
     check(&forest, &rows(20, 3, 9));
 }
+
+#[test]
+fn hand_written_artifact_with_early_leaves_scores_by_hand() {
+    // The fuzz seed fuzz/seeds/artifact_json/tiny_2_trees.json: tree 0 splits x0 at 0.5 (a
+    // leaf of 3 rows at depth 1 on the left) then x1 at -1.25 (leaves of 2 and 4 rows); tree 1
+    // is a single leaf of 9 rows.
+    let json = include_str!("../../../../fuzz/seeds/artifact_json/tiny_2_trees.json");
+    let model = crate::artifact::ModelArtifact::from_str(json).unwrap();
+    let forest = model.forest();
+    let c = average_path_length;
+    for (row, tree0) in [
+        ([0.5, 9.0, 0.0, 0.0], 1.0 + c(3)),
+        ([0.6, -1.25, 0.0, 0.0], 2.0 + c(2)),
+        ([7.0, -1.0, 0.0, 0.0], 2.0 + c(4)),
+    ] {
+        let want = (-((tree0 + c(9)) / 2.0) / c(9)).exp2();
+        assert_eq!(forest.score_one(&row).unwrap(), want, "{row:?}");
+        assert_eq!(reference_score(forest, &row), want, "{row:?}");
+    }
+    check(forest, &rows(50, 4, 11));
+}
