@@ -15,8 +15,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 
-# Seeds: the wire fixtures for the metric parser, a few timestamps for the other.
+# Seeds: the wire fixtures for the metric parser, a few timestamps, the golden model file.
 declare -A SEEDS=(
+    [artifact_json]="$ROOT/fuzz/seeds/artifact_json"
     [metric_json]="$ROOT/tests/fixtures/metrics/valid $ROOT/tests/fixtures/metrics/invalid"
     [timestamp_parse]="$ROOT/fuzz/seeds/timestamp_parse"
 )

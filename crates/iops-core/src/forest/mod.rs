@@ -5,9 +5,12 @@
 //! [`score_samples`](IsolationForest::score_samples) gives the paper's normalised score.
 //! linfa's `Fit` and `PredictInplace` are implemented too (see [`linfa_impl`]).
 
+mod complete;
 pub mod linfa_impl;
 mod model;
 mod params;
+#[cfg(test)]
+mod reference_tests;
 mod tree;
 
 pub use model::{average_path_length, quantile, IsolationForest};

@@ -1,9 +1,12 @@
 //! The fitted forest: every tree's nodes in one flat array, scored without branches on the
-//! path (leaves loop onto themselves, so every tree takes the same number of steps).
+//! path (leaves loop onto themselves, so every tree takes the same number of steps). Trees of
+//! height ≤ 8 (the default ψ = 256) are also kept in the faster complete layout
+//! ([`super::complete`]), which scoring uses when present; both give identical scores.
 
 use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 
+use super::complete::{CompleteTrees, RowBuf};
 use super::params::{IsolationForestValidParams, Threshold};
 use super::tree::{grow, GrownNode};
 use crate::{Error, Result};
@@ -85,6 +88,8 @@ pub struct IsolationForest {
     roots: Vec<u32>,
     /// Steps every walk takes: the depth of the deepest leaf.
     steps: u32,
+    /// The fast layout of the same trees, when they fit it (height ≤ 8, ≤ 256 features).
+    complete: Option<CompleteTrees>,
 }
 
 impl IsolationForestValidParams {
@@ -241,6 +246,7 @@ impl IsolationForest {
             size,
             roots,
             steps,
+            complete: CompleteTrees::build(trees, n_features),
         })
     }
 
@@ -324,7 +330,11 @@ impl IsolationForest {
             });
         }
         check_row(0, x.iter().copied())?;
-        Ok(self.normalise(self.path_sum(x)))
+        let sum = match &self.complete {
+            Some(c) => c.path_sum(RowBuf::new().load(x.iter().copied())),
+            None => self.path_sum(x),
+        };
+        Ok(self.normalise(sum))
     }
 
     /// Anomaly scores of every row of `x`, in parallel. Identical to [`score_one`](Self::score_one)
@@ -342,6 +352,16 @@ impl IsolationForest {
         out.par_chunks_mut(ROWS_PER_TASK).enumerate().try_for_each(
             |(chunk, out)| -> Result<()> {
                 let start = chunk * ROWS_PER_TASK;
+                if let Some(c) = &self.complete {
+                    let mut buf = RowBuf::new();
+                    for (k, o) in out.iter_mut().enumerate() {
+                        let r = start + k;
+                        let row = x.row(r);
+                        check_row(r, row.iter().copied())?;
+                        *o = self.normalise(c.path_sum(buf.load(row.iter().copied())));
+                    }
+                    return Ok(());
+                }
                 let mut buf = vec![0.0; d];
                 for (k, o) in out.iter_mut().enumerate() {
                     let r = start + k;
