@@ -1,0 +1,1 @@
+//! The transport-free iops ingest pipeline (in progress).
