@@ -1,0 +1,100 @@
+//! The seam between the pipeline and the models that score a sample. The built-in engine is
+//! [`BuiltinScorer`]; the SageMaker canary (a later step) will be another [`Scorer`] that
+//! routes a share of requests to the endpoint and falls back to the built-in one.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use iops_core::engine::{Assessment, EngineConfig, HostState};
+use iops_core::MetricSample;
+use iops_store::ModelSource;
+
+use crate::ServiceError;
+
+/// What a scorer concluded, and which model concluded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The assessment, with any insights.
+    pub assessment: Assessment,
+    /// The model that scored (after any fallback).
+    pub source: ModelSource,
+    /// That model's version, recorded with each insight.
+    pub version: String,
+}
+
+/// Scores a sample against a host's streaming state and advances the state.
+#[async_trait]
+pub trait Scorer: Send + Sync + Debug {
+    /// A fresh state for a host never seen.
+    fn new_state(&self) -> Result<HostState, ServiceError>;
+
+    /// Scores `sample` (already validated, newer than anything `state` has learned), learns
+    /// it into `state`, and says which model scored it. The built-in engine always advances
+    /// the state, whichever model scores, so a canary can be switched off at any time.
+    async fn score(
+        &self,
+        state: &mut HostState,
+        sample: &MetricSample,
+    ) -> Result<Scored, ServiceError>;
+}
+
+/// The built-in engine: streaming per-metric detectors and an optional fleet forest.
+#[derive(Debug, Clone)]
+pub struct BuiltinScorer {
+    config: EngineConfig,
+    version: String,
+}
+
+impl BuiltinScorer {
+    /// The engine with `config`. Its model version is `builtin-<crate version>`, plus
+    /// `+forest-<created_at>` when a forest is configured; override it with
+    /// [`BuiltinScorer::with_version`] (e.g. the artifact file's checksum).
+    pub fn new(config: EngineConfig) -> Self {
+        let mut version = format!("builtin-{}", env!("CARGO_PKG_VERSION"));
+        if let Some(forest) = config.forest() {
+            version.push_str(&format!("+forest-{}", forest.model().created_at()));
+        }
+        BuiltinScorer { config, version }
+    }
+
+    /// Records `version` as the model version of its insights.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// The model version recorded with insights.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The engine configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}
+
+#[async_trait]
+impl Scorer for BuiltinScorer {
+    fn new_state(&self) -> Result<HostState, ServiceError> {
+        HostState::new(&self.config).map_err(|e| ServiceError::Scoring {
+            source_name: ModelSource::Builtin,
+            reason: e.to_string(),
+        })
+    }
+
+    async fn score(
+        &self,
+        state: &mut HostState,
+        sample: &MetricSample,
+    ) -> Result<Scored, ServiceError> {
+        let assessment = state
+            .process(&self.config, sample)
+            .map_err(|e| ServiceError::invalid(e, "body"))?;
+        Ok(Scored {
+            assessment,
+            source: ModelSource::Builtin,
+            version: self.version.clone(),
+        })
+    }
+}

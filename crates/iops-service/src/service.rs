@@ -1,0 +1,367 @@
+//! The ingest pipeline: validate, store the metric, score it against the host's state,
+//! save the state (compare-and-swap) with the insights, answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use iops_core::engine::HostState;
+use iops_core::{validate_hostname, MetricSample, Timestamp};
+use iops_store::{ids, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric};
+use serde::Serialize;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::{BuiltinScorer, Scorer, ServiceError};
+
+/// The success message the runbook expects.
+pub const STORED_MESSAGE: &str = "Metric stored successfully";
+
+/// Limits of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Compare-and-swap attempts on a host's state before answering 503.
+    pub cas_attempts: u32,
+    /// Items a list answers when the request names no limit.
+    pub default_list_limit: usize,
+    /// Largest limit a list request may ask for.
+    pub max_list_limit: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            max_body_bytes: 64 * 1024,
+            cas_attempts: 16,
+            default_list_limit: 1000,
+            max_list_limit: 10_000,
+        }
+    }
+}
+
+/// What happened to an ingested sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored and scored; the host's state advanced.
+    Scored,
+    /// Already stored and scored before (same hostname + timestamp): nothing changed; the
+    /// answer repeats the insights that sample raised.
+    Duplicate,
+    /// Stored, but older than the newest sample the host's state has learned: not scored
+    /// (the streaming detectors learn in time order only).
+    Late,
+}
+
+/// The answer to a POST /metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResponse {
+    /// Always [`STORED_MESSAGE`].
+    pub message: &'static str,
+    /// The stored metric's id: the same for every post of the same hostname + timestamp.
+    pub metric_id: String,
+    /// Insights the sample raised (repeated for a duplicate; none for a late sample).
+    pub insights: Vec<StoredInsight>,
+    /// What happened (not on the wire).
+    #[serde(skip)]
+    pub outcome: IngestOutcome,
+    /// True when the host's stored state could not be decoded (written by an incompatible
+    /// version) and was started afresh; worth a log line (not on the wire).
+    #[serde(skip)]
+    pub state_reset: bool,
+}
+
+impl IngestResponse {
+    /// The wire JSON: `{"message":"Metric stored successfully","metricId":"...","insights":[...]}`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A parsed `?hostname=&since=&limit=` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// The host.
+    pub hostname: String,
+    /// Only records at or after this time (default: all).
+    pub since: Timestamp,
+    /// At most this many records.
+    pub limit: usize,
+}
+
+/// The answer to GET /metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricList {
+    /// Oldest first.
+    pub metrics: Vec<StoredMetric>,
+}
+
+/// The answer to GET /insights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InsightList {
+    /// Oldest first.
+    pub insights: Vec<StoredInsight>,
+}
+
+/// The pipeline. Cheap to share behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    scorer: Arc<dyn Scorer>,
+    config: ServiceConfig,
+    /// One lock per host with requests in flight: ingests of one host in this process run
+    /// one at a time, so they never race each other's compare-and-swap (the CAS still
+    /// guards against other processes, e.g. concurrent Lambda instances).
+    hosts: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+}
+
+impl Service {
+    /// The service with the built-in engine and default limits.
+    pub fn new(store: Arc<dyn Store>, engine: iops_core::engine::EngineConfig) -> Self {
+        Self::with_scorer(
+            store,
+            Arc::new(BuiltinScorer::new(engine)),
+            ServiceConfig::default(),
+        )
+    }
+
+    /// The service with any scorer (the canary seam) and limits.
+    pub fn with_scorer(
+        store: Arc<dyn Store>,
+        scorer: Arc<dyn Scorer>,
+        config: ServiceConfig,
+    ) -> Self {
+        Service {
+            store,
+            scorer,
+            config,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Handles the body of a POST /metrics.
+    ///
+    /// 1. Parse and validate; on error nothing is stored (400 naming the field).
+    /// 2. Store the metric (idempotent on hostname + timestamp; the first write wins).
+    /// 3. Load the host's state. If the sample is not newer than the newest one the state
+    ///    has learned, stop: it is a duplicate (answer the insights it raised) or a late,
+    ///    out-of-order sample (stored, not scored: feeding it would break the detectors'
+    ///    time order).
+    /// 4. Score and learn it; save the state if nobody saved another version meanwhile,
+    ///    atomically with the insights; on a conflict, reload and redo from 3.
+    ///
+    /// A duplicate whose first post was stored but never scored (the process died between
+    /// 2 and 4) is newer than the state, so step 3 lets it through and it is scored now:
+    /// every stored sample is scored exactly once unless it arrived late.
+    pub async fn ingest(&self, body: &[u8]) -> Result<IngestResponse, ServiceError> {
+        if body.len() > self.config.max_body_bytes {
+            return Err(ServiceError::TooLarge {
+                size: body.len(),
+                limit: self.config.max_body_bytes,
+            });
+        }
+        let sample = MetricSample::from_json(body).map_err(|e| ServiceError::invalid(e, "body"))?;
+        // Lock before storing: in this process the first post of a sample is the one that
+        // stores it and the one that scores it, so outcomes are exact.
+        let lock = self.lock_host(&sample.hostname).await;
+        let result = self.store_and_score(&sample).await;
+        drop(lock);
+        self.unlock_host(&sample.hostname);
+        let (put, (outcome, insights, state_reset)) = result?;
+        Ok(IngestResponse {
+            message: STORED_MESSAGE,
+            metric_id: put.metric_id,
+            insights,
+            outcome,
+            state_reset,
+        })
+    }
+
+    async fn store_and_score(
+        &self,
+        sample: &MetricSample,
+    ) -> Result<(PutMetric, (IngestOutcome, Vec<StoredInsight>, bool)), ServiceError> {
+        let put = self.store.put_metric(sample).await?;
+        let scored = self.score_and_save(sample, put.inserted).await?;
+        Ok((put, scored))
+    }
+
+    async fn score_and_save(
+        &self,
+        sample: &MetricSample,
+        inserted: bool,
+    ) -> Result<(IngestOutcome, Vec<StoredInsight>, bool), ServiceError> {
+        let host = &sample.hostname;
+        for _ in 0..self.config.cas_attempts {
+            let loaded = self.store.load_state(host).await?;
+            if let Some(stored) = &loaded {
+                if sample.timestamp <= stored.last_timestamp {
+                    // Late if this request stored it and the state had moved past it. (Across
+                    // processes, a concurrent duplicate may have scored it in between: its
+                    // insights are answered either way.)
+                    let late = inserted && sample.timestamp < stored.last_timestamp;
+                    let outcome = if late {
+                        IngestOutcome::Late
+                    } else {
+                        IngestOutcome::Duplicate
+                    };
+                    return Ok((outcome, self.insights_of(sample).await?, false));
+                }
+            }
+            let (expected_version, mut state, state_reset) = match loaded {
+                Some(stored) => match decode_state(&stored.state) {
+                    Some(state) => (stored.version, state, false),
+                    None => (stored.version, self.scorer.new_state()?, true),
+                },
+                None => (0, self.scorer.new_state()?, false),
+            };
+            let scored = self.scorer.score(&mut state, sample).await?;
+            let insights: Vec<StoredInsight> = scored
+                .assessment
+                .insights
+                .into_iter()
+                .enumerate()
+                .map(|(i, insight)| StoredInsight {
+                    insight_id: ids::insight_id(host, sample.timestamp, i),
+                    model_source: scored.source,
+                    model_version: scored.version.clone(),
+                    insight,
+                })
+                .collect();
+            let update = StateUpdate {
+                hostname: host.clone(),
+                expected_version,
+                last_timestamp: sample.timestamp,
+                state: encode_state(&state)?,
+                insights: insights.clone(),
+            };
+            match self.store.save_state(update).await {
+                Ok(_) => return Ok((IngestOutcome::Scored, insights, state_reset)),
+                Err(StoreError::Conflict { .. }) => tokio::task::yield_now().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention {
+            hostname: host.clone(),
+            attempts: self.config.cas_attempts,
+        })
+    }
+
+    /// The insights stored for exactly this sample.
+    async fn insights_of(&self, sample: &MetricSample) -> Result<Vec<StoredInsight>, ServiceError> {
+        let mut found = self
+            .store
+            .list_insights(&sample.hostname, sample.timestamp, 64)
+            .await?;
+        found.retain(|i| i.insight.timestamp == sample.timestamp);
+        Ok(found)
+    }
+
+    /// Parses the query of a GET /metrics or /insights; errors name `hostname`, `since` or
+    /// `limit`. `since` is RFC 3339 or epoch seconds.
+    pub fn parse_query(
+        &self,
+        hostname: Option<&str>,
+        since: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<ListQuery, ServiceError> {
+        let invalid = |field: &str, reason: String| ServiceError::Invalid {
+            field: field.into(),
+            reason,
+        };
+        let hostname = hostname.ok_or_else(|| invalid("hostname", "is required".into()))?;
+        validate_hostname(hostname).map_err(|e| ServiceError::invalid(e, "hostname"))?;
+        let since = match since {
+            None | Some("") => Timestamp::MIN,
+            Some(s) => match s.parse::<f64>() {
+                Ok(secs) => Timestamp::from_epoch_seconds(secs),
+                Err(_) => Timestamp::parse_rfc3339(s),
+            }
+            .map_err(|e| invalid("since", format!("must be RFC 3339 or epoch seconds: {e}")))?,
+        };
+        let max = self.config.max_list_limit;
+        let limit = match limit {
+            None | Some("") => self.config.default_list_limit.min(max),
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "limit",
+                        format!("must be an integer from 1 to {max}, got {s:?}"),
+                    ))
+                }
+            },
+        };
+        Ok(ListQuery {
+            hostname: hostname.to_owned(),
+            since,
+            limit,
+        })
+    }
+
+    /// GET /metrics: the host's metrics since `query.since`, oldest first.
+    pub async fn list_metrics(&self, query: &ListQuery) -> Result<MetricList, ServiceError> {
+        Ok(MetricList {
+            metrics: self
+                .store
+                .list_metrics(&query.hostname, query.since, query.limit)
+                .await?,
+        })
+    }
+
+    /// GET /insights: the host's insights since `query.since`, oldest first.
+    pub async fn list_insights(&self, query: &ListQuery) -> Result<InsightList, ServiceError> {
+        Ok(InsightList {
+            insights: self
+                .store
+                .list_insights(&query.hostname, query.since, query.limit)
+                .await?,
+        })
+    }
+
+    async fn lock_host(&self, hostname: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(hosts.entry(hostname.to_owned()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// Forgets the host's lock when no other request holds or waits for it (clones are
+    /// only taken under the map's lock, so a count of 1 means nobody else has it).
+    fn unlock_host(&self, hostname: &str) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if hosts
+            .get(hostname)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            hosts.remove(hostname);
+        }
+    }
+}
+
+/// The state's stored encoding: serde JSON (it starts with `{`; other first bytes are
+/// reserved for a compact codec later).
+fn encode_state(state: &HostState) -> Result<Vec<u8>, ServiceError> {
+    serde_json::to_vec(state).map_err(|e| {
+        ServiceError::Store(StoreError::InvalidArgument {
+            name: "state",
+            reason: format!("cannot encode: {e}"),
+        })
+    })
+}
+
+/// `None` when the bytes are not a state this build reads.
+fn decode_state(bytes: &[u8]) -> Option<HostState> {
+    serde_json::from_slice(bytes).ok()
+}

@@ -1,0 +1,91 @@
+//! The one error type of iops-store. Every variant says which operation or record failed.
+
+use thiserror::Error;
+
+/// Errors raised by a store.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A compare-and-swap on a host's state lost: another writer saved a newer version
+    /// first. Reload the state, redo the step, and save again.
+    #[error("state of host `{hostname}` changed: expected version {expected}, found {found}")]
+    Conflict {
+        /// The host whose state was being saved.
+        hostname: String,
+        /// The version the caller loaded (0: no state yet).
+        expected: u64,
+        /// The version the store holds now (0: none).
+        found: u64,
+    },
+    /// The database engine failed an operation.
+    #[error("sqlite: {op}: {source}")]
+    Sqlite {
+        /// What was being done (`open`, `put_metric`, `load_state`, ...).
+        op: &'static str,
+        /// The engine's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored record cannot be read back (edited or corrupted database).
+    #[error("corrupt {what} record: {reason}")]
+    Corrupt {
+        /// Which record kind (`metric`, `insight`, `state`).
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database was written by a newer schema than this build reads.
+    #[error("database schema version {found} is newer than the supported {supported}")]
+    SchemaVersion {
+        /// `user_version` found in the file.
+        found: i64,
+        /// Newest version this build reads.
+        supported: i64,
+    },
+    /// The store's worker has stopped (the store was closed or its thread failed).
+    #[error("store is closed ({op})")]
+    Closed {
+        /// The operation that could not run.
+        op: &'static str,
+    },
+    /// A group-commit transaction failed; every write in it was rolled back.
+    #[error("commit failed, nothing of this write was stored: {reason}")]
+    CommitFailed {
+        /// The engine's message.
+        reason: String,
+    },
+    /// An argument is out of the range the store accepts.
+    #[error("invalid `{name}`: {reason}")]
+    InvalidArgument {
+        /// The parameter name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// True for errors a caller may cure by retrying the same request later (a lost
+    /// compare-and-swap, a busy or locked database).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Conflict { .. } => true,
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            StoreError::Corrupt { .. }
+            | StoreError::SchemaVersion { .. }
+            | StoreError::Closed { .. }
+            | StoreError::CommitFailed { .. }
+            | StoreError::InvalidArgument { .. } => false,
+        }
+    }
+
+    pub(crate) fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| StoreError::Sqlite { op, source }
+    }
+}
+
+/// Result alias for iops-store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,115 @@
+//! Record identifiers, the same for every backend so a record keeps its id when data moves
+//! between SQLite and DynamoDB.
+//!
+//! - `metricId` is a function of hostname and timestamp only: posting the same sample twice
+//!   (even with other values) names the same record, with no read needed to find it.
+//! - `insightId` is `<13 hex digits: milliseconds since 0000-01-01T00:00:00Z>-<16 hex digits of
+//!   hash>`: it sorts by the sample's time (fixed width, so as text too), which lets DynamoDB
+//!   answer "insights of a host since t" with a range condition on its sort key
+//!   ([`insight_id_lower_bound`]). The hash covers the host, the exact timestamp and the
+//!   insight's position among those the sample raised, so re-storing the same insight (a
+//!   retried request) overwrites nothing and duplicates nothing.
+
+use iops_core::Timestamp;
+use sha2::{Digest, Sha256};
+
+/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch: keeps every valid
+/// [`Timestamp`] non-negative, so ids sort as unsigned hex.
+const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;
+
+/// The metric id of a sample: 32 hex digits of SHA-256 over hostname and exact timestamp.
+pub fn metric_id(hostname: &str, timestamp: Timestamp) -> String {
+    hex(&digest(&[
+        b"metric",
+        hostname.as_bytes(),
+        &timestamp.epoch_nanos().to_be_bytes(),
+    ])[..16])
+}
+
+/// The id of the `index`-th insight raised by the sample of `hostname` at `timestamp`.
+pub fn insight_id(hostname: &str, timestamp: Timestamp, index: usize) -> String {
+    let h = digest(&[
+        b"insight",
+        hostname.as_bytes(),
+        &timestamp.epoch_nanos().to_be_bytes(),
+        &(index as u64).to_be_bytes(),
+    ]);
+    format!("{}-{}", time_prefix(timestamp), hex(&h[..8]))
+}
+
+/// The smallest insight id of any insight at or after `since`: `insightId >= bound` selects
+/// exactly the insights with `timestamp >= since`, up to the millisecond (ids within the
+/// same millisecond as `since` but earlier by less than 1 ms are included; filter on the
+/// timestamp too for exactness).
+pub fn insight_id_lower_bound(since: Timestamp) -> String {
+    time_prefix(since)
+}
+
+fn time_prefix(t: Timestamp) -> String {
+    let ms = t.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS;
+    format!("{:013x}", ms.max(0))
+}
+
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        // length-prefixed, so ("ab","c") and ("a","bc") differ
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn metric_id_depends_on_host_and_exact_time_only() {
+        let t = ts("2026-11-26T17:00:00Z");
+        assert_eq!(metric_id("web-1", t), metric_id("web-1", t));
+        assert_eq!(metric_id("web-1", t).len(), 32);
+        assert_ne!(metric_id("web-1", t), metric_id("web-2", t));
+        assert_ne!(
+            metric_id("web-1", t),
+            metric_id("web-1", ts("2026-11-26T17:00:00.000000001Z"))
+        );
+    }
+
+    #[test]
+    fn insight_ids_sort_by_time_across_the_whole_range() {
+        let times = [
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "1970-01-01T00:00:00Z",
+            "2026-11-26T17:00:00Z",
+            "2026-11-26T17:00:00.001Z",
+            "9999-12-31T23:59:59.999Z",
+        ];
+        let ids: Vec<String> = times.iter().map(|t| insight_id("h", ts(t), 0)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        for (t, id) in times.iter().zip(&ids) {
+            assert!(id.as_str() >= insight_id_lower_bound(ts(t)).as_str());
+        }
+        assert!(ids[3] < insight_id_lower_bound(ts("2026-11-26T17:00:00.001Z")));
+        assert_ne!(
+            insight_id("h", ts(times[3]), 0),
+            insight_id("h", ts(times[3]), 1)
+        );
+    }
+}

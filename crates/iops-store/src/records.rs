@@ -1,0 +1,117 @@
+//! The records a store keeps: metrics with their ids, insights with their model source,
+//! and per-host detector state with its version.
+
+use std::fmt;
+use std::str::FromStr;
+
+use iops_core::{Insight, MetricSample, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// A stored metric sample and its id. Serialises as the sample's wire JSON plus `metricId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMetric {
+    /// The id returned when it was posted ([`crate::ids::metric_id`]).
+    pub metric_id: String,
+    /// The sample as first stored.
+    #[serde(flatten)]
+    pub sample: MetricSample,
+}
+
+/// What [`crate::MetricStore::put_metric`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutMetric {
+    /// The record's id: the same for every put of the same hostname and timestamp.
+    pub metric_id: String,
+    /// True when this put created the record; false when one with the same hostname and
+    /// timestamp existed (the first write wins: its values are kept).
+    pub inserted: bool,
+}
+
+/// Which model scored the sample that raised an insight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelSource {
+    /// The built-in engine (streaming detectors, optional fleet forest).
+    Builtin,
+    /// The SageMaker endpoint (canary).
+    Sagemaker,
+}
+
+impl ModelSource {
+    /// The wire name: `builtin` or `sagemaker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelSource::Builtin => "builtin",
+            ModelSource::Sagemaker => "sagemaker",
+        }
+    }
+}
+
+impl fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ModelSource {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "builtin" => Ok(ModelSource::Builtin),
+            "sagemaker" => Ok(ModelSource::Sagemaker),
+            other => Err(StoreError::InvalidArgument {
+                name: "modelSource",
+                reason: format!("must be builtin or sagemaker, got {other:?}"),
+            }),
+        }
+    }
+}
+
+/// A stored insight: the engine's [`Insight`] plus its id and the model that raised it.
+/// Serialises as the insight's wire JSON plus `insightId`, `modelSource`, `modelVersion`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredInsight {
+    /// Time-sortable id, unique per host ([`crate::ids::insight_id`]).
+    pub insight_id: String,
+    /// Which model scored the sample.
+    pub model_source: ModelSource,
+    /// That model's version (for the built-in engine: crate version and forest checksum).
+    pub model_version: String,
+    /// The insight.
+    #[serde(flatten)]
+    pub insight: Insight,
+}
+
+/// A host's detector state as stored: an opaque encoding chosen by the service, the
+/// timestamp of the last sample it learned, and a version for compare-and-swap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredState {
+    /// Starts at 1 with the first save; each save adds 1.
+    pub version: u64,
+    /// The newest sample the state has learned. Samples at or before it must not be fed to
+    /// the state again (that would break its time order).
+    pub last_timestamp: Timestamp,
+    /// The encoded state.
+    pub state: Vec<u8>,
+}
+
+/// One step of a host's state: save `state` if the stored version is still
+/// `expected_version`, and store the insights the step raised, atomically where the
+/// backend can (SQLite: one transaction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateUpdate {
+    /// The host.
+    pub hostname: String,
+    /// The version the step started from; 0 when the host had no state.
+    pub expected_version: u64,
+    /// The timestamp of the sample the step learned.
+    pub last_timestamp: Timestamp,
+    /// The encoded new state.
+    pub state: Vec<u8>,
+    /// Insights raised by the step.
+    pub insights: Vec<StoredInsight>,
+}

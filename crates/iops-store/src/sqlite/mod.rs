@@ -1,0 +1,525 @@
+//! The embedded store: one SQLite file in WAL mode (or an in-memory database for tests).
+//!
+//! Writes go to one writer thread that owns the write connection and commits the writes
+//! waiting for it together (see `worker`), so throughput grows with concurrency while each
+//! caller is still answered only once its write is durable. Reads of a file database run on
+//! tokio's blocking pool over a small pool of read connections (WAL: readers never wait for
+//! the writer); an in-memory database has one connection, so its reads queue on the writer
+//! thread. No call blocks the async runtime.
+
+mod schema;
+mod worker;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use iops_core::{Insight, MetricSample, Timestamp};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::{
+    ids, InsightStore, MetricStore, ModelSource, PutMetric, Result, StateStore, StateUpdate,
+    StoreError, StoredInsight, StoredMetric, StoredState,
+};
+use schema::{join, limit, split, to_i64};
+use worker::{Job, Op};
+
+/// How hard SQLite works to make a commit durable (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// fsync the WAL on every commit: an acknowledged write survives power loss.
+    #[default]
+    Full,
+    /// fsync only at checkpoints: an acknowledged write survives a crash of the process
+    /// (SIGKILL) but may be lost on power loss. Faster.
+    Normal,
+}
+
+/// Options for [`SqliteStore::open_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Durability of commits.
+    pub synchronous: Synchronous,
+    /// Most writes grouped into one transaction (group commit); at least 1.
+    pub max_batch: usize,
+    /// How long a connection waits for a lock held by another process.
+    pub busy_timeout: Duration,
+    /// Idle read connections kept open.
+    pub max_idle_readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            max_batch: 1024,
+            busy_timeout: Duration::from_secs(5),
+            max_idle_readers: 4,
+        }
+    }
+}
+
+/// The SQLite backend of every store trait. Share it behind an `Arc`; dropping the last
+/// handle stops the writer thread after it has committed what it was given.
+pub struct SqliteStore {
+    jobs: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Option<Arc<ReaderPool>>,
+    path: Option<PathBuf>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the database file at `path`: WAL mode, the schema created or checked.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(StoreError::sqlite("open"))?;
+        configure(&conn, &options)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(StoreError::sqlite("enable WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::InvalidArgument {
+                name: "path",
+                reason: format!("{} cannot use WAL (journal mode {mode})", path.display()),
+            });
+        }
+        schema::migrate(&conn)?;
+        let readers = Arc::new(ReaderPool {
+            path: path.clone(),
+            busy_timeout: options.busy_timeout,
+            max_idle: options.max_idle_readers,
+            idle: Mutex::new(Vec::new()),
+        });
+        Self::start(conn, &options, Some(readers), Some(path))
+    }
+
+    /// A private in-memory database (for tests): gone when the store is dropped.
+    pub fn open_in_memory() -> Result<Self> {
+        let options = SqliteOptions::default();
+        let conn = Connection::open_in_memory().map_err(StoreError::sqlite("open"))?;
+        configure(&conn, &options)?;
+        schema::migrate(&conn)?;
+        Self::start(conn, &options, None, None)
+    }
+
+    /// The database file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn start(
+        conn: Connection,
+        options: &SqliteOptions,
+        readers: Option<Arc<ReaderPool>>,
+        path: Option<PathBuf>,
+    ) -> Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let max_batch = options.max_batch.max(1);
+        let writer = std::thread::Builder::new()
+            .name("iops-sqlite-writer".into())
+            .spawn(move || worker::run(conn, rx, max_batch))
+            .map_err(|e| StoreError::InvalidArgument {
+                name: "writer thread",
+                reason: format!("cannot start: {e}"),
+            })?;
+        Ok(SqliteStore {
+            jobs: Some(tx),
+            writer: Some(writer),
+            readers,
+            path,
+        })
+    }
+
+    /// Runs `f` in the writer's current group-commit transaction; answers once committed.
+    async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.send(op, Job::Write(Box::new(Op::new(f, reply))))?;
+        answer.await.map_err(|_| StoreError::Closed { op })?
+    }
+
+    /// Runs `f` on a read connection, off the async runtime.
+    async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        if let (Some(pool), Ok(rt)) = (&self.readers, tokio::runtime::Handle::try_current()) {
+            let pool = Arc::clone(pool);
+            return rt
+                .spawn_blocking(move || {
+                    let conn = pool.take()?;
+                    let r = f(&conn);
+                    pool.give_back(conn);
+                    r
+                })
+                .await
+                .map_err(|_| StoreError::Closed { op })?;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            op,
+            Job::Read(Box::new(move |conn: &Connection| {
+                let _ = reply.send(f(conn));
+            })),
+        )?;
+        answer.await.map_err(|_| StoreError::Closed { op })?
+    }
+
+    fn send(&self, op: &'static str, job: Job) -> Result<()> {
+        self.jobs
+            .as_ref()
+            .ok_or(StoreError::Closed { op })?
+            .send(job)
+            .map_err(|_| StoreError::Closed { op })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // closing the channel lets the writer finish its queue, commit and exit
+        drop(self.jobs.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(StoreError::sqlite("set busy timeout"))?;
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!("PRAGMA synchronous = {sync};"))
+        .map_err(StoreError::sqlite("set synchronous"))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+/// Read-only connections to a database file, reused between reads.
+#[derive(Debug)]
+struct ReaderPool {
+    path: PathBuf,
+    busy_timeout: Duration,
+    max_idle: usize,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn take(&self) -> Result<Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(conn) = idle {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(StoreError::sqlite("open reader"))?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(StoreError::sqlite("set busy timeout"))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+    }
+}
+
+const INSERT_METRIC: &str = "INSERT INTO metrics
+    (hostname, ts_s, ts_ns, metric_id, cpu_usage, memory_usage, disk_io, network_io)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+
+fn insert_metric(conn: &Connection, sample: &MetricSample) -> Result<PutMetric> {
+    let metric_id = ids::metric_id(&sample.hostname, sample.timestamp);
+    let (s, ns) = split(sample.timestamp);
+    let changed = conn
+        .prepare_cached(INSERT_METRIC)
+        .and_then(|mut st| {
+            st.execute(params![
+                sample.hostname,
+                s,
+                ns,
+                metric_id,
+                sample.cpu_usage,
+                sample.memory_usage,
+                sample.disk_io,
+                sample.network_io
+            ])
+        })
+        .map_err(StoreError::sqlite("put_metric"))?;
+    Ok(PutMetric {
+        metric_id,
+        inserted: changed == 1,
+    })
+}
+
+const INSERT_INSIGHT: &str = "INSERT INTO insights
+    (hostname, insight_id, ts_s, ts_ns, type, severity, model_source, model_version, body)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING";
+
+fn insert_insights(conn: &Connection, insights: &[StoredInsight]) -> Result<()> {
+    let mut st = conn
+        .prepare_cached(INSERT_INSIGHT)
+        .map_err(StoreError::sqlite("put_insights"))?;
+    for i in insights {
+        let body = serde_json::to_string(&i.insight).map_err(|e| StoreError::InvalidArgument {
+            name: "insight",
+            reason: e.to_string(),
+        })?;
+        let (s, ns) = split(i.insight.timestamp);
+        st.execute(params![
+            i.insight.hostname,
+            i.insight_id,
+            s,
+            ns,
+            i.insight.kind.as_str(),
+            i.insight.severity.as_str(),
+            i.model_source.as_str(),
+            i.model_version,
+            body
+        ])
+        .map_err(StoreError::sqlite("put_insights"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MetricStore for SqliteStore {
+    async fn put_metric(&self, sample: &MetricSample) -> Result<PutMetric> {
+        let sample = sample.clone();
+        self.write("put_metric", move |conn| insert_metric(conn, &sample))
+            .await
+    }
+
+    async fn put_metrics_batch(&self, samples: &[MetricSample]) -> Result<Vec<PutMetric>> {
+        let samples = samples.to_vec();
+        self.write("put_metrics_batch", move |conn| {
+            samples.iter().map(|s| insert_metric(conn, s)).collect()
+        })
+        .await
+    }
+
+    async fn list_metrics(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+        max: usize,
+    ) -> Result<Vec<StoredMetric>> {
+        let hostname = hostname.to_owned();
+        self.read("list_metrics", move |conn| {
+            let (s, ns) = split(since);
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT metric_id, ts_s, ts_ns, cpu_usage, memory_usage, disk_io, network_io
+                     FROM metrics WHERE hostname = ?1 AND (ts_s, ts_ns) >= (?2, ?3)
+                     ORDER BY ts_s, ts_ns LIMIT ?4",
+                )
+                .map_err(StoreError::sqlite("list_metrics"))?;
+            let rows = st
+                .query_map(params![hostname, s, ns, limit(max)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                    ))
+                })
+                .map_err(StoreError::sqlite("list_metrics"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (metric_id, s, ns, [cpu, mem, disk, net]) =
+                    row.map_err(StoreError::sqlite("list_metrics"))?;
+                out.push(StoredMetric {
+                    metric_id,
+                    sample: MetricSample {
+                        timestamp: join("metric", s, ns)?,
+                        hostname: hostname.clone(),
+                        cpu_usage: cpu,
+                        memory_usage: mem,
+                        disk_io: disk,
+                        network_io: net,
+                    },
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count_metrics(&self, hostname: &str, since: Timestamp) -> Result<u64> {
+        let hostname = hostname.to_owned();
+        self.read("count_metrics", move |conn| {
+            let (s, ns) = split(since);
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM metrics
+                     WHERE hostname = ?1 AND (ts_s, ts_ns) >= (?2, ?3)",
+                )
+                .and_then(|mut st| st.query_row(params![hostname, s, ns], |r| r.get(0)))
+                .map_err(StoreError::sqlite("count_metrics"))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl InsightStore for SqliteStore {
+    async fn put_insights(&self, insights: &[StoredInsight]) -> Result<()> {
+        let insights = insights.to_vec();
+        self.write("put_insights", move |conn| insert_insights(conn, &insights))
+            .await
+    }
+
+    async fn list_insights(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+        max: usize,
+    ) -> Result<Vec<StoredInsight>> {
+        let hostname = hostname.to_owned();
+        self.read("list_insights", move |conn| {
+            let (s, ns) = split(since);
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT insight_id, model_source, model_version, body FROM insights
+                     WHERE hostname = ?1 AND insight_id >= ?2 AND (ts_s, ts_ns) >= (?3, ?4)
+                     ORDER BY insight_id LIMIT ?5",
+                )
+                .map_err(StoreError::sqlite("list_insights"))?;
+            let bound = ids::insight_id_lower_bound(since);
+            let rows = st
+                .query_map(params![hostname, bound, s, ns, limit(max)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(StoreError::sqlite("list_insights"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (insight_id, source, model_version, body) =
+                    row.map_err(StoreError::sqlite("list_insights"))?;
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    what: "insight",
+                    reason: format!("{insight_id}: {reason}"),
+                };
+                let model_source = source
+                    .parse::<ModelSource>()
+                    .map_err(|e| corrupt(e.to_string()))?;
+                let insight: Insight =
+                    serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+                out.push(StoredInsight {
+                    insight_id,
+                    model_source,
+                    model_version,
+                    insight,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn load_state(&self, hostname: &str) -> Result<Option<StoredState>> {
+        let hostname = hostname.to_owned();
+        self.read("load_state", move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT version, last_ts_s, last_ts_ns, state FROM host_state
+                     WHERE hostname = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![hostname], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, Vec<u8>>(3)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(StoreError::sqlite("load_state"))?;
+            row.map(|(version, s, ns, state)| {
+                Ok(StoredState {
+                    version: u64::try_from(version).map_err(|_| StoreError::Corrupt {
+                        what: "state",
+                        reason: format!("negative version {version} for {hostname}"),
+                    })?,
+                    last_timestamp: join("state", s, ns)?,
+                    state,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn save_state(&self, update: StateUpdate) -> Result<u64> {
+        let expected = to_i64("expected_version", update.expected_version)?;
+        self.write("save_state", move |conn| {
+            let found: i64 = conn
+                .prepare_cached("SELECT version FROM host_state WHERE hostname = ?1")
+                .and_then(|mut st| {
+                    st.query_row(params![update.hostname], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(StoreError::sqlite("save_state"))?
+                .unwrap_or(0);
+            if found != expected {
+                return Err(StoreError::Conflict {
+                    hostname: update.hostname,
+                    expected: update.expected_version,
+                    found: u64::try_from(found).unwrap_or(0),
+                });
+            }
+            let (s, ns) = split(update.last_timestamp);
+            let version = expected + 1;
+            conn.prepare_cached(
+                "INSERT INTO host_state (hostname, version, last_ts_s, last_ts_ns, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hostname) DO UPDATE SET version = excluded.version,
+                   last_ts_s = excluded.last_ts_s, last_ts_ns = excluded.last_ts_ns,
+                   state = excluded.state",
+            )
+            .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
+            .map_err(StoreError::sqlite("save_state"))?;
+            insert_insights(conn, &update.insights)?;
+            Ok(version.unsigned_abs())
+        })
+        .await
+    }
+}

@@ -1,0 +1,75 @@
+//! The store traits. Async (via `async-trait`) so the DynamoDB backend and the Lambda /
+//! axum adapters share them; object-safe, so an adapter can hold an `Arc<dyn Store>` and
+//! pick its backend at run time (one boxed future per call: tens of nanoseconds against a
+//! disk write or a network round trip).
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use iops_core::{MetricSample, Timestamp};
+
+use crate::{PutMetric, Result, StateUpdate, StoredInsight, StoredMetric, StoredState};
+
+/// Metric samples keyed by hostname and timestamp.
+#[async_trait]
+pub trait MetricStore: Send + Sync + Debug {
+    /// Stores a sample once per hostname + timestamp. A second put of the same key (with
+    /// the same or other values) changes nothing and returns the same `metric_id` with
+    /// `inserted: false`: the first write wins.
+    async fn put_metric(&self, sample: &MetricSample) -> Result<PutMetric>;
+
+    /// [`MetricStore::put_metric`] for many samples, in order; backends that can write them
+    /// in one round trip or transaction do (group commit).
+    async fn put_metrics_batch(&self, samples: &[MetricSample]) -> Result<Vec<PutMetric>> {
+        let mut out = Vec::with_capacity(samples.len());
+        for s in samples {
+            out.push(self.put_metric(s).await?);
+        }
+        Ok(out)
+    }
+
+    /// Samples of `hostname` with `timestamp >= since`, oldest first, at most `limit`.
+    async fn list_metrics(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<StoredMetric>>;
+
+    /// How many samples of `hostname` have `timestamp >= since`.
+    async fn count_metrics(&self, hostname: &str, since: Timestamp) -> Result<u64>;
+}
+
+/// Insights keyed by hostname and time-sortable insight id.
+#[async_trait]
+pub trait InsightStore: Send + Sync + Debug {
+    /// Stores insights; one already stored under the same hostname + insight id is kept
+    /// (re-storing is a no-op, so retries cannot duplicate).
+    async fn put_insights(&self, insights: &[StoredInsight]) -> Result<()>;
+
+    /// Insights of `hostname` with `timestamp >= since`, oldest first, at most `limit`.
+    async fn list_insights(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<StoredInsight>>;
+}
+
+/// Per-host detector state with optimistic concurrency: load a version, save against it.
+#[async_trait]
+pub trait StateStore: Send + Sync + Debug {
+    /// The host's state, or `None` for a host never saved.
+    async fn load_state(&self, hostname: &str) -> Result<Option<StoredState>>;
+
+    /// Saves `update.state` as version `expected_version + 1` if the stored version is still
+    /// `update.expected_version` (0: no state yet), together with `update.insights`;
+    /// otherwise [`StoreError::Conflict`](crate::StoreError::Conflict) and nothing is
+    /// written. Returns the new version.
+    async fn save_state(&self, update: StateUpdate) -> Result<u64>;
+}
+
+/// Everything the ingest service needs, in one object.
+pub trait Store: MetricStore + InsightStore + StateStore {}
+
+impl<T: MetricStore + InsightStore + StateStore + ?Sized> Store for T {}
