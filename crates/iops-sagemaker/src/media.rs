@@ -73,7 +73,8 @@ pub fn response_format(accept: Option<&str>, request: Format) -> Result<Format> 
             .filter_map(|v| v.trim().parse::<f64>().ok())
             .next()
             .unwrap_or(1.0);
-        if !(q > 0.0) {
+        // q=0 means "not acceptable"; a malformed q counts as 1 (parse failed above).
+        if q <= 0.0 || q.is_nan() {
             continue;
         }
         let format = match media.as_str() {
