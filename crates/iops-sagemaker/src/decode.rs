@@ -149,6 +149,7 @@ fn parse_cell(sink: &Sink, column: usize, cell: &str) -> Result<f64> {
 fn decode_csv(body: &[u8], schema: Schema<'_>, sink: &mut Sink) -> Result<()> {
     let mut lines = lines(utf8(body)?).peekable();
     let mut by_name: Option<(usize, Vec<usize>)> = None;
+    let mut header_line = None;
     if let Some(first) = lines.peek() {
         let is_header = first.split(',').all(|c| unquote(c).parse::<f64>().is_err());
         if is_header {
@@ -159,8 +160,13 @@ fn decode_csv(body: &[u8], schema: Schema<'_>, sink: &mut Sink) -> Result<()> {
                 .map(|n| header.iter().position(|h| h == n))
                 .collect();
             by_name = picks.filter(|p| !p.is_empty()).map(|p| (header.len(), p));
-            lines.next();
+            header_line = lines.next();
         }
+    }
+    if let (Some(header), None) = (header_line, lines.peek()) {
+        return Err(bad(format!(
+            "no data rows: the only line, {header:?}, has no numbers and was read as a header"
+        )));
     }
     for line in lines {
         match &by_name {
@@ -381,10 +387,8 @@ mod tests {
             "row 1, column 3: \"\" is not a number"
         );
         assert_eq!(err("", Format::Csv), "empty body: no rows to score");
-        assert_eq!(
-            err("a,b,c,d\n", Format::Csv),
-            "empty body: no rows to score"
-        );
+        assert!(err("a,b,c,d\n", Format::Csv)
+            .starts_with("no data rows: the only line, \"a,b,c,d\", has no numbers"));
     }
 
     #[test]
