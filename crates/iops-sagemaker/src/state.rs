@@ -1,0 +1,100 @@
+//! The served model and the state shared by every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::http::HeaderValue;
+use iops_core::artifact::ModelArtifact;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// File name of the model artifact inside the model directory.
+pub const MODEL_FILE: &str = "model.json";
+
+/// A model ready to serve: the artifact and the version the responses carry.
+#[derive(Debug)]
+pub struct LoadedModel {
+    artifact: ModelArtifact,
+    version: HeaderValue,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    checksum: Option<String>,
+}
+
+impl LoadedModel {
+    /// Wraps an artifact; `version` is what the `x-iops-model-version` header says (falls back
+    /// to the artifact's `created_at` when it is not a valid header value).
+    pub fn new(artifact: ModelArtifact, version: &str) -> Self {
+        let version = HeaderValue::from_str(version).unwrap_or_else(|_| {
+            HeaderValue::from_str(&artifact.created_at().unix_timestamp().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown"))
+        });
+        Self { artifact, version }
+    }
+
+    /// Loads a `model.json` from bytes; the version is the artifact's checksum
+    /// (`sha256:<hex>`), so two variants of an A/B endpoint are told apart by content.
+    pub fn from_slice(bytes: &[u8]) -> iops_core::Result<Self> {
+        let artifact = ModelArtifact::from_slice(bytes)?;
+        // The artifact parsed, so the envelope does; an absent checksum cannot pass from_slice.
+        let version = serde_json::from_slice::<Envelope>(bytes)
+            .ok()
+            .and_then(|e| e.checksum)
+            .unwrap_or_default();
+        Ok(Self::new(artifact, &version))
+    }
+
+    /// Loads `dir/model.json`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path: PathBuf = dir.join(MODEL_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_slice(&bytes).map_err(|source| Error::Model { path, source })
+    }
+
+    /// The artifact.
+    pub fn artifact(&self) -> &ModelArtifact {
+        &self.artifact
+    }
+
+    /// The model version sent in the `x-iops-model-version` response header.
+    pub fn version(&self) -> &HeaderValue {
+        &self.version
+    }
+}
+
+/// State shared by all requests: the model, set once (at start or when a background load
+/// finishes). Cloning is cheap.
+#[derive(Debug, Clone, Default)]
+pub struct AppState {
+    model: Arc<OnceLock<Arc<LoadedModel>>>,
+}
+
+impl AppState {
+    /// State serving `model`.
+    pub fn new(model: LoadedModel) -> Self {
+        let state = Self::empty();
+        let _ = state.model.set(Arc::new(model));
+        state
+    }
+
+    /// State without a model yet: /ping answers 503 until [`set_model`](Self::set_model).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Installs the model; false (and the model is dropped) if one is already loaded.
+    pub fn set_model(&self, model: LoadedModel) -> bool {
+        self.model.set(Arc::new(model)).is_ok()
+    }
+
+    /// The loaded model, if any.
+    pub fn model(&self) -> Option<&Arc<LoadedModel>> {
+        self.model.get()
+    }
+}
