@@ -106,8 +106,16 @@ impl MetricSample {
     /// Checks every field; the error names the first bad one (wire order).
     pub fn validate(&self) -> Result<()> {
         validate_hostname(&self.hostname)?;
-        for m in Metric::ALL {
-            check_metric(m, self.value(m))?;
+        // The hot path (every sample): four range checks at once, NaN and infinities fail
+        // them; the error path names the first bad field.
+        let in_range = Metric::ALL.into_iter().zip(self.values()).all(|(m, v)| {
+            let max = if m.is_percent() { 100.0 } else { f64::MAX };
+            v >= 0.0 && v <= max
+        });
+        if !in_range {
+            for m in Metric::ALL {
+                check_metric(m, self.value(m))?;
+            }
         }
         Ok(())
     }
@@ -224,6 +232,18 @@ fn check_metric(m: Metric, v: f64) -> Result<f64> {
     Ok(v)
 }
 
+/// The bytes a hostname may hold: ASCII letters, digits and `.-_:`.
+static HOSTNAME_BYTE: [bool; 256] = {
+    let mut ok = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        ok[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':');
+        b += 1;
+    }
+    ok
+};
+
 /// Hostnames are 1–255 characters of ASCII letters, digits and `.-_:`.
 pub fn validate_hostname(hostname: &str) -> Result<()> {
     let bad = |reason: String| Error::InvalidField {
@@ -233,10 +253,14 @@ pub fn validate_hostname(hostname: &str) -> Result<()> {
     if hostname.is_empty() {
         return Err(bad("must not be empty".into()));
     }
-    if let Some(c) = hostname
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
-    {
+    // A table lookup per byte on the hot path (every sample is validated); the offending
+    // character is looked for only on failure. A non-ASCII character's bytes are all >= 0x80,
+    // which the table rejects.
+    if !hostname.bytes().all(|b| HOSTNAME_BYTE[usize::from(b)]) {
+        let c = hostname
+            .chars()
+            .find(|&c| !c.is_ascii() || !HOSTNAME_BYTE[c as usize])
+            .unwrap_or('?');
         return Err(bad(format!(
             "may hold only letters, digits and . - _ :, found {c:?}"
         )));
@@ -433,6 +457,11 @@ mod tests {
                 validate_hostname(bad).unwrap_err().field(),
                 Some("hostname")
             );
+        }
+        // the message names the offending character, a non-ASCII one whole
+        for (bad, c) in [("web 1", "' '"), ("wéb", "'é'"), ("a\u{7f}", "'\\u{7f}'")] {
+            let msg = validate_hostname(bad).unwrap_err().to_string();
+            assert!(msg.contains(&format!("found {c}")), "{bad:?}: {msg}");
         }
     }
 

@@ -10,7 +10,11 @@
 //!
 //! Cost: bins come from the float's exponent and top mantissa bits (no logarithm), and the
 //! histogram is kept as suffix sums, so a query is O(1) and an update touches only the bins
-//! below the new value's (a handful for typical, small surprises). A query is on the critical
+//! below the new value's (a handful for typical, small surprises), branch-free over the first
+//! 32 with a mask. The sums are single precision: the masked update then does four bins per
+//! SSE2 instruction instead of two (-7% instructions per sample), and 7 digits are plenty
+//! for a tail probability (weights are rescaled well before f32 overflows, and the memory is
+//! capped so that the newest weight still registers in the sums). A query is on the critical
 //! path of every sample, so it has one division: the probability is formed directly in raw
 //! weights, and the logarithms are the division-free ones of [`super::fastmath`].
 
@@ -27,17 +31,21 @@ const N_BINS: usize = 4 * 40;
 /// Bins updated without a data-dependent loop (surprises below 2^(FIXED / 4 + LOW_EXP)).
 const FIXED: usize = 32;
 /// 0.0, 1.0, ..., the indices of the fixed bins as floats.
-const BIN_INDEX: [f64; FIXED] = {
+const BIN_INDEX: [f32; FIXED] = {
     let mut index = [0.0; FIXED];
     let mut i = 0;
     while i < FIXED {
-        index[i] = i as f64;
+        index[i] = i as f32;
         i += 1;
     }
     index
 };
-/// Rescale the weights before they overflow.
-const RESCALE_AT: f64 = 1e100;
+/// Longest memory of a calibrator (samples; 9.5 years of 5-minute samples): the suffix
+/// sums hold about `memory` newest weights, which f32 must still resolve and not overflow.
+const MAX_MEMORY: f64 = 1e6;
+/// Rescale the weights before they overflow: the suffix sums are f32 (below 3.4e38), and at
+/// most `memory` times the newest weight.
+const RESCALE_AT: f64 = 1e28;
 
 /// A calibrator of surprises for one feature of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +57,9 @@ pub struct SurpriseCalibrator {
     /// Weight of the newest sample (`weight / growth`): counts are in this unit.
     unit: f64,
     /// `tail[b]`: total weight of the surprises in bins `b` and above (`tail[0]` is the total).
-    tail: Vec<f64>,
+    /// Single precision: four lanes per SSE2 instruction in the update, which adds to
+    /// every bin below the surprise's; 7 digits are plenty for a tail probability.
+    tail: Vec<f32>,
     /// Largest surprise seen, slowly forgotten.
     max_seen: f64,
     n_seen: u64,
@@ -63,7 +73,9 @@ impl SurpriseCalibrator {
     /// `memory`: effective number of past samples remembered (> 1); `min_samples`: samples
     /// before any calibrated probability is given; `gaussian_scale`: the z-score is divided
     /// by this before its Gaussian tail is used as the probability floor.
+    /// `memory` is capped at 1e6 samples.
     pub(crate) fn new(memory: f64, min_samples: u64, gaussian_scale: f64) -> Self {
+        let memory = memory.min(MAX_MEMORY);
         let growth = 1.0 / (1.0 - 1.0 / memory);
         SurpriseCalibrator {
             growth,
@@ -128,9 +140,9 @@ impl SurpriseCalibrator {
         // `total / unit` were at least this surprising. The probability (above + 1) /
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
         let unit = self.unit;
-        let total = self.tail.first().copied().unwrap_or(0.0) + unit;
-        let at = self.tail.get(bin).copied().unwrap_or(0.0);
-        let over = self.tail.get(bin + 1).copied().unwrap_or(0.0);
+        let total = f64::from(self.tail.first().copied().unwrap_or(0.0)) + unit;
+        let at = f64::from(self.tail.get(bin).copied().unwrap_or(0.0));
+        let over = f64::from(self.tail.get(bin + 1).copied().unwrap_or(0.0));
         let above = over + (at - over) * (1.0 - frac);
         let empirical = if above < unit && surprise > self.max_seen {
             let ratio = if self.max_seen > 0.0 {
@@ -156,14 +168,15 @@ impl SurpriseCalibrator {
     /// Learns one surprise, located in `bin` (by [`SurpriseCalibrator::score`]).
     #[inline(always)]
     pub(crate) fn learn(&mut self, bin: usize, surprise: f64) {
-        let w = self.weight;
+        // (below RESCALE_AT, so finite in f32)
+        let w = self.weight as f32;
         // The common surprises (below 2^2) fall in the first FIXED bins: add to those with a
         // mask, branch-free, since a loop whose length varies with the data mispredicts its
         // exit; larger ones loop over the rest.
         if let Some(head) = self.tail.get_mut(..FIXED) {
             // float comparisons (the index as f64) vectorise on every x86-64; 64-bit
             // integer ones do not before SSE4.2
-            let last = bin as i32 as f64;
+            let last = bin as i32 as f32;
             for (t, &i) in head.iter_mut().zip(BIN_INDEX.iter()) {
                 *t += if i <= last { w } else { 0.0 };
             }
@@ -176,14 +189,17 @@ impl SurpriseCalibrator {
         self.weight *= self.growth;
         if self.weight > RESCALE_AT {
             let k = 1.0 / self.weight;
-            self.tail.iter_mut().for_each(|t| *t *= k);
+            self.tail
+                .iter_mut()
+                .for_each(|t| *t = (f64::from(*t) * k) as f32);
             self.weight = 1.0;
         }
         self.unit = self.weight / self.growth;
         self.n_seen += 1;
         // (through i64: the unsigned conversion is several instructions on x86-64)
         let n = (self.n_seen.min(1 << 53) as i64 as f64).min(self.memory);
-        self.max_seen = max(surprise, self.max_seen * (1.0 - 1.0 / n));
+        // (finite, so the state survives JSON: an infinite surprise counts as f64::MAX)
+        self.max_seen = min(max(surprise, self.max_seen * (1.0 - 1.0 / n)), f64::MAX);
     }
 }
 
@@ -254,5 +270,8 @@ mod tests {
             c.update(1.0);
         }
         assert!(c.weight.is_finite() && c.tail.iter().all(|t| t.is_finite()));
+        let back: SurpriseCalibrator =
+            serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 }

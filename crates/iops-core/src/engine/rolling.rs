@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fastmath::max;
 use crate::Error;
 
 /// Refresh the running sums when the variance is within this factor of their error bound.
@@ -27,10 +28,24 @@ const SPIKE_EXIT: f64 = 1e3;
 /// Clamps to the finite range so that no intermediate can become infinite (and then NaN).
 #[inline(always)]
 pub(super) fn sat(v: f64) -> f64 {
+    // one compare on the hot path (NaN and infinities fail it)
+    if v.abs() <= f64::MAX {
+        v
+    } else {
+        sat_rare(v)
+    }
+}
+
+/// [`sat`] of a NaN (0.0) or an infinity (±f64::MAX).
+#[cold]
+#[inline(never)]
+fn sat_rare(v: f64) -> f64 {
     if v.is_nan() {
         0.0
+    } else if v > 0.0 {
+        f64::MAX
     } else {
-        v.clamp(-f64::MAX, f64::MAX)
+        -f64::MAX
     }
 }
 
@@ -220,6 +235,48 @@ impl Rolling {
     pub(crate) fn update(&mut self, x: f64) {
         // `+ 0.0` turns -0.0 into 0.0, as the detector does.
         let x = x + 0.0;
+        // The hot path: a full window, no huge value in or out, no refresh due. One
+        // (predictable) branch leads to everything else, and the arithmetic is the slow
+        // path's, in the same order, so both give bit-identical sums.
+        let full = self.values.len() == self.window;
+        let head = self.head;
+        let Some(slot) = self.values.get_mut(head).filter(|_| full) else {
+            self.update_slow(x);
+            return;
+        };
+        let y = *slot;
+        let rare = (max(x.abs(), y.abs()) > HUGE)
+            | (self.n_huge > 0)
+            | (self.since_refresh + 1 >= self.window);
+        if rare {
+            self.update_slow(x);
+            return;
+        }
+        *slot = x;
+        self.head = if head + 1 == self.window { 0 } else { head + 1 };
+        self.since_refresh += 1;
+        let u = x - self.shift;
+        let v = y - self.shift;
+        let (du, du2, v2) = (u - v, u * u - v * v, v * v);
+        self.s1 += du;
+        self.s2 += du2;
+        self.error += 4.0 * f64::EPSILON * (self.s2 + u * u + v2);
+        let (mean, m2) = self.moments();
+        // (`&` and `|`, not `&&` and `||`: one branch, see update_slow for the why)
+        let dominant_left = v2 > SPIKE_EXIT * self.s2;
+        if dominant_left | ((self.error > 0.0) & (m2 <= REFRESH_MARGIN * self.error)) {
+            self.refresh(x);
+            return;
+        }
+        self.mean = mean;
+        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
+    }
+
+    /// [`Rolling::update`] while the window fills, with huge values about, or when a
+    /// refresh is due.
+    #[cold]
+    #[inline(never)]
+    fn update_slow(&mut self, x: f64) {
         let evicted = if self.values.len() < self.window {
             self.values.push(x);
             self.set_reciprocals();

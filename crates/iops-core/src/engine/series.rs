@@ -350,7 +350,7 @@ impl SeriesScorer {
     /// validated sample's): no `Result` to unwrap. Deliberately not inlined: the host's
     /// loop calls one copy for its four metrics, where four inlined copies overflowed the
     /// CPU's decoded-instruction cache (-13% per sample); the pipeline is front-end bound
-    /// (about 1,300 instructions per value at a high IPC), so code size is speed.
+    /// (about 1,000 instructions per value at a high IPC), so code size is speed.
     #[inline(never)]
     pub(crate) fn observe_finite(&mut self, x: f64) -> Observation {
         // 1. point surprise
