@@ -12,8 +12,10 @@ cd "$ROOT"
 
 # Versions known to install and work together on this machine's Python (3.11).
 PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
-# The Python package's build and test tools (scripts/py-test.sh).
-PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0)
+# The Python package's build and test tools (scripts/py-test.sh); boto3 and moto's server
+# for train-sagemaker.py's test against moto_server on 127.0.0.1.
+PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
+    boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5")
 
 TIMINGS=()
 step() {
@@ -42,7 +44,7 @@ setup_venv() {
     fi
     # Quick when already satisfied; installs what is missing on a fresh clone.
     .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" "${PY_TEST_PACKAGES[@]}"
-    .venv/bin/python -c 'import numpy, pandas, sklearn, pytest'
+    .venv/bin/python -c 'import numpy, pandas, sklearn, pytest, boto3, moto.server'
 }
 
 step venv setup_venv

@@ -4,7 +4,9 @@ and SageMaker, from Python.
 - :class:`IsolationForest`: scikit-learn-style estimator (``fit`` / ``score_samples`` /
   ``decision_function`` / ``predict``, ``get_params`` / ``set_params``, clone-able, picklable).
 - :class:`ZScore`, :class:`Ewma`: streaming detectors.
-- :class:`InsightEngine`: metric dicts in, insight dicts and scores out.
+- :class:`InsightEngine`: metric dicts in, insight dicts and scores out (optionally with a
+  host forest: ``InsightEngine(model=...)`` of a model fitted on :func:`host_features`).
+- :func:`write_fleet_csv` / :func:`read_metrics_csv`: the training data on disk.
 - :func:`save_model` / :func:`load_model`: the ``model.json`` every runtime reads.
 - :func:`roc_auc`, :func:`average_precision`, :func:`nab_score`: evaluation metrics.
 
@@ -29,14 +31,20 @@ from iops._native import (
     ShapeError,
     ZScore,
     __version__,
+    HOST_FEATURES,
     generate_fleet,
+    host_features,
+    read_metrics_csv,
     score_series,
+    training_features,
+    write_fleet_csv,
 )
 from iops._forest import IsolationForest, NotFittedError
 from iops._io import load_model, save_model
 from iops._metrics import average_precision, nab_profiles, nab_score, nab_timestamp, roc_auc
 
 __all__ = [
+    "HOST_FEATURES",
     "ArtifactChecksumError",
     "ArtifactError",
     "ArtifactTooLargeError",
@@ -58,11 +66,15 @@ __all__ = [
     "__version__",
     "average_precision",
     "generate_fleet",
+    "host_features",
     "load_model",
     "nab_profiles",
     "nab_score",
     "nab_timestamp",
+    "read_metrics_csv",
     "roc_auc",
     "save_model",
     "score_series",
+    "training_features",
+    "write_fleet_csv",
 ]

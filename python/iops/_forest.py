@@ -194,6 +194,18 @@ class IsolationForest:
         est._set_model(model, has_names=model.feature_names != default_names)
         return est
 
+    def set_threshold(self, threshold: float) -> IsolationForest:
+        """Uses ``threshold`` (an anomaly score in (0, 1), e.g. the F1-best one on held-out
+        data) as the decision threshold from now on: the fitted model records it (its
+        ``model.json`` then says which threshold it is used with), and the parameters become
+        ``threshold=threshold, contamination="auto"`` so a clone refits to the same rule.
+        Returns self."""
+        model = self._model().with_threshold(float(threshold))
+        self._set_model(model, has_names=hasattr(self, "feature_names_in_"))
+        self.threshold = float(threshold)
+        self.contamination = "auto"
+        return self
+
     def _model(self) -> ForestModel:
         model = self.__dict__.get("model_")
         if model is None:

@@ -4,12 +4,17 @@ seeded; the same generator the demo and the tests use), through the iops binding
 
     python python/scripts/generate-training-data.py --days 90 --output data/
 
-Writes into OUTPUT:
-- metrics.csv: timestamp (RFC 3339 UTC), hostname, cpuUsage, memoryUsage, diskIO, networkIO,
-  label (1 inside an injected incident), incident (kind, empty outside incidents);
-- incidents.json: every injected incident (kind, host, start/end epoch seconds, magnitude,
-  metrics it changes);
+Writes into OUTPUT (what python/scripts/train.py and `iops train --input` read):
+- metrics.csv: one row per sample, time-major (every host at one time, then the next), columns
+  timestamp (RFC 3339 UTC), hostname, cpuUsage, memoryUsage, diskIO, networkIO (at most 3
+  decimals), label (1 inside an injected incident, else 0), incident (its kind) and
+  incident_id (its id in incidents.json), both empty outside incidents;
+- incidents.json: every injected incident (id, kind, host, hostname, start/end epoch seconds,
+  magnitude, metrics it changes);
 - fleet.json: the parameters, so the data can be regenerated exactly.
+
+The rows are generated and formatted in Rust (iops.write_fleet_csv), in parallel with the
+GIL released: 50 hosts x 90 days at 1-minute resolution (6.5 M rows) take a few seconds.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-
-import numpy as np
 
 import iops
 
@@ -44,28 +47,16 @@ def main() -> None:
         "incident_rate": args.incident_rate,
         "calm_days": args.calm_days,
     }
-    fleet = iops.generate_fleet(**params)
-    t1 = time.perf_counter()
-
     args.output.mkdir(parents=True, exist_ok=True)
-    import pandas as pd
-
-    hostnames = np.asarray(fleet["hostnames"], dtype=object)
-    kinds = np.asarray([i["kind"] for i in fleet["incidents"]] + [""], dtype=object)
-    incident = fleet["incident"]
-    frame = pd.DataFrame(fleet["values"], columns=fleet["metrics"])
-    frame.insert(0, "hostname", hostnames[fleet["host"]])
-    frame.insert(0, "timestamp", pd.to_datetime(fleet["timestamp"], unit="s", utc=True).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    frame["label"] = (incident >= 0).astype(np.int8)
-    frame["incident"] = kinds[incident]  # -1 picks the trailing ""
-    frame.to_csv(args.output / "metrics.csv", index=False, float_format="%.6g")
-    (args.output / "incidents.json").write_text(json.dumps(fleet["incidents"], indent=1) + "\n")
+    out = iops.write_fleet_csv(args.output / "metrics.csv", **params)
+    (args.output / "incidents.json").write_text(json.dumps(out["incidents"], indent=1) + "\n")
     (args.output / "fleet.json").write_text(json.dumps(params, indent=1) + "\n")
-    t2 = time.perf_counter()
+    elapsed = time.perf_counter() - t0
+    share = out["labelled"] / out["rows"] if out["rows"] else 0.0
     print(
-        f"{len(frame)} samples from {args.hosts} hosts over {args.days:g} days, "
-        f"{len(fleet['incidents'])} incidents ({frame['label'].mean():.2%} of samples labelled); "
-        f"generated in {t1 - t0:.1f} s, written in {t2 - t1:.1f} s to {args.output}"
+        f"{out['rows']} samples from {args.hosts} hosts over {args.days:g} days, "
+        f"{len(out['incidents'])} incidents ({share:.2%} of samples labelled); "
+        f"{out['bytes'] / 1e6:.0f} MB written to {args.output} in {elapsed:.1f} s"
     )
 
 

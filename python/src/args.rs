@@ -28,6 +28,14 @@ pub fn slice<'a>(a: &'a PyReadonlyArray1<'_, f64>) -> Cow<'a, [f64]> {
     }
 }
 
+/// The elements of a 1-d int64 array: borrowed when contiguous, else copied once.
+pub fn slice_i64<'a>(a: &'a PyReadonlyArray1<'_, i64>) -> Cow<'a, [i64]> {
+    match a.as_slice() {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(a.as_array().to_vec()),
+    }
+}
+
 /// JSON bytes from `str`, `bytes`/`bytearray` (taken as they are) or any JSON-shaped Python
 /// value (dicts, lists, numbers, strings), serialised with serde.
 pub fn json_bytes(what: &'static str, obj: &Bound<'_, PyAny>) -> Result<Vec<u8>> {

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use iops_core::artifact::ModelArtifact;
 use iops_core::engine::{self, Assessment, EngineConfig, EngineParams, HostState};
-use iops_core::{Metric, MetricSample, Result};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use iops_core::{Error, Metric, MetricSample, Result, Timestamp};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -13,6 +14,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{decode, json_bytes, slice};
 use crate::errors::OrRaise;
+use crate::forest::ForestModel;
+
+/// The host forest passed as `model=`: a `ForestModel`, or anything holding one as `model_`
+/// (a fitted `iops.IsolationForest`).
+fn host_model(model: &Bound<'_, PyAny>) -> PyResult<ModelArtifact> {
+    if let Ok(m) = model.cast::<ForestModel>() {
+        return Ok(m.get().artifact().clone());
+    }
+    match model.getattr("model_") {
+        Ok(inner) => match inner.cast::<ForestModel>() {
+            Ok(m) => Ok(m.get().artifact().clone()),
+            Err(_) => Err(PyTypeError::new_err(
+                "model.model_ is not an iops.ForestModel",
+            )),
+        },
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "model must be an iops.ForestModel or a fitted iops.IsolationForest, got {}",
+            model.get_type().name()?
+        ))),
+    }
+}
 
 /// `EngineParams` from Python keyword arguments: unset fields keep the Rust defaults. An
 /// unknown name is a TypeError (as for any Python function); a value of the wrong type or
@@ -61,10 +83,11 @@ fn sample(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<MetricSample> {
     MetricSample::from_json(&bytes).or_raise(py)
 }
 
-/// `{"score": float, "metrics": {wire name: observation}, "insights": [insight, ...]}`.
+/// `{"score": float, "forest": float or None, "metrics": {wire name: observation}, "insights": [insight, ...]}`.
 fn assessment<'py>(py: Python<'py>, a: &Assessment) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("score", a.score)?;
+    d.set_item("forest", a.forest)?;
     let metrics = PyDict::new(py);
     for (m, obs) in Metric::ALL.into_iter().zip(&a.metrics) {
         metrics.set_item(m.wire_name(), pythonize::pythonize(py, obs)?)?;
@@ -74,10 +97,13 @@ fn assessment<'py>(py: Python<'py>, a: &Assessment) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
-/// What an engine pickles as: its parameters and every host's state.
+/// What an engine pickles as: its parameters, its host forest (model.json text) and every
+/// host's state.
 #[derive(Serialize, Deserialize)]
 struct EngineState {
     params: EngineParams,
+    #[serde(default)]
+    model: Option<String>,
     hosts: BTreeMap<String, HostState>,
 }
 
@@ -94,13 +120,35 @@ pub struct InsightEngine {
 impl InsightEngine {
     /// Keyword arguments are the fields of the Rust `EngineParams` (window, season, …,
     /// cooldown); unset ones keep their defaults. See `InsightEngine.default_params()`.
+    /// `model` is a host forest (`EngineConfig::with_forest`): a `ForestModel` or fitted
+    /// `IsolationForest` trained on `host_features` (feature names `HOST_FEATURES`, as
+    /// train.py and `iops train` write them); with it, insights name their `drivers` and
+    /// `multi_metric_anomaly` insights can appear. Another model is an InvalidFieldError
+    /// naming `feature_names`.
     #[new]
-    #[pyo3(signature = (**params))]
-    fn new(py: Python<'_>, params: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    #[pyo3(signature = (*, model=None, **params))]
+    fn new(
+        py: Python<'_>,
+        model: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut config = engine_config(py, params)?;
+        if let Some(m) = model {
+            config = config.with_forest(host_model(m)?).or_raise(py)?;
+        }
         Ok(Self {
-            inner: engine::InsightEngine::new(engine_config(py, params)?),
+            inner: engine::InsightEngine::new(config),
             buf: Assessment::default(),
         })
+    }
+
+    /// The host forest in use (a `ForestModel`), or None.
+    #[getter]
+    fn model(&self) -> Option<ForestModel> {
+        self.inner
+            .config()
+            .forest()
+            .map(|f| ForestModel::from_artifact(f.model().clone()))
     }
 
     /// The default engine parameters, as keyword arguments.
@@ -177,6 +225,13 @@ impl InsightEngine {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let state = EngineState {
             params: self.inner.config().params().clone(),
+            model: self
+                .inner
+                .config()
+                .forest()
+                .map(|f| f.model().to_json())
+                .transpose()
+                .or_raise(py)?,
             hosts: self
                 .inner
                 .hosts()
@@ -196,7 +251,12 @@ impl InsightEngine {
         let s: EngineState = serde_json::from_str(state)
             .map_err(|e| decode("engine state", e))
             .or_raise(py)?;
-        let mut inner = engine::InsightEngine::new(s.params.check().or_raise(py)?);
+        let mut config = s.params.check().or_raise(py)?;
+        if let Some(json) = s.model {
+            let model = ModelArtifact::from_slice(json.as_bytes()).or_raise(py)?;
+            config = config.with_forest(model).or_raise(py)?;
+        }
+        let mut inner = engine::InsightEngine::new(config);
         for (h, st) in s.hosts {
             inner.restore_host(h, st);
         }
@@ -226,4 +286,154 @@ pub fn score_series<'py>(
     let (t, v) = (slice(&timestamps), slice(&values));
     let out: Result<Vec<f64>> = py.detach(|| engine::score_series(&config, &t, &v));
     Ok(out.or_raise(py)?.into_pyarray(py))
+}
+
+/// Which rows a per-host pass sees: row indices grouped by host, each host's in time order
+/// (stable for equal timestamps).
+fn host_runs(hosts: &[i64], timestamps: &[f64]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..hosts.len()).collect();
+    order.sort_by(|&a, &b| {
+        hosts[a]
+            .cmp(&hosts[b])
+            .then(timestamps[a].total_cmp(&timestamps[b]))
+    });
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        match runs.last_mut() {
+            Some(run) if run.first().map(|&r| hosts[r]) == Some(hosts[i]) => run.push(i),
+            _ => runs.push(vec![i]),
+        }
+    }
+    runs
+}
+
+/// One host's rows through the engine's per-metric models: `(row, features)` for every row
+/// past the forest's warm-up whose models are warm (as `training_features` keeps them).
+fn host_run(
+    config: &EngineConfig,
+    run: &[usize],
+    timestamps: &[f64],
+    values: &iops_core::ndarray::ArrayView2<'_, f64>,
+) -> Result<Vec<(usize, [f64; 4])>> {
+    let warmup = engine::forest_warmup(config);
+    let mut state = HostState::new(config)?;
+    let mut out = Assessment::default();
+    let mut rows = Vec::with_capacity(run.len());
+    let mut sample = MetricSample {
+        timestamp: Timestamp::from_epoch_seconds(0.0)?,
+        // The features do not depend on the name; a valid one passes validation.
+        hostname: "host".to_owned(),
+        cpu_usage: 0.0,
+        memory_usage: 0.0,
+        disk_io: 0.0,
+        network_io: 0.0,
+    };
+    for &i in run {
+        let at = |field: String, reason: String| Error::InvalidField {
+            field: format!("row {i}: {field}"),
+            reason,
+        };
+        sample.timestamp = Timestamp::from_epoch_seconds(timestamps[i])
+            .map_err(|e| at("timestamp".into(), e.to_string()))?;
+        let v = values.row(i);
+        sample.cpu_usage = v[0];
+        sample.memory_usage = v[1];
+        sample.disk_io = v[2];
+        sample.network_io = v[3];
+        state
+            .process_into(config, &sample, &mut out)
+            .map_err(|e| at(e.field().unwrap_or("sample").to_owned(), e.to_string()))?;
+        if state.n_seen() <= warmup {
+            continue;
+        }
+        if let Some(x) = engine::host_features(&out.metrics) {
+            rows.push((i, x));
+        }
+    }
+    Ok(rows)
+}
+
+/// The host forest's input for every row: each metric's signed z-score against its host's
+/// own expectation (`iops_core::engine::host_features`), computed by running each host's rows
+/// in time order through the engine's per-metric models, hosts in parallel with the GIL
+/// released. `timestamps` are epoch seconds, `host` any int64 host ids, `values` n × 4
+/// (cpuUsage, memoryUsage, diskIO, networkIO). Rows before a host's warm-up are NaN. Row
+/// order is kept, so labels and time splits still apply; the non-NaN rows are exactly the
+/// rows `training_features` returns. Keyword arguments are `EngineParams`' fields.
+#[pyfunction]
+#[pyo3(signature = (timestamps, host, values, **params))]
+pub fn host_features<'py>(
+    py: Python<'py>,
+    timestamps: PyReadonlyArray1<'py, f64>,
+    host: PyReadonlyArray1<'py, i64>,
+    values: PyReadonlyArray2<'py, f64>,
+    params: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    use rayon::prelude::*;
+    let config = engine_config(py, params)?.without_forest();
+    let (t, h) = (slice(&timestamps), crate::args::slice_i64(&host));
+    let x = values.as_array();
+    let n = t.len();
+    for (name, got) in [("host", h.len()), ("values", x.nrows())] {
+        if got != n {
+            return Err(crate::errors::to_py(
+                py,
+                Error::Shape {
+                    name,
+                    expected: n,
+                    got,
+                },
+            ));
+        }
+    }
+    if x.ncols() != 4 {
+        return Err(crate::errors::to_py(
+            py,
+            Error::Shape {
+                name: "n_features",
+                expected: 4,
+                got: x.ncols(),
+            },
+        ));
+    }
+    let out: Result<Vec<f64>> = py.detach(|| {
+        let runs = host_runs(&h, &t);
+        let per_host: Vec<Vec<(usize, [f64; 4])>> = runs
+            .par_iter()
+            .map(|run| host_run(&config, run, &t, &x))
+            .collect::<Result<_>>()?;
+        let mut flat = vec![f64::NAN; 4 * n];
+        for (i, f) in per_host.into_iter().flatten() {
+            if let Some(dst) = flat.get_mut(4 * i..4 * i + 4) {
+                dst.copy_from_slice(&f);
+            }
+        }
+        Ok(flat)
+    });
+    out.or_raise(py)?.into_pyarray(py).reshape([n, 4])
+}
+
+/// `iops_core::engine::training_features` as it is: the host forest's training rows of a
+/// sequence of metric samples (dicts in the POST /metrics shape, or their JSON), hosts in
+/// name order, each in time order, warm-up rows dropped. `host_features` gives the same
+/// rows in the input's order; this one is the reference. Keyword arguments are
+/// `EngineParams`' fields.
+#[pyfunction]
+#[pyo3(signature = (metrics, **params))]
+pub fn training_features<'py>(
+    py: Python<'py>,
+    metrics: &Bound<'py, PyAny>,
+    params: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let config = engine_config(py, params)?;
+    let samples = metrics
+        .try_iter()?
+        .map(|m| sample(py, &m?))
+        .collect::<PyResult<Vec<_>>>()?;
+    let rows = py
+        .detach(|| engine::training_features(&config, &samples))
+        .or_raise(py)?;
+    let n = rows.len();
+    let flat: Vec<f64> = rows.into_iter().flatten().collect();
+    flat.into_pyarray(py).reshape([n, 4])
 }

@@ -111,6 +111,18 @@ fn scores(model: &ModelArtifact, x: ArrayView2<'_, f64>, py: Python<'_>) -> Resu
     Ok(Array1::from_vec(out))
 }
 
+impl ForestModel {
+    /// The model artifact.
+    pub(crate) fn artifact(&self) -> &ModelArtifact {
+        &self.inner
+    }
+
+    /// Wraps a model artifact.
+    pub(crate) fn from_artifact(inner: ModelArtifact) -> Self {
+        Self { inner }
+    }
+}
+
 #[pymethods]
 impl ForestModel {
     /// Fits a forest on the rows of `x` (float64, at least 2 rows, all finite). Keyword
@@ -194,6 +206,16 @@ impl ForestModel {
         let t = self.inner.forest().threshold();
         let s = scores(&self.inner, x.as_array(), py).or_raise(py)?;
         Ok(s.mapv(|v| v > t).into_pyarray(py))
+    }
+
+    /// A copy of this model whose decision threshold is `threshold` (in (0, 1)), e.g. one
+    /// chosen on held-out data after training; the training summary records it as the
+    /// chosen threshold (`ModelArtifact::set_threshold`), so model.json says which threshold
+    /// the model is used with.
+    fn with_threshold(&self, py: Python<'_>, threshold: f64) -> PyResult<Self> {
+        let mut inner = self.inner.clone();
+        inner.set_threshold(threshold).or_raise(py)?;
+        Ok(Self { inner })
     }
 
     /// Score above which a row is an anomaly.

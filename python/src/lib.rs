@@ -6,6 +6,7 @@
 //! scikit-learn-style `IsolationForest` estimator on top of [`forest::ForestModel`].
 
 mod args;
+mod csvio;
 mod detectors;
 mod engine;
 mod errors;
@@ -25,11 +26,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detectors::Ewma>()?;
     m.add_class::<engine::InsightEngine>()?;
     m.add_function(wrap_pyfunction!(engine::score_series, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::host_features, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::training_features, m)?)?;
+    m.add("HOST_FEATURES", iops_core::engine::HOST_FEATURES.to_vec())?;
     m.add_function(wrap_pyfunction!(eval::roc_auc, m)?)?;
     m.add_function(wrap_pyfunction!(eval::average_precision, m)?)?;
     m.add_function(wrap_pyfunction!(eval::nab_score, m)?)?;
     m.add_function(wrap_pyfunction!(eval::nab_profiles, m)?)?;
     m.add_function(wrap_pyfunction!(eval::nab_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(synth::generate_fleet, m)?)?;
+    m.add_function(wrap_pyfunction!(csvio::write_fleet_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(csvio::read_metrics_csv, m)?)?;
     Ok(())
 }

@@ -10,21 +10,10 @@ use pyo3::types::{PyDict, PyList};
 use crate::args::{count, seed as seed_arg};
 use crate::errors::{invalid_param, OrRaise};
 
-/// Every sample of a synthetic fleet, time-major (all hosts at step 0, then step 1, …).
-/// Keyword arguments are `FleetParams`' fields (unset ones keep the Rust defaults: 8 hosts,
-/// 14 days, 300 s interval, seed 42, 0.3 incidents per host per day, no calm days, every
-/// kind); `start` is epoch seconds, `kinds` a list of incident kind names.
-///
-/// Returns a dict: `host` (int64 index into `hostnames`), `timestamp` (int64 epoch seconds),
-/// `values` (float64, n × 4, columns `metrics`), `incident` (int64 index into `incidents`,
-/// -1 outside incidents), `hostnames`, `roles`, `metrics` and `incidents` (dicts: id, kind,
-/// host, hostname, start, end in epoch seconds, magnitude, metrics). Releases the GIL.
-#[pyfunction]
-#[pyo3(signature = (*, hosts=None, days=None, interval_secs=None, seed=None,
-                    incident_rate=None, calm_days=None, start=None, kinds=None))]
+/// `FleetParams` from the keyword arguments of `generate_fleet` / `write_fleet_csv`: unset
+/// ones keep the Rust defaults.
 #[allow(clippy::too_many_arguments)]
-pub fn generate_fleet<'py>(
-    py: Python<'py>,
+pub fn fleet(
     hosts: Option<i128>,
     days: Option<f64>,
     interval_secs: Option<i128>,
@@ -33,75 +22,53 @@ pub fn generate_fleet<'py>(
     calm_days: Option<f64>,
     start: Option<f64>,
     kinds: Option<Vec<String>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let params = (|| {
-        let mut p = FleetParams::default();
-        if let Some(h) = hosts {
-            p.hosts = count("hosts", h, "must be in 1..=100000")?;
-        }
-        if let Some(d) = days {
-            p.days = d;
-        }
-        if let Some(i) = interval_secs {
-            p.interval_secs = u32::try_from(i)
-                .map_err(|_| invalid_param("interval_secs", i, "must be in 1..=86400"))?;
-        }
-        if let Some(s) = seed {
-            p.seed = seed_arg(s)?;
-        }
-        if let Some(r) = incident_rate {
-            p.incident_rate = r;
-        }
-        if let Some(c) = calm_days {
-            p.calm_days = c;
-        }
-        if let Some(s) = start {
-            p.start = Timestamp::from_epoch_seconds(s)?;
-        }
-        if let Some(names) = kinds {
-            p.kinds = names
-                .iter()
-                .map(|n| {
-                    IncidentKind::ALL
-                        .into_iter()
-                        .find(|k| k.as_str() == n)
-                        .ok_or_else(|| {
-                            invalid_param(
-                                "kinds",
-                                n,
-                                "must be cpu_spike, memory_leak, disk_io_storm, network_outage or level_shift",
-                            )
-                        })
-                })
-                .collect::<iops_core::Result<_>>()?;
-        }
-        Fleet::new(p)
-    })()
-    .or_raise(py)?;
+) -> iops_core::Result<Fleet> {
+    let mut p = FleetParams::default();
+    if let Some(h) = hosts {
+        p.hosts = count("hosts", h, "must be in 1..=100000")?;
+    }
+    if let Some(d) = days {
+        p.days = d;
+    }
+    if let Some(i) = interval_secs {
+        p.interval_secs = u32::try_from(i)
+            .map_err(|_| invalid_param("interval_secs", i, "must be in 1..=86400"))?;
+    }
+    if let Some(s) = seed {
+        p.seed = seed_arg(s)?;
+    }
+    if let Some(r) = incident_rate {
+        p.incident_rate = r;
+    }
+    if let Some(c) = calm_days {
+        p.calm_days = c;
+    }
+    if let Some(s) = start {
+        p.start = Timestamp::from_epoch_seconds(s)?;
+    }
+    if let Some(names) = kinds {
+        p.kinds = names
+            .iter()
+            .map(|n| {
+                IncidentKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == n)
+                    .ok_or_else(|| {
+                        invalid_param(
+                            "kinds",
+                            n,
+                            "must be cpu_spike, memory_leak, disk_io_storm, network_outage or level_shift",
+                        )
+                    })
+            })
+            .collect::<iops_core::Result<_>>()?;
+    }
+    Fleet::new(p)
+}
 
-    let (host, secs, values, incident) = py.detach(|| {
-        let n = usize::try_from(params.len()).unwrap_or(0);
-        let mut host = Vec::with_capacity(n);
-        let mut secs = Vec::with_capacity(n);
-        let mut values = Vec::with_capacity(4 * n);
-        let mut incident = Vec::with_capacity(n);
-        for p in params.points() {
-            host.push(p.host as i64);
-            secs.push(p.secs);
-            values.extend_from_slice(&p.values);
-            incident.push(p.incident.map_or(-1, |i| i as i64));
-        }
-        (host, secs, values, incident)
-    });
-    let rows = host.len();
-    let out = PyDict::new(py);
-    out.set_item("host", host.into_pyarray(py))?;
-    out.set_item("timestamp", secs.into_pyarray(py))?;
-    let values = values.into_pyarray(py);
-    let values: Bound<'py, PyArray2<f64>> = values.reshape([rows, 4])?;
-    out.set_item("values", values)?;
-    out.set_item("incident", incident.into_pyarray(py))?;
-    let fleet = &params;
+/// The fleet's description: `hostnames`, `roles`, `metrics` and `incidents` (dicts: id, kind,
+/// host, hostname, start, end in epoch seconds, magnitude, metrics), into `out`.
+pub fn describe<'py>(py: Python<'py>, fleet: &Fleet, out: &Bound<'py, PyDict>) -> PyResult<()> {
     out.set_item(
         "hostnames",
         PyList::new(py, fleet.hosts().iter().map(|h| h.hostname.as_str()))?,
@@ -131,5 +98,67 @@ pub fn generate_fleet<'py>(
         incidents.append(d)?;
     }
     out.set_item("incidents", incidents)?;
+    Ok(())
+}
+
+/// Every sample of a synthetic fleet, time-major (all hosts at step 0, then step 1, …).
+/// Keyword arguments are `FleetParams`' fields (unset ones keep the Rust defaults: 8 hosts,
+/// 14 days, 300 s interval, seed 42, 0.3 incidents per host per day, no calm days, every
+/// kind); `start` is epoch seconds, `kinds` a list of incident kind names.
+///
+/// Returns a dict: `host` (int64 index into `hostnames`), `timestamp` (int64 epoch seconds),
+/// `values` (float64, n × 4, columns `metrics`), `incident` (int64 index into `incidents`,
+/// -1 outside incidents), `hostnames`, `roles`, `metrics` and `incidents` (dicts: id, kind,
+/// host, hostname, start, end in epoch seconds, magnitude, metrics). Releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (*, hosts=None, days=None, interval_secs=None, seed=None,
+                    incident_rate=None, calm_days=None, start=None, kinds=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn generate_fleet<'py>(
+    py: Python<'py>,
+    hosts: Option<i128>,
+    days: Option<f64>,
+    interval_secs: Option<i128>,
+    seed: Option<i128>,
+    incident_rate: Option<f64>,
+    calm_days: Option<f64>,
+    start: Option<f64>,
+    kinds: Option<Vec<String>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let params = fleet(
+        hosts,
+        days,
+        interval_secs,
+        seed,
+        incident_rate,
+        calm_days,
+        start,
+        kinds,
+    )
+    .or_raise(py)?;
+
+    let (host, secs, values, incident) = py.detach(|| {
+        let n = usize::try_from(params.len()).unwrap_or(0);
+        let mut host = Vec::with_capacity(n);
+        let mut secs = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(4 * n);
+        let mut incident = Vec::with_capacity(n);
+        for p in params.points() {
+            host.push(p.host as i64);
+            secs.push(p.secs);
+            values.extend_from_slice(&p.values);
+            incident.push(p.incident.map_or(-1, |i| i as i64));
+        }
+        (host, secs, values, incident)
+    });
+    let rows = host.len();
+    let out = PyDict::new(py);
+    out.set_item("host", host.into_pyarray(py))?;
+    out.set_item("timestamp", secs.into_pyarray(py))?;
+    let values = values.into_pyarray(py);
+    let values: Bound<'py, PyArray2<f64>> = values.reshape([rows, 4])?;
+    out.set_item("values", values)?;
+    out.set_item("incident", incident.into_pyarray(py))?;
+    describe(py, &params, &out)?;
     Ok(out)
 }

@@ -1,0 +1,92 @@
+"""python/scripts/train.py on a small generated fleet, and the threshold it stores."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import iops
+
+
+def load_script(root: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name.replace("-", "_"), root / "python/scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, root) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    subprocess.run(
+        [sys.executable, str(root / "python/scripts/generate-training-data.py"), "--hosts", "4", "--days", "8",
+         "--interval", "300", "--incident-rate", "2", "--seed", "5", "--output", str(out)],
+        check=True, capture_output=True,
+    )
+    return out
+
+
+@pytest.mark.parametrize("features", ["host", "raw"])
+def test_train_script_fits_evaluates_and_writes_the_model(data, tmp_path, root, features) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(root / "python/scripts/train.py"), "--data", str(data), "--output", str(tmp_path),
+         "--test-days", "2", "--validation-days", "2", "--features", features, "--n-trees", "50"],
+        check=True, capture_output=True, text=True,
+    )
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "threshold" in proc.stderr and "precision" in proc.stderr
+    rows = summary["rows"]
+    per_day = 4 * 288
+    assert rows["test"] == rows["validation"] == 2 * per_day
+    assert 0 < rows["train"] <= 4 * per_day
+    for part in ("validation", "test"):
+        m = summary[part]
+        assert m["positives"] > 0 and 0.0 <= m["precision"] <= 1.0 and 0.0 <= m["recall"] <= 1.0
+        assert m["tp"] + m["fn"] == m["positives"]
+        # better than chance on incidents injected into the fleet
+        assert m["roc_auc"] > 0.6, m
+
+    model = iops.load_model(tmp_path / "model.json")
+    assert model.threshold_ == summary["threshold"]
+    assert model.model_.training["threshold"] == summary["threshold"]
+    expected = list(iops.HOST_FEATURES) if features == "host" else ["cpuUsage", "memoryUsage", "diskIO", "networkIO"]
+    assert model.model_.feature_names == expected == summary["feature_names"]
+    with tarfile.open(tmp_path / "model.tar.gz") as tar:
+        assert tar.getnames() == ["model.json"]
+        assert tar.extractfile("model.json").read() == (tmp_path / "model.json").read_bytes()
+    if features == "host":
+        iops.InsightEngine(model=model)  # loads in the engine
+
+
+def test_best_f1_threshold_is_the_best_cut(root) -> None:
+    train = load_script(root, "train")
+    rng = np.random.default_rng(3)
+    labels = rng.random(2000) < 0.1
+    scores = np.clip(rng.normal(0.45, 0.05, 2000) + 0.15 * labels, 0.01, 0.99)
+    t, f1 = train.best_f1_threshold(scores, labels)
+    assert train.evaluate(scores, labels, t)["f1"] == pytest.approx(f1)
+    for cut in np.unique(scores)[::7]:
+        assert train.evaluate(scores, labels, float(cut))["f1"] <= f1 + 1e-12
+
+
+def test_set_threshold_is_stored_in_the_model(blobs, tmp_path) -> None:
+    est = iops.IsolationForest(seed=1, contamination=0.05).fit(blobs)
+    before = est.model_.training["threshold"]
+    assert est.set_threshold(0.7) is est
+    assert est.threshold_ == 0.7 and est.offset_ == -0.7 and est.model_.threshold == 0.7
+    assert est.get_params()["threshold"] == 0.7 and est.get_params()["contamination"] == "auto"
+    assert before != 0.7 and est.model_.training["threshold"] == 0.7
+    s = est.anomaly_score(blobs)
+    np.testing.assert_array_equal(est.predict(blobs), np.where(s > 0.7, -1, 1))
+    loaded = iops.load_model(iops.save_model(est, tmp_path))
+    assert loaded.threshold_ == 0.7
+    with pytest.raises(iops.InvalidParamError) as e:
+        est.set_threshold(1.5)
+    assert e.value.name == "threshold" and est.threshold_ == 0.7
