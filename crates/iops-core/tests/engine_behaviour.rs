@@ -355,3 +355,19 @@ fn config_round_trips_and_rejects_bad_values_by_name() {
         "typos are errors"
     );
 }
+
+/// Every assessment, from a host's first sample on, is plain JSON that reads back equal: a
+/// runtime can log it or answer it without special cases for cold hosts.
+#[test]
+fn assessments_round_trip_through_json_from_the_first_sample() {
+    let config = EngineConfig::default();
+    let mut state = HostState::new(&config).unwrap();
+    for (i, s) in host("web-1", 400, 11, |_, _| {}).iter().enumerate() {
+        let a = state.process(&config, s).unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        // the only null is the absent forest score (no forest configured)
+        assert_eq!(json.matches("null").count(), 1, "sample {i}: {json}");
+        let back: iops_core::engine::Assessment = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a, "sample {i}");
+    }
+}

@@ -51,7 +51,7 @@ pub struct Observation {
     pub suppressed: bool,
     /// Value the point model expected.
     pub expected: f64,
-    /// Spread the point model expected around it.
+    /// Spread the point model expected around it (0 while the model is not warm yet).
     pub spread: f64,
     /// Signed z-score of the value under the chosen point model.
     pub z: f64,
@@ -244,7 +244,7 @@ impl Default for Observation {
             surprise: 0.0,
             suppressed: false,
             expected: 0.0,
-            spread: f64::INFINITY,
+            spread: 0.0,
             z: 0.0,
             level_z: 0.0,
             point_surprise: 0.0,
@@ -355,7 +355,8 @@ impl SeriesScorer {
     pub(crate) fn observe_finite(&mut self, x: f64) -> Observation {
         // 1. point surprise
         let mut expected = self.rolling.mean();
-        let mut spread = f64::INFINITY;
+        // 0 until the rolling model is warm: "no expectation yet" (finite, so JSON keeps it)
+        let mut spread = 0.0;
         let mut z = 0.0;
         let mut model = Model::Rolling;
         let floor = SPREAD_FLOOR * (1.0 + expected.abs());
