@@ -46,8 +46,8 @@ def line(name, t, s1, s2, per=None):
     best = min([x for x in (s1, s2) if x is not None], default=None)
     ratio = f"{best / t:10.1f}x" if best and t else "-"
     print(f"{name:42} {f(t):>12} {f(s1):>14} {f(s2):>14} {ratio:>22}")
-line("fit 100 trees x 256, 100k x 4", ours("forest_fit", "100_trees_x256_on_100k_x4"),
-     sk("fit", 100000, 1), sk("fit", 100000, 2))
+for n in (10000, 100000, 1000000):
+    line(f"fit 100 trees x 256, {n} x 4", ours("forest_fit", str(n)), sk("fit", n, 1), sk("fit", n, 2))
 for n in (10000, 100000, 1000000):
     line(f"score_samples {n} x 4 (per row)", ours("forest_score_samples", str(n)),
          sk("score_samples(same n)", n, 1), sk("score_samples(same n)", n, 2), per=n)

@@ -6,6 +6,8 @@
 //! row buffer. A leaf above the bottom becomes pass-through nodes (`t = +inf`, so every
 //! finite value goes left) whose bottom leaves all carry its path length.
 
+use ndarray::{ArrayView2, Axis};
+
 use super::model::average_path_length;
 use super::tree::GrownNode;
 
@@ -18,6 +20,8 @@ pub(crate) const MAX_HEIGHT: u32 = 8;
 pub(crate) const MAX_FEATURES: usize = SLOTS;
 /// Trees walked side by side for one row: independent dependency chains.
 const LANES: usize = 8;
+/// Rows walked through one group of trees before moving to the next group.
+const BLOCK_ROWS: usize = 64;
 
 /// One padded tree. Inner slots 0..2^H-1 hold splits; `leaf[j]` is the path length credited
 /// to bottom slot 2^H - 1 + j.
@@ -33,23 +37,6 @@ struct Tree {
 pub(crate) struct CompleteTrees {
     height: u32,
     trees: Vec<Tree>,
-}
-
-/// A row in a buffer any `u8` feature can index.
-pub(crate) struct RowBuf([f64; SLOTS]);
-
-impl RowBuf {
-    pub(crate) fn new() -> Self {
-        Self([0.0; SLOTS])
-    }
-    /// Copies `x` (at most 256 values; the layout is only built for such widths).
-    #[inline]
-    pub(crate) fn load(&mut self, x: impl IntoIterator<Item = f64>) -> &Self {
-        for (b, v) in self.0.iter_mut().zip(x) {
-            *b = v;
-        }
-        self
-    }
 }
 
 impl CompleteTrees {
@@ -80,34 +67,85 @@ impl CompleteTrees {
         Some(Self { height, trees: out })
     }
 
-    /// Sum over trees, in tree order, of the path length of the row in `x`.
+    /// Sum over trees, in tree order, of the path length of the row `x` (its length is the
+    /// forest's width, ≤ 256). No allocation: the row is copied into a 256-wide stack
+    /// buffer (zeroing it costs less than masking every feature index on the walk).
     #[inline]
-    pub(crate) fn path_sum(&self, x: &RowBuf) -> f64 {
+    pub(crate) fn path_sum(&self, x: &[f64]) -> f64 {
+        let mut buf = [[0.0; SLOTS]; 1];
         let mut total = 0.0;
+        self.block(
+            &mut buf,
+            std::iter::once(x),
+            std::slice::from_mut(&mut total),
+        );
+        total
+    }
+
+    /// Path-length sums of the rows of `x` (width ≤ 256) into `sums` (one per row, each
+    /// summed in tree order, so equal bit for bit to [`path_sum`](Self::path_sum)).
+    /// Tree-major: each group of trees is walked by every row of a block of
+    /// [`BLOCK_ROWS`] rows while it sits in L1.
+    pub(crate) fn path_sums(&self, x: ArrayView2<'_, f64>, sums: &mut [f64]) {
+        // One zeroed buffer for the whole call; only the first `ncols` values of each row
+        // are ever overwritten, and features index at most that far.
+        let mut buf = vec![[0.0; SLOTS]; BLOCK_ROWS.min(x.nrows())];
+        for (rows, sums) in x
+            .axis_chunks_iter(Axis(0), BLOCK_ROWS)
+            .zip(sums.chunks_mut(BLOCK_ROWS))
+        {
+            self.block(&mut buf, rows.outer_iter(), sums);
+        }
+    }
+
+    /// Sets `sums` to each row's path-length sum over trees, in tree order (as many rows
+    /// as `buf` and `sums` hold), copying the rows into `buf` first so any `u8` feature
+    /// indexes a row without a check.
+    #[inline(always)]
+    fn block<'a, R: IntoIterator<Item = &'a f64>>(
+        &self,
+        buf: &mut [[f64; SLOTS]],
+        rows: impl Iterator<Item = R>,
+        sums: &mut [f64],
+    ) {
+        let mut n = 0;
+        for (b, row) in buf.iter_mut().zip(rows) {
+            for (v, x) in b.iter_mut().zip(row) {
+                *v = *x;
+            }
+            n += 1;
+        }
+        let buf = buf.get(..n).unwrap_or(&[]);
+        for s in sums.iter_mut() {
+            *s = 0.0;
+        }
         let mut groups = self.trees.chunks_exact(LANES);
         for group in &mut groups {
             if let Ok(group) = <&[Tree; LANES]>::try_from(group) {
-                for p in walk_lanes(group, self.height, x) {
-                    total += p;
+                for (row, s) in buf.iter().zip(sums.iter_mut()) {
+                    for p in walk_lanes(group, self.height, row) {
+                        *s += p;
+                    }
                 }
             }
         }
         for tree in groups.remainder() {
-            total += walk_lanes(std::array::from_ref(tree), self.height, x)[0];
+            for (row, s) in buf.iter().zip(sums.iter_mut()) {
+                *s += walk_lanes(std::array::from_ref(tree), self.height, row)[0];
+            }
         }
-        total
     }
 }
 
 /// Walks `L` trees side by side for one row; returns each tree's path length. (A loop, not
 /// unrolled per height: unrolled, the compiler keeps every branch bit apart and spills.)
 #[inline(always)]
-fn walk_lanes<const L: usize>(trees: &[Tree; L], height: u32, x: &RowBuf) -> [f64; L] {
+fn walk_lanes<const L: usize>(trees: &[Tree; L], height: u32, x: &[f64; SLOTS]) -> [f64; L] {
     let mut idx = [0usize; L];
     for _ in 0..height {
         for (i, t) in idx.iter_mut().zip(trees) {
             let s = *i & MASK;
-            let v = x.0[usize::from(t.feature[s])];
+            let v = x[usize::from(t.feature[s])];
             *i = 2 * *i + 1 + usize::from(v > t.threshold[s]);
         }
     }

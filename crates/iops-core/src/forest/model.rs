@@ -3,10 +3,10 @@
 //! height ≤ 8 (the default ψ = 256) are also kept in the faster complete layout
 //! ([`super::complete`]), which scoring uses when present; both give identical scores.
 
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
-use super::complete::{CompleteTrees, RowBuf};
+use super::complete::CompleteTrees;
 use super::params::{IsolationForestValidParams, Threshold};
 use super::tree::{grow, GrownNode};
 use crate::{Error, Result};
@@ -331,7 +331,7 @@ impl IsolationForest {
         }
         check_row(0, x.iter().copied())?;
         let sum = match &self.complete {
-            Some(c) => c.path_sum(RowBuf::new().load(x.iter().copied())),
+            Some(c) => c.path_sum(x),
             None => self.path_sum(x),
         };
         Ok(self.normalise(sum))
@@ -353,12 +353,13 @@ impl IsolationForest {
             |(chunk, out)| -> Result<()> {
                 let start = chunk * ROWS_PER_TASK;
                 if let Some(c) = &self.complete {
-                    let mut buf = RowBuf::new();
-                    for (k, o) in out.iter_mut().enumerate() {
-                        let r = start + k;
-                        let row = x.row(r);
-                        check_row(r, row.iter().copied())?;
-                        *o = self.normalise(c.path_sum(buf.load(row.iter().copied())));
+                    let rows = x.slice_axis(Axis(0), Slice::from(start..start + out.len()));
+                    for (k, row) in rows.outer_iter().enumerate() {
+                        check_row(start + k, row.iter().copied())?;
+                    }
+                    c.path_sums(rows, out);
+                    for o in out.iter_mut() {
+                        *o = self.normalise(*o);
                     }
                     return Ok(());
                 }
