@@ -1,1 +1,44 @@
-//! Benchmarks live in benches/; this library is empty.
+//! Seeded inputs shared by the benches in benches/, so every bench measures the same kind of
+//! stream and runs are comparable.
+
+use iops_core::{MetricSample, Timestamp};
+
+/// Deterministic pseudo-random numbers in [0, 1) (xorshift64*).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed` (any value; 0 is mapped to 1).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    /// The next number in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `n` 5-minute samples of a day-shaped host: diurnal CPU, steady memory, bursty I/O, a CPU
+/// spike every 997 samples.
+pub fn day_shaped_host(hostname: &str, n: usize, seed: u64) -> Vec<MetricSample> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| {
+            let day = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+            let spike = if i % 997 == 500 { 40.0 } else { 0.0 };
+            MetricSample {
+                timestamp: Timestamp::from_epoch_seconds(1.7e9 + 300.0 * i as f64)
+                    .unwrap_or_else(|_| unreachable!("fixed, valid epoch")),
+                hostname: hostname.into(),
+                cpu_usage: (40.0 + 20.0 * day.sin() + 5.0 * rng.next_f64() + spike).min(100.0),
+                memory_usage: 60.0 + 2.0 * rng.next_f64(),
+                disk_io: 200.0 * rng.next_f64() * rng.next_f64(),
+                network_io: 150.0 + 30.0 * rng.next_f64(),
+            }
+        })
+        .collect()
+}

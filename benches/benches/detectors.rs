@@ -6,6 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use iops_benches::Rng;
 use iops_core::detector::{Ewma, StreamingDetector, ZScore};
 
 const SERIES_LEN: usize = 10_000;
@@ -13,13 +14,8 @@ const SERIES_LEN: usize = 10_000;
 /// Seeded xorshift64* series: a noisy level with rare spikes, so the robust path's sorted
 /// window sees realistic insert positions.
 fn series(seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    let mut next = move || {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        (s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = Rng::new(seed);
+    let mut next = move || rng.next_f64();
     (0..SERIES_LEN)
         .map(|i| {
             let spike = if next() < 0.01 { 50.0 } else { 0.0 };

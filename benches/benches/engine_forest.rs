@@ -7,44 +7,18 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use iops_benches::day_shaped_host;
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::engine::{training_features, Assessment, EngineConfig, HostState, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
-use iops_core::{MetricSample, ParamGuard, Timestamp};
-
-/// Two weeks of a day-shaped host: diurnal CPU, steady memory, bursty I/O, rare spikes.
-fn samples(host: &str, n: usize, seed: u64) -> Vec<MetricSample> {
-    let mut state = seed | 1;
-    let mut rng = move || {
-        // xorshift64*: deterministic, so runs are comparable
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|i| {
-            let day = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
-            let spike = if i % 997 == 500 { 40.0 } else { 0.0 };
-            MetricSample {
-                timestamp: Timestamp::from_epoch_seconds(1.7e9 + 300.0 * i as f64)
-                    .unwrap_or_else(|_| unreachable!("fixed, valid epoch")),
-                hostname: host.into(),
-                cpu_usage: (40.0 + 20.0 * day.sin() + 5.0 * rng() + spike).min(100.0),
-                memory_usage: 60.0 + 2.0 * rng(),
-                disk_io: 200.0 * rng() * rng(),
-                network_io: 150.0 + 30.0 * rng(),
-            }
-        })
-        .collect()
-}
+use iops_core::{MetricSample, ParamGuard};
 
 fn engine_with_forest(c: &mut Criterion) {
     let plain = EngineConfig::default();
     // The fleet model: fitted on other hosts' history, as `iops train` does.
     let history: Vec<MetricSample> = (0..4)
-        .flat_map(|h| samples(&format!("train-{h}"), 4032, 100 + h))
+        .flat_map(|h| day_shaped_host(&format!("train-{h}"), 4032, 100 + h))
         .collect();
     let rows = training_features(&plain, &history).expect("valid samples");
     let x = Array2::from_shape_vec((rows.len(), 4), rows.concat()).expect("n x 4");
@@ -57,7 +31,7 @@ fn engine_with_forest(c: &mut Criterion) {
         ModelArtifact::train(&params, x.view(), names, OffsetDateTime::UNIX_EPOCH).expect("fits");
     let config = plain.with_forest(model).expect("host features");
 
-    let stream = samples("bench-1", 20_000, 0x1057_5eed);
+    let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
     let mut warm = HostState::new(&config).expect("default config is valid");
     for s in &stream[..2016] {
         warm.process(&config, s).expect("valid sample");

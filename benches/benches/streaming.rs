@@ -14,44 +14,12 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use iops_benches::day_shaped_host;
 use iops_core::engine::{Assessment, EngineConfig, HostState, InsightEngine, SeriesScorer};
-use iops_core::{MetricSample, Timestamp};
-
-/// Deterministic pseudo-random numbers in [0, 1) (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A day-shaped fleet host: diurnal CPU, steady memory, bursty I/O, a few spikes.
-fn samples(n: usize) -> Vec<MetricSample> {
-    let mut rng = Rng(0x1057_5eed);
-    (0..n)
-        .map(|i| {
-            let day = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
-            let spike = if i % 997 == 500 { 40.0 } else { 0.0 };
-            MetricSample {
-                timestamp: Timestamp::from_epoch_seconds(1.7e9 + 300.0 * i as f64)
-                    .unwrap_or_else(|_| unreachable!("fixed, valid epoch")),
-                hostname: "bench-1".into(),
-                cpu_usage: (40.0 + 20.0 * day.sin() + 5.0 * rng.next() + spike).min(100.0),
-                memory_usage: 60.0 + 2.0 * rng.next(),
-                disk_io: 200.0 * rng.next() * rng.next(),
-                network_io: 150.0 + 30.0 * rng.next(),
-            }
-        })
-        .collect()
-}
 
 fn engine(c: &mut Criterion) {
     let config = EngineConfig::default();
-    let stream = samples(20_000);
+    let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
     // Warm state: a week of history, as a long-running host has.
     let mut warm = HostState::new(&config).expect("default config is valid");
     for s in &stream[..2016] {

@@ -51,8 +51,13 @@ fn decimals(metric: Metric, spread: f64) -> usize {
     }
 }
 
-/// "cpuUsage 97.0% on web-1, expected 41±6%" and a few words on what kind of surprise it is.
-pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observation) -> String {
+/// A metric's value and expectation as a message shows them: "97.0%" and "41±6%".
+struct Shown {
+    value: String,
+    expected: String,
+}
+
+fn shown(metric: Metric, value: f64, obs: &Observation) -> Shown {
     let spread = if obs.spread.is_finite() {
         obs.spread
     } else {
@@ -61,6 +66,15 @@ pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observat
     let d = decimals(metric, spread);
     let dv = d.max(1);
     let unit = if metric.is_percent() { "%" } else { "" };
+    Shown {
+        value: format!("{value:.dv$}{unit}"),
+        expected: format!("{:.d$}±{spread:.d$}{unit}", obs.expected),
+    }
+}
+
+/// "cpuUsage 97.0% on web-1, expected 41±6%" and a few words on what kind of surprise it is.
+pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observation) -> String {
+    let Shown { value, expected } = shown(metric, value, obs);
     let how = if is_level_shift(obs) {
         "sustained shift of its recent level"
     } else if obs.z >= 0.0 {
@@ -69,8 +83,8 @@ pub(crate) fn message(metric: Metric, hostname: &str, value: f64, obs: &Observat
         "unusually low"
     };
     format!(
-        "{metric} {value:.dv$}{unit} on {hostname}, expected {:.d$}±{spread:.d$}{unit} ({how}, anomaly score {:.2})",
-        obs.expected, obs.score
+        "{metric} {value} on {hostname}, expected {expected} ({how}, anomaly score {:.2})",
+        obs.score
     )
 }
 
@@ -108,18 +122,8 @@ const NAMED_SHARE: f64 = 0.15;
 
 /// "value (expected e±s)" of one metric, with the decimals of [`message`].
 fn value_vs_expected(metric: Metric, value: f64, obs: &Observation) -> String {
-    let spread = if obs.spread.is_finite() {
-        obs.spread
-    } else {
-        0.0
-    };
-    let d = decimals(metric, spread);
-    let dv = d.max(1);
-    let unit = if metric.is_percent() { "%" } else { "" };
-    format!(
-        "{metric} {value:.dv$}{unit} (expected {:.d$}±{spread:.d$}{unit})",
-        obs.expected
-    )
+    let Shown { value, expected } = shown(metric, value, obs);
+    format!("{metric} {value} (expected {expected})")
 }
 
 /// The insight of the fleet forest: the host's metrics together are unusual. Names the
