@@ -4,7 +4,8 @@
 # package (python/: built with maturin into .venv, then its pytest suite).
 # `scripts/test.sh python` runs only the venv and Python steps (`make py`).
 # Stops at the first failing step (non-zero exit) and prints how long each step took.
-# Needs only a Rust toolchain (with rustfmt and clippy) and python3.
+# Needs only a Rust toolchain (with rustfmt and clippy) and python3; node + npm for the
+# DynamoDB tests (dynalite), which skip, saying why, where node is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,9 +14,10 @@ cd "$ROOT"
 # Versions known to install and work together on this machine's Python (3.11).
 PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # The Python package's build and test tools (scripts/py-test.sh); boto3 and moto's server
-# for train-sagemaker.py's test against moto_server on 127.0.0.1.
+# for train-sagemaker.py's test against moto_server on 127.0.0.1; awscli: the DynamoDB tests
+# run the runbook's `aws dynamodb ...` commands against dynalite.
 PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
-    boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5")
+    boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2)
 
 TIMINGS=()
 step() {
@@ -47,7 +49,19 @@ setup_venv() {
     .venv/bin/python -c 'import numpy, pandas, sklearn, pytest, boto3, moto.server'
 }
 
+# dynalite (a local DynamoDB on node) for iops-store's and iops-service's DynamoDB tests,
+# pinned by its package-lock.json; the tests start and stop it themselves.
+DYNALITE_DIR="$ROOT/crates/iops-store/tests/dynalite"
+setup_dynalite() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "    node/npm not found: the DynamoDB (dynalite) tests will skip"
+        return 0
+    fi
+    npm ci --prefix "$DYNALITE_DIR" --no-audit --no-fund --loglevel=error
+}
+
 step venv setup_venv
+step dynalite setup_dynalite
 export IOPS_PYTHON="$ROOT/.venv/bin/python"
 if [[ -d "$ROOT/../shared" ]]; then
     IOPS_SHARED="$(cd "$ROOT/../shared" && pwd)"

@@ -54,6 +54,21 @@ pub enum StoreError {
         /// The engine's message.
         reason: String,
     },
+    /// A DynamoDB request failed (after the SDK's own retries, for throttling and transient
+    /// errors). Present whether or not the `dynamodb` feature is on, so matches on this enum
+    /// do not depend on features.
+    #[error("dynamodb: {op}: {message}")]
+    Dynamo {
+        /// What was being done (`put_metric`, `save_state`, ...).
+        op: &'static str,
+        /// DynamoDB's error code (`ProvisionedThroughputExceededException`, ...), when it
+        /// answered one.
+        code: Option<String>,
+        /// The SDK's description, with its causes.
+        message: String,
+        /// True for throttling, server-side and network errors: the same request may pass later.
+        retryable: bool,
+    },
     /// An argument is out of the range the store accepts.
     #[error("invalid `{name}`: {reason}")]
     InvalidArgument {
@@ -66,7 +81,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// True for errors a caller may cure by retrying the same request later (a lost
-    /// compare-and-swap, a busy or locked database).
+    /// compare-and-swap, a busy or locked database, DynamoDB throttling or a network error).
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Conflict { .. } => true,
@@ -74,6 +89,7 @@ impl StoreError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
+            StoreError::Dynamo { retryable, .. } => *retryable,
             StoreError::Corrupt { .. }
             | StoreError::SchemaVersion { .. }
             | StoreError::Closed { .. }

@@ -2,8 +2,10 @@
 //!
 //! Where iops keeps metrics, insights and per-host detector state: the [`MetricStore`],
 //! [`InsightStore`] and [`StateStore`] traits (async, object-safe) and the embedded
-//! [`SqliteStore`]. A DynamoDB backend will implement the same traits with the item schema
-//! of ARCHITECTURE.md; record ids come from [`ids`] so both backends agree.
+//! [`SqliteStore`]. With the feature `dynamodb`, `DynamoStore` implements the same traits
+//! with the item schema of ARCHITECTURE.md (its module docs say how: conditional writes,
+//! state with an outbox of insights, retries). Record ids come from [`ids`] so both
+//! backends agree.
 //!
 //! ```
 //! use iops_core::{MetricSample, Timestamp};
@@ -23,12 +25,16 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "dynamodb")]
+mod dynamo;
 mod error;
 pub mod ids;
 mod records;
 mod sqlite;
 mod traits;
 
+#[cfg(feature = "dynamodb")]
+pub use dynamo::{DynamoOptions, DynamoStore, TableNames};
 pub use error::{Result, StoreError};
 pub use records::{ModelSource, PutMetric, StateUpdate, StoredInsight, StoredMetric, StoredState};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

@@ -1,0 +1,142 @@
+//! Table names and the CreateTable definitions of the three tables (for tests and local
+//! setups; production creates them from the SAM template with the same keys).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::sdk_error;
+use crate::{Result, StoreError};
+
+/// The names of the three tables.
+///
+/// - metrics (`METRICS_TABLE`): hash `hostname` S, range `timestamp` N (epoch seconds).
+/// - insights (`INSIGHTS_TABLE`): hash `hostname` S, range `insightId` S (time-sortable).
+/// - state (`STATE_TABLE`): hash `hostname` S; one item per host with `version` N,
+///   `lastTimestamp` N, `state` B (deflated), `pendingInsights` S (see
+///   [`DynamoStore`](super::DynamoStore)).
+///
+/// State has a table of its own rather than living in the metrics table under a reserved
+/// range key: the runbook's scans of the metrics and insights tables then list only
+/// metrics and insights, and a state item's size (tens of KB) and write rate never mix with
+/// the metric items'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Metric samples.
+    pub metrics: String,
+    /// Insights.
+    pub insights: String,
+    /// Per-host detector state.
+    pub state: String,
+}
+
+impl TableNames {
+    /// The names from `METRICS_TABLE`, `INSIGHTS_TABLE` and `STATE_TABLE`; the error names
+    /// the first one missing or empty.
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &'static str| match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(StoreError::InvalidArgument {
+                name,
+                reason: "environment variable must name a DynamoDB table".into(),
+            }),
+        };
+        Ok(TableNames {
+            metrics: var("METRICS_TABLE")?,
+            insights: var("INSIGHTS_TABLE")?,
+            state: var("STATE_TABLE")?,
+        })
+    }
+
+    /// `<prefix>-metrics`, `<prefix>-insights`, `<prefix>-state`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        TableNames {
+            metrics: format!("{prefix}-metrics"),
+            insights: format!("{prefix}-insights"),
+            state: format!("{prefix}-state"),
+        }
+    }
+}
+
+/// A table's range key, if any: name and type.
+type RangeKey<'a> = Option<(&'a str, ScalarAttributeType)>;
+
+/// Creates the tables that do not exist yet (on-demand billing) and waits until all three
+/// are ACTIVE.
+pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
+    let defs: [(&str, RangeKey<'_>); 3] = [
+        (&tables.metrics, Some(("timestamp", ScalarAttributeType::N))),
+        (
+            &tables.insights,
+            Some(("insightId", ScalarAttributeType::S)),
+        ),
+        (&tables.state, None),
+    ];
+    for (name, range) in &defs {
+        let key = |attr: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(attr)
+                .key_type(kind)
+                .build()
+        };
+        let attr = |attr: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(kind)
+                .build()
+        };
+        let mut req = client
+            .create_table()
+            .table_name(*name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("hostname", KeyType::Hash).map_err(build_error)?)
+            .attribute_definitions(attr("hostname", ScalarAttributeType::S).map_err(build_error)?);
+        if let Some((range_key, kind)) = range {
+            req = req
+                .key_schema(key(range_key, KeyType::Range).map_err(build_error)?)
+                .attribute_definitions(attr(range_key, kind.clone()).map_err(build_error)?);
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(sdk_error("create_table", e)),
+        }
+    }
+    for (name, _) in &defs {
+        wait_active(client, name).await?;
+    }
+    Ok(())
+}
+
+async fn wait_active(client: &Client, name: &str) -> Result<()> {
+    for _ in 0..600 {
+        let out = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("describe_table", e))?;
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(StoreError::Dynamo {
+        op: "create_table",
+        code: None,
+        message: format!("table {name} not ACTIVE after 60 s"),
+        retryable: true,
+    })
+}
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::InvalidArgument {
+        name: "table definition",
+        reason: e.to_string(),
+    }
+}

@@ -1,0 +1,271 @@
+//! The store contract every backend passes: functions on `&dyn Store` (and helpers to build
+//! records), run by `sqlite_contract.rs` and `dynamo_contract.rs`. Each test binary uses a
+//! part of the helpers.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use iops_core::{Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
+use iops_store::{ids, ModelSource, StateUpdate, Store, StoreError, StoredInsight};
+
+pub fn ts(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+pub fn sample(host: &str, t: &str, cpu: f64) -> MetricSample {
+    MetricSample {
+        timestamp: ts(t),
+        hostname: host.into(),
+        cpu_usage: cpu,
+        memory_usage: 50.0,
+        disk_io: 10.0,
+        network_io: 20.0,
+    }
+}
+
+pub fn insight(host: &str, t: &str, index: usize) -> StoredInsight {
+    StoredInsight {
+        insight_id: ids::insight_id(host, ts(t), index),
+        model_source: ModelSource::Builtin,
+        model_version: "test-1".into(),
+        insight: Insight {
+            kind: InsightType::CpuSpike,
+            severity: Severity::Warning,
+            message: format!("cpu high on {host}"),
+            hostname: host.into(),
+            timestamp: ts(t),
+            metric: Metric::Cpu,
+            value: 97.0,
+            expected: 40.0,
+            score: 0.95,
+            detector: "zscore+ewma".into(),
+            drivers: vec![],
+        },
+    }
+}
+
+pub fn update(host: &str, expected: u64, t: &str, state: &[u8]) -> StateUpdate {
+    StateUpdate {
+        hostname: host.into(),
+        expected_version: expected,
+        last_timestamp: ts(t),
+        state: state.to_vec(),
+        insights: vec![],
+    }
+}
+
+async fn metrics_are_idempotent_first_write_wins(store: &dyn Store) {
+    let a = sample("web-1", "2026-11-26T17:00:00Z", 75.5);
+    let first = store.put_metric(&a).await.unwrap();
+    assert!(first.inserted);
+    assert_eq!(first.metric_id, ids::metric_id("web-1", a.timestamp));
+    let same = store.put_metric(&a).await.unwrap();
+    let changed = store
+        .put_metric(&sample("web-1", "2026-11-26T17:00:00Z", 12.0))
+        .await
+        .unwrap();
+    for again in [&same, &changed] {
+        assert!(!again.inserted);
+        assert_eq!(again.metric_id, first.metric_id);
+    }
+    let other_host = store
+        .put_metric(&sample("web-2", "2026-11-26T17:00:00Z", 75.5))
+        .await
+        .unwrap();
+    assert!(other_host.inserted);
+    assert_ne!(other_host.metric_id, first.metric_id);
+    let stored = store
+        .list_metrics("web-1", Timestamp::MIN, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].sample, a, "the first write wins");
+    assert_eq!(stored[0].metric_id, first.metric_id);
+}
+
+async fn metrics_filter_by_host_and_since(store: &dyn Store) {
+    let times = [
+        "1969-12-31T23:59:59.5Z",
+        "2026-11-26T17:00:00Z",
+        "2026-11-26T17:00:00.000000001Z",
+        "2026-11-26T17:01:00Z",
+        "2026-11-26T17:02:00Z",
+    ];
+    // posted out of order: listing is by time
+    for t in times.iter().rev() {
+        store.put_metric(&sample("db-1", t, 1.0)).await.unwrap();
+    }
+    store
+        .put_metric(&sample("db-2", "2026-11-26T17:05:00Z", 1.0))
+        .await
+        .unwrap();
+    let listed = |since: &'static str, limit: usize| async move {
+        store
+            .list_metrics("db-1", ts(since), limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.sample.timestamp.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed("1900-01-01T00:00:00Z", 100).await,
+        times.iter().map(|t| ts(t).to_string()).collect::<Vec<_>>()
+    );
+    // inclusive bound, exact to the nanosecond
+    assert_eq!(
+        listed("2026-11-26T17:00:00.000000001Z", 100).await,
+        [
+            "2026-11-26T17:00:00.000000001Z",
+            "2026-11-26T17:01:00Z",
+            "2026-11-26T17:02:00Z"
+        ]
+    );
+    assert_eq!(listed("2026-11-26T17:00:00Z", 2).await.len(), 2);
+    assert!(listed("2026-11-26T17:02:00.1Z", 100).await.is_empty());
+    assert_eq!(
+        store
+            .count_metrics("db-1", ts("2026-11-26T17:00:00Z"))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        store.count_metrics("db-1", Timestamp::MIN).await.unwrap(),
+        5
+    );
+    assert_eq!(
+        store.count_metrics("nobody", Timestamp::MIN).await.unwrap(),
+        0
+    );
+}
+
+async fn insights_are_idempotent_and_filter_by_since(store: &dyn Store) {
+    let a = insight("web-1", "2026-11-26T17:00:00Z", 0);
+    let b = insight("web-1", "2026-11-26T17:00:00Z", 1);
+    let mut c = insight("web-1", "2026-11-26T18:00:00Z", 0);
+    c.model_source = ModelSource::Sagemaker;
+    c.model_version = "endpoint-v7".into();
+    store.put_insights(&[c.clone(), a.clone()]).await.unwrap();
+    store.put_insights(&[a.clone(), b.clone()]).await.unwrap();
+    store
+        .put_insights(&[insight("web-2", "2026-11-26T17:30:00Z", 0)])
+        .await
+        .unwrap();
+    let all = store
+        .list_insights("web-1", Timestamp::MIN, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert!(all.contains(&a) && all.contains(&b));
+    assert_eq!(all[2], c, "oldest first, model source and version kept");
+    let later = store
+        .list_insights("web-1", ts("2026-11-26T17:00:00.000001Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(later, [c]);
+}
+
+async fn state_saves_compare_and_swap(store: &dyn Store) {
+    assert!(store.load_state("st-1").await.unwrap().is_none());
+    let v1 = store
+        .save_state(update("st-1", 0, "2026-11-26T17:00:00Z", b"one"))
+        .await
+        .unwrap();
+    assert_eq!(v1, 1);
+    // a second "first" save lost the race: conflict, and its insights are not stored
+    let mut late = update("st-1", 0, "2026-11-26T17:00:00Z", b"other");
+    late.insights
+        .push(insight("st-1", "2026-11-26T17:00:00Z", 0));
+    match store.save_state(late).await {
+        Err(StoreError::Conflict {
+            hostname,
+            expected: 0,
+            found: 1,
+        }) => assert_eq!(hostname, "st-1"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store
+        .list_insights("st-1", Timestamp::MIN, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut next = update("st-1", 1, "2026-11-26T17:01:00Z", b"two");
+    next.insights
+        .push(insight("st-1", "2026-11-26T17:01:00Z", 0));
+    assert_eq!(store.save_state(next).await.unwrap(), 2);
+    let loaded = store.load_state("st-1").await.unwrap().unwrap();
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.state, b"two");
+    assert_eq!(loaded.last_timestamp, ts("2026-11-26T17:01:00Z"));
+    assert_eq!(
+        store
+            .list_insights("st-1", Timestamp::MIN, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        store
+            .save_state(update("st-1", 1, "2026-11-26T17:02:00Z", b"stale"))
+            .await,
+        Err(StoreError::Conflict { found: 2, .. })
+    ));
+    assert!(store.load_state("st-2").await.unwrap().is_none());
+}
+
+/// Many tasks racing on one key: exactly one insert, one CAS winner per version.
+async fn concurrent_writers_are_serialised(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let put = store
+                .put_metric(&sample("race", "2026-11-26T17:00:00Z", f64::from(i)))
+                .await
+                .unwrap();
+            let saved = store
+                .save_state(update("race", 0, "2026-11-26T17:00:00Z", b"x"))
+                .await;
+            (put, saved)
+        }));
+    }
+    let mut inserted = 0;
+    let mut won = 0;
+    for t in tasks {
+        let (put, saved) = t.await.unwrap();
+        inserted += usize::from(put.inserted);
+        match saved {
+            Ok(1) => won += 1,
+            Err(StoreError::Conflict { found: 1, .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((inserted, won), (1, 1));
+}
+
+async fn batches_insert_each_key_once(store: &dyn Store) {
+    let batch = [
+        sample("b-1", "2026-11-26T17:00:00Z", 1.0),
+        sample("b-1", "2026-11-26T17:01:00Z", 2.0),
+        sample("b-1", "2026-11-26T17:00:00Z", 3.0),
+    ];
+    let out = store.put_metrics_batch(&batch).await.unwrap();
+    assert_eq!(
+        out.iter().map(|p| p.inserted).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    assert_eq!(out[0].metric_id, out[2].metric_id);
+    assert_eq!(store.count_metrics("b-1", Timestamp::MIN).await.unwrap(), 2);
+}
+
+/// Every contract check, in turn, on one fresh store.
+pub async fn run_contract(store: Arc<dyn Store>) {
+    metrics_are_idempotent_first_write_wins(store.as_ref()).await;
+    metrics_filter_by_host_and_since(store.as_ref()).await;
+    insights_are_idempotent_and_filter_by_since(store.as_ref()).await;
+    state_saves_compare_and_swap(store.as_ref()).await;
+    batches_insert_each_key_once(store.as_ref()).await;
+    concurrent_writers_are_serialised(store).await;
+}
