@@ -5,7 +5,6 @@ use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderValue;
 use iops_core::artifact::ModelArtifact;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
@@ -17,11 +16,6 @@ pub const MODEL_FILE: &str = "model.json";
 pub struct LoadedModel {
     artifact: ModelArtifact,
     version: HeaderValue,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    checksum: Option<String>,
 }
 
 impl LoadedModel {
@@ -39,11 +33,8 @@ impl LoadedModel {
     /// (`sha256:<hex>`), so two variants of an A/B endpoint are told apart by content.
     pub fn from_slice(bytes: &[u8]) -> iops_core::Result<Self> {
         let artifact = ModelArtifact::from_slice(bytes)?;
-        // The artifact parsed, so the envelope does; an absent checksum cannot pass from_slice.
-        let version = serde_json::from_slice::<Envelope>(bytes)
-            .ok()
-            .and_then(|e| e.checksum)
-            .unwrap_or_default();
+        // The file's verified checksum, kept by from_slice (the envelope is parsed once).
+        let version = artifact.checksum()?.to_owned();
         Ok(Self::new(artifact, &version))
     }
 

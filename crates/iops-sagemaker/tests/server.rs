@@ -264,6 +264,28 @@ async fn runtime_api_path_answers_like_invocations() {
 }
 
 #[tokio::test]
+async fn batches_scored_inline_or_in_parallel_match_score_samples() {
+    // 100 and BLOCKING_ROWS rows are scored row by row inline; 1000 on the blocking pool.
+    for n in [100, iops_sagemaker::server::BLOCKING_ROWS, 1000] {
+        let (router, a) = router();
+        let x = Array2::from_shape_fn((n, 4), |(i, j)| ((i * (j + 3)) % 97) as f64 * 3.0);
+        let body: String = x
+            .outer_iter()
+            .map(|r| csv_row(r.as_slice().unwrap()) + "\n")
+            .collect();
+        let (status, _, text, _) =
+            call(&router, post("/invocations", "text/csv", None, body)).await;
+        assert_eq!(status, StatusCode::OK);
+        let got: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(
+            got,
+            a.forest().score_samples(x.view()).unwrap().to_vec(),
+            "{n} rows"
+        );
+    }
+}
+
+#[tokio::test]
 async fn large_batches_match_score_samples() {
     let (router, a) = router();
     let x = Array2::from_shape_fn((1000, 4), |(i, j)| ((i * (j + 3)) % 97) as f64 * 3.0);
