@@ -24,6 +24,10 @@ use crate::state::{AppState, LoadedModel};
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// Response header naming the model that scored the request (its artifact checksum).
 pub const MODEL_VERSION_HEADER: HeaderName = HeaderName::from_static("x-iops-model-version");
+/// The one response header SageMaker's runtime passes back to the caller (InvokeEndpoint's
+/// `CustomAttributes`); it carries `model-version=<version>` for A/B comparisons.
+pub const CUSTOM_ATTRIBUTES_HEADER: HeaderName =
+    HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
 /// Requests with more rows than this are scored on the blocking pool (in parallel, see
 /// [`score`]), so a large batch does not hold an async worker; smaller ones are scored inline.
 pub const BLOCKING_ROWS: usize = 256;
@@ -150,6 +154,7 @@ async fn invocations(
         HeaderValue::from_static(answer.mime()),
     );
     h.insert(MODEL_VERSION_HEADER, model.version().clone());
+    h.insert(CUSTOM_ATTRIBUTES_HEADER, model.custom_attributes().clone());
     Ok(response)
 }
 

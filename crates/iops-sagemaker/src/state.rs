@@ -16,6 +16,7 @@ pub const MODEL_FILE: &str = "model.json";
 pub struct LoadedModel {
     artifact: ModelArtifact,
     version: HeaderValue,
+    custom_attributes: HeaderValue,
 }
 
 impl LoadedModel {
@@ -26,7 +27,18 @@ impl LoadedModel {
             HeaderValue::from_str(&artifact.created_at().unix_timestamp().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
-        Self { artifact, version }
+        // SageMaker's runtime returns only this container header to the caller (as
+        // CustomAttributes of InvokeEndpoint), so the version travels there too.
+        let custom_attributes = version
+            .to_str()
+            .ok()
+            .and_then(|v| HeaderValue::from_str(&format!("model-version={v}")).ok())
+            .unwrap_or(HeaderValue::from_static("model-version=unknown"));
+        Self {
+            artifact,
+            version,
+            custom_attributes,
+        }
     }
 
     /// Loads a `model.json` from bytes; the version is the artifact's checksum
@@ -56,6 +68,11 @@ impl LoadedModel {
     /// The model version sent in the `x-iops-model-version` response header.
     pub fn version(&self) -> &HeaderValue {
         &self.version
+    }
+
+    /// `model-version=<version>`, sent in [`CUSTOM_ATTRIBUTES_HEADER`](crate::CUSTOM_ATTRIBUTES_HEADER).
+    pub fn custom_attributes(&self) -> &HeaderValue {
+        &self.custom_attributes
     }
 }
 

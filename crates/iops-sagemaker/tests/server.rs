@@ -98,11 +98,14 @@ async fn one_csv_row_answers_csv_like_the_flask_container() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(ct, "text/csv");
+        let version = LoadedModel::from_slice(a.to_json().unwrap().as_bytes())
+            .unwrap()
+            .version()
+            .clone();
+        assert_eq!(resp.headers()["x-iops-model-version"], version);
         assert_eq!(
-            resp.headers()["x-iops-model-version"],
-            LoadedModel::from_slice(a.to_json().unwrap().as_bytes())
-                .unwrap()
-                .version()
+            resp.headers()["x-amzn-sagemaker-custom-attributes"],
+            format!("model-version={}", version.to_str().unwrap()).as_str()
         );
         let got: f64 = body.trim().parse().unwrap();
         assert_eq!(got, a.forest().score_one(&NORMAL).unwrap());
