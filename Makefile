@@ -40,6 +40,10 @@ bench-peers: ## Streaming cost per sample, ours vs river, side by side in one ru
 bench-forest: ## Isolation forest fit/score/load, ours vs scikit-learn, in the same run (ratios)
 	./scripts/bench-forest-peers.sh
 
+.PHONY: bench-sagemaker
+bench-sagemaker: ## Load test (wrk) of the SageMaker server vs the Flask + scikit-learn container, same run
+	./scripts/bench-sagemaker.sh
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuzz
 	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)

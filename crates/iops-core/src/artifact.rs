@@ -16,6 +16,8 @@
 //! The checksum is the SHA-256 of the payload serialised compactly in field order, so
 //! re-indenting the file does not invalidate it but changing any value does.
 
+use std::sync::OnceLock;
+
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -60,12 +62,25 @@ pub struct TrainingSummary {
 }
 
 /// A fitted forest with the metadata that travels with it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ModelArtifact {
     created_at: OffsetDateTime,
     feature_names: Vec<String>,
     training: TrainingSummary,
     forest: IsolationForest,
+    /// The envelope's checksum: the verified one of the file it was loaded from, or computed
+    /// on first use. Not part of equality (it is derived from the rest).
+    checksum: OnceLock<String>,
+}
+
+/// Equality of content: the forest and its metadata (the cached checksum is derived from them).
+impl PartialEq for ModelArtifact {
+    fn eq(&self, other: &Self) -> bool {
+        self.created_at == other.created_at
+            && self.feature_names == other.feature_names
+            && self.training == other.training
+            && self.forest == other.forest
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -179,7 +194,20 @@ impl ModelArtifact {
             feature_names,
             training,
             forest,
+            checksum: OnceLock::new(),
         })
+    }
+
+    /// The checksum of the artifact's envelope (`sha256:<hex>`), which tells two models apart
+    /// by content: for an artifact loaded with [`from_slice`](Self::from_slice), the verified
+    /// checksum of that file (no second parse); otherwise the one [`to_json`](Self::to_json)
+    /// writes, computed once and kept. Errors only if the payload cannot be serialised.
+    pub fn checksum(&self) -> Result<&str> {
+        if let Some(c) = self.checksum.get() {
+            return Ok(c);
+        }
+        let payload = serde_json::to_string(&self.payload()?).map_err(decode)?;
+        Ok(self.checksum.get_or_init(|| sha256_hex(payload.as_bytes())))
     }
 
     /// The fitted forest.
@@ -205,6 +233,7 @@ impl ModelArtifact {
     pub fn set_threshold(&mut self, threshold: f64) -> Result<()> {
         self.forest.set_threshold(threshold)?;
         self.training.threshold = threshold;
+        self.checksum = OnceLock::new(); // the content changed
         Ok(())
     }
 
@@ -242,6 +271,7 @@ impl ModelArtifact {
     pub fn to_json(&self) -> Result<String> {
         let payload = serde_json::to_string(&self.payload()?).map_err(decode)?;
         let checksum = sha256_hex(payload.as_bytes());
+        let _ = self.checksum.set(checksum.clone());
         let raw = RawValue::from_string(payload).map_err(decode)?;
         serde_json::to_string(&EnvelopeOut {
             format_version: FORMAT_VERSION,
@@ -292,7 +322,9 @@ impl ModelArtifact {
         if actual != expected {
             return Err(Error::ArtifactChecksum { expected, actual });
         }
-        Self::from_payload(payload)
+        let artifact = Self::from_payload(payload)?;
+        let _ = artifact.checksum.set(expected);
+        Ok(artifact)
     }
 
     /// Loads an artifact from a string (see [`from_slice`](Self::from_slice)).
@@ -352,6 +384,54 @@ impl ModelArtifact {
             feature_names: p.feature_names,
             training: p.training,
             forest,
+            checksum: OnceLock::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn envelope_checksum(json: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["checksum"].as_str().unwrap().to_owned()
+    }
+
+    fn model() -> ModelArtifact {
+        let x = Array2::from_shape_fn((120, 3), |(i, j)| ((i * (j + 2)) % 23) as f64);
+        let p = IsolationForestParams::new()
+            .n_trees(5)
+            .max_samples(32)
+            .seed(9)
+            .check()
+            .unwrap();
+        let names = ["a", "b", "c"].map(String::from).to_vec();
+        ModelArtifact::train(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn checksum_is_the_envelopes_whether_trained_or_loaded() {
+        let m = model();
+        // Computed before any to_json, then checked against what to_json writes.
+        let computed = m.checksum().unwrap().to_owned();
+        let json = m.to_json().unwrap();
+        assert_eq!(computed, envelope_checksum(&json));
+        assert!(computed.starts_with("sha256:") && computed.len() == 7 + 64);
+
+        // Loaded from a re-indented file: the file's (verified) checksum.
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let back = ModelArtifact::from_str(&pretty).unwrap();
+        assert_eq!(back.checksum().unwrap(), computed);
+        assert_eq!(back, m);
+
+        // A changed threshold is a different model: a new checksum, the one to_json writes.
+        let mut changed = back.clone();
+        changed.set_threshold(0.61).unwrap();
+        let new = changed.checksum().unwrap().to_owned();
+        assert_ne!(new, computed);
+        assert_eq!(new, envelope_checksum(&changed.to_json().unwrap()));
     }
 }

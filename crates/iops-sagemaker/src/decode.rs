@@ -7,6 +7,9 @@ use serde_json::Value;
 use crate::error::{bad, Result};
 use crate::media::Format;
 
+/// Largest number of values reserved up front for a CSV body.
+const MAX_RESERVED_VALUES: usize = 1 << 16;
+
 /// Rows of feature values, row-major, all finite, every row `n_cols` wide.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rows {
@@ -37,6 +40,13 @@ pub struct Schema<'a> {
 /// an error.
 pub fn decode(body: &[u8], format: Format, schema: Schema<'_>) -> Result<Rows> {
     let mut sink = Sink::new(schema.n_features);
+    if format == Format::Csv {
+        // One allocation for typical requests: at most one value per comma or line end (the
+        // reservation is capped, so a body of commas cannot make it large; beyond it the
+        // buffer grows as usual).
+        let cells = body.iter().filter(|&&b| b == b',' || b == b'\n').count() + 1;
+        sink.values.reserve(cells.min(MAX_RESERVED_VALUES));
+    }
     match format {
         Format::Csv => decode_csv(body, schema, &mut sink)?,
         Format::Json => decode_json(body, schema, &mut sink)?,

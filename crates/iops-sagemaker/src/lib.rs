@@ -32,6 +32,7 @@
 //! let response = rt.block_on(router.oneshot(request))?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(response.headers()["x-iops-model-version"], "v1");
+//! assert_eq!(response.headers()["x-amzn-sagemaker-custom-attributes"], "model-version=v1");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
@@ -45,5 +46,5 @@ pub mod state;
 pub mod train;
 
 pub use error::{Error, Result};
-pub use server::{app, serve, MAX_PAYLOAD_BYTES, MODEL_VERSION_HEADER};
+pub use server::{app, serve, CUSTOM_ATTRIBUTES_HEADER, MAX_PAYLOAD_BYTES, MODEL_VERSION_HEADER};
 pub use state::{AppState, LoadedModel, MODEL_FILE};

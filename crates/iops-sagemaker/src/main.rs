@@ -35,6 +35,10 @@ enum Command {
         /// Port to bind (0 picks a free one; the bound address is printed).
         #[arg(long, env = "SAGEMAKER_BIND_TO_PORT", default_value_t = 8080)]
         port: u16,
+        /// Threads serving requests (default: one per core). SageMaker's inference toolkits
+        /// read the same variable for their worker count.
+        #[arg(long, env = "SAGEMAKER_MODEL_SERVER_WORKERS")]
+        workers: Option<std::num::NonZeroUsize>,
     },
     /// Train on <ml-root>/input and write <ml-root>/model/model.json.
     Train,
@@ -44,7 +48,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = MlPaths::new(&cli.ml_root, cli.model_dir.clone());
     match cli.command {
-        Command::Serve { host, port } => match run_serve(&paths, SocketAddr::new(host, port)) {
+        Command::Serve {
+            host,
+            port,
+            workers,
+        } => match run_serve(&paths, SocketAddr::new(host, port), workers) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("serve failed: {e:#}");
@@ -83,9 +91,17 @@ fn run_train(paths: &MlPaths) -> ExitCode {
     }
 }
 
-fn run_serve(paths: &MlPaths, addr: SocketAddr) -> Result<()> {
+fn run_serve(
+    paths: &MlPaths,
+    addr: SocketAddr,
+    workers: Option<std::num::NonZeroUsize>,
+) -> Result<()> {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n.get());
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -5,7 +5,6 @@ use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderValue;
 use iops_core::artifact::ModelArtifact;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
@@ -17,11 +16,7 @@ pub const MODEL_FILE: &str = "model.json";
 pub struct LoadedModel {
     artifact: ModelArtifact,
     version: HeaderValue,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    checksum: Option<String>,
+    custom_attributes: HeaderValue,
 }
 
 impl LoadedModel {
@@ -32,18 +27,26 @@ impl LoadedModel {
             HeaderValue::from_str(&artifact.created_at().unix_timestamp().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
-        Self { artifact, version }
+        // SageMaker's runtime returns only this container header to the caller (as
+        // CustomAttributes of InvokeEndpoint), so the version travels there too.
+        let custom_attributes = version
+            .to_str()
+            .ok()
+            .and_then(|v| HeaderValue::from_str(&format!("model-version={v}")).ok())
+            .unwrap_or(HeaderValue::from_static("model-version=unknown"));
+        Self {
+            artifact,
+            version,
+            custom_attributes,
+        }
     }
 
     /// Loads a `model.json` from bytes; the version is the artifact's checksum
     /// (`sha256:<hex>`), so two variants of an A/B endpoint are told apart by content.
     pub fn from_slice(bytes: &[u8]) -> iops_core::Result<Self> {
         let artifact = ModelArtifact::from_slice(bytes)?;
-        // The artifact parsed, so the envelope does; an absent checksum cannot pass from_slice.
-        let version = serde_json::from_slice::<Envelope>(bytes)
-            .ok()
-            .and_then(|e| e.checksum)
-            .unwrap_or_default();
+        // The file's verified checksum, kept by from_slice (the envelope is parsed once).
+        let version = artifact.checksum()?.to_owned();
         Ok(Self::new(artifact, &version))
     }
 
@@ -65,6 +68,11 @@ impl LoadedModel {
     /// The model version sent in the `x-iops-model-version` response header.
     pub fn version(&self) -> &HeaderValue {
         &self.version
+    }
+
+    /// `model-version=<version>`, sent in [`CUSTOM_ATTRIBUTES_HEADER`](crate::CUSTOM_ATTRIBUTES_HEADER).
+    pub fn custom_attributes(&self) -> &HeaderValue {
+        &self.custom_attributes
     }
 }
 

@@ -98,11 +98,14 @@ async fn one_csv_row_answers_csv_like_the_flask_container() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(ct, "text/csv");
+        let version = LoadedModel::from_slice(a.to_json().unwrap().as_bytes())
+            .unwrap()
+            .version()
+            .clone();
+        assert_eq!(resp.headers()["x-iops-model-version"], version);
         assert_eq!(
-            resp.headers()["x-iops-model-version"],
-            LoadedModel::from_slice(a.to_json().unwrap().as_bytes())
-                .unwrap()
-                .version()
+            resp.headers()["x-amzn-sagemaker-custom-attributes"],
+            format!("model-version={}", version.to_str().unwrap()).as_str()
         );
         let got: f64 = body.trim().parse().unwrap();
         assert_eq!(got, a.forest().score_one(&NORMAL).unwrap());
@@ -261,6 +264,28 @@ async fn runtime_api_path_answers_like_invocations() {
         v["scores"][0]["score"].as_f64().unwrap(),
         a.forest().score_one(&NORMAL).unwrap()
     );
+}
+
+#[tokio::test]
+async fn batches_scored_inline_or_in_parallel_match_score_samples() {
+    // 100 and BLOCKING_ROWS rows are scored row by row inline; 1000 on the blocking pool.
+    for n in [100, iops_sagemaker::server::BLOCKING_ROWS, 1000] {
+        let (router, a) = router();
+        let x = Array2::from_shape_fn((n, 4), |(i, j)| ((i * (j + 3)) % 97) as f64 * 3.0);
+        let body: String = x
+            .outer_iter()
+            .map(|r| csv_row(r.as_slice().unwrap()) + "\n")
+            .collect();
+        let (status, _, text, _) =
+            call(&router, post("/invocations", "text/csv", None, body)).await;
+        assert_eq!(status, StatusCode::OK);
+        let got: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(
+            got,
+            a.forest().score_samples(x.view()).unwrap().to_vec(),
+            "{n} rows"
+        );
+    }
 }
 
 #[tokio::test]
