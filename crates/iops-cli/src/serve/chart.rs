@@ -142,7 +142,9 @@ pub fn render(c: &Chart<'_>) -> String {
         hi = lo + 1.0;
     }
     let span = hi - lo;
-    let (lo, hi) = (lo - 0.05 * span, hi + 0.05 * span);
+    // Pad the range, but never below zero for data that is never negative.
+    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+    let (lo, hi) = ((lo - 0.05 * span).max(floor), hi + 0.05 * span);
     let dt = if c.t1 > c.t0 { c.t1 - c.t0 } else { 1.0 };
     let x = |t: f64| PAD_LEFT + (t - c.t0) / dt * plot_w;
     let y = |v: f64| PAD_TOP + (hi - v) / (hi - lo) * plot_h;
