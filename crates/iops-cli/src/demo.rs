@@ -91,20 +91,42 @@ struct Served {
 }
 
 impl Sink {
-    /// The insights `sample` raises.
-    fn process(&mut self, sample: &MetricSample) -> Result<Vec<Insight>> {
+    /// The insights each sample of one time step raises, in order. The server ingests the
+    /// step's samples (one per host) concurrently, as a fleet's agents would post them.
+    fn process_step(&mut self, step: &[MetricSample]) -> Result<Vec<Vec<Insight>>> {
         match self {
-            Sink::Local(engine) => Ok(engine
-                .process(sample)
-                .with_context(|| format!("engine rejected a sample of {}", sample.hostname))?
-                .insights),
+            Sink::Local(engine) => step
+                .iter()
+                .map(|sample| {
+                    Ok(engine
+                        .process(sample)
+                        .with_context(|| {
+                            format!("engine rejected a sample of {}", sample.hostname)
+                        })?
+                        .insights)
+                })
+                .collect(),
             Sink::Served(s) => {
-                let body = sample.to_json();
-                let answer = s
-                    .runtime
-                    .block_on(s.state.ingest(body.as_bytes()))
-                    .with_context(|| format!("server rejected a sample of {}", sample.hostname))?;
-                Ok(answer.insights.into_iter().map(|i| i.insight).collect())
+                let state = &s.state;
+                s.runtime.block_on(async {
+                    let tasks: Vec<_> = step
+                        .iter()
+                        .map(|sample| {
+                            let state = state.clone();
+                            let body = sample.to_json();
+                            tokio::spawn(async move { state.ingest(body.as_bytes()).await })
+                        })
+                        .collect();
+                    let mut out = Vec::with_capacity(tasks.len());
+                    for (task, sample) in tasks.into_iter().zip(step) {
+                        let answer =
+                            task.await.context("ingest task failed")?.with_context(|| {
+                                format!("server rejected a sample of {}", sample.hostname)
+                            })?;
+                        out.push(answer.insights.into_iter().map(|i| i.insight).collect());
+                    }
+                    Ok(out)
+                })
             }
         }
     }
@@ -383,8 +405,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     };
     let mut last_step = None;
 
-    for (sample, _) in fleet.samples() {
-        let secs = sample.timestamp.epoch_seconds() as i64;
+    let mut stream = fleet.samples().map(|(s, _)| s).peekable();
+    while let Some(first) = stream.next() {
+        // One time step: every host's sample of the same time, ingested together.
+        let mut step = vec![first];
+        while let Some(next) = stream.next_if(|s| s.timestamp == step[0].timestamp) {
+            step.push(next);
+        }
+        let secs = step[0].timestamp.epoch_seconds() as i64;
         if sink.stopped() {
             writeln!(out, "interrupted: the server stopped")?;
             break;
@@ -404,23 +432,24 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             );
             writeln!(out, "{}", style.paint("1", &line))?;
         }
-        let insights = sink.process(&sample)?;
-        samples += 1;
-        for insight in insights {
-            let tag = if secs < warm_end {
-                style.paint("2", "[warm-up]")
-            } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
-                caught.entry(inc.id).or_insert(Catch {
-                    secs,
-                    kind: insight.kind.as_str(),
-                    severity: insight.severity,
-                });
-                style.paint("32", &format!("[incident #{} {}]", inc.id, inc.kind))
-            } else {
-                style.paint("35", "[false alarm]")
-            };
-            let drivers =
-                if insight.drivers.is_empty() || insight.kind == InsightType::MultiMetricAnomaly {
+        for insights in sink.process_step(&step)? {
+            samples += 1;
+            for insight in insights {
+                let tag = if secs < warm_end {
+                    style.paint("2", "[warm-up]")
+                } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
+                    caught.entry(inc.id).or_insert(Catch {
+                        secs,
+                        kind: insight.kind.as_str(),
+                        severity: insight.severity,
+                    });
+                    style.paint("32", &format!("[incident #{} {}]", inc.id, inc.kind))
+                } else {
+                    style.paint("35", "[false alarm]")
+                };
+                let drivers = if insight.drivers.is_empty()
+                    || insight.kind == InsightType::MultiMetricAnomaly
+                {
                     String::new()
                 } else {
                     let named: Vec<String> = insight
@@ -431,17 +460,18 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                         .collect();
                     style.paint("2", &format!(" [fleet forest: {}]", named.join(", ")))
                 };
-            writeln!(
-                out,
-                "{}  {} {:<16} {:<8} {}{drivers} {}",
-                when(secs),
-                style.severity(insight.severity),
-                insight.kind.as_str(),
-                insight.hostname,
-                insight.message,
-                tag
-            )?;
-            all.push((insight, secs));
+                writeln!(
+                    out,
+                    "{}  {} {:<16} {:<8} {}{drivers} {}",
+                    when(secs),
+                    style.severity(insight.severity),
+                    insight.kind.as_str(),
+                    insight.hostname,
+                    insight.message,
+                    tag
+                )?;
+                all.push((insight, secs));
+            }
         }
     }
     let elapsed = started.elapsed();

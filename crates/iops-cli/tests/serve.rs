@@ -462,3 +462,68 @@ fn acknowledged_metrics_survive_sigkill() {
     }
     eprintln!("{total} acknowledged writes, all found after SIGKILL and restart");
 }
+
+/// `iops demo --serve` streams the fleet through the server's pipeline: the same insights as
+/// the engine in-process, the dashboard lists the fleet, ctrl-c (SIGINT) stops it.
+#[test]
+fn demo_serve_streams_through_the_server_then_serves_until_interrupted() {
+    let args = ["--hosts", "3", "--days", "8", "--seed", "5", "--no-forest"];
+    let local = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .arg("demo")
+        .args(args)
+        .output()
+        .expect("run iops demo");
+    assert!(local.status.success());
+    let summary = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("== summary =="))
+            .filter(|l| {
+                !l.is_empty()
+                    && !l.starts_with("samples processed:")
+                    && !l.starts_with("Dashboard:")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    let want = summary(&String::from_utf8_lossy(&local.stdout));
+    assert!(want.iter().any(|l| l.starts_with("insights: ")), "{want:?}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .arg("demo")
+        .args(args)
+        .args(["--serve", "--fast", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start iops demo --serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains("serving until ctrl-c") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let url = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Dashboard: http://"))
+        .and_then(|l| l.split('/').next())
+        .unwrap_or_else(|| panic!("no dashboard address in\n{text}"))
+        .to_owned();
+    assert_eq!(summary(&text), want, "{text}");
+    let (status, page) = get(&url, "/");
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("<tr class=\"host\">").count(), 3);
+    let (_, health) = get(&url, "/health");
+    assert_eq!(json(&health)["hosts"], 3);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+}

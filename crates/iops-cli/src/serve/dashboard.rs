@@ -225,7 +225,7 @@ pub async fn overview(State(state): State<AppState>) -> Response {
         body.push_str("</table>");
     }
     let mut all: Vec<&StoredInsight> = rows.iter().flat_map(|r| r.recent.iter()).collect();
-    all.sort_by(|a, b| b.insight.timestamp.cmp(&a.insight.timestamp));
+    all.sort_by_key(|i| std::cmp::Reverse(i.insight.timestamp));
     all.truncate(FEED_ROWS);
     let _ = write!(
         body,
