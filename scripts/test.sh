@@ -60,6 +60,17 @@ setup_dynalite() {
     npm ci --prefix "$DYNALITE_DIR" --no-audit --no-fund --loglevel=error
 }
 
+# The dashboard test (crates/iops-cli/tests/serve.rs) loads pages in headless Chromium;
+# without it that part is skipped with a printed reason.
+setup_chromium() {
+    if [[ ! -x /usr/bin/chromium ]] && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        if ! apt-get install -y -q chromium >/dev/null; then
+            apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null || true
+        fi
+    fi
+    if [[ -x /usr/bin/chromium ]]; then echo "    chromium: $(/usr/bin/chromium --version)"; else echo "    chromium: absent (the dashboard's browser test will be skipped)"; fi
+}
+
 step venv setup_venv
 step dynalite setup_dynalite
 export IOPS_PYTHON="$ROOT/.venv/bin/python"
@@ -75,6 +86,7 @@ if [[ "${1:-}" == "python" ]]; then
     exit 0
 fi
 
+step chromium setup_chromium
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace

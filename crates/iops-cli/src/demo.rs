@@ -1,5 +1,6 @@
 //! `iops demo`: a synthetic fleet streamed through one insight engine, insights printed as
-//! they are raised, then how the injected incidents were caught.
+//! they are raised, then how the injected incidents were caught. With `--serve`, the fleet
+//! streams through the local server's pipeline and the dashboard shows it.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -13,8 +14,10 @@ use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::engine::{training_features, EngineConfig, InsightEngine, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
-use iops_core::{Insight, InsightType, ParamGuard, Severity};
+use iops_core::{Insight, InsightType, MetricSample, ParamGuard, Severity};
 use iops_synth::{Fleet, FleetParams, Incident, Role};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -51,6 +54,131 @@ pub struct DemoArgs {
     /// Streaming per-metric models only: no fleet forest.
     #[arg(long)]
     pub no_forest: bool,
+    /// Also serve the API and the dashboard while the fleet streams through them (through
+    /// the same pipeline as POST /metrics, into a SQLite database), then keep serving until
+    /// ctrl-c. Without --speed or --fast, the warm-up streams at full speed and the rest at
+    /// 2 simulated hours a second, so the dashboard can be watched.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: the address to listen on.
+    #[arg(long, default_value = crate::serve::DEFAULT_ADDR, requires = "serve")]
+    pub addr: std::net::SocketAddr,
+    /// With --serve: the database to write (default: a fresh one in a temporary directory,
+    /// deleted at exit).
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    pub db: Option<PathBuf>,
+}
+
+/// The pace of `--serve` after the warm-up when none is given: simulated seconds per second.
+const SERVE_SPEED: f64 = 7200.0;
+
+/// Where samples go: the engine in this process, or the server's ingest pipeline.
+enum Sink {
+    Local(Box<InsightEngine>),
+    Served(Box<Served>),
+}
+
+/// The server the demo runs in-process.
+struct Served {
+    runtime: tokio::runtime::Runtime,
+    state: crate::serve::AppState,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stopped: Arc<AtomicBool>,
+    url: String,
+    db: PathBuf,
+    // Deleted at exit (after the store is closed: declared last, dropped last).
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Sink {
+    /// The insights each sample of one time step raises, in order. The server ingests the
+    /// step's samples (one per host) concurrently, as a fleet's agents would post them.
+    fn process_step(&mut self, step: &[MetricSample]) -> Result<Vec<Vec<Insight>>> {
+        match self {
+            Sink::Local(engine) => step
+                .iter()
+                .map(|sample| {
+                    Ok(engine
+                        .process(sample)
+                        .with_context(|| {
+                            format!("engine rejected a sample of {}", sample.hostname)
+                        })?
+                        .insights)
+                })
+                .collect(),
+            Sink::Served(s) => {
+                let state = &s.state;
+                s.runtime.block_on(async {
+                    let tasks: Vec<_> = step
+                        .iter()
+                        .map(|sample| {
+                            let state = state.clone();
+                            let body = sample.to_json();
+                            tokio::spawn(async move { state.ingest(body.as_bytes()).await })
+                        })
+                        .collect();
+                    let mut out = Vec::with_capacity(tasks.len());
+                    for (task, sample) in tasks.into_iter().zip(step) {
+                        let answer =
+                            task.await.context("ingest task failed")?.with_context(|| {
+                                format!("server rejected a sample of {}", sample.hostname)
+                            })?;
+                        out.push(answer.insights.into_iter().map(|i| i.insight).collect());
+                    }
+                    Ok(out)
+                })
+            }
+        }
+    }
+
+    /// True once ctrl-c stopped the server.
+    fn stopped(&self) -> bool {
+        match self {
+            Sink::Local(_) => false,
+            Sink::Served(s) => s.stopped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Starts the server of `--serve` on the demo's engine.
+fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> Result<Served> {
+    let (dir, db) = match &args.db {
+        Some(db) => (None, db.clone()),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("iops-demo-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            let db = dir.path().join("iops-demo.db");
+            (Some(dir), db)
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Demo data is not precious: durable against a crash of the process, not power loss.
+    let store = crate::serve::open_store(&db, crate::serve::Durability::Normal)?;
+    let state = crate::serve::AppState::new(store, config, description, 64 * 1024, None)?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.addr))
+        .with_context(|| format!("cannot bind {} (use --addr)", args.addr))?;
+    let local = listener.local_addr().context("no local address")?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stopped);
+    let server = runtime.spawn(crate::serve::serve(listener, state.clone(), async move {
+        crate::serve::shutdown_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    }));
+    Ok(Served {
+        runtime,
+        state,
+        server,
+        stopped,
+        url: format!("http://{local}/"),
+        db,
+        _dir: dir,
+    })
 }
 
 /// The fleet forest of the demo: loaded from `--model`, or fitted on an incident-free fleet
@@ -224,6 +352,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     writeln!(out)?;
 
     let mut config = EngineConfig::default();
+    let mut description =
+        "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned();
     match fleet_forest(args)? {
         Some((model, how)) => {
             writeln!(
@@ -231,26 +361,63 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                 "Fleet forest: {} trees over each host's standardised metrics, {how}.",
                 model.forest().n_trees()
             )?;
+            description = crate::serve::forest_description(&model, "demo");
             config = config.with_forest(model)?;
         }
         None => writeln!(out, "No fleet forest: streaming per-metric models only.")?,
     }
     writeln!(out)?;
-    let mut engine = InsightEngine::new(config);
+    let mut sink = if args.serve {
+        let served = start_server(args, config, description)?;
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                "1",
+                &format!(
+                    "Dashboard: {} (API on the same address; database {})",
+                    served.url,
+                    served.db.display()
+                )
+            )
+        )?;
+        writeln!(out)?;
+        Sink::Served(Box::new(served))
+    } else {
+        Sink::Local(Box::new(InsightEngine::new(config)))
+    };
     let mut all: Vec<(Insight, i64)> = Vec::new();
     let mut caught: BTreeMap<usize, Catch> = BTreeMap::new();
     let mut samples = 0u64;
     let mut announced_warm = false;
     let started = Instant::now();
-    let pace = args
-        .speed
-        .filter(|_| !args.fast)
-        .map(|speed| Duration::from_secs_f64(f64::from(INTERVAL_SECS) / speed));
+    let speed = match (args.speed, args.fast, args.serve) {
+        (Some(speed), false, _) => Some(speed),
+        (None, false, true) => Some(SERVE_SPEED),
+        _ => None,
+    };
+    let pace = speed.map(|speed| Duration::from_secs_f64(f64::from(INTERVAL_SECS) / speed));
+    // --serve's default pace starts after the warm-up; a pace asked for applies throughout.
+    let pace_from = if args.speed.is_none() {
+        warm_end
+    } else {
+        i64::MIN
+    };
     let mut last_step = None;
 
-    for (sample, _) in fleet.samples() {
-        let secs = sample.timestamp.epoch_seconds() as i64;
-        if let Some(pace) = pace {
+    let mut stream = fleet.samples().map(|(s, _)| s).peekable();
+    while let Some(first) = stream.next() {
+        // One time step: every host's sample of the same time, ingested together.
+        let mut step = vec![first];
+        while let Some(next) = stream.next_if(|s| s.timestamp == step[0].timestamp) {
+            step.push(next);
+        }
+        let secs = step[0].timestamp.epoch_seconds() as i64;
+        if sink.stopped() {
+            writeln!(out, "interrupted: the server stopped")?;
+            break;
+        }
+        if let Some(pace) = pace.filter(|_| secs >= pace_from) {
             if last_step.is_some_and(|s| s != secs) {
                 out.flush()?;
                 std::thread::sleep(pace);
@@ -265,25 +432,24 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             );
             writeln!(out, "{}", style.paint("1", &line))?;
         }
-        let assessment = engine
-            .process(&sample)
-            .with_context(|| format!("engine rejected a sample of {}", sample.hostname))?;
-        samples += 1;
-        for insight in assessment.insights {
-            let tag = if secs < warm_end {
-                style.paint("2", "[warm-up]")
-            } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
-                caught.entry(inc.id).or_insert(Catch {
-                    secs,
-                    kind: insight.kind.as_str(),
-                    severity: insight.severity,
-                });
-                style.paint("32", &format!("[incident #{} {}]", inc.id, inc.kind))
-            } else {
-                style.paint("35", "[false alarm]")
-            };
-            let drivers =
-                if insight.drivers.is_empty() || insight.kind == InsightType::MultiMetricAnomaly {
+        for insights in sink.process_step(&step)? {
+            samples += 1;
+            for insight in insights {
+                let tag = if secs < warm_end {
+                    style.paint("2", "[warm-up]")
+                } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
+                    caught.entry(inc.id).or_insert(Catch {
+                        secs,
+                        kind: insight.kind.as_str(),
+                        severity: insight.severity,
+                    });
+                    style.paint("32", &format!("[incident #{} {}]", inc.id, inc.kind))
+                } else {
+                    style.paint("35", "[false alarm]")
+                };
+                let drivers = if insight.drivers.is_empty()
+                    || insight.kind == InsightType::MultiMetricAnomaly
+                {
                     String::new()
                 } else {
                     let named: Vec<String> = insight
@@ -294,17 +460,18 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                         .collect();
                     style.paint("2", &format!(" [fleet forest: {}]", named.join(", ")))
                 };
-            writeln!(
-                out,
-                "{}  {} {:<16} {:<8} {}{drivers} {}",
-                when(secs),
-                style.severity(insight.severity),
-                insight.kind.as_str(),
-                insight.hostname,
-                insight.message,
-                tag
-            )?;
-            all.push((insight, secs));
+                writeln!(
+                    out,
+                    "{}  {} {:<16} {:<8} {}{drivers} {}",
+                    when(secs),
+                    style.severity(insight.severity),
+                    insight.kind.as_str(),
+                    insight.hostname,
+                    insight.message,
+                    tag
+                )?;
+                all.push((insight, secs));
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -388,6 +555,34 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     delays.sort_unstable();
     if let Some(median) = delays.get(delays.len() / 2) {
         writeln!(out, "median detection delay: {median} min")?;
+    }
+    if let Sink::Served(served) = sink {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                "1",
+                &format!("Dashboard: {} — serving until ctrl-c.", served.url)
+            )
+        )?;
+        out.flush()?;
+        drop(out);
+        let Served {
+            runtime,
+            state,
+            server,
+            _dir,
+            ..
+        } = *served;
+        runtime
+            .block_on(server)
+            .context("server task failed")?
+            .context("server error")?;
+        drop(state);
+        drop(runtime);
+        eprintln!("stopped");
+        return Ok(());
     }
     out.flush()?;
     Ok(())

@@ -4,6 +4,7 @@ mod demo;
 mod detect;
 mod eval;
 mod nab_dir;
+mod serve;
 mod tabular;
 mod train;
 
@@ -24,6 +25,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API (POST/GET /metrics, GET /insights, GET /health) and a dashboard
+    /// at `/`, over a SQLite database.
+    Serve(serve::ServeArgs),
     /// Stream a synthetic fleet through the engine and show the insights it raises.
     Demo(demo::DemoArgs),
     /// Evaluate detection quality on a benchmark.
@@ -48,6 +52,7 @@ enum EvalAll {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(EvalAll::Engine(cmd)) => eval::run(cmd),
         Command::Eval(EvalAll::Tabular(args)) => tabular::run(args),

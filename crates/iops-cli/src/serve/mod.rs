@@ -1,0 +1,260 @@
+//! `iops serve`: the HTTP API of the Lambda (POST /metrics, GET /metrics, GET /insights,
+//! GET /health) and a dashboard at `/`, on one machine, over the embedded SQLite store.
+
+mod api;
+mod chart;
+mod dashboard;
+mod hosts;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use clap::{Args, ValueEnum};
+use iops_core::artifact::ModelArtifact;
+use iops_core::engine::EngineConfig;
+use iops_service::{BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError};
+use iops_store::{SqliteOptions, SqliteStore, Synchronous};
+
+pub use hosts::HostIndex;
+
+/// Default address: loopback only (put a reverse proxy in front to expose it).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the bound address is printed).
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// SQLite database file (created if missing).
+    #[arg(long, default_value = "iops.db")]
+    pub db: PathBuf,
+    /// Require this key in the `x-api-key` header of writes (POST /metrics).
+    #[arg(long, env = "IOPS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// A fleet forest (`iops train`) scoring each host's 4-metric vector, besides the
+    /// streaming per-metric models.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Largest request body accepted, in bytes (413 above it).
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Durability of an acknowledged write: `full` survives power loss (fsync per group
+    /// commit), `normal` survives a crash of the process only.
+    #[arg(long, value_enum, default_value_t = Durability::Full)]
+    pub durability: Durability,
+}
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// SQLite `synchronous = FULL`.
+    Full,
+    /// SQLite `synchronous = NORMAL`.
+    Normal,
+}
+
+/// The model the server scores with, as the dashboard and /health describe it.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// The version recorded with every insight.
+    pub version: String,
+    /// One line for people.
+    pub description: String,
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    service: Arc<Service>,
+    hosts: Arc<HostIndex>,
+    api_key: Option<Arc<str>>,
+    engine: Arc<EngineConfig>,
+    model: Arc<ModelInfo>,
+}
+
+impl AppState {
+    /// A server over `store`, scoring with `engine`.
+    pub fn new(
+        store: Arc<SqliteStore>,
+        engine: EngineConfig,
+        model_description: String,
+        max_body_bytes: usize,
+        api_key: Option<String>,
+    ) -> Result<Self> {
+        let hosts = match store.path() {
+            Some(path) => HostIndex::load(path)?,
+            None => HostIndex::default(),
+        };
+        let scorer = BuiltinScorer::new(engine.clone());
+        let model = ModelInfo {
+            version: scorer.version().to_owned(),
+            description: model_description,
+        };
+        let config = ServiceConfig {
+            max_body_bytes,
+            ..ServiceConfig::default()
+        };
+        let service = Service::with_scorer(store, Arc::new(scorer), config);
+        Ok(AppState {
+            service: Arc::new(service),
+            hosts: Arc::new(hosts),
+            api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from),
+            engine: Arc::new(engine.without_forest()),
+            model: Arc::new(model),
+        })
+    }
+
+    /// Ingests one POST /metrics body and keeps the dashboard's host list current.
+    pub async fn ingest(&self, body: &[u8]) -> Result<IngestResponse, ServiceError> {
+        let answer = self.service.ingest(body).await?;
+        // The service has validated it: this parse cannot fail, and costs a microsecond.
+        if let Ok(sample) = iops_core::MetricSample::from_json(body) {
+            self.hosts.record(&sample.hostname, sample.timestamp);
+        }
+        Ok(answer)
+    }
+}
+
+/// The engine and its description: streaming models, plus the forest of `model` if given.
+pub fn engine_with(model: Option<&Path>) -> Result<(EngineConfig, String)> {
+    let config = EngineConfig::default();
+    let Some(path) = model else {
+        return Ok((
+            config,
+            "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
+        ));
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let artifact = ModelArtifact::from_slice(&bytes)
+        .with_context(|| format!("{}: not a model artifact", path.display()))?;
+    let description = forest_description(&artifact, &format!("from {}", path.display()));
+    Ok((config.with_forest(artifact)?, description))
+}
+
+/// "streaming per-metric models + fleet forest of N trees (created …, from …)".
+pub fn forest_description(artifact: &ModelArtifact, origin: &str) -> String {
+    format!(
+        "streaming per-metric models (rolling + seasonal) + fleet forest of {} trees over {} (created {}, {origin})",
+        artifact.forest().n_trees(),
+        artifact.feature_names().join(", "),
+        artifact.created_at().date()
+    )
+}
+
+/// Opens the SQLite store with the durability asked for.
+pub fn open_store(path: &Path, durability: Durability) -> Result<Arc<SqliteStore>> {
+    let options = SqliteOptions {
+        synchronous: match durability {
+            Durability::Full => Synchronous::Full,
+            Durability::Normal => Synchronous::Normal,
+        },
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open_with(path, options)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The router: the API, the dashboard, and the body limit.
+pub fn app(state: AppState) -> Router {
+    let limit = state.service.config().max_body_bytes;
+    Router::new()
+        .route("/metrics", get(api::list_metrics).post(api::post_metrics))
+        .route("/insights", get(api::list_insights))
+        .route("/health", get(api::health))
+        .route("/", get(dashboard::overview))
+        .route("/hosts/{hostname}", get(dashboard::host_page))
+        // One byte over the service's limit, so the service itself names the size (413).
+        .layer(DefaultBodyLimit::max(limit.saturating_add(1)))
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and waits
+/// for requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `iops serve`.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let (engine, description) = engine_with(args.model.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = open_store(&args.db, args.durability)?;
+    let state = AppState::new(
+        Arc::clone(&store),
+        engine,
+        description,
+        args.max_body_bytes,
+        args.api_key.clone(),
+    )?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot bind {}", args.addr))?;
+        let local = listener.local_addr().context("no local address")?;
+        eprintln!(
+            "iops serve: database {} ({} hosts), model {}",
+            args.db.display(),
+            state.hosts.len(),
+            state.model.version
+        );
+        if state.api_key.is_some() {
+            eprintln!("writes need the x-api-key header");
+        }
+        // The line scripts and tests wait for: the bound address.
+        println!("listening on http://{local}");
+        println!("dashboard: http://{local}/");
+        serve(listener, state, shutdown_signal())
+            .await
+            .context("server error")
+    })?;
+    drop(runtime);
+    // The last handle: the writer thread commits what it holds, then stops.
+    drop(store);
+    eprintln!("stopped: requests in flight answered, database closed");
+    Ok(())
+}
+
+/// Completes on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("shutting down: answering requests in flight");
+}

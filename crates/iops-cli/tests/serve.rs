@@ -1,0 +1,529 @@
+//! `iops serve` over real HTTP: the binary started on 127.0.0.1:0 with a temporary database,
+//! a synthetic fleet posted to it, the API and the dashboard checked (the dashboard also in
+//! headless Chromium when it is installed), SIGTERM, SIGKILL and restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iops_synth::{Fleet, FleetParams};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `iops serve` on a free port of 127.0.0.1 and waits for its address.
+fn start(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iops"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .env_remove("IOPS_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start iops serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("iops serve exited before listening")
+            .expect("read stdout");
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request on a fresh connection; (status, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    request(addr, "GET", path, &[], b"").expect("GET")
+}
+
+fn post(addr: &str, body: &str) -> (u16, String) {
+    request(addr, "POST", "/metrics", &[], body.as_bytes()).expect("POST")
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+const SAMPLE: &str = r#"{"timestamp":"2026-11-26T17:00:00Z","hostname":"api-1","cpuUsage":75.5,"memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2}"#;
+
+/// A small fleet with incidents after two calm days, posted one thread per host (each host's
+/// samples in time order).
+fn post_fleet(addr: &str) -> Fleet {
+    let fleet = Fleet::new(FleetParams {
+        hosts: 3,
+        interval_secs: 300,
+        days: 3.0,
+        seed: 11,
+        incident_rate: 3.0,
+        calm_days: 2.0,
+        ..FleetParams::default()
+    })
+    .expect("fleet");
+    let mut per_host: Vec<Vec<String>> = vec![Vec::new(); fleet.hosts().len()];
+    for (sample, _) in fleet.samples() {
+        let i = fleet
+            .hosts()
+            .iter()
+            .position(|h| h.hostname == sample.hostname)
+            .expect("host of the fleet");
+        per_host[i].push(sample.to_json());
+    }
+    std::thread::scope(|s| {
+        for bodies in &per_host {
+            s.spawn(move || {
+                for b in bodies {
+                    let (status, answer) = post(addr, b);
+                    assert_eq!(status, 200, "{answer}");
+                }
+            });
+        }
+    });
+    fleet
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn headless(profile: &Path) -> Command {
+    let mut c = Command::new(chromium().expect("chromium"));
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .stderr(Stdio::null());
+    c
+}
+
+#[test]
+fn api_and_dashboard_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("iops.db"),
+        &["--durability", "normal"],
+        &[],
+    );
+    let addr = server.addr.as_str();
+
+    // The runbook's sample: stored once, same id twice.
+    let (status, body) = post(addr, SAMPLE);
+    assert_eq!(status, 200, "{body}");
+    let first = json(&body);
+    assert_eq!(first["message"], "Metric stored successfully");
+    let (_, again) = post(addr, SAMPLE);
+    assert_eq!(json(&again)["metricId"], first["metricId"]);
+
+    // Bad input: 400 naming the field, nothing stored.
+    let bad = SAMPLE.replace("75.5", "175.5").replace("17:00", "17:05");
+    let (status, body) = post(addr, &bad);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(json(&body)["field"], "cpuUsage");
+    let (status, body) = post(addr, "{not json");
+    assert_eq!((status, json(&body)["field"].as_str()), (400, Some("body")));
+
+    // Too large: 413, both just over the limit and far over it.
+    for size in [64 * 1024 + 1, 1 << 20] {
+        let big = format!("{}{}", SAMPLE, " ".repeat(size - SAMPLE.len()));
+        let (status, body) = post(addr, &big);
+        assert_eq!(status, 413, "{body}");
+        assert!(json(&body)["error"].as_str().unwrap().contains("65536"));
+    }
+
+    let (status, body) = get(addr, "/metrics?hostname=api-1");
+    assert_eq!(status, 200);
+    let metrics = json(&body)["metrics"].as_array().unwrap().clone();
+    assert_eq!(metrics.len(), 1, "{body}");
+    assert_eq!(metrics[0]["cpuUsage"], 75.5);
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(
+        (status, json(&body)["field"].as_str()),
+        (400, Some("hostname"))
+    );
+    let (status, body) = get(addr, "/insights?hostname=web-1&since=yesterday");
+    assert_eq!(
+        (status, json(&body)["field"].as_str()),
+        (400, Some("since"))
+    );
+
+    // A fleet with incidents: insights come back over GET /insights.
+    let fleet = post_fleet(addr);
+    let mut insights = 0;
+    for h in fleet.hosts() {
+        let (status, body) = get(
+            addr,
+            &format!("/metrics?hostname={}&limit=10000", h.hostname),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(json(&body)["metrics"].as_array().unwrap().len(), 3 * 288);
+        let (status, body) = get(addr, &format!("/insights?hostname={}", h.hostname));
+        assert_eq!(status, 200);
+        let list = json(&body)["insights"].as_array().unwrap().clone();
+        for i in &list {
+            assert_eq!(i["hostname"], h.hostname.as_str());
+            assert_eq!(i["modelSource"], "builtin");
+        }
+        insights += list.len();
+    }
+    assert!(!fleet.incidents().is_empty());
+    assert!(
+        insights >= 1,
+        "no insights for {} incidents",
+        fleet.incidents().len()
+    );
+    let (_, health) = get(addr, "/health");
+    let health = json(&health);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["hosts"], 1 + fleet.hosts().len());
+
+    // The dashboard, as served.
+    let (status, overview) = get(addr, "/");
+    assert_eq!(status, 200);
+    for h in fleet.hosts() {
+        assert!(overview.contains(&format!("/hosts/{}", h.hostname)));
+    }
+    assert_eq!(overview.matches("<tr class=\"insight\">").count(), insights);
+    let worst = fleet
+        .incidents()
+        .first()
+        .map(|i| i.hostname.clone())
+        .unwrap();
+    let (status, page) = get(addr, &format!("/hosts/{worst}"));
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("<polyline class=\"values\"").count(), 4);
+    assert_eq!(page.matches("<polygon class=\"band\"").count(), 4);
+    assert!(page.contains("builtin-"), "model shown");
+    let (status, _) = get(addr, "/hosts/nobody");
+    assert_eq!(status, 404);
+
+    // In a real browser.
+    if chromium().is_none() {
+        eprintln!("SKIPPED the Chromium part: no /usr/bin/chromium (apt-get install -y chromium)");
+        return;
+    }
+    let host_with_insights = fleet
+        .hosts()
+        .iter()
+        .map(|h| h.hostname.clone())
+        .find(|h| {
+            let (_, body) = get(addr, &format!("/insights?hostname={h}"));
+            !json(&body)["insights"].as_array().unwrap().is_empty()
+        })
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{addr}/hosts/{host_with_insights}");
+    let out = headless(profile.path())
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "chromium failed");
+    assert_eq!(
+        dom.matches("<polyline class=\"values\"").count(),
+        4,
+        "{dom}"
+    );
+    assert!(
+        dom.contains("class=\"marker "),
+        "no insight marker in {dom}"
+    );
+    assert!(
+        dom.contains("<tr class=\"insight\">"),
+        "no insight row in {dom}"
+    );
+    let out = headless(profile.path())
+        .args(["--dump-dom", &format!("http://{addr}/")])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("<svg") && dom.contains("<polyline"), "{dom}");
+    assert!(dom.contains("<tr class=\"insight\">"), "{dom}");
+
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    for (name, url) in [
+        ("dashboard.png", url.clone()),
+        ("dashboard-fleet.png", format!("http://{addr}/")),
+    ] {
+        let png = target.join(name);
+        let _ = std::fs::remove_file(&png);
+        let out = headless(profile.path())
+            .arg(format!("--screenshot={}", png.display()))
+            .args(["--window-size=1280,900", &url])
+            .output()
+            .expect("run chromium");
+        assert!(out.status.success());
+        let bytes = std::fs::read(&png).expect("screenshot written");
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000);
+        eprintln!("screenshot: {}", png.display());
+    }
+}
+
+#[test]
+fn writes_need_the_api_key_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("iops.db"),
+        &[],
+        &[("IOPS_API_KEY", "s3cret")],
+    );
+    let addr = server.addr.as_str();
+    let (status, _) = post(addr, SAMPLE);
+    assert_eq!(status, 401);
+    let wrong = request(
+        addr,
+        "POST",
+        "/metrics",
+        &[("x-api-key", "s3creT")],
+        SAMPLE.as_bytes(),
+    );
+    assert_eq!(wrong.unwrap().0, 401);
+    let right = request(
+        addr,
+        "POST",
+        "/metrics",
+        &[("x-api-key", "s3cret")],
+        SAMPLE.as_bytes(),
+    );
+    assert_eq!(right.unwrap().0, 200);
+    // Reads stay open.
+    assert_eq!(get(addr, "/metrics?hostname=api-1").0, 200);
+    assert!(json(&get(addr, "/health").1)["writesNeedApiKey"]
+        .as_bool()
+        .unwrap());
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iops.db");
+    let mut server = start(&db, &[], &[]);
+    assert_eq!(post(&server.addr, SAMPLE).0, 200);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("stopped"), "{stderr}");
+
+    let server = start(&db, &[], &[]);
+    let (_, body) = get(&server.addr, "/metrics?hostname=api-1");
+    assert_eq!(json(&body)["metrics"].as_array().unwrap().len(), 1);
+    assert!(get(&server.addr, "/").1.contains("/hosts/api-1"));
+}
+
+/// Every metric acknowledged with 200 before a SIGKILL is in the store after a restart.
+#[test]
+fn acknowledged_metrics_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iops.db");
+    let server = start(&db, &[], &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let addr = server.addr.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let host = format!("load-{w}");
+                for i in 0u64.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let body = format!(
+                        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":50,"diskIO":10,"networkIO":10}}"#,
+                        1_700_000_000 + i * 60,
+                        (i % 90) as f64 + 0.5
+                    );
+                    match request(&addr, "POST", "/metrics", &[], body.as_bytes()) {
+                        Ok((200, _)) => acked.push(1_700_000_000 + i * 60),
+                        Ok((status, body)) => panic!("{status}: {body}"),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                (host, acked)
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<(String, Vec<u64>)> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let total: usize = acked.iter().map(|(_, a)| a.len()).sum();
+    assert!(
+        total >= 20,
+        "only {total} writes acknowledged before the kill"
+    );
+
+    let server = start(&db, &[], &[]);
+    for (host, times) in &acked {
+        let (status, body) = get(
+            &server.addr,
+            &format!("/metrics?hostname={host}&limit=10000"),
+        );
+        assert_eq!(status, 200);
+        let stored: std::collections::HashSet<u64> = json(&body)["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let ts = m["timestamp"].as_str().unwrap();
+                iops_core::Timestamp::parse_rfc3339(ts)
+                    .unwrap()
+                    .epoch_seconds() as u64
+            })
+            .collect();
+        let lost: Vec<_> = times.iter().filter(|t| !stored.contains(t)).collect();
+        assert!(
+            lost.is_empty(),
+            "{host}: {} acknowledged, lost {lost:?}",
+            times.len()
+        );
+    }
+    eprintln!("{total} acknowledged writes, all found after SIGKILL and restart");
+}
+
+/// `iops demo --serve` streams the fleet through the server's pipeline: the same insights as
+/// the engine in-process, the dashboard lists the fleet, ctrl-c (SIGINT) stops it.
+#[test]
+fn demo_serve_streams_through_the_server_then_serves_until_interrupted() {
+    let args = ["--hosts", "3", "--days", "8", "--seed", "5", "--no-forest"];
+    let local = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .arg("demo")
+        .args(args)
+        .output()
+        .expect("run iops demo");
+    assert!(local.status.success());
+    let summary = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("== summary =="))
+            .filter(|l| {
+                !l.is_empty()
+                    && !l.starts_with("samples processed:")
+                    && !l.starts_with("Dashboard:")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    let want = summary(&String::from_utf8_lossy(&local.stdout));
+    assert!(want.iter().any(|l| l.starts_with("insights: ")), "{want:?}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .arg("demo")
+        .args(args)
+        .args(["--serve", "--fast", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start iops demo --serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains("serving until ctrl-c") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let url = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Dashboard: http://"))
+        .and_then(|l| l.split('/').next())
+        .unwrap_or_else(|| panic!("no dashboard address in\n{text}"))
+        .to_owned();
+    assert_eq!(summary(&text), want, "{text}");
+    let (status, page) = get(&url, "/");
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("<tr class=\"host\">").count(), 3);
+    let (_, health) = get(&url, "/health");
+    assert_eq!(json(&health)["hosts"], 3);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+}
