@@ -17,7 +17,8 @@ PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # for train-sagemaker.py's test against moto_server on 127.0.0.1; awscli: the DynamoDB tests
 # run the runbook's `aws dynamodb ...` commands against dynalite.
 PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
-    boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2)
+    boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2
+    cfn-lint==1.58.0)
 
 TIMINGS=()
 step() {
@@ -89,6 +90,7 @@ fi
 step chromium setup_chromium
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+step infra .venv/bin/cfn-lint infra/template.yaml
 step test cargo test --workspace
 step python ./scripts/py-test.sh
 summary
