@@ -139,14 +139,19 @@ impl HostState {
         for (i, metric) in Metric::ALL.into_iter().enumerate() {
             // Insights follow the unsuppressed surprise: the row score damps an incident's
             // later samples, which would hide a slow ramp (a memory leak) for good.
-            let mut obs = metrics[i];
-            obs.score = obs.surprise / (obs.surprise + p.score_scale);
+            let surprise = metrics[i].surprise;
+            let score = surprise / (surprise + p.score_scale);
             let severity =
-                explain::severity(obs.score, p.info_score, p.warning_score, p.critical_score);
-            let calm = obs.score < RELEASE_FRACTION * p.info_score;
+                explain::severity(score, p.info_score, p.warning_score, p.critical_score);
+            let calm = score < RELEASE_FRACTION * p.info_score;
             if let Some(severity) =
                 OpenIncident::step(&mut self.incidents[i], severity, calm, p.cooldown)
             {
+                // (the observation is copied only for the rare insight)
+                let obs = Observation {
+                    score,
+                    ..metrics[i]
+                };
                 insights.push(explain::insight(
                     metric,
                     &sample.hostname,

@@ -3,13 +3,19 @@
 //!
 //! Shifted running sums: `s1 = Σ (v - shift)`, `s2 = Σ (v - shift)²` over the window, with
 //! `shift` a recent value, so an update is a handful of multiply-adds and no division (the
-//! reciprocals of the window length are cached). Accuracy is kept the way the
-//! [`crate::detector::ZScore`] detector keeps it: a running bound on the rounding error of
-//! `s2`, and an exact recomputation from the buffer (one vectorisable pass, new shift = the
-//! newest value) every `window` updates or as soon as the variance sinks to the level of that
-//! bound. So a window that becomes constant (a spike leaving a flat series) has exactly zero
-//! spread and its value as mean, as with the detector; elsewhere the two agree to rounding
-//! (about 1e-12 of the spread).
+//! reciprocals of the window length are cached). The sums are recomputed exactly from the
+//! buffer (one vectorisable pass, new shift = the newest value) every `window` updates, when
+//! a value that dominated them leaves, and when the variance `m2 = s2 - s1²/n` falls below
+//! [`REFRESH_RATIO`] of `s2`: then the offset of the mean from the shift dominates the sums,
+//! and their rounding (a few ulps of `s2` per update) would be a visible fraction of the
+//! variance. Below that ratio the relative error of the variance stays under about
+//! `window · 4ε / REFRESH_RATIO` (1e-10 for a day of samples). The same rule makes a window
+//! that becomes constant exact: its `m2` sinks to rounding noise while `s2` holds the squared
+//! offset from the shift, so it is recomputed around its value, with exactly zero spread
+//! and its value as mean, as with the [`crate::detector::ZScore`] detector (a window
+//! constant at the shift itself is exact already, but for the rounding left by values near
+//! it that left without dominating: that is cleared at the next periodic recomputation);
+//! elsewhere the two agree to rounding (about 1e-12 of the spread).
 //!
 //! Values beyond ±1e150, whose squares could overflow the sums, switch to a saturating
 //! recomputation of mean and spread on every update (O(window)) while one is in the window:
@@ -20,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use super::fastmath::max;
 use crate::Error;
 
-/// Refresh the running sums when the variance is within this factor of their error bound.
-const REFRESH_MARGIN: f64 = 64.0;
+/// Refresh the running sums when the variance falls below this fraction of `s2` (the mean
+/// has drifted about 30 spreads from the shift, or the window has become flat).
+const REFRESH_RATIO: f64 = 1e-3;
 /// Recompute when a value leaves whose square exceeds this multiple of the remaining `s2`.
 const SPIKE_EXIT: f64 = 1e3;
 
@@ -82,8 +89,6 @@ pub(crate) struct Rolling {
     s1: f64,
     /// `Σ (v - shift)²` over the window.
     s2: f64,
-    /// Running bound on the rounding error accumulated in `s2` since the last recomputation.
-    error: f64,
     since_refresh: usize,
     /// Values in the window beyond ±[`HUGE`].
     n_huge: usize,
@@ -111,9 +116,12 @@ struct RollingState {
     shift: f64,
     s1: f64,
     s2: f64,
-    error: f64,
     since_refresh: usize,
     n_huge: usize,
+    /// The rounding-error bound of states written before the sums were refreshed on the
+    /// variance/s2 ratio: accepted, so those states still restore, and ignored.
+    #[serde(default, rename = "error")]
+    _legacy_error: Option<f64>,
 }
 
 impl TryFrom<RollingState> for Rolling {
@@ -138,8 +146,8 @@ impl TryFrom<RollingState> for Rolling {
             return Err(bad("n_huge does not match the window"));
         }
         let sums_ok = s.shift.is_finite() && s.s1.is_finite() && s.s2.is_finite() && s.s2 >= 0.0;
-        if !(sums_ok && s.error.is_finite() && s.error >= 0.0) || s.since_refresh > s.window {
-            return Err(bad("sums, error bound or since_refresh out of range"));
+        if !sums_ok || s.since_refresh > s.window {
+            return Err(bad("sums or since_refresh out of range"));
         }
         let mut values = s.values;
         values.reserve_exact(s.window - len);
@@ -151,7 +159,6 @@ impl TryFrom<RollingState> for Rolling {
             shift: s.shift,
             s1: s.s1,
             s2: s.s2,
-            error: s.error,
             since_refresh: s.since_refresh,
             n_huge: s.n_huge,
             mean: 0.0,
@@ -177,7 +184,6 @@ impl Rolling {
             shift: 0.0,
             s1: 0.0,
             s2: 0.0,
-            error: 0.0,
             since_refresh: 0,
             n_huge: 0,
             mean: 0.0,
@@ -260,11 +266,10 @@ impl Rolling {
         let (du, du2, v2) = (u - v, u * u - v * v, v * v);
         self.s1 += du;
         self.s2 += du2;
-        self.error += 4.0 * f64::EPSILON * (self.s2 + u * u + v2);
         let (mean, m2) = self.moments();
-        // (`&` and `|`, not `&&` and `||`: one branch, see update_slow for the why)
+        // (`|`, not `||`: one branch, see update_slow for the why)
         let dominant_left = v2 > SPIKE_EXIT * self.s2;
-        if dominant_left | ((self.error > 0.0) & (m2 <= REFRESH_MARGIN * self.error)) {
+        if dominant_left | (m2 < REFRESH_RATIO * self.s2) {
             self.refresh(x);
             return;
         }
@@ -314,13 +319,12 @@ impl Rolling {
         };
         self.s1 += du;
         self.s2 += du2;
-        self.error += 4.0 * f64::EPSILON * (self.s2 + u * u + v2);
         let (mean, m2) = self.moments();
         // A value that dominated the sums has just left (a spike leaving): its rounding
-        // would linger in the sums, so start afresh; likewise when the variance sinks to
-        // the level of the rounding bound.
+        // would linger in the sums, so start afresh; likewise when the variance is a small
+        // fraction of s2 (strictly: exact zero sums of a flat window need nothing).
         let dominant_left = v2 > SPIKE_EXIT * self.s2;
-        if dominant_left || (self.error > 0.0 && m2 <= REFRESH_MARGIN * self.error) {
+        if dominant_left || m2 < REFRESH_RATIO * self.s2 {
             self.refresh(x);
             return;
         }
@@ -333,7 +337,6 @@ impl Rolling {
     #[cold]
     fn refresh(&mut self, x: f64) {
         self.since_refresh = 0;
-        self.error = 0.0;
         if self.n_huge > 0 {
             (self.shift, self.s1, self.s2) = (0.0, 0.0, 0.0);
             self.derive_saturating();
@@ -463,5 +466,11 @@ mod tests {
         let corrupt = json.replace("\"head\":5", "\"head\":9");
         assert_ne!(corrupt, json);
         assert!(serde_json::from_str::<Rolling>(&corrupt).is_err());
+        // a state written with the former error bound still restores, to the same window
+        let legacy = json.replace("\"n_huge\":0", "\"n_huge\":0,\"error\":1e-12");
+        assert_ne!(legacy, json);
+        assert_eq!(serde_json::from_str::<Rolling>(&legacy).unwrap(), r);
+        let unknown = json.replace("\"n_huge\":0", "\"n_huge\":0,\"errr\":1e-12");
+        assert!(serde_json::from_str::<Rolling>(&unknown).is_err());
     }
 }
