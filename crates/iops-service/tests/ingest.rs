@@ -71,13 +71,19 @@ async fn invalid_metric_answers_400_naming_the_field_and_stores_nothing() {
         ("{\"timestamp\":".to_owned(), "body"),
         (quiet("web 1", 0), "hostname"),
     ];
-    for (body, field) in cases {
+    for (body, field) in &cases {
         let e = svc.ingest(body.as_bytes()).await.unwrap_err();
-        assert_eq!((e.status(), e.field()), (400, Some(field)), "{body}");
+        assert_eq!((e.status(), e.field()), (400, Some(*field)), "{body}");
         let answer: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
-        assert_eq!(answer["field"], field);
-        assert!(answer["error"].as_str().unwrap().contains(field));
+        assert_eq!(answer["field"], *field);
+        assert!(answer["error"].as_str().unwrap().contains(*field));
     }
+    // The field is named once, not once by the service and again by the core error.
+    let e = svc.ingest(cases[0].0.as_bytes()).await.unwrap_err();
+    assert_eq!(
+        e.body(),
+        r#"{"error":"invalid `cpuUsage`: must be between 0 and 100, got 140","field":"cpuUsage"}"#
+    );
     for host in ["web-1", "web 1"] {
         assert_eq!(store.count_metrics(host, Timestamp::MIN).await.unwrap(), 0);
         assert!(store.load_state(host).await.unwrap().is_none());
