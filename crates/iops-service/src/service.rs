@@ -132,7 +132,8 @@ pub struct Service {
 struct CachedState {
     version: u64,
     last_timestamp: Timestamp,
-    state: HostState,
+    /// Boxed: moved around whole, and a state is large.
+    state: Box<HostState>,
 }
 
 impl Service {
@@ -257,10 +258,10 @@ impl Service {
             let (expected_version, mut state, state_reset) = match loaded {
                 Loaded::Cached(c) => (c.version, c.state, false),
                 Loaded::Stored(stored) => match decode_state(&stored.state) {
-                    Some(state) => (stored.version, state, false),
-                    None => (stored.version, self.scorer.new_state()?, true),
+                    Some(state) => (stored.version, Box::new(state), false),
+                    None => (stored.version, Box::new(self.scorer.new_state()?), true),
                 },
-                Loaded::None => (0, self.scorer.new_state()?, false),
+                Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
             };
             let scored = self.scorer.score(&mut state, sample).await?;
             let insights: Vec<StoredInsight> = scored
