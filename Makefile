@@ -44,6 +44,10 @@ bench-forest: ## Isolation forest fit/score/load, ours vs scikit-learn, in the s
 bench-sagemaker: ## Load test (wrk) of the SageMaker server vs the Flask + scikit-learn container, same run
 	./scripts/bench-sagemaker.sh
 
+.PHONY: bench-serve
+bench-serve: ## Load test of iops serve (release, temp db, synchronous FULL): iops loadgen 10 s, 50 hosts, 32 connections
+	./scripts/bench-serve.sh
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuzz
 	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)

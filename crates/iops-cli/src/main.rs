@@ -3,6 +3,7 @@
 mod demo;
 mod detect;
 mod eval;
+mod loadgen;
 mod nab_dir;
 mod serve;
 mod tabular;
@@ -37,6 +38,9 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Fit an isolation forest on metric samples and write model.json.
     Train(train::TrainArgs),
+    /// Post synthetic metrics to a running server for a while and print requests/s,
+    /// latency percentiles and non-200 counts as JSON.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 /// `iops eval …`: the engine's benchmarks plus the isolation forest's tabular sets.
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Eval(EvalAll::Tabular(args)) => tabular::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Train(args) => train::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,11 +56,16 @@ struct ErrorBody<'a> {
 }
 
 impl ServiceError {
+    /// A 400 from a core error. `reason` leaves the field out (this variant's `Display`
+    /// prefixes it), so the message names the field once.
     pub(crate) fn invalid(e: iops_core::Error, default_field: &str) -> Self {
-        ServiceError::Invalid {
-            field: e.field().unwrap_or(default_field).to_owned(),
-            reason: e.to_string(),
-        }
+        let field = e.field().unwrap_or(default_field).to_owned();
+        let reason = match e {
+            iops_core::Error::InvalidField { reason, .. } => reason,
+            iops_core::Error::NonFinite { value, .. } => format!("must be finite, got {value}"),
+            other => other.to_string(),
+        };
+        ServiceError::Invalid { field, reason }
     }
 
     /// The HTTP status this error answers with: 400 invalid input, 413 body too large,

@@ -31,6 +31,6 @@ mod service;
 pub use error::ServiceError;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
-    IngestOutcome, IngestResponse, InsightList, ListQuery, MetricList, Service, ServiceConfig,
-    STORED_MESSAGE,
+    decode_state, encode_state, IngestOutcome, IngestResponse, InsightList, ListQuery, MetricList,
+    Service, ServiceConfig, STORED_MESSAGE,
 };

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use iops_core::engine::HostState;
 use iops_core::{validate_hostname, MetricSample, Timestamp};
-use iops_store::{ids, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric};
+use iops_store::{
+    ids, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+};
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -26,6 +28,9 @@ pub struct ServiceConfig {
     pub default_list_limit: usize,
     /// Largest limit a list request may ask for.
     pub max_list_limit: usize,
+    /// Decoded host states kept in memory (the hot path skips decoding the stored state);
+    /// 0 disables the cache. A warm state is tens of kilobytes.
+    pub state_cache_hosts: usize,
 }
 
 impl Default for ServiceConfig {
@@ -35,6 +40,7 @@ impl Default for ServiceConfig {
             cas_attempts: 16,
             default_list_limit: 1000,
             max_list_limit: 10_000,
+            state_cache_hosts: 4096,
         }
     }
 }
@@ -113,6 +119,21 @@ pub struct Service {
     /// one at a time, so they never race each other's compare-and-swap (the CAS still
     /// guards against other processes, e.g. concurrent Lambda instances).
     hosts: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    /// Decoded states this process saved last, by host. An ingest takes its host's entry
+    /// out (under the host's lock) and puts it back only after its save succeeded, so an
+    /// entry is always the state of the version this process wrote. If another process
+    /// wrote since, the save against the cached version is a conflict, and the retry
+    /// loads from the store.
+    states: Mutex<HashMap<String, CachedState>>,
+}
+
+/// A host's decoded state as of the version this process saved.
+#[derive(Debug)]
+struct CachedState {
+    version: u64,
+    last_timestamp: Timestamp,
+    /// Boxed: moved around whole, and a state is large.
+    state: Box<HostState>,
 }
 
 impl Service {
@@ -136,6 +157,7 @@ impl Service {
             scorer,
             config,
             hosts: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
         }
     }
 
@@ -202,14 +224,29 @@ impl Service {
         inserted: bool,
     ) -> Result<(IngestOutcome, Vec<StoredInsight>, bool), ServiceError> {
         let host = &sample.hostname;
+        let mut cached = self.take_cached(host);
         for _ in 0..self.config.cas_attempts {
-            let loaded = self.store.load_state(host).await?;
-            if let Some(stored) = &loaded {
-                if sample.timestamp <= stored.last_timestamp {
+            // The cached state if this process wrote the host's state last (on the first
+            // attempt only: a conflict means it did not), else the store's.
+            let loaded = match cached.take() {
+                Some(c) => Loaded::Cached(c),
+                None => match self.store.load_state(host).await? {
+                    Some(stored) => Loaded::Stored(stored),
+                    None => Loaded::None,
+                },
+            };
+            if let Some(last_timestamp) = loaded.last_timestamp() {
+                // The store's last timestamp is at least the cached one, so a sample at or
+                // before the cached one is at or before the store's too.
+                if sample.timestamp <= last_timestamp {
+                    let stored_last = last_timestamp;
+                    if let Loaded::Cached(c) = loaded {
+                        self.put_cached(host, c);
+                    }
                     // Late if this request stored it and the state had moved past it. (Across
                     // processes, a concurrent duplicate may have scored it in between: its
                     // insights are answered either way.)
-                    let late = inserted && sample.timestamp < stored.last_timestamp;
+                    let late = inserted && sample.timestamp < stored_last;
                     let outcome = if late {
                         IngestOutcome::Late
                     } else {
@@ -219,11 +256,12 @@ impl Service {
                 }
             }
             let (expected_version, mut state, state_reset) = match loaded {
-                Some(stored) => match decode_state(&stored.state) {
-                    Some(state) => (stored.version, state, false),
-                    None => (stored.version, self.scorer.new_state()?, true),
+                Loaded::Cached(c) => (c.version, c.state, false),
+                Loaded::Stored(stored) => match decode_state(&stored.state) {
+                    Some(state) => (stored.version, Box::new(state), false),
+                    None => (stored.version, Box::new(self.scorer.new_state()?), true),
                 },
-                None => (0, self.scorer.new_state()?, false),
+                Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
             };
             let scored = self.scorer.score(&mut state, sample).await?;
             let insights: Vec<StoredInsight> = scored
@@ -246,7 +284,17 @@ impl Service {
                 insights: insights.clone(),
             };
             match self.store.save_state(update).await {
-                Ok(_) => return Ok((IngestOutcome::Scored, insights, state_reset)),
+                Ok(version) => {
+                    self.put_cached(
+                        host,
+                        CachedState {
+                            version,
+                            last_timestamp: sample.timestamp,
+                            state,
+                        },
+                    );
+                    return Ok((IngestOutcome::Scored, insights, state_reset));
+                }
                 Err(StoreError::Conflict { .. }) => tokio::task::yield_now().await,
                 Err(e) => return Err(e.into()),
             }
@@ -329,6 +377,31 @@ impl Service {
         })
     }
 
+    fn take_cached(&self, hostname: &str) -> Option<CachedState> {
+        if self.config.state_cache_hosts == 0 {
+            return None;
+        }
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.remove(hostname)
+    }
+
+    /// Caches a state this process just saved (or took out and did not change). When the
+    /// cache is full, another host's entry makes room (that host reloads from the store).
+    fn put_cached(&self, hostname: &str, cached: CachedState) {
+        let cap = self.config.state_cache_hosts;
+        if cap == 0 {
+            return;
+        }
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        if states.len() >= cap && !states.contains_key(hostname) {
+            let victim = states.keys().next().cloned();
+            if let Some(victim) = victim {
+                states.remove(&victim);
+            }
+        }
+        states.insert(hostname.to_owned(), cached);
+    }
+
     async fn lock_host(&self, hostname: &str) -> OwnedMutexGuard<()> {
         let lock = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
@@ -350,10 +423,35 @@ impl Service {
     }
 }
 
-/// The state's stored encoding: serde JSON (it starts with `{`; other first bytes are
-/// reserved for a compact codec later).
-fn encode_state(state: &HostState) -> Result<Vec<u8>, ServiceError> {
-    serde_json::to_vec(state).map_err(|e| {
+/// The host's state as an ingest found it.
+enum Loaded {
+    /// Nothing stored yet.
+    None,
+    /// From the store (to decode).
+    Stored(StoredState),
+    /// This process's copy of the version it saved last.
+    Cached(CachedState),
+}
+
+impl Loaded {
+    fn last_timestamp(&self) -> Option<Timestamp> {
+        match self {
+            Loaded::None => None,
+            Loaded::Stored(s) => Some(s.last_timestamp),
+            Loaded::Cached(c) => Some(c.last_timestamp),
+        }
+    }
+}
+
+/// First byte of the compact (postcard) state encoding. JSON states start with `{`.
+const POSTCARD_TAG: u8 = 1;
+
+/// Encodes a host's state for the store: a tag byte [`POSTCARD_TAG`] and the state in
+/// postcard (compact binary; an `f64` is its 8 bytes, so decoding gives back the same
+/// bits). States written as serde JSON by earlier versions still decode
+/// ([`decode_state`]).
+pub fn encode_state(state: &HostState) -> Result<Vec<u8>, ServiceError> {
+    postcard::to_io(state, vec![POSTCARD_TAG]).map_err(|e| {
         ServiceError::Store(StoreError::InvalidArgument {
             name: "state",
             reason: format!("cannot encode: {e}"),
@@ -361,7 +459,15 @@ fn encode_state(state: &HostState) -> Result<Vec<u8>, ServiceError> {
     })
 }
 
-/// `None` when the bytes are not a state this build reads.
-fn decode_state(bytes: &[u8]) -> Option<HostState> {
-    serde_json::from_slice(bytes).ok()
+/// Decodes a stored host state: postcard after [`POSTCARD_TAG`], or serde JSON (a
+/// leading `{`). `None` when the bytes are not a state this build reads.
+pub fn decode_state(bytes: &[u8]) -> Option<HostState> {
+    match bytes.split_first() {
+        Some((&POSTCARD_TAG, rest)) => match postcard::take_from_bytes::<HostState>(rest) {
+            Ok((state, [])) => Some(state),
+            _ => None,
+        },
+        Some((b'{', _)) => serde_json::from_slice(bytes).ok(),
+        _ => None,
+    }
 }

@@ -133,7 +133,7 @@ async fn thousand_concurrent_posts_for_fifty_hosts() {
         );
         scored.sort_unstable();
         let stored = store.load_state(&name).await.unwrap().unwrap();
-        let state: HostState = serde_json::from_slice(&stored.state).unwrap();
+        let state: HostState = iops_service::decode_state(&stored.state).unwrap();
         assert_eq!(state.n_seen(), scored.len() as u64, "{name}");
 
         // replay the scored samples in time order: same state, same insights

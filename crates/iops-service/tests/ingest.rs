@@ -31,7 +31,7 @@ fn service() -> (Service, Arc<SqliteStore>) {
 
 async fn stored_state(store: &SqliteStore, host: &str) -> HostState {
     let s = store.load_state(host).await.unwrap().unwrap();
-    serde_json::from_slice(&s.state).unwrap()
+    iops_service::decode_state(&s.state).unwrap()
 }
 
 #[tokio::test]
@@ -71,13 +71,19 @@ async fn invalid_metric_answers_400_naming_the_field_and_stores_nothing() {
         ("{\"timestamp\":".to_owned(), "body"),
         (quiet("web 1", 0), "hostname"),
     ];
-    for (body, field) in cases {
+    for (body, field) in &cases {
         let e = svc.ingest(body.as_bytes()).await.unwrap_err();
-        assert_eq!((e.status(), e.field()), (400, Some(field)), "{body}");
+        assert_eq!((e.status(), e.field()), (400, Some(*field)), "{body}");
         let answer: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
-        assert_eq!(answer["field"], field);
-        assert!(answer["error"].as_str().unwrap().contains(field));
+        assert_eq!(answer["field"], *field);
+        assert!(answer["error"].as_str().unwrap().contains(*field));
     }
+    // The field is named once, not once by the service and again by the core error.
+    let e = svc.ingest(cases[0].0.as_bytes()).await.unwrap_err();
+    assert_eq!(
+        e.body(),
+        r#"{"error":"invalid `cpuUsage`: must be between 0 and 100, got 140","field":"cpuUsage"}"#
+    );
     for host in ["web-1", "web 1"] {
         assert_eq!(store.count_metrics(host, Timestamp::MIN).await.unwrap(), 0);
         assert!(store.load_state(host).await.unwrap().is_none());
@@ -372,4 +378,110 @@ async fn list_queries_are_parsed_and_answered() {
         let e = svc.parse_query(h, s, l).unwrap_err();
         assert_eq!((e.status(), e.field()), (400, Some(field)));
     }
+}
+
+/// A service with the decoded-state cache of `hosts` entries (0: none, every ingest decodes
+/// the stored state).
+fn service_with_cache(hosts: usize) -> (Service, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let config = ServiceConfig {
+        state_cache_hosts: hosts,
+        ..ServiceConfig::default()
+    };
+    let scorer = Arc::new(iops_service::BuiltinScorer::new(EngineConfig::default()));
+    (Service::with_scorer(store.clone(), scorer, config), store)
+}
+
+#[tokio::test]
+async fn cached_and_decoded_states_give_the_same_answers_and_stored_bytes() {
+    // Without the cache every step decodes what the previous one encoded, so any bit the
+    // codec lost would change later scores, insights or the stored bytes.
+    let (cached, cached_store) = service_with_cache(4096);
+    let (decoded, decoded_store) = service_with_cache(0);
+    // a cache of one entry for two hosts: entries are evicted and reloaded all the time
+    let (tiny, tiny_store) = service_with_cache(1);
+    let mut raised = 0;
+    for i in 0..700 {
+        for host in ["web-1", "web-2"] {
+            let cpu = if i % 150 == 149 {
+                97.0
+            } else {
+                40.0 + (i % 7) as f64
+            };
+            let b = body(host, i, cpu);
+            let a = cached.ingest(b.as_bytes()).await.unwrap();
+            let d = decoded.ingest(b.as_bytes()).await.unwrap();
+            let t = tiny.ingest(b.as_bytes()).await.unwrap();
+            assert_eq!(a, d, "sample {i} of {host}");
+            assert_eq!(a, t, "sample {i} of {host}");
+            raised += a.insights.len();
+        }
+    }
+    assert!(raised > 0, "the spikes raised insights");
+    for host in ["web-1", "web-2"] {
+        let a = cached_store.load_state(host).await.unwrap().unwrap();
+        let d = decoded_store.load_state(host).await.unwrap().unwrap();
+        let t = tiny_store.load_state(host).await.unwrap().unwrap();
+        assert_eq!(a, d);
+        assert_eq!(a, t);
+        assert_eq!(a.state.first(), Some(&1u8), "postcard tag");
+    }
+}
+
+#[tokio::test]
+async fn a_state_written_by_another_process_wins_over_the_cache() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let a = Service::new(store.clone(), EngineConfig::default());
+    let b = Service::new(store.clone(), EngineConfig::default());
+    for i in 0..10 {
+        a.ingest(quiet("web-1", i).as_bytes()).await.unwrap();
+    }
+    for i in 10..20 {
+        b.ingest(quiet("web-1", i).as_bytes()).await.unwrap();
+    }
+    // a's cache holds version 10; the store is at 20: a's save conflicts, it reloads
+    let r = a.ingest(quiet("web-1", 20).as_bytes()).await.unwrap();
+    assert_eq!(r.outcome, IngestOutcome::Scored);
+    // and a sample b scored is a duplicate for a, though a's cache had not seen it
+    let r = a.ingest(quiet("web-1", 15).as_bytes()).await.unwrap();
+    assert_eq!(r.outcome, IngestOutcome::Duplicate);
+    let config = EngineConfig::default();
+    let mut replay = HostState::new(&config).unwrap();
+    for i in 0..21 {
+        let s = MetricSample::from_json(quiet("web-1", i).as_bytes()).unwrap();
+        replay.process(&config, &s).unwrap();
+    }
+    assert_eq!(stored_state(&store, "web-1").await, replay);
+    assert_eq!(
+        store.load_state("web-1").await.unwrap().unwrap().version,
+        21
+    );
+}
+
+#[tokio::test]
+async fn a_json_state_of_an_earlier_version_still_decodes() {
+    let (svc, store) = service();
+    let config = EngineConfig::default();
+    let mut state = HostState::new(&config).unwrap();
+    for i in 0..5 {
+        let s = MetricSample::from_json(quiet("web-1", i).as_bytes()).unwrap();
+        state.process(&config, &s).unwrap();
+    }
+    store
+        .save_state(StateUpdate {
+            hostname: "web-1".into(),
+            expected_version: 0,
+            last_timestamp: Timestamp::from_epoch_seconds((T0 + 4 * 300) as f64).unwrap(),
+            state: serde_json::to_vec(&state).unwrap(),
+            insights: vec![],
+        })
+        .await
+        .unwrap();
+    let r = svc.ingest(quiet("web-1", 5).as_bytes()).await.unwrap();
+    assert_eq!((r.outcome, r.state_reset), (IngestOutcome::Scored, false));
+    let s = MetricSample::from_json(quiet("web-1", 5).as_bytes()).unwrap();
+    state.process(&config, &s).unwrap();
+    assert_eq!(stored_state(&store, "web-1").await, state);
+    assert_eq!(iops_service::decode_state(b"\x02junk"), None);
+    assert_eq!(iops_service::decode_state(b""), None);
 }
