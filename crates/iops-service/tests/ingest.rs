@@ -485,3 +485,25 @@ async fn a_json_state_of_an_earlier_version_still_decodes() {
     assert_eq!(iops_service::decode_state(b"\x02junk"), None);
     assert_eq!(iops_service::decode_state(b""), None);
 }
+
+/// The stored form of a warm host, forest incident and all, decodes to the same state: the
+/// codec is positional (postcard), so every field HostState writes must be one it reads.
+#[test]
+fn a_warm_host_state_round_trips_through_the_stored_encoding() {
+    let config = EngineConfig::default();
+    let mut state = HostState::new(&config).unwrap();
+    for i in 0..700 {
+        let cpu = if i == 650 {
+            99.0
+        } else {
+            30.0 + (i % 7) as f64
+        };
+        let s = MetricSample::from_json(body("web-1", i, cpu).as_bytes()).unwrap();
+        state.process(&config, &s).unwrap();
+    }
+    let bytes = iops_service::encode_state(&state).unwrap();
+    assert_eq!(iops_service::decode_state(&bytes), Some(state.clone()));
+    let json = serde_json::to_vec(&state).unwrap();
+    assert_eq!(iops_service::decode_state(&json), Some(state));
+    assert_eq!(iops_service::decode_state(&bytes[..bytes.len() - 1]), None);
+}
