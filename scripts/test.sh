@@ -13,7 +13,9 @@ cd "$ROOT"
 # Versions known to install and work together on this machine's Python (3.11).
 PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # The Python package's build and test tools (scripts/py-test.sh).
-PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0)
+# cargo-lambda: `cargo lambda watch` runs the real Lambda bootstrap in crates/iops-lambda's tests
+# (.venv/bin/cargo-lambda; the test skips, saying so, when it is missing).
+PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0 cargo-lambda==1.9.2)
 
 TIMINGS=()
 step() {
