@@ -5,7 +5,8 @@
 //! is not installed.
 //!
 //! cargo-lambda runs `cargo run -p iops-lambda --bin bootstrap` in this workspace's target
-//! dir, where `cargo test` has just built that binary, so it starts without recompiling.
+//! dir. The dev-dependencies change a few crates' features (tokio's), so the first run builds
+//! the non-test variant of that subtree once (~20–40 s on this machine); later runs reuse it.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -106,6 +107,24 @@ async fn bootstrap_under_cargo_lambda_watch() {
     let db = dir.path().join("iops.db");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let mut command = Command::new(&cargo_lambda);
+    // Not the environment cargo gives this test (LD_LIBRARY_PATH, CARGO_*): the nested
+    // `cargo run` would see it and rebuild part of the tree (and `cargo test` again after it).
+    command.env_clear();
+    for name in [
+        "PATH",
+        "HOME",
+        "USER",
+        "TMPDIR",
+        "LANG",
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        if let Some(v) = std::env::var_os(name) {
+            command.env(name, v);
+        }
+    }
     command
         .arg("lambda")
         .arg("watch")
