@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::HOST_FEATURES;
+use iops_core::engine::{HostState, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::{MetricSample, ParamGuard, Timestamp};
@@ -127,8 +127,14 @@ impl StateStore for MemStore {
     }
 }
 
+/// Hosts the benched requests rotate over.
+const HOSTS: u64 = 10;
+/// Requests before measuring: 2,500 per host, past the engine's 2,016-sample baseline, so
+/// every state is at its steady-state (largest) size.
+const WARM: u64 = 2_500 * HOSTS;
+
 fn event(i: u64) -> String {
-    let host = format!("web-{}", i % 50);
+    let host = format!("web-{}", i % HOSTS);
     let body = format!(
         r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60.5,"diskIO":{},"networkIO":150.2}}"#,
         1_764_000_000 + i * 60,
@@ -196,10 +202,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("post_metrics");
     for (name, forest) in [("mem", None), ("mem_forest100", Some(model.as_path()))] {
         let app = app_on(Arc::new(MemStore::default()), forest);
-        // Warm every host past the engine's warm-up so the steady-state path is measured.
+        // Warm every host to its steady state, so the measured path is the steady one.
         let mut i = 0u64;
         rt.block_on(async {
-            for _ in 0..5_000 {
+            for _ in 0..WARM {
                 app.handle(lambda_http::request::from_str(&event(i)).unwrap())
                     .await;
                 i += 1;
@@ -245,6 +251,31 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The share of the handler that is the host state's JSON codec (iops-service stores the
+    // state as serde JSON; a compact codec is its planned next step).
+    {
+        let (engine, _) = iops_lambda::load_engine(None).unwrap();
+        let mut state = HostState::new(&engine).unwrap();
+        for i in (0..WARM).step_by(HOSTS as usize) {
+            let e: serde_json::Value = serde_json::from_str(&event(i)).unwrap();
+            let sample = MetricSample::from_json(e["body"].as_str().unwrap().as_bytes()).unwrap();
+            state.process(&engine, &sample).unwrap();
+        }
+        let bytes = serde_json::to_vec(&state).unwrap();
+        eprintln!(
+            "state_codec: warm host state is {} bytes of JSON",
+            bytes.len()
+        );
+        let mut group = c.benchmark_group("state_codec");
+        group.bench_function("decode_encode_json", |b| {
+            b.iter(|| {
+                let s: HostState = serde_json::from_slice(black_box(&bytes)).unwrap();
+                black_box(serde_json::to_vec(&s).unwrap())
+            })
+        });
+        group.finish();
+    }
 
     let mut group = c.benchmark_group("cold_start");
     group.sample_size(20);

@@ -4,9 +4,13 @@
 //! Started and stopped by the test. Skipped, with the reason printed, only when cargo-lambda
 //! is not installed.
 //!
-//! cargo-lambda runs `cargo run -p iops-lambda --bin bootstrap` in this workspace's target
-//! dir. The dev-dependencies change a few crates' features (tokio's), so the first run builds
-//! the non-test variant of that subtree once (~20–40 s on this machine); later runs reuse it.
+//! Two modes. Default: `cargo lambda watch --only-lambda-apis` (the emulator and its
+//! function-URL front) with the `bootstrap` that `cargo test` just built, started by the test
+//! with the environment cargo-lambda prints: nothing is compiled. With
+//! IOPS_CARGO_LAMBDA_BUILD=1, cargo-lambda itself builds and starts the function
+//! (`cargo run -p iops-lambda --bin bootstrap`, same target dir): that build resolves features
+//! for iops-lambda alone, unlike `cargo test --workspace`, so its first run recompiles the
+//! tokio/hyper/AWS subtree (~20–40 s seen with `-p iops-lambda`, more after a workspace build).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -106,6 +110,7 @@ async fn bootstrap_under_cargo_lambda_watch() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("iops.db");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let build = std::env::var("IOPS_CARGO_LAMBDA_BUILD").is_ok_and(|v| v == "1");
     let mut command = Command::new(&cargo_lambda);
     // Not the environment cargo gives this test (LD_LIBRARY_PATH, CARGO_*): the nested
     // `cargo run` would see it and rebuild part of the tree (and `cargo test` again after it).
@@ -125,6 +130,7 @@ async fn bootstrap_under_cargo_lambda_watch() {
             command.env(name, v);
         }
     }
+    let store = format!("IOPS_STORE=sqlite:{}", db.display());
     command
         .arg("lambda")
         .arg("watch")
@@ -134,22 +140,58 @@ async fn bootstrap_under_cargo_lambda_watch() {
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["-p", "iops-lambda", "--bin", "bootstrap"])
-        .arg("--env-var")
-        .arg(format!("IOPS_STORE=sqlite:{}", db.display()))
+        .args(["--env-var", &store])
         .args(["--env-var", "USE_SAGEMAKER=false"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !build {
+        command.arg("--only-lambda-apis");
+    }
     // Its own process group, so the drop guard ends cargo and the function too.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let watch = Watch(child);
-    let (tx, lines) = mpsc::channel::<String>();
-    for pipe in [
+    let mut pipes = vec![
         Box::new(stdout) as Box<dyn std::io::Read + Send>,
         Box::new(stderr),
-    ] {
+    ];
+    // Default mode: the function is this build's bootstrap, with the variables cargo-lambda
+    // tells a function started by hand to set (the function name `_` is its catch-all).
+    let mut function = None;
+    if !build {
+        // The runtime API must be up before the function asks it for work.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("IOPS_STORE", format!("sqlite:{}", db.display()))
+            .env("USE_SAGEMAKER", "false")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        pipes.push(Box::new(child.stdout.take().unwrap()));
+        pipes.push(Box::new(child.stderr.take().unwrap()));
+        function = Some(Function(child));
+    }
+    let (tx, lines) = mpsc::channel::<String>();
+    for pipe in pipes {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -159,16 +201,29 @@ async fn bootstrap_under_cargo_lambda_watch() {
     }
 
     let started = Instant::now();
-    let base = "/lambda-url/bootstrap";
+    let base = if build {
+        "/lambda-url/bootstrap"
+    } else {
+        "/lambda-url/_"
+    };
     // The first request starts (and, if needed, builds) the function: allow for a build.
     let first = common::quiet("lambda-1", 0);
+    let limit = Duration::from_secs(if build { 600 } else { 60 });
     let (status, body) = loop {
-        match http(port, "POST", &format!("{base}/metrics"), &first).await {
-            Ok((status, body)) if status != 0 => break (status, body),
-            _ if started.elapsed() > Duration::from_secs(600) => {
+        if let Some(Function(f)) = function.as_mut() {
+            if let Ok(Some(code)) = f.try_wait() {
+                let out: Vec<String> = lines.try_iter().collect();
+                panic!("bootstrap exited ({code}):\n{}", out.join("\n"));
+            }
+        }
+        let path = format!("{base}/metrics");
+        let request = http(port, "POST", &path, &first);
+        match tokio::time::timeout(Duration::from_secs(30), request).await {
+            Ok(Ok((status, body))) if status != 0 => break (status, body),
+            _ if started.elapsed() > limit => {
                 let out: Vec<String> = lines.try_iter().collect();
                 panic!(
-                    "cargo lambda watch did not answer within 600 s:\n{}",
+                    "cargo lambda watch did not answer within {limit:?}:\n{}",
                     out.join("\n")
                 );
             }
@@ -266,5 +321,16 @@ async fn bootstrap_under_cargo_lambda_watch() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    drop(function);
     drop(watch);
+}
+
+/// The function process of the default mode, killed by its id when the test ends.
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
