@@ -38,6 +38,8 @@ pub enum StoreChoice {
         metrics_table: String,
         /// INSIGHTS_TABLE.
         insights_table: String,
+        /// STATE_TABLE (per-host detector state).
+        state_table: String,
     },
     /// An SQLite file (`IOPS_STORE=sqlite:PATH`), for local runs.
     Sqlite(PathBuf),
@@ -87,6 +89,7 @@ impl Config {
             get("IOPS_STORE"),
             get("METRICS_TABLE"),
             get("INSIGHTS_TABLE"),
+            get("STATE_TABLE"),
         )?;
         let use_sagemaker = match get("USE_SAGEMAKER") {
             None => false,
@@ -150,6 +153,7 @@ fn store_choice(
     iops_store: Option<String>,
     metrics_table: Option<String>,
     insights_table: Option<String>,
+    state_table: Option<String>,
 ) -> Result<StoreChoice, ConfigError> {
     let dynamodb = |metrics_table: Option<String>| {
         let metrics_table = metrics_table.ok_or_else(|| {
@@ -161,9 +165,13 @@ fn store_choice(
         let insights_table = insights_table
             .clone()
             .ok_or_else(|| bad("INSIGHTS_TABLE", "is required with METRICS_TABLE"))?;
+        let state_table = state_table
+            .clone()
+            .ok_or_else(|| bad("STATE_TABLE", "is required with METRICS_TABLE"))?;
         Ok(StoreChoice::Dynamodb {
             metrics_table,
             insights_table,
+            state_table,
         })
     };
     match iops_store.as_deref().map(str::trim) {
@@ -227,13 +235,23 @@ mod tests {
 
     #[test]
     fn tables_select_dynamodb_and_sagemaker_is_off_by_default() {
-        let c = config(&[("METRICS_TABLE", "m"), ("INSIGHTS_TABLE", "i")]).unwrap();
+        let c = config(&[
+            ("METRICS_TABLE", "m"),
+            ("INSIGHTS_TABLE", "i"),
+            ("STATE_TABLE", "s"),
+        ])
+        .unwrap();
         assert_eq!(
             c.store,
             StoreChoice::Dynamodb {
                 metrics_table: "m".into(),
-                insights_table: "i".into()
+                insights_table: "i".into(),
+                state_table: "s".into(),
             }
+        );
+        assert_eq!(
+            err_name(&[("METRICS_TABLE", "m"), ("INSIGHTS_TABLE", "i")]),
+            "STATE_TABLE"
         );
         assert_eq!(c.canary, None);
         assert_eq!(c.model_path, None);

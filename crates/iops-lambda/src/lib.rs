@@ -14,7 +14,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | METRICS_TABLE, INSIGHTS_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; not wired yet, see [`open_store`]) |
+//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; not wired yet, see [`open_store`]) |
 //! | IOPS_STORE | `memory` or `sqlite:PATH` for local runs and tests; `dynamodb` = the tables |
 //! | USE_SAGEMAKER | `true` / `false` (default): the canary switch; `false` is the instant rollback |
 //! | SAGEMAKER_ENDPOINT | endpoint name (required with USE_SAGEMAKER=true) |
@@ -23,7 +23,7 @@
 //! | SAGEMAKER_ENDPOINT_URL | runtime API URL override (or the SDK's AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME) |
 //! | MODEL_PATH | host forest `model.json` (or its directory) for the built-in engine |
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
-//! | AWS_LAMBDA_LOG_LEVEL | log level of the JSON logs on stderr, default INFO |
+//! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
 //! ```
 //! use iops_lambda::{build, config::Config, handler::MetricsSink};

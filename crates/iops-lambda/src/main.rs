@@ -9,9 +9,10 @@ use iops_lambda::{build, json_subscriber, App, Config, MetricsSink};
 use lambda_http::{service_fn, Request};
 
 fn log_level() -> tracing::Level {
-    std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    // AWS_LAMBDA_LOG_LEVEL (Lambda's advanced logging), else a plain level in RUST_LOG.
+    ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
         .unwrap_or(tracing::Level::INFO)
 }
 

@@ -82,9 +82,17 @@ fn bootstrap_exits_non_zero_naming_the_bad_variable() {
             ],
             "MODEL_PATH",
         ),
-        // The DynamoDB store is not wired in yet: a clear message, not a panic.
         (
             vec![("METRICS_TABLE", "m"), ("INSIGHTS_TABLE", "i")],
+            "STATE_TABLE",
+        ),
+        // The DynamoDB store is not wired in yet: a clear message, not a panic.
+        (
+            vec![
+                ("METRICS_TABLE", "m"),
+                ("INSIGHTS_TABLE", "i"),
+                ("STATE_TABLE", "s"),
+            ],
             "METRICS_TABLE",
         ),
     ];
