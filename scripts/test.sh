@@ -15,10 +15,12 @@ cd "$ROOT"
 PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # The Python package's build and test tools (scripts/py-test.sh); boto3 and moto's server
 # for train-sagemaker.py's test against moto_server on 127.0.0.1; awscli: the DynamoDB tests
-# run the runbook's `aws dynamodb ...` commands against dynalite.
+# run the runbook's `aws dynamodb ...` commands against dynalite; cfn-lint: infra/template.yaml;
+# cargo-lambda: `cargo lambda watch` runs the real Lambda bootstrap in crates/iops-lambda's tests
+# (.venv/bin/cargo-lambda; the test skips, saying so, when it is missing).
 PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
     boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2
-    cfn-lint==1.58.0)
+    cfn-lint==1.58.0 cargo-lambda==1.9.2)
 
 TIMINGS=()
 step() {

@@ -20,6 +20,9 @@ pub struct Scored {
     pub source: ModelSource,
     /// That model's version, recorded with each insight.
     pub version: String,
+    /// True when the request was routed to another model that failed, and `source` is the
+    /// fallback that scored it instead (for metrics and logs).
+    pub fallback: bool,
 }
 
 /// Scores a sample against a host's streaming state and advances the state.
@@ -95,6 +98,7 @@ impl Scorer for BuiltinScorer {
             assessment,
             source: ModelSource::Builtin,
             version: self.version.clone(),
+            fallback: false,
         })
     }
 }

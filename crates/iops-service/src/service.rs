@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use iops_core::engine::HostState;
 use iops_core::{validate_hostname, MetricSample, Timestamp};
 use iops_store::{
-    ids, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric,
+    StoredState,
 };
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
@@ -75,6 +76,14 @@ pub struct IngestResponse {
     /// version) and was started afresh; worth a log line (not on the wire).
     #[serde(skip)]
     pub state_reset: bool,
+    /// The model that scored the sample; `None` when it was not scored (duplicate, late).
+    /// Not on the wire: for the adapter's metrics.
+    #[serde(skip)]
+    pub scored_by: Option<ModelSource>,
+    /// True when the scorer fell back from the model the request was routed to (see
+    /// [`crate::Scored::fallback`]). Not on the wire.
+    #[serde(skip)]
+    pub fallback: bool,
 }
 
 impl IngestResponse {
@@ -199,20 +208,22 @@ impl Service {
         let result = self.store_and_score(&sample).await;
         drop(lock);
         self.unlock_host(&sample.hostname);
-        let (put, (outcome, insights, state_reset)) = result?;
+        let (put, scored) = result?;
         Ok(IngestResponse {
             message: STORED_MESSAGE,
             metric_id: put.metric_id,
-            insights,
-            outcome,
-            state_reset,
+            insights: scored.insights,
+            outcome: scored.outcome,
+            state_reset: scored.state_reset,
+            scored_by: scored.scored_by,
+            fallback: scored.fallback,
         })
     }
 
     async fn store_and_score(
         &self,
         sample: &MetricSample,
-    ) -> Result<(PutMetric, (IngestOutcome, Vec<StoredInsight>, bool)), ServiceError> {
+    ) -> Result<(PutMetric, ScoreOutcome), ServiceError> {
         let put = self.store.put_metric(sample).await?;
         let scored = self.score_and_save(sample, put.inserted).await?;
         Ok((put, scored))
@@ -222,7 +233,7 @@ impl Service {
         &self,
         sample: &MetricSample,
         inserted: bool,
-    ) -> Result<(IngestOutcome, Vec<StoredInsight>, bool), ServiceError> {
+    ) -> Result<ScoreOutcome, ServiceError> {
         let host = &sample.hostname;
         let mut cached = self.take_cached(host);
         for _ in 0..self.config.cas_attempts {
@@ -252,7 +263,13 @@ impl Service {
                     } else {
                         IngestOutcome::Duplicate
                     };
-                    return Ok((outcome, self.insights_of(sample).await?, false));
+                    return Ok(ScoreOutcome {
+                        outcome,
+                        insights: self.insights_of(sample).await?,
+                        state_reset: false,
+                        scored_by: None,
+                        fallback: false,
+                    });
                 }
             }
             let (expected_version, mut state, state_reset) = match loaded {
@@ -293,7 +310,13 @@ impl Service {
                             state,
                         },
                     );
-                    return Ok((IngestOutcome::Scored, insights, state_reset));
+                    return Ok(ScoreOutcome {
+                        outcome: IngestOutcome::Scored,
+                        insights,
+                        state_reset,
+                        scored_by: Some(scored.source),
+                        fallback: scored.fallback,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => tokio::task::yield_now().await,
                 Err(e) => return Err(e.into()),
@@ -421,6 +444,15 @@ impl Service {
             hosts.remove(hostname);
         }
     }
+}
+
+/// What scoring one sample did (the non-wire part of an [`IngestResponse`]).
+struct ScoreOutcome {
+    outcome: IngestOutcome,
+    insights: Vec<StoredInsight>,
+    state_reset: bool,
+    scored_by: Option<ModelSource>,
+    fallback: bool,
 }
 
 /// The host's state as an ingest found it.

@@ -1,0 +1,300 @@
+//! Handler work per POST /metrics, excluding DynamoDB round trips: an API Gateway v2 event's
+//! JSON → lambda_http Request → route → validate → store → load/decode state → score →
+//! encode/save state → response JSON (→ EMF line formatting is off). Two stores: a HashMap
+//! (`mem`: no storage cost at all, the figure to hold against ≤ 200 µs) and in-memory
+//! SQLite (`sqlite`: its writer thread and transaction included). Also cold start: `build`
+//! with a 100-tree fleet forest from MODEL_PATH.
+//!
+//! Run: `cargo bench -p iops-lambda --bench handler -- --noplot`. Besides criterion's mean,
+//! the `*_percentiles` runs time every request and print p50 / p99 / max to stderr.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use criterion::{criterion_group, criterion_main, Criterion};
+use iops_core::artifact::{ModelArtifact, OffsetDateTime};
+use iops_core::engine::{HostState, HOST_FEATURES};
+use iops_core::forest::IsolationForestParams;
+use iops_core::ndarray::Array2;
+use iops_core::{MetricSample, ParamGuard, Timestamp};
+use iops_lambda::{build, App, Config, MetricsSink};
+use iops_service::Service;
+use iops_store::{
+    ids, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore, StateUpdate, Store,
+    StoreError, StoredInsight, StoredMetric, StoredState,
+};
+
+/// A store that keeps everything in HashMaps: the handler's own work, no storage.
+#[derive(Debug, Default)]
+struct MemStore {
+    metrics: Mutex<HashMap<(String, i128), StoredMetric>>,
+    insights: Mutex<Vec<StoredInsight>>,
+    states: Mutex<HashMap<String, StoredState>>,
+}
+
+#[async_trait]
+impl MetricStore for MemStore {
+    async fn put_metric(&self, sample: &MetricSample) -> iops_store::Result<PutMetric> {
+        let mut m = self.metrics.lock().unwrap();
+        let key = (sample.hostname.clone(), sample.timestamp.epoch_nanos());
+        if let Some(existing) = m.get(&key) {
+            return Ok(PutMetric {
+                metric_id: existing.metric_id.clone(),
+                inserted: false,
+            });
+        }
+        let metric_id = ids::metric_id(&sample.hostname, sample.timestamp);
+        m.insert(
+            key,
+            StoredMetric {
+                metric_id: metric_id.clone(),
+                sample: sample.clone(),
+            },
+        );
+        Ok(PutMetric {
+            metric_id,
+            inserted: true,
+        })
+    }
+    async fn list_metrics(
+        &self,
+        _: &str,
+        _: Timestamp,
+        _: usize,
+    ) -> iops_store::Result<Vec<StoredMetric>> {
+        Ok(Vec::new())
+    }
+    async fn count_metrics(&self, _: &str, _: Timestamp) -> iops_store::Result<u64> {
+        Ok(self.metrics.lock().unwrap().len() as u64)
+    }
+}
+
+#[async_trait]
+impl InsightStore for MemStore {
+    async fn put_insights(&self, insights: &[StoredInsight]) -> iops_store::Result<()> {
+        self.insights.lock().unwrap().extend_from_slice(insights);
+        Ok(())
+    }
+    async fn list_insights(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+        limit: usize,
+    ) -> iops_store::Result<Vec<StoredInsight>> {
+        Ok(self
+            .insights
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| i.insight.hostname == hostname && i.insight.timestamp >= since)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl StateStore for MemStore {
+    async fn load_state(&self, hostname: &str) -> iops_store::Result<Option<StoredState>> {
+        Ok(self.states.lock().unwrap().get(hostname).cloned())
+    }
+    async fn save_state(&self, update: StateUpdate) -> iops_store::Result<u64> {
+        let mut states = self.states.lock().unwrap();
+        let found = states.get(&update.hostname).map_or(0, |s| s.version);
+        if found != update.expected_version {
+            return Err(StoreError::Conflict {
+                hostname: update.hostname,
+                expected: update.expected_version,
+                found,
+            });
+        }
+        self.insights
+            .lock()
+            .unwrap()
+            .extend_from_slice(&update.insights);
+        states.insert(
+            update.hostname,
+            StoredState {
+                version: found + 1,
+                last_timestamp: update.last_timestamp,
+                state: update.state,
+            },
+        );
+        Ok(found + 1)
+    }
+}
+
+/// Hosts the benched requests rotate over.
+const HOSTS: u64 = 10;
+/// Requests before measuring: 2,500 per host, past the engine's 2,016-sample baseline, so
+/// every state is at its steady-state (largest) size.
+const WARM: u64 = 2_500 * HOSTS;
+
+fn event(i: u64) -> String {
+    let host = format!("web-{}", i % HOSTS);
+    let body = format!(
+        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60.5,"diskIO":{},"networkIO":150.2}}"#,
+        1_764_000_000 + i * 60,
+        40.0 + (i % 13) as f64,
+        200.0 + (i % 29) as f64
+    );
+    serde_json::json!({
+        "version": "2.0", "routeKey": "POST /metrics", "rawPath": "/metrics", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "abcdef1234.execute-api.us-east-1.amazonaws.com"},
+        "requestContext": {"accountId": "123456789012", "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com", "domainPrefix": "abcdef1234",
+            "http": {"method": "POST", "path": "/metrics", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "agent"},
+            "requestId": "r", "routeKey": "POST /metrics", "stage": "$default",
+            "time": "26/Nov/2026:17:00:02 +0000", "timeEpoch": 1795712402000u64},
+        "body": body, "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+fn host_forest_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let x = Array2::from_shape_fn((2048, 4), |(i, j)| {
+        ((i as f64 * (0.37 + j as f64 * 0.11)).sin() * 1.5).clamp(-4.0, 4.0)
+    });
+    let params = IsolationForestParams::new()
+        .n_trees(100)
+        .max_samples(256)
+        .contamination(0.01)
+        .seed(42)
+        .check()
+        .unwrap();
+    let names = HOST_FEATURES.map(String::from).to_vec();
+    let artifact =
+        ModelArtifact::train(&params, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap();
+    let path = dir.join("model.json");
+    std::fs::write(&path, artifact.to_json().unwrap()).unwrap();
+    path
+}
+
+fn app_on(store: Arc<dyn Store>, model: Option<&std::path::Path>) -> App {
+    let (engine, _) = iops_lambda::load_engine(model).unwrap();
+    App::new(Arc::new(Service::new(store, engine)), MetricsSink::Off)
+}
+
+fn percentiles(name: &str, mut d: Vec<Duration>) {
+    d.sort();
+    let at = |q: f64| d[((d.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "{name}: n={} p50={:?} p90={:?} p99={:?} max={:?}",
+        d.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = host_forest_file(dir.path());
+
+    let mut group = c.benchmark_group("post_metrics");
+    for (name, forest) in [("mem", None), ("mem_forest100", Some(model.as_path()))] {
+        let app = app_on(Arc::new(MemStore::default()), forest);
+        // Warm every host to its steady state, so the measured path is the steady one.
+        let mut i = 0u64;
+        rt.block_on(async {
+            for _ in 0..WARM {
+                app.handle(lambda_http::request::from_str(&event(i)).unwrap())
+                    .await;
+                i += 1;
+            }
+        });
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| {
+                i += 1;
+                let e = event(i);
+                let app = &app;
+                async move {
+                    let request = lambda_http::request::from_str(&e).unwrap();
+                    black_box(app.handle(request).await)
+                }
+            })
+        });
+        let mut times = Vec::with_capacity(20_000);
+        rt.block_on(async {
+            for _ in 0..20_000 {
+                i += 1;
+                let e = event(i);
+                let t = Instant::now();
+                let request = lambda_http::request::from_str(&e).unwrap();
+                black_box(app.handle(request).await);
+                times.push(t.elapsed());
+            }
+        });
+        percentiles(&format!("post_metrics/{name}_percentiles"), times);
+    }
+    {
+        let app = app_on(Arc::new(SqliteStore::open_in_memory().unwrap()), None);
+        let mut i = 0u64;
+        group.bench_function("sqlite", |b| {
+            b.to_async(&rt).iter(|| {
+                i += 1;
+                let e = event(i);
+                let app = &app;
+                async move {
+                    let request = lambda_http::request::from_str(&e).unwrap();
+                    black_box(app.handle(request).await)
+                }
+            })
+        });
+    }
+    group.finish();
+
+    // The share of the handler that is the host state's JSON codec (iops-service stores the
+    // state as serde JSON; a compact codec is its planned next step).
+    {
+        let (engine, _) = iops_lambda::load_engine(None).unwrap();
+        let mut state = HostState::new(&engine).unwrap();
+        for i in (0..WARM).step_by(HOSTS as usize) {
+            let e: serde_json::Value = serde_json::from_str(&event(i)).unwrap();
+            let sample = MetricSample::from_json(e["body"].as_str().unwrap().as_bytes()).unwrap();
+            state.process(&engine, &sample).unwrap();
+        }
+        let bytes = serde_json::to_vec(&state).unwrap();
+        eprintln!(
+            "state_codec: warm host state is {} bytes of JSON",
+            bytes.len()
+        );
+        let mut group = c.benchmark_group("state_codec");
+        group.bench_function("decode_encode_json", |b| {
+            b.iter(|| {
+                let s: HostState = serde_json::from_slice(black_box(&bytes)).unwrap();
+                black_box(serde_json::to_vec(&s).unwrap())
+            })
+        });
+        group.finish();
+    }
+
+    let mut group = c.benchmark_group("cold_start");
+    group.sample_size(20);
+    let config = Config::from_lookup(|k| match k {
+        "IOPS_STORE" => Some("memory".into()),
+        "MODEL_PATH" => Some(model.display().to_string()),
+        _ => None,
+    })
+    .unwrap();
+    group.bench_function("build_with_forest100", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(build(&config, MetricsSink::Off).await.unwrap()) })
+    });
+    group.finish();
+    // For the process-level measurement (scripts, hyperfine): keep a copy of the model.
+    if let Ok(out) = std::env::var("IOPS_BENCH_MODEL_OUT") {
+        let _ = std::fs::copy(&model, out);
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

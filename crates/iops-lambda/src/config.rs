@@ -1,0 +1,371 @@
+//! The function's configuration, read once at cold start from its environment. Every bad
+//! value is an error naming the variable, so a misconfigured deploy fails at init (and the
+//! process exits non-zero) instead of answering 500s.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Default time the canary waits for the SageMaker endpoint before falling back.
+pub const DEFAULT_SAGEMAKER_TIMEOUT: Duration = Duration::from_millis(800);
+/// Default largest POST /metrics body (a metric is ~150 bytes).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A variable with a value the function cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("environment variable {name}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+fn bad(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// Where metrics, insights and host state live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// DynamoDB tables (the production default whenever METRICS_TABLE is set).
+    Dynamodb {
+        /// METRICS_TABLE.
+        metrics_table: String,
+        /// INSIGHTS_TABLE.
+        insights_table: String,
+        /// STATE_TABLE (per-host detector state).
+        state_table: String,
+    },
+    /// An SQLite file (`IOPS_STORE=sqlite:PATH`), for local runs.
+    Sqlite(PathBuf),
+    /// An in-memory SQLite database (`IOPS_STORE=memory`), for tests: lost at exit.
+    Memory,
+}
+
+/// The canary: which endpoint, what share of requests, how long to wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryConfig {
+    /// SAGEMAKER_ENDPOINT: the endpoint name.
+    pub endpoint: String,
+    /// CANARY_PERCENTAGE: share of requests (0–100, decimals allowed) scored by it.
+    pub percentage: f64,
+    /// SAGEMAKER_TIMEOUT_MS: the whole call, connect included; then the built-in model.
+    pub timeout: Duration,
+    /// SAGEMAKER_ENDPOINT_URL: overrides the runtime API's URL (tests, VPC endpoints). The
+    /// SDK's own AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME works too when this is unset.
+    pub endpoint_url: Option<String>,
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The store backend.
+    pub store: StoreChoice,
+    /// `Some` when USE_SAGEMAKER=true; `None` (USE_SAGEMAKER=false or unset) is the instant
+    /// rollback: every request is scored by the built-in model.
+    pub canary: Option<CanaryConfig>,
+    /// MODEL_PATH: a fleet forest artifact (`model.json` or a directory holding one) for the
+    /// built-in engine.
+    pub model_path: Option<PathBuf>,
+    /// MAX_BODY_BYTES: larger POST bodies answer 413.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (a map in tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let store = store_choice(
+            get("IOPS_STORE"),
+            get("METRICS_TABLE"),
+            get("INSIGHTS_TABLE"),
+            get("STATE_TABLE"),
+        )?;
+        let use_sagemaker = match get("USE_SAGEMAKER") {
+            None => false,
+            Some(v) => parse_bool("USE_SAGEMAKER", &v)?,
+        };
+        let canary = if use_sagemaker {
+            let endpoint = get("SAGEMAKER_ENDPOINT").ok_or_else(|| {
+                bad(
+                    "SAGEMAKER_ENDPOINT",
+                    "is required when USE_SAGEMAKER=true (the endpoint name)",
+                )
+            })?;
+            let percentage = match get("CANARY_PERCENTAGE") {
+                None => {
+                    return Err(bad(
+                        "CANARY_PERCENTAGE",
+                        "is required when USE_SAGEMAKER=true (0 to 100)",
+                    ))
+                }
+                Some(v) => parse_percentage(&v)?,
+            };
+            let timeout = match get("SAGEMAKER_TIMEOUT_MS") {
+                None => DEFAULT_SAGEMAKER_TIMEOUT,
+                Some(v) => parse_millis("SAGEMAKER_TIMEOUT_MS", &v)?,
+            };
+            Some(CanaryConfig {
+                endpoint,
+                percentage,
+                timeout,
+                endpoint_url: get("SAGEMAKER_ENDPOINT_URL"),
+            })
+        } else {
+            // Still checked, so a typo is caught before the canary is switched on.
+            if let Some(v) = get("CANARY_PERCENTAGE") {
+                parse_percentage(&v)?;
+            }
+            None
+        };
+        let max_body_bytes = match get("MAX_BODY_BYTES") {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(bad(
+                        "MAX_BODY_BYTES",
+                        format!("must be a positive integer, got {v:?}"),
+                    ))
+                }
+            },
+        };
+        Ok(Config {
+            store,
+            canary,
+            model_path: get("MODEL_PATH").map(PathBuf::from),
+            max_body_bytes,
+        })
+    }
+}
+
+fn store_choice(
+    iops_store: Option<String>,
+    metrics_table: Option<String>,
+    insights_table: Option<String>,
+    state_table: Option<String>,
+) -> Result<StoreChoice, ConfigError> {
+    let dynamodb = |metrics_table: Option<String>| {
+        let metrics_table = metrics_table.ok_or_else(|| {
+            bad(
+                "METRICS_TABLE",
+                "is required for the DynamoDB store (or set IOPS_STORE=sqlite:PATH or memory)",
+            )
+        })?;
+        let insights_table = insights_table
+            .clone()
+            .ok_or_else(|| bad("INSIGHTS_TABLE", "is required with METRICS_TABLE"))?;
+        let state_table = state_table
+            .clone()
+            .ok_or_else(|| bad("STATE_TABLE", "is required with METRICS_TABLE"))?;
+        Ok(StoreChoice::Dynamodb {
+            metrics_table,
+            insights_table,
+            state_table,
+        })
+    };
+    match iops_store.as_deref().map(str::trim) {
+        None | Some("dynamodb") => dynamodb(metrics_table),
+        Some("memory") => Ok(StoreChoice::Memory),
+        Some(s) => match s.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => Ok(StoreChoice::Sqlite(PathBuf::from(path))),
+            _ => Err(bad(
+                "IOPS_STORE",
+                format!("must be dynamodb, memory or sqlite:PATH, got {s:?}"),
+            )),
+        },
+    }
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(name, format!("must be true or false, got {v:?}"))),
+    }
+}
+
+fn parse_percentage(v: &str) -> Result<f64, ConfigError> {
+    match v.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(bad(
+            "CANARY_PERCENTAGE",
+            format!("must be a number from 0 to 100, got {v:?}"),
+        )),
+    }
+}
+
+fn parse_millis(name: &'static str, v: &str) -> Result<Duration, ConfigError> {
+    match v.trim().parse::<u64>() {
+        Ok(ms) if (1..=60_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(bad(
+            name,
+            format!("must be milliseconds from 1 to 60000, got {v:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn err_name(vars: &[(&str, &str)]) -> &'static str {
+        config(vars).unwrap_err().name
+    }
+
+    #[test]
+    fn tables_select_dynamodb_and_sagemaker_is_off_by_default() {
+        let c = config(&[
+            ("METRICS_TABLE", "m"),
+            ("INSIGHTS_TABLE", "i"),
+            ("STATE_TABLE", "s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreChoice::Dynamodb {
+                metrics_table: "m".into(),
+                insights_table: "i".into(),
+                state_table: "s".into(),
+            }
+        );
+        assert_eq!(
+            err_name(&[("METRICS_TABLE", "m"), ("INSIGHTS_TABLE", "i")]),
+            "STATE_TABLE"
+        );
+        assert_eq!(c.canary, None);
+        assert_eq!(c.model_path, None);
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn store_escape_hatch() {
+        assert_eq!(
+            config(&[("IOPS_STORE", "memory")]).unwrap().store,
+            StoreChoice::Memory
+        );
+        assert_eq!(
+            config(&[("IOPS_STORE", "sqlite:/tmp/x.db"), ("METRICS_TABLE", "m")])
+                .unwrap()
+                .store,
+            StoreChoice::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(err_name(&[("IOPS_STORE", "sqlite:")]), "IOPS_STORE");
+        assert_eq!(err_name(&[("IOPS_STORE", "redis")]), "IOPS_STORE");
+        assert_eq!(err_name(&[]), "METRICS_TABLE");
+        assert_eq!(err_name(&[("METRICS_TABLE", "m")]), "INSIGHTS_TABLE");
+        assert_eq!(err_name(&[("METRICS_TABLE", "  ")]), "METRICS_TABLE");
+    }
+
+    #[test]
+    fn canary_settings() {
+        let base = [("IOPS_STORE", "memory"), ("USE_SAGEMAKER", "TRUE")];
+        let c = config(&[
+            base[0],
+            base[1],
+            ("SAGEMAKER_ENDPOINT", "iops-ep"),
+            ("CANARY_PERCENTAGE", "12.5"),
+            ("SAGEMAKER_TIMEOUT_MS", "250"),
+            ("SAGEMAKER_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.canary,
+            Some(CanaryConfig {
+                endpoint: "iops-ep".into(),
+                percentage: 12.5,
+                timeout: Duration::from_millis(250),
+                endpoint_url: Some("http://127.0.0.1:9".into()),
+            })
+        );
+        let ok = [base[0], base[1], ("SAGEMAKER_ENDPOINT", "e")];
+        assert_eq!(err_name(&ok), "CANARY_PERCENTAGE");
+        let with = |extra: (&'static str, &'static str)| {
+            let mut v = ok.to_vec();
+            v.push(("CANARY_PERCENTAGE", "10"));
+            v.push(extra);
+            config(&v)
+        };
+        assert_eq!(
+            with(("SAGEMAKER_TIMEOUT_MS", "1"))
+                .unwrap()
+                .canary
+                .unwrap()
+                .timeout,
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            with(("SAGEMAKER_TIMEOUT_MS", "0")).unwrap_err().name,
+            "SAGEMAKER_TIMEOUT_MS"
+        );
+        assert_eq!(
+            with(("SAGEMAKER_TIMEOUT_MS", "1s")).unwrap_err().name,
+            "SAGEMAKER_TIMEOUT_MS"
+        );
+        for p in ["101", "-1", "NaN", "ten", "inf"] {
+            let mut v = ok.to_vec();
+            v.push(("CANARY_PERCENTAGE", p));
+            assert_eq!(config(&v).unwrap_err().name, "CANARY_PERCENTAGE", "{p}");
+        }
+        for p in ["0", "100", "50%"] {
+            let mut v = ok.to_vec();
+            v.push(("CANARY_PERCENTAGE", p));
+            assert!(config(&v).is_ok(), "{p}");
+        }
+        assert_eq!(
+            err_name(&[base[0], base[1], ("CANARY_PERCENTAGE", "5")]),
+            "SAGEMAKER_ENDPOINT"
+        );
+    }
+
+    #[test]
+    fn rollback_and_bad_values() {
+        // USE_SAGEMAKER=false ignores the endpoint but still checks the percentage.
+        let c = config(&[
+            ("IOPS_STORE", "memory"),
+            ("USE_SAGEMAKER", "false"),
+            ("CANARY_PERCENTAGE", "100"),
+        ])
+        .unwrap();
+        assert_eq!(c.canary, None);
+        assert_eq!(
+            err_name(&[("IOPS_STORE", "memory"), ("CANARY_PERCENTAGE", "200")]),
+            "CANARY_PERCENTAGE"
+        );
+        assert_eq!(
+            err_name(&[("IOPS_STORE", "memory"), ("USE_SAGEMAKER", "yes")]),
+            "USE_SAGEMAKER"
+        );
+        assert_eq!(
+            err_name(&[("IOPS_STORE", "memory"), ("MAX_BODY_BYTES", "0")]),
+            "MAX_BODY_BYTES"
+        );
+        let e = config(&[("IOPS_STORE", "memory"), ("USE_SAGEMAKER", "1")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable USE_SAGEMAKER: must be true or false, got \"1\""
+        );
+        let c = config(&[("IOPS_STORE", "memory"), ("MODEL_PATH", "/opt/model.json")]).unwrap();
+        assert_eq!(c.model_path, Some(PathBuf::from("/opt/model.json")));
+    }
+}

@@ -1,0 +1,205 @@
+//! # iops-lambda
+//!
+//! The AWS Lambda adapter: API Gateway REST (v1) and HTTP (v2) events → the
+//! [`iops_service::Service`] → responses, with the SageMaker canary of [`canary`] and one
+//! CloudWatch EMF line per request ([`emf`]). The binary `bootstrap` is [`config::Config`]
+//! from the environment → [`build`] at cold start → [`App::handle`] per invocation.
+//!
+//! Routes: POST /metrics (200 `{"message":"Metric stored successfully","metricId":...,
+//! "insights":[...]}`, 400 `{"error","field"}`, 413 over MAX_BODY_BYTES), GET
+//! /metrics?hostname=&since=&limit=, GET /insights?hostname=&since=&limit=; 404 / 405 for
+//! anything else.
+//!
+//! Environment (read once at cold start; a bad value exits non-zero naming the variable):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; not wired yet, see [`open_store`]) |
+//! | IOPS_STORE | `memory` or `sqlite:PATH` for local runs and tests; `dynamodb` = the tables |
+//! | USE_SAGEMAKER | `true` / `false` (default): the canary switch; `false` is the instant rollback |
+//! | SAGEMAKER_ENDPOINT | endpoint name (required with USE_SAGEMAKER=true) |
+//! | CANARY_PERCENTAGE | 0–100 (required with USE_SAGEMAKER=true): share of requests, hashed on hostname + timestamp |
+//! | SAGEMAKER_TIMEOUT_MS | canary call limit, default 800; then the built-in model answers |
+//! | SAGEMAKER_ENDPOINT_URL | runtime API URL override (or the SDK's AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME) |
+//! | MODEL_PATH | host forest `model.json` (or its directory) for the built-in engine |
+//! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
+//! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
+//!
+//! ```
+//! use iops_lambda::{build, config::Config, handler::MetricsSink};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let config = Config::from_lookup(|name| (name == "IOPS_STORE").then(|| "memory".to_owned()))?;
+//! let app = build(&config, MetricsSink::Off).await?;
+//! let event = r#"{"version":"2.0","routeKey":"POST /metrics","rawPath":"/metrics","rawQueryString":"",
+//!   "headers":{"content-type":"application/json"},"isBase64Encoded":false,
+//!   "requestContext":{"http":{"method":"POST","path":"/metrics","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"doc"},
+//!     "accountId":"123456789012","apiId":"api","domainName":"example.com","domainPrefix":"example",
+//!     "requestId":"r1","routeKey":"POST /metrics","stage":"$default","time":"26/Nov/2026:17:00:00 +0000","timeEpoch":1795712400000},
+//!   "body":"{\"timestamp\":\"2026-11-26T17:00:00Z\",\"hostname\":\"web-1\",\"cpuUsage\":75.5,\"memoryUsage\":82.3,\"diskIO\":200.5,\"networkIO\":150.2}"}"#;
+//! let response = app.handle(lambda_http::request::from_str(event)?).await;
+//! assert_eq!(response.status(), 200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+pub mod canary;
+pub mod config;
+pub mod emf;
+pub mod handler;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use iops_core::artifact::ModelArtifact;
+use iops_core::engine::{EngineConfig, HOST_FEATURES};
+use iops_service::{BuiltinScorer, Service, ServiceConfig};
+use iops_store::{DynamoOptions, DynamoStore, SqliteStore, Store, StoreError, TableNames};
+use thiserror::Error;
+use tracing_subscriber::fmt::MakeWriter;
+
+pub use canary::{CanaryScorer, SageMakerEndpoint};
+pub use config::{Config, ConfigError, StoreChoice};
+pub use handler::{App, MetricsSink};
+
+/// Why the function cannot start. Each names the variable to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    /// A variable has a bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// MODEL_PATH cannot be read or is not a host forest.
+    #[error("environment variable MODEL_PATH: {path}: {reason}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store cannot be opened.
+    #[error("store ({variable}): {source}")]
+    Store {
+        /// The variable that chose it.
+        variable: &'static str,
+        /// The store's error.
+        source: StoreError,
+    },
+}
+
+/// Opens the configured store.
+pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, StartupError> {
+    let store_err = |source| StartupError::Store {
+        variable: "IOPS_STORE",
+        source,
+    };
+    match choice {
+        StoreChoice::Memory => Ok(Arc::new(SqliteStore::open_in_memory().map_err(store_err)?)),
+        StoreChoice::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).map_err(store_err)?)),
+        StoreChoice::Dynamodb {
+            metrics_table,
+            insights_table,
+            state_table,
+        } => {
+            let tables = TableNames {
+                metrics: metrics_table.clone(),
+                insights: insights_table.clone(),
+                state: state_table.clone(),
+            };
+            let store = DynamoStore::connect(DynamoOptions::new(tables))
+                .await
+                .map_err(|source| StartupError::Store {
+                    variable: "METRICS_TABLE",
+                    source,
+                })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Reads MODEL_PATH (a `model.json`, or a directory holding one) into the engine's
+/// configuration. Only a host forest (trained on [`HOST_FEATURES`], as `iops train` writes)
+/// fits the built-in engine; any other model is a startup error.
+pub fn load_engine(
+    model_path: Option<&Path>,
+) -> Result<(EngineConfig, Option<String>), StartupError> {
+    let Some(path) = model_path else {
+        return Ok((EngineConfig::default(), None));
+    };
+    let file = if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    };
+    let model_err = |reason: String| StartupError::Model {
+        path: file.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&file).map_err(|e| model_err(e.to_string()))?;
+    let artifact = ModelArtifact::from_slice(&bytes).map_err(|e| model_err(e.to_string()))?;
+    if artifact.feature_names() != HOST_FEATURES {
+        return Err(model_err(format!(
+            "not a host forest: its features are {:?}, the built-in engine needs {HOST_FEATURES:?} (`iops train` writes them)",
+            artifact.feature_names()
+        )));
+    }
+    let checksum = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("checksum")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        });
+    let engine = EngineConfig::default()
+        .with_forest(artifact)
+        .map_err(|e| model_err(e.to_string()))?;
+    Ok((engine, checksum))
+}
+
+/// Cold start: the store, the engine (with MODEL_PATH's forest), the canary's client, the
+/// service. Makes no network request.
+pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupError> {
+    let store = open_store(&config.store).await?;
+    let (engine, checksum) = load_engine(config.model_path.as_deref())?;
+    let mut builtin = BuiltinScorer::new(engine);
+    if let Some(checksum) = checksum {
+        let version = format!("{}+{checksum}", builtin.version());
+        builtin = builtin.with_version(version);
+    }
+    let scorer = match &config.canary {
+        Some(canary) => CanaryScorer::with_canary(
+            builtin,
+            SageMakerEndpoint::connect(canary).await,
+            canary.percentage,
+        ),
+        None => CanaryScorer::builtin(builtin),
+    };
+    let service = Service::with_scorer(
+        store,
+        Arc::new(scorer),
+        ServiceConfig {
+            max_body_bytes: config.max_body_bytes,
+            ..ServiceConfig::default()
+        },
+    );
+    Ok(App::new(Arc::new(service), sink))
+}
+
+/// The log format: one JSON object per line (level, message, fields), as CloudWatch Logs
+/// Insights parses, written to `writer` at `level` and above.
+pub fn json_subscriber<W>(
+    writer: W,
+    level: tracing::Level,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(level)
+        .with_target(false)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(writer)
+        .finish()
+}

@@ -1,0 +1,98 @@
+//! Shared test helpers: API Gateway events built from the real-shaped fixtures, and bodies.
+#![allow(dead_code)]
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub const T0: u64 = 1_764_000_000;
+
+pub fn body(host: &str, i: u64, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+        T0 + i * 300
+    )
+}
+
+/// The engine's quiet host: CPU 40 % plus a little.
+pub fn quiet(host: &str, i: u64) -> String {
+    body(host, i, 40.0 + (i % 7) as f64)
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A REST API (v1) event from the fixture, stage `prod`, with this method, path, query and body.
+pub fn v1(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) -> Request {
+    let mut e = fixture("apigw_v1_post_metrics.json");
+    e["httpMethod"] = json!(method);
+    e["path"] = json!(path);
+    e["resource"] = json!(path);
+    e["requestContext"]["httpMethod"] = json!(method);
+    e["requestContext"]["resourcePath"] = json!(path);
+    e["requestContext"]["path"] = json!(format!("/prod{path}"));
+    if query.is_empty() {
+        e["queryStringParameters"] = Value::Null;
+        e["multiValueQueryStringParameters"] = Value::Null;
+    } else {
+        let single: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let multi: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!([v])))
+            .collect();
+        e["queryStringParameters"] = Value::Object(single);
+        e["multiValueQueryStringParameters"] = Value::Object(multi);
+    }
+    e["body"] = body.map_or(Value::Null, |b| json!(b));
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+/// An HTTP API (v2) event from the fixture, stage `$default`.
+pub fn v2(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) -> Request {
+    let mut e = fixture("apigw_v2_get_insights.json");
+    e["routeKey"] = json!(format!("{method} {path}"));
+    e["requestContext"]["routeKey"] = e["routeKey"].clone();
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["rawQueryString"] = json!(query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&"));
+    if query.is_empty() {
+        e.as_object_mut().unwrap().remove("queryStringParameters");
+    } else {
+        e["queryStringParameters"] = Value::Object(
+            query
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        );
+    }
+    if let Some(b) = body {
+        e["body"] = json!(b);
+        e["headers"]["content-type"] = json!("application/json");
+    }
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+/// The response body as JSON.
+pub fn json_of(r: &Response<Body>) -> Value {
+    serde_json::from_slice(r.body().as_ref()).unwrap()
+}

@@ -1,0 +1,276 @@
+//! The handler over API Gateway REST (v1) and HTTP (v2) events, deserialised by lambda_http
+//! from real-shaped event JSON, on the in-memory SQLite store.
+
+mod common;
+
+use common::{body, json_of, quiet, v1, v2};
+use iops_lambda::{build, App, Config, MetricsSink};
+use serde_json::json;
+
+async fn app() -> App {
+    app_with(&[]).await
+}
+
+async fn app_with(extra: &[(&str, &str)]) -> App {
+    let mut vars = vec![("IOPS_STORE", "memory")];
+    vars.extend_from_slice(extra);
+    let config = Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    build(&config, MetricsSink::Off).await.unwrap()
+}
+
+#[tokio::test]
+async fn fixtures_verbatim_post_then_list() {
+    let app = app().await;
+    // The REST fixture as API Gateway sends it (stage `prod`, path /metrics).
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/apigw_v1_post_metrics.json"
+    ))
+    .unwrap();
+    let r = app
+        .handle(lambda_http::request::from_str(&event).unwrap())
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let answer = json_of(&r);
+    assert_eq!(answer["message"], "Metric stored successfully");
+    let id = answer["metricId"].as_str().unwrap().to_owned();
+    assert!(!id.is_empty());
+    assert_eq!(answer["insights"], json!([]));
+
+    // The HTTP API fixture: GET /insights?hostname=web-1&since=...
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/apigw_v2_get_insights.json"
+    ))
+    .unwrap();
+    let r = app
+        .handle(lambda_http::request::from_str(&event).unwrap())
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(&r), json!({"insights": []}));
+
+    // What was posted is listed, with its id, over both event versions.
+    for request in [
+        v1("GET", "/metrics", &[("hostname", "web-1")], None),
+        v2(
+            "GET",
+            "/metrics",
+            &[("hostname", "web-1"), ("since", "2026-11-26T17:00:00Z")],
+            None,
+        ),
+    ] {
+        let r = app.handle(request).await;
+        assert_eq!(r.status(), 200);
+        let listed = json_of(&r);
+        assert_eq!(listed["metrics"].as_array().unwrap().len(), 1);
+        assert_eq!(listed["metrics"][0]["metricId"], id.as_str());
+        assert_eq!(listed["metrics"][0]["cpuUsage"], 75.5);
+        assert_eq!(listed["metrics"][0]["hostname"], "web-1");
+    }
+    // `since` after the sample: nothing.
+    let r = app
+        .handle(v2(
+            "GET",
+            "/metrics",
+            &[("hostname", "web-1"), ("since", "2026-11-26T17:00:01Z")],
+            None,
+        ))
+        .await;
+    assert_eq!(json_of(&r)["metrics"], json!([]));
+}
+
+#[tokio::test]
+async fn spike_raises_an_insight_listed_with_its_model_source() {
+    let app = app().await;
+    for i in 0..550 {
+        // Alternate event versions: both reach the same service.
+        let b = quiet("db-1", i);
+        let r = if i % 2 == 0 {
+            app.handle(v1("POST", "/metrics", &[], Some(&b))).await
+        } else {
+            app.handle(v2("POST", "/metrics", &[], Some(&b))).await
+        };
+        assert_eq!(r.status(), 200, "{i}");
+        assert_eq!(json_of(&r)["insights"], json!([]), "{i}");
+    }
+    let r = app
+        .handle(v2("POST", "/metrics", &[], Some(&body("db-1", 550, 97.0))))
+        .await;
+    assert_eq!(r.status(), 200);
+    let answer = json_of(&r);
+    let insights = answer["insights"].as_array().unwrap();
+    assert_eq!(insights.len(), 1, "{answer}");
+    assert_eq!(insights[0]["type"], "cpu_spike");
+    assert_eq!(insights[0]["modelSource"], "builtin");
+
+    let r = app
+        .handle(v1(
+            "GET",
+            "/insights",
+            &[("hostname", "db-1"), ("since", "1764000000")],
+            None,
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    let listed = json_of(&r);
+    assert_eq!(listed["insights"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["insights"][0]["insightId"], insights[0]["insightId"]);
+    assert_eq!(listed["insights"][0]["value"], 97.0);
+
+    // The same POST again (a client retry): same id, same insight, nothing new stored.
+    let again = app
+        .handle(v1("POST", "/metrics", &[], Some(&body("db-1", 550, 97.0))))
+        .await;
+    assert_eq!(json_of(&again)["metricId"], answer["metricId"]);
+    assert_eq!(json_of(&again)["insights"], answer["insights"]);
+    let r = app
+        .handle(v1("GET", "/insights", &[("hostname", "db-1")], None))
+        .await;
+    assert_eq!(json_of(&r)["insights"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_answers_400_naming_the_field_or_parameter() {
+    let app = app().await;
+    let bad_cpu = quiet("web-1", 0).replace("\"cpuUsage\":40", "\"cpuUsage\":140");
+    for request in [
+        v1("POST", "/metrics", &[], Some(&bad_cpu)),
+        v2("POST", "/metrics", &[], Some(&bad_cpu)),
+    ] {
+        let r = app.handle(request).await;
+        assert_eq!(r.status(), 400);
+        let e = json_of(&r);
+        assert_eq!(e["field"], "cpuUsage");
+        assert!(e["error"].as_str().unwrap().contains("cpuUsage"), "{e}");
+    }
+    let r = app.handle(v2("POST", "/metrics", &[], None)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_of(&r)["field"], "body");
+
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[], "hostname"),
+        (&[("hostname", "web 1")], "hostname"),
+        (&[("hostname", "web-1"), ("since", "yesterday")], "since"),
+        (&[("hostname", "web-1"), ("limit", "0")], "limit"),
+    ];
+    for (query, field) in cases {
+        for path in ["/metrics", "/insights"] {
+            for request in [v1("GET", path, query, None), v2("GET", path, query, None)] {
+                let r = app.handle(request).await;
+                assert_eq!(r.status(), 400, "{path} {query:?}");
+                let e = json_of(&r);
+                assert_eq!(e["field"], field, "{path} {query:?}: {e}");
+                assert!(e["error"].as_str().unwrap().contains(field), "{e}");
+            }
+        }
+    }
+    // Nothing was stored by any of it.
+    let r = app
+        .handle(v1("GET", "/metrics", &[("hostname", "web-1")], None))
+        .await;
+    assert_eq!(json_of(&r)["metrics"], json!([]));
+}
+
+#[tokio::test]
+async fn oversized_body_answers_413_and_stores_nothing() {
+    let app = app_with(&[("MAX_BODY_BYTES", "200")]).await;
+    let padded = quiet("web-1", 0).replace("{", &format!("{{{}", " ".repeat(200)));
+    let r = app.handle(v2("POST", "/metrics", &[], Some(&padded))).await;
+    assert_eq!(r.status(), 413);
+    assert!(json_of(&r)["error"].as_str().unwrap().contains("200"));
+    let r = app
+        .handle(v2("POST", "/metrics", &[], Some(&quiet("web-1", 0))))
+        .await;
+    assert_eq!(r.status(), 200, "a body under the limit passes");
+    let r = app
+        .handle(v1("GET", "/metrics", &[("hostname", "web-1")], None))
+        .await;
+    assert_eq!(json_of(&r)["metrics"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn other_routes_answer_404_and_other_methods_405() {
+    let app = app().await;
+    for request in [
+        v1("GET", "/", &[], None),
+        v2("GET", "/health", &[], None),
+        v1("POST", "/metrics/extra", &[], Some("{}")),
+    ] {
+        let r = app.handle(request).await;
+        assert_eq!(r.status(), 404);
+        assert!(json_of(&r)["error"].as_str().is_some());
+    }
+    for (request, allow) in [
+        (v1("DELETE", "/metrics", &[], None), "GET, POST"),
+        (v2("PUT", "/metrics", &[], Some("{}")), "GET, POST"),
+        (v2("POST", "/insights", &[], Some("{}")), "GET"),
+    ] {
+        let r = app.handle(request).await;
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], allow);
+    }
+    // A trailing slash is the same route.
+    let r = app
+        .handle(v2("GET", "/insights/", &[("hostname", "web-1")], None))
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn base64_encoded_body_is_decoded() {
+    let app = app().await;
+    let text = quiet("web-9", 3);
+    // Standard base64, written out here to keep dev-dependencies small.
+    let b64 = base64(text.as_bytes());
+    let mut e: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/apigw_v2_get_insights.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    e["routeKey"] = json!("POST /metrics");
+    e["rawPath"] = json!("/metrics");
+    e["rawQueryString"] = json!("");
+    e.as_object_mut().unwrap().remove("queryStringParameters");
+    e["requestContext"]["http"]["method"] = json!("POST");
+    e["requestContext"]["http"]["path"] = json!("/metrics");
+    e["isBase64Encoded"] = json!(true);
+    e["body"] = json!(b64);
+    let r = app
+        .handle(lambda_http::request::from_str(&e.to_string()).unwrap())
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", r.body());
+    let r = app
+        .handle(v1("GET", "/metrics", &[("hostname", "web-9")], None))
+        .await;
+    assert_eq!(json_of(&r)["metrics"][0]["cpuUsage"], 43.0);
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
