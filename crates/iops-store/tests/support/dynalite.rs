@@ -9,7 +9,14 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// One start at a time in a process: between probing a free port and dynalite binding it, a
+/// second start could probe the same port; its dynalite would then fail to bind while the
+/// readiness probe connected to the first one's, and that test would lose its server when the
+/// other test ends (seen as "connection refused" mid-test).
+static STARTING: Mutex<()> = Mutex::new(());
 
 /// A running dynalite; killed on drop.
 #[derive(Debug)]
@@ -49,7 +56,8 @@ impl Dynalite {
             dir.display(),
             dir.display()
         );
-        // Several attempts: the free port may be taken between probing and binding.
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        // Several attempts: another process may take the free port between probing and binding.
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new("node")
