@@ -11,6 +11,7 @@ mod model;
 mod params;
 #[cfg(test)]
 mod reference_tests;
+mod sklearn_rng;
 mod tree;
 
 pub use model::{average_path_length, quantile, IsolationForest};

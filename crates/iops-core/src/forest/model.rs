@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::complete::CompleteTrees;
 use super::params::{IsolationForestValidParams, Threshold};
-use super::tree::{grow, GrownNode};
+use super::tree::{grow, tree_seeds, GrownNode};
 use crate::{Error, Result};
 
 /// Trees walked side by side for one row: independent chains keep the CPU busy.
@@ -93,8 +93,11 @@ pub struct IsolationForest {
 }
 
 impl IsolationForestValidParams {
-    /// Fits a forest on the rows of `x` (at least 2 rows, 1 feature, all finite). Trees grow
-    /// in parallel, each from its own seeded stream, so the result depends only on the seed.
+    /// Fits a forest on the rows of `x` (at least 2 rows, 1 feature, all finite). The trees
+    /// are scikit-learn 1.9.1's: for a seed below 2^32 they equal those of
+    /// `IsolationForest(n_estimators, max_samples, max_features, random_state=seed).fit(x)`
+    /// (features cast to `f32` as scikit-learn does; see the `tree` module for the one rule
+    /// left out). Trees grow in parallel; the result depends only on the seed.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest> {
         let (n, d) = x.dim();
         if n < 2 {
@@ -123,10 +126,12 @@ impl IsolationForestValidParams {
         let height_limit = (psi.max(2) as f64).log2().ceil() as u32;
         // scikit-learn: max(1, int(max_features * n_features))
         let n_split = ((self.max_features() * d as f64) as usize).max(1);
-        let seed = self.seed();
-        let trees: Vec<Vec<GrownNode>> = (0..self.n_trees())
+        // scikit-learn draws every tree's seed up front from one stream; each tree's growth
+        // then depends only on its seed, so trees grow in parallel.
+        let seeds = tree_seeds(self.seed(), self.n_trees());
+        let trees: Vec<Vec<GrownNode>> = seeds
             .into_par_iter()
-            .map(|t| grow(&x, psi, n_split, height_limit, seed, t))
+            .map(|s| grow(&x, psi, n_split, height_limit, s))
             .collect();
         let mut forest = IsolationForest::assemble(self.clone(), d, psi, &trees, 0.5)?;
         forest.threshold = match self.threshold() {

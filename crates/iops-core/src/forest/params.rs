@@ -71,7 +71,8 @@ impl IsolationForestValidParams {
     pub fn threshold(&self) -> Threshold {
         self.threshold
     }
-    /// Seed of the per-tree random streams.
+    /// Seed of the random stream: scikit-learn's `random_state` (below 2^32; larger seeds
+    /// seed numpy's MT19937 with the two 32-bit words, low first, as `RandomState([lo, hi])`).
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -132,7 +133,8 @@ impl IsolationForestParams {
         self.0.threshold = Threshold::Score(score);
         self
     }
-    /// Seed of the per-tree random streams.
+    /// Seed of the random stream, scikit-learn's `random_state` (see
+    /// [`IsolationForestValidParams::seed`]).
     pub fn seed(mut self, seed: u64) -> Self {
         self.0.seed = seed;
         self
