@@ -48,8 +48,9 @@ class IsolationForest:
         Fixed anomaly-score threshold in (0, 1); None is 0.5, scikit-learn's
         ``contamination="auto"``. Set at most one of ``contamination`` and ``threshold``.
     seed : int, default 0
-        Seed of the per-tree random streams (scikit-learn's ``random_state``; here a fit is
-        always deterministic, so the default is a fixed seed, not fresh randomness).
+        scikit-learn's ``random_state``: the same seed (below 2**32) grows the same trees as
+        scikit-learn 1.9.1's ``IsolationForest``. A fit is always deterministic, so the
+        default is a fixed seed, not fresh randomness.
 
     Scores follow scikit-learn: ``score_samples`` is the NEGATED anomaly score ``-s(x)`` in
     [-1, 0) (higher = more normal), ``decision_function`` is ``score_samples - offset_`` with

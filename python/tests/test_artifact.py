@@ -47,14 +47,31 @@ def test_golden_fixture_loads_and_scores_bit_exactly(root: Path) -> None:
     }
 
 
-def test_python_fit_grows_the_fixtures_trees(root: Path) -> None:
-    """Same data, same parameters: Python writes exactly the payload Rust wrote."""
-    est = iops.IsolationForest(**iops.load_model(root / "tests/fixtures/model_v1.json").get_params())
+def test_python_fit_of_the_fixtures_data_grows_scikit_learns_trees(root: Path) -> None:
+    """Same data, same parameters as the golden fixture: the payload matches it except for
+    what the trees decide. The fixture's trees came from the random stream used before the
+    forest grew scikit-learn's trees; a fit now grows exactly scikit-learn's for the seed."""
+    params = iops.load_model(root / "tests/fixtures/model_v1.json").get_params()
+    est = iops.IsolationForest(**params)
     import pandas as pd
 
-    est.fit(pd.DataFrame(golden_metrics(300), columns=NAMES))
+    x = golden_metrics(300)
+    est.fit(pd.DataFrame(x, columns=NAMES))
     fixture = payload((root / "tests/fixtures/model_v1.json").read_text())
-    assert payload(est.model_.to_json()) == fixture
+    ours = payload(est.model_.to_json())
+    decided_by_trees = {"trees", "threshold", "training"}
+    assert {k: v for k, v in ours.items() if k not in decided_by_trees} == {
+        k: v for k, v in fixture.items() if k not in decided_by_trees
+    }
+    assert len(ours["trees"]) == len(fixture["trees"]) == 12
+    sklearn = pytest.importorskip("sklearn")
+    if sklearn.__version__ != "1.9.1":
+        pytest.skip(f"replicates scikit-learn 1.9.1, found {sklearn.__version__}")
+    from sklearn.ensemble import IsolationForest as SkForest
+    from test_sklearn_trees import sklearn_trees
+
+    sk = SkForest(n_estimators=12, max_samples=32, random_state=params["seed"]).fit(x)
+    assert ours["trees"] == sklearn_trees(sk)
 
 
 def test_save_load_round_trip(tmp_path: Path, blobs: np.ndarray) -> None:
