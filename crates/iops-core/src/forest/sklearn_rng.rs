@@ -83,25 +83,23 @@ impl Mt19937 {
         }
     }
 
-    fn twist(&mut self) {
+    /// The next tempered 32-bit output (`genrand_int32`). numpy regenerates all 624 words
+    /// when they run out; regenerating word `i` just before it is read gives the same
+    /// words (each reads only words regenerated before it or not yet regenerated), and a
+    /// stream that is read a few times (each tree's seed draws) skips the rest.
+    pub(crate) fn next_u32(&mut self) -> u32 {
         const UPPER: u32 = 0x8000_0000;
         const LOWER: u32 = 0x7fff_ffff;
         const MATRIX_A: u32 = 0x9908_b0df;
-        let k = &mut self.key;
-        for i in 0..N {
-            let y = (k[i] & UPPER) | (k[(i + 1) % N] & LOWER);
-            let mag = if y & 1 == 1 { MATRIX_A } else { 0 };
-            k[i] = k[(i + M) % N] ^ (y >> 1) ^ mag;
-        }
-        self.pos = 0;
-    }
-
-    /// The next tempered 32-bit output (`genrand_int32`).
-    pub(crate) fn next_u32(&mut self) -> u32 {
         if self.pos >= N {
-            self.twist();
+            self.pos = 0;
         }
-        let mut y = self.key.get(self.pos).copied().unwrap_or(0);
+        let i = self.pos;
+        let k = &mut self.key;
+        let y = (k[i] & UPPER) | (k[(i + 1) % N] & LOWER);
+        let mag = if y & 1 == 1 { MATRIX_A } else { 0 };
+        let mut y = k[(i + M) % N] ^ (y >> 1) ^ mag;
+        k[i] = y;
         self.pos += 1;
         y ^= y >> 11;
         y ^= (y << 7) & 0x9d2c_5680;

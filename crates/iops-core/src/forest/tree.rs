@@ -60,6 +60,16 @@ struct DepthFirstNode {
     depth: u32,
 }
 
+/// A node waiting on the builder's stack: `samples[start..end]`, its parent (and whether it
+/// is the left child) and the constant features its parent found.
+struct Pending {
+    start: usize,
+    end: usize,
+    depth: u32,
+    parent: Option<(usize, bool)>,
+    n_constant: usize,
+}
+
 /// scikit-learn's random splitter over one tree's sample (column-major `f32`).
 struct Splitter<'a> {
     data: &'a [f32],
@@ -222,10 +232,21 @@ pub(crate) fn grow(
 
     // Depth-first, left child popped first, as scikit-learn's DepthFirstTreeBuilder.
     let mut nodes: Vec<DepthFirstNode> = Vec::with_capacity(2 * psi);
-    // (start, end, depth, parent and is-left, constant features known)
-    let mut stack: Vec<(usize, usize, u32, Option<(usize, bool)>, usize)> =
-        vec![(0, psi, 0, None, 0)];
-    while let Some((start, end, depth, parent, n_constant)) = stack.pop() {
+    let mut stack = vec![Pending {
+        start: 0,
+        end: psi,
+        depth: 0,
+        parent: None,
+        n_constant: 0,
+    }];
+    while let Some(Pending {
+        start,
+        end,
+        depth,
+        parent,
+        n_constant,
+    }) = stack.pop()
+    {
         let size = end - start;
         let (split, n_constant) = if depth >= height_limit || size < 2 {
             (None, n_constant)
@@ -248,8 +269,15 @@ pub(crate) fn grow(
             }
         }
         if let Some((_, _, pos)) = split {
-            stack.push((pos, end, depth + 1, Some((id, false)), n_constant));
-            stack.push((start, pos, depth + 1, Some((id, true)), n_constant));
+            for (start, end, is_left) in [(pos, end, false), (start, pos, true)] {
+                stack.push(Pending {
+                    start,
+                    end,
+                    depth: depth + 1,
+                    parent: Some((id, is_left)),
+                    n_constant,
+                });
+            }
         }
     }
     breadth_first(&nodes, |f| features.get(f).copied().unwrap_or(0))
