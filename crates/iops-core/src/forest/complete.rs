@@ -37,10 +37,29 @@ const BLOCK_ROWS: usize = 64;
 pub(crate) fn f32_at_most(t: f64) -> f32 {
     let r = t as f32;
     if f64::from(r) > t {
-        r.next_down()
+        next_down(r)
     } else {
         r
     }
+}
+
+/// The next `f32` below `r` (not NaN; -inf stays); `f32::next_down` needs Rust 1.86.
+pub(crate) fn next_down(r: f32) -> f32 {
+    if r == f32::NEG_INFINITY {
+        r
+    } else if r == 0.0 {
+        -f32::from_bits(1)
+    } else if r > 0.0 {
+        f32::from_bits(r.to_bits() - 1)
+    } else {
+        f32::from_bits(r.to_bits() + 1)
+    }
+}
+
+/// The next `f32` above `r` (not NaN; +inf stays).
+#[cfg(test)]
+pub(crate) fn next_up(r: f32) -> f32 {
+    -next_down(-r)
 }
 
 /// The order-preserving integer key of an `f32` (not NaN): `key(a) < key(b)` exactly when
@@ -310,7 +329,7 @@ fn fill(
 
 #[cfg(test)]
 mod tests {
-    use super::{f32_at_most, key};
+    use super::{f32_at_most, key, next_down, next_up};
 
     #[test]
     fn keys_order_like_the_f32_values() {
@@ -332,7 +351,7 @@ mod tests {
         vs.extend(
             [0.3f32, -7.25, 1e30, -1e-40]
                 .iter()
-                .flat_map(|v| [v.next_down(), *v, v.next_up()]),
+                .flat_map(|v| [next_down(*v), *v, next_up(*v)]),
         );
         for &a in &vs {
             for &b in &vs {
@@ -367,8 +386,8 @@ mod tests {
             let r = f32_at_most(t);
             assert!(f64::from(r) <= t, "{t}");
             // The next f32 up is above t: r is the largest f32 at most t.
-            assert!(f64::from(r.next_up()) > t, "{t}");
-            for x in [r.next_down(), r, r.next_up(), t as f32, 0.0, -0.0] {
+            assert!(f64::from(next_up(r)) > t, "{t}");
+            for x in [next_down(r), r, next_up(r), t as f32, 0.0, -0.0] {
                 assert_eq!(x <= r, f64::from(x) <= t, "x {x} t {t}");
             }
         }

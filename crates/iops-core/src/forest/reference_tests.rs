@@ -126,6 +126,17 @@ fn hand_written_artifact_with_early_leaves_scores_by_hand() {
     check(forest, &rows(50, 4, 11));
 }
 
+/// The next `f64` above a finite `t`.
+fn f64_next_up(t: f64) -> f64 {
+    if t == 0.0 {
+        f64::from_bits(1)
+    } else if t > 0.0 {
+        f64::from_bits(t.to_bits() + 1)
+    } else {
+        f64::from_bits(t.to_bits() - 1)
+    }
+}
+
 #[test]
 fn rows_at_and_around_every_threshold_score_like_the_reference() {
     // Values within an f32 rounding step of a split: where an f32 threshold that is not the
@@ -143,14 +154,15 @@ fn rows_at_and_around_every_threshold_score_like_the_reference() {
         let mut probe = Vec::new();
         for t in forest.tree_parts().iter().flat_map(|t| t.threshold.clone()) {
             let r = super::complete::f32_at_most(t);
+            let (up, down) = (f64_next_up(t), -f64_next_up(-t));
             for v in [
                 t,
-                t.next_up(),
-                t.next_down(),
+                up,
+                down,
                 f64::from(t as f32),
                 f64::from(r),
-                f64::from(r.next_up()),
-                f64::from(r) + (f64::from(r.next_up()) - f64::from(r)) / 2.0,
+                f64::from(super::complete::next_up(r)),
+                f64::from(r) + (f64::from(super::complete::next_up(r)) - f64::from(r)) / 2.0,
             ] {
                 probe.extend([v, v, v]);
             }
