@@ -11,7 +11,7 @@
 //! [`LANES`] trees are walked side by side for independent chains). Every row and tree
 //! takes the same number of steps, with no bounds checks: slots and features are `u8`-sized
 //! into 256-wide arrays, and after `H` steps the slot is the bottom leaf's index. A leaf
-//! above the bottom becomes pass-through nodes (threshold key `i32::MAX`: every value goes
+//! above the bottom becomes pass-through nodes (threshold key `u32::MAX`: every value goes
 //! left) whose bottom leaves all carry its path length.
 
 use ndarray::{ArrayView2, Axis};
@@ -63,11 +63,12 @@ pub(crate) fn next_up(r: f32) -> f32 {
 }
 
 /// The order-preserving integer key of an `f32` (not NaN): `key(a) < key(b)` exactly when
-/// `a < b`, and both zeros get key 0. Integer compares shorten each step's dependency
+/// `a < b`, and both zeros get the same key. Integer compares shorten each step's dependency
 /// chain (an integer load and compare instead of a floating-point load and compare).
-pub(crate) fn key(v: f32) -> i32 {
-    let b = (v + 0.0).to_bits() as i32; // -0.0 + 0.0 is +0.0
-    b ^ ((b >> 31) & 0x7FFF_FFFF)
+pub(crate) fn key(v: f32) -> u32 {
+    let b = (v + 0.0).to_bits(); // -0.0 + 0.0 is +0.0
+                                 // Negative: flip every bit (larger magnitude, smaller key); positive: set the top bit.
+    b ^ ((((b as i32) >> 31) as u32) | 0x8000_0000)
 }
 
 /// A split: `key(x[feature]) > threshold` goes right. 8 bytes, one load address for all
@@ -75,7 +76,7 @@ pub(crate) fn key(v: f32) -> i32 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Node {
     /// [`key`] of [`f32_at_most`] of the split's threshold.
-    threshold: i32,
+    threshold: u32,
     feature: u8,
     /// `2 * slot mod 256`: the left child's slot, or below the bottom level the left
     /// leaf's index. Read from memory, it keeps one-row walks from being compiled as
@@ -85,7 +86,7 @@ struct Node {
 
 /// Pass-through (and unused) slot: every value goes left.
 const PASS: Node = Node {
-    threshold: i32::MAX,
+    threshold: u32::MAX,
     feature: 0,
     left: 0,
 };
@@ -109,7 +110,7 @@ pub(crate) struct CompleteTrees {
 
 /// The keys of a row cast to `f32`, zero-padded to 256 so any `u8` feature indexes it
 /// without a check.
-type Row = [i32; SLOTS];
+type Row = [u32; SLOTS];
 
 impl CompleteTrees {
     /// The layout of `trees` (breadth-first grown nodes), or `None` when a tree is taller
