@@ -29,8 +29,9 @@ pub(crate) const MAX_FEATURES: usize = SLOTS;
 /// Trees walked side by side for one row: independent dependency chains (10 beat 8 and 16
 /// in CPU time, and the default 100 trees are 10 whole groups).
 const LANES: usize = 10;
-/// Rows walked through one group of trees before moving to the next group.
-const BLOCK_ROWS: usize = 64;
+/// Rows walked through one group of trees before moving to the next group (256 measured
+/// about 5% faster than 64 in CPU time; a buffered row touches one cache line).
+const BLOCK_ROWS: usize = 256;
 
 /// The largest `f32` that is ≤ `t`: for any `f32` x, `f64::from(x) <= t` exactly when
 /// `x <= f32_at_most(t)`, so a row cast to `f32` is split as the `f64` threshold splits it.
