@@ -58,6 +58,10 @@ pub(crate) struct TreeParts {
 /// Scores are the paper's `s(x) = 2^(-E[h(x)] / c(ψ))` in (0, 1]: higher is more anomalous
 /// (scikit-learn's `-score_samples`); about 0.5 and below is normal.
 ///
+/// Scoring casts each row to `f32` first, as scikit-learn does: a split sends `x` left when
+/// `f64::from(x as f32) <= threshold`. (Values beyond `f32`'s range become ±inf and go to
+/// the outermost side; the `f64` input must still be finite.)
+///
 /// ```
 /// use iops_core::forest::IsolationForestParams;
 /// use iops_core::ParamGuard;
@@ -307,8 +311,9 @@ impl IsolationForest {
                         feature: 0,
                         left: pad,
                     });
-                    let v = x.get(n.feature as usize).copied().unwrap_or(0.0);
-                    *i = n.left + u32::from(v > n.threshold);
+                    // The scoring semantic: the row is cast to f32 (see the type's docs).
+                    let v = x.get(n.feature as usize).map_or(0.0, |&v| v as f32);
+                    *i = n.left + u32::from(f64::from(v) > n.threshold);
                 }
             }
             for &i in &idx {

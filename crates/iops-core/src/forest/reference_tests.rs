@@ -7,12 +7,13 @@ use super::{average_path_length, IsolationForest, IsolationForestParams};
 use crate::ParamGuard;
 
 /// Path length of `x` in one tree, walked from the artifact form (children of the j-th split
-/// at 2j+1 and 2j+2, `x <= t` goes left) with no layout tricks.
+/// at 2j+1 and 2j+2, `x <= t` goes left, the row cast to `f32` as the scoring semantic says)
+/// with no layout tricks.
 fn reference_path(tree: &super::TreeParts, x: &[f64]) -> f64 {
     let (mut i, mut depth) = (0usize, 0u32);
     while let Some(f) = tree.feature[i] {
         let j = tree.feature[..i].iter().filter(|f| f.is_some()).count();
-        i = if x[f as usize] <= tree.threshold[j] {
+        i = if f64::from(x[f as usize] as f32) <= tree.threshold[j] {
             2 * j + 1
         } else {
             2 * j + 2
@@ -123,4 +124,50 @@ fn hand_written_artifact_with_early_leaves_scores_by_hand() {
         assert_eq!(reference_score(forest, &row), want, "{row:?}");
     }
     check(forest, &rows(50, 4, 11));
+}
+
+/// The next `f64` above a finite `t`.
+fn f64_next_up(t: f64) -> f64 {
+    if t == 0.0 {
+        f64::from_bits(1)
+    } else if t > 0.0 {
+        f64::from_bits(t.to_bits() + 1)
+    } else {
+        f64::from_bits(t.to_bits() - 1)
+    }
+}
+
+#[test]
+fn rows_at_and_around_every_threshold_score_like_the_reference() {
+    // Values within an f32 rounding step of a split: where an f32 threshold that is not the
+    // largest f32 at or below the f64 one would send a row the other way.
+    let train = rows(2000, 3, 21);
+    for psi in [256, 1000] {
+        let forest = IsolationForestParams::new()
+            .n_trees(17)
+            .max_samples(psi)
+            .seed(21)
+            .check()
+            .unwrap()
+            .fit(train.view())
+            .unwrap();
+        let mut probe = Vec::new();
+        for t in forest.tree_parts().iter().flat_map(|t| t.threshold.clone()) {
+            let r = super::complete::f32_at_most(t);
+            let (up, down) = (f64_next_up(t), -f64_next_up(-t));
+            for v in [
+                t,
+                up,
+                down,
+                f64::from(t as f32),
+                f64::from(r),
+                f64::from(super::complete::next_up(r)),
+                f64::from(r) + (f64::from(super::complete::next_up(r)) - f64::from(r)) / 2.0,
+            ] {
+                probe.extend([v, v, v]);
+            }
+        }
+        let x = Array2::from_shape_vec((probe.len() / 3, 3), probe).unwrap();
+        check(&forest, &x);
+    }
 }
