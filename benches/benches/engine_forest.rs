@@ -4,7 +4,6 @@
 //!
 //! Run: `cargo bench -p iops-benches --bench engine_forest`.
 
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use iops_benches::{day_shaped_host, stream_host, warm_host};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};

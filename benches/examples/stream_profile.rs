@@ -22,5 +22,9 @@ fn main() {
     let (mut state, rest) = warm_host(&config, &stream);
     let mut out = Assessment::default();
     stream_host(&mut state, &config, rest, &mut out);
-    println!("{} samples streamed, last score {:.4}", rest.len(), out.score);
+    println!(
+        "{} samples streamed, last score {:.4}",
+        rest.len(),
+        out.score
+    );
 }

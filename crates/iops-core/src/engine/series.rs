@@ -9,7 +9,9 @@
 //!    that no single point reveals);
 //! 3. each surprise becomes a tail probability calibrated on the series' own history
 //!    ([`SurpriseCalibrator`]), and the two are combined with Fisher's method
-//!    (log-surprises `-ln p1 - ln p2` add up): agreement between the models counts for more than either alone;
+//!    (log-surprises `-ln p1 - ln p2` add up): agreement between the models counts for more
+//!    than either alone. Both are queried on every sample; the level calibrator learns once
+//!    per block of `short_mean` samples (memory and warm-up counted in blocks);
 //! 4. a surprise no larger than the incident's peak, which decays by a factor
 //!    `1 - 1/suppression` per sample, is the same incident and is damped, so an incident
 //!    scores high once, not for an hour (one multiply and one compare: a sliding maximum of
@@ -17,6 +19,15 @@
 //!    ring buffer and its rescans);
 //! 5. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1), which keeps
 //!    high scores distinct instead of saturating at 1.
+//!
+//! Simplifications measured and rejected (NAB standard / low-FP, one configuration, causal;
+//! the sliding-maximum engine before the choices above scored 69.53 / 63.40): one
+//! calibrator for both surprises, on `max(|z|, |level_z|)` 52.5 / 48.6 or on
+//! `sqrt(z² + level_z²)` 55.3 / 51.5; the level surprise from its Gaussian tail alone, no
+//! calibrator, 66.0 / 56.5; no level model 54.1 / 49.0; no seasonal model 56.1 / 49.9; the
+//! seasonal match without jitter 65.5 / 58.4, with ± 1 65.8 / 57.7; the level surprise
+//! queried once per block 62.5 / 56.1; with the choices above (68.85 / 62.10), the point
+//! calibrator learning every other sample 67.4 / 60.0 (-4% instructions, not worth it).
 
 use serde::{Deserialize, Serialize};
 
