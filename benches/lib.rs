@@ -1,7 +1,46 @@
 //! Seeded inputs shared by the benches in benches/, so every bench measures the same kind of
 //! stream and runs are comparable.
 
+use std::hint::black_box;
+
+use iops_core::engine::{Assessment, EngineConfig, HostState};
 use iops_core::{MetricSample, Timestamp};
+
+/// Samples that warm a host's state before a stream is measured: a week of 5-minute
+/// samples, the history a long-running host has.
+pub const WARM_SAMPLES: usize = 2016;
+
+/// A state for `config` warmed on the first [`WARM_SAMPLES`] of `stream` (all of it if
+/// shorter), and the rest of the stream, to be measured.
+pub fn warm_host<'a>(
+    config: &EngineConfig,
+    stream: &'a [MetricSample],
+) -> (HostState, &'a [MetricSample]) {
+    let (warm, rest) = stream.split_at(WARM_SAMPLES.min(stream.len()));
+    let mut state = HostState::new(config).expect("a checked config builds a state");
+    for s in warm {
+        state.process(config, s).expect("valid sample");
+    }
+    (state, rest)
+}
+
+/// Streams `samples` through `state` with one reused `out` buffer, the fastest public path a
+/// real caller uses ([`HostState::process_into`]); the loop every engine bench measures.
+/// Not inlined, so a profiler can attribute (and `--toggle-collect`) exactly this loop.
+#[inline(never)]
+pub fn stream_host(
+    state: &mut HostState,
+    config: &EngineConfig,
+    samples: &[MetricSample],
+    out: &mut Assessment,
+) {
+    for s in samples {
+        state
+            .process_into(config, black_box(s), out)
+            .expect("valid sample");
+        black_box(&*out);
+    }
+}
 
 /// Deterministic pseudo-random numbers in [0, 1) (xorshift64*).
 #[derive(Debug, Clone)]

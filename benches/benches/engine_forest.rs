@@ -4,12 +4,10 @@
 //!
 //! Run: `cargo bench -p iops-benches --bench engine_forest`.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use iops_benches::day_shaped_host;
+use iops_benches::{day_shaped_host, stream_host, warm_host};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{training_features, Assessment, EngineConfig, HostState, HOST_FEATURES};
+use iops_core::engine::{training_features, Assessment, EngineConfig, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::{MetricSample, ParamGuard};
@@ -32,24 +30,13 @@ fn engine_with_forest(c: &mut Criterion) {
     let config = plain.with_forest(model).expect("host features");
 
     let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
-    let mut warm = HostState::new(&config).expect("default config is valid");
-    for s in &stream[..2016] {
-        warm.process(&config, s).expect("valid sample");
-    }
-    let rest = &stream[2016..];
+    let (warm, rest) = warm_host(&config, &stream);
     let mut group = c.benchmark_group("engine_forest");
     group.throughput(Throughput::Elements(rest.len() as u64));
     group.bench_function("host_sample_4_metrics", |b| {
         b.iter_batched_ref(
             || (warm.clone(), Assessment::default()),
-            |(state, out)| {
-                for s in rest {
-                    state
-                        .process_into(&config, black_box(s), out)
-                        .expect("valid sample");
-                    black_box(&*out);
-                }
-            },
+            |(state, out)| stream_host(state, &config, rest, out),
             BatchSize::LargeInput,
         )
     });

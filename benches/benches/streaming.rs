@@ -14,32 +14,21 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use iops_benches::day_shaped_host;
-use iops_core::engine::{Assessment, EngineConfig, HostState, InsightEngine, SeriesScorer};
+use iops_benches::{day_shaped_host, stream_host, warm_host, WARM_SAMPLES};
+use iops_core::engine::{Assessment, EngineConfig, InsightEngine, SeriesScorer};
 
 fn engine(c: &mut Criterion) {
     let config = EngineConfig::default();
     let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
     // Warm state: a week of history, as a long-running host has.
-    let mut warm = HostState::new(&config).expect("default config is valid");
-    for s in &stream[..2016] {
-        warm.process(&config, s).expect("valid sample");
-    }
-    let rest = &stream[2016..];
+    let (warm, rest) = warm_host(&config, &stream);
 
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(rest.len() as u64));
     group.bench_function("host_sample_4_metrics", |b| {
         b.iter_batched_ref(
             || (warm.clone(), Assessment::default()),
-            |(state, out)| {
-                for s in rest {
-                    state
-                        .process_into(&config, black_box(s), out)
-                        .expect("valid sample");
-                    black_box(&*out);
-                }
-            },
+            |(state, out)| stream_host(state, &config, rest, out),
             BatchSize::LargeInput,
         )
     });
@@ -63,7 +52,7 @@ fn engine(c: &mut Criterion) {
 
     let values: Vec<f64> = rest.iter().map(|s| s.cpu_usage).collect();
     let mut series = SeriesScorer::new(&config).expect("default config is valid");
-    for s in &stream[..2016] {
+    for s in &stream[..WARM_SAMPLES] {
         series.observe(s.cpu_usage).expect("finite");
     }
     let mut group = c.benchmark_group("series");

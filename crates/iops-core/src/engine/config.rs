@@ -37,8 +37,9 @@ pub struct EngineParams {
     /// z-scores are divided by this before their Gaussian tail floors the calibrated
     /// probability. Default 1.5.
     pub gaussian_scale: f64,
-    /// A surprise no larger than one in the last `suppression` samples (plus the margin) is
-    /// the same incident, and is damped. Default 36 (three hours).
+    /// A surprise no larger than the incident's peak (plus the margin) is the same incident,
+    /// and is damped; the peak decays by a factor `1 - 1/suppression` per sample, so it is
+    /// forgotten over about `suppression` samples. Default 36 (three hours).
     pub suppression: usize,
     /// Margin of the suppression, in nats of surprise. Default 1.0.
     pub suppression_margin: f64,

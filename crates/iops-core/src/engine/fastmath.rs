@@ -86,6 +86,21 @@ pub(crate) fn ln(x: f64) -> f64 {
     exponent as f64 * std::f64::consts::LN_2 + (ln_c + series)
 }
 
+/// An upper bound of `ln x` for a positive, normal f64, at most one mantissa bin (1/128)
+/// above it: [`ln`] without its series (the exponent, the table's logarithm of the bin's
+/// centre, plus the bin's half width). Settles `min(-ln p, g)` without the logarithm
+/// whenever `-ln p` exceeds `g` by more than 1/128.
+#[inline(always)]
+pub(crate) fn ln_upper_bound(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let index = ((bits >> (52 - LN_BITS)) & (LN_SIZE as u64 - 1)) as usize;
+    let ln_c = LN_TABLE.get(index).map_or(0.0, |e| e[0]);
+    // ln(1 + h / c) <= h / c <= h for the half width h = 1/256 of a bin, plus the rounding
+    // of the table and of this sum (far below 1e-12)
+    exponent as f64 * std::f64::consts::LN_2 + ln_c + (1.0 / 256.0 + 1e-12)
+}
+
 /// `-ln erfc(y)` for y >= 0 without underflow (Numerical Recipes `erfcc` in log form,
 /// relative error of erfc below 1.2e-7): the Gaussian tail P(|Z| >= z) is erfc(z / sqrt 2).
 /// The reference [`neg_ln_erfc`] interpolates; usable in constants.
@@ -190,6 +205,21 @@ mod tests {
             x *= 1e3;
         }
         assert!(ln(1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn ln_upper_bound_is_an_upper_bound_within_a_bin() {
+        let mut x = f64::MIN_POSITIVE;
+        while x < 1e300 {
+            // edges and centres of mantissa bins, where the bound is tightest and loosest
+            for k in 0..=256 {
+                let v = x * (1.0 + f64::from(k) / 256.0);
+                let (bound, exact) = (ln_upper_bound(v), v.ln());
+                assert!(bound >= exact, "ln({v}): bound {bound} below {exact}");
+                assert!(bound - exact <= 1.0 / 128.0 + 1e-9, "ln({v}): loose bound");
+            }
+            x *= 7.3e2;
+        }
     }
 
     #[test]
