@@ -136,32 +136,15 @@ fn write_csv(fleet: &Fleet, path: &PathBuf) -> std::io::Result<(u64, u64, u64)> 
 /// dict: `rows`, `labelled` (rows inside incidents), `bytes`, and `generate_fleet`'s
 /// `hostnames`, `roles`, `metrics`, `incidents`. An I/O failure raises OSError.
 #[pyfunction]
-#[pyo3(signature = (path, *, hosts=None, days=None, interval_secs=None, seed=None,
-                    incident_rate=None, calm_days=None, start=None, kinds=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (path, **kwargs))]
 pub fn write_fleet_csv<'py>(
     py: Python<'py>,
     path: PathBuf,
-    hosts: Option<i128>,
-    days: Option<f64>,
-    interval_secs: Option<i128>,
-    seed: Option<i128>,
-    incident_rate: Option<f64>,
-    calm_days: Option<f64>,
-    start: Option<f64>,
-    kinds: Option<Vec<String>>,
+    kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let fleet = crate::synth::fleet(
-        hosts,
-        days,
-        interval_secs,
-        seed,
-        incident_rate,
-        calm_days,
-        start,
-        kinds,
-    )
-    .or_raise(py)?;
+    let fleet = crate::synth::FleetArgs::from_kwargs(kwargs)?
+        .fleet()
+        .or_raise(py)?;
     let (rows, labelled, bytes) = py.detach(|| write_csv(&fleet, &path))?;
     let out = PyDict::new(py);
     out.set_item("rows", rows)?;

@@ -41,6 +41,25 @@ def test_fleet_params_are_checked() -> None:
     assert quiet["incidents"] == [] and np.all(quiet["incident"] == -1)
 
 
+def test_fleet_keywords_are_the_same_for_both_functions(tmp_path) -> None:
+    # an unknown keyword or a value of the wrong type is a TypeError naming it, in both
+    def to_csv(**kw: object) -> object:
+        return iops.write_fleet_csv(tmp_path / "f.csv", **kw)
+
+    for call in (iops.generate_fleet, to_csv):
+        with pytest.raises(TypeError, match="'host'"):
+            call(host=2)
+        with pytest.raises(TypeError, match="'days'"):
+            call(hosts=1, days="two")
+        with pytest.raises(iops.InvalidParamError) as e:
+            call(hosts=0)
+        assert e.value.name == "hosts"
+    # None keeps the default, as an unset keyword does
+    a = iops.generate_fleet(hosts=1, days=0.5, seed=None)
+    b = iops.generate_fleet(hosts=1, days=0.5)
+    np.testing.assert_array_equal(a["values"], b["values"])
+
+
 def test_generate_training_data_script(tmp_path, root) -> None:
     import csv
     import json

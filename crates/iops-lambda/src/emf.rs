@@ -2,8 +2,8 @@
 //! Logs turns into metrics (namespace `iops`, dimension `ModelSource`) without any API call.
 //!
 //! `ModelSource` is the model the request was *routed* to: `builtin`, `sagemaker` (the canary
-//! share, including requests that fell back), or `none` (not scored: GET, 4xx, duplicate or
-//! late samples). So the canary monitor reads Fallbacks / Requests of `sagemaker`, and the
+//! share, including requests that fell back), or `none` (not scored: GET, 4xx, duplicate
+//! samples). So the canary monitor reads Fallbacks / Requests of `sagemaker`, and the
 //! runbook's alarms read Errors / Requests and p99 of LatencyMs across all values.
 
 use serde::Serialize;
@@ -28,6 +28,10 @@ pub struct RequestMetrics {
     pub route: &'static str,
     /// The HTTP status, as a property.
     pub status: u16,
+    /// What a POST /metrics did with its sample (`scored`, `scored_late`, `scored_too_late`,
+    /// `duplicate`: [`iops_service::IngestOutcome::as_str`]), as a property: Logs Insights
+    /// counts how much arrives late. `None` (left out) on other requests.
+    pub ingest: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +52,8 @@ struct Line<'a> {
     route: &'a str,
     #[serde(rename = "StatusCode")]
     status: u16,
+    #[serde(rename = "Ingest", skip_serializing_if = "Option::is_none")]
+    ingest: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -112,6 +118,7 @@ impl RequestMetrics {
             },
             route: self.route,
             status: self.status,
+            ingest: self.ingest,
         };
         // Cannot fail: strings, integers and a finite float.
         serde_json::to_string(&line).unwrap_or_default()
@@ -134,6 +141,7 @@ mod tests {
             timestamp_ms: 1_795_000_000_123,
             route: "POST /metrics",
             status: 200,
+            ingest: Some("scored_late"),
         };
         let line = m.to_emf();
         assert!(!line.contains('\n'));
@@ -160,7 +168,8 @@ mod tests {
                 "Fallbacks": 1,
                 "LatencyMs": 12.5,
                 "Route": "POST /metrics",
-                "StatusCode": 200
+                "StatusCode": 200,
+                "Ingest": "scored_late"
             })
         );
         // Every dimension and metric the directive names is a top-level member (EMF's rule).
@@ -184,6 +193,7 @@ mod tests {
                 timestamp_ms: 0,
                 route: "GET /insights",
                 status: 500,
+                ingest: None,
             }
             .to_emf(),
         )
@@ -191,5 +201,9 @@ mod tests {
         assert_eq!(v["Errors"], 1);
         assert_eq!(v["LatencyMs"], 0.0);
         assert_eq!(v["ModelSource"], "none");
+        assert!(
+            v.get("Ingest").is_none(),
+            "only a POST /metrics says what it did"
+        );
     }
 }

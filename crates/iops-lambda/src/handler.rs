@@ -33,6 +33,7 @@ struct Outcome {
     response: Response<Body>,
     model_source: &'static str,
     fallback: bool,
+    ingest: Option<&'static str>,
 }
 
 impl Outcome {
@@ -41,6 +42,7 @@ impl Outcome {
             response,
             model_source: "none",
             fallback: false,
+            ingest: None,
         }
     }
 }
@@ -73,6 +75,7 @@ impl App {
                     .map_or(0, |d| d.as_millis() as u64),
                 route,
                 status,
+                ingest: outcome.ingest,
             };
             println!("{}", metrics.to_emf());
         }
@@ -128,6 +131,7 @@ impl App {
                         (None, false) => "none",
                     },
                     fallback: answer.fallback,
+                    ingest: Some(answer.outcome.as_str()),
                     response: json(StatusCode::OK, answer.to_json()),
                 }
             }

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod reorder;
 mod scorer;
 mod service;
 

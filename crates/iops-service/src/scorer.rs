@@ -31,8 +31,9 @@ pub trait Scorer: Send + Sync + Debug {
     /// A fresh state for a host never seen.
     fn new_state(&self) -> Result<HostState, ServiceError>;
 
-    /// Scores `sample` (already validated, newer than anything `state` has learned), learns
-    /// it into `state`, and says which model scored it. The built-in engine always advances
+    /// Scores `sample` (already validated; newer than anything `state` has learned, or late
+    /// by at most the service's reorder window, or scored on a copy that is then dropped),
+    /// learns it into `state`, and says which model scored it. The built-in engine always advances
     /// the state, whichever model scores, so a canary can be switched off at any time.
     async fn score(
         &self,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use iops_core::engine::HostState;
 use iops_core::{validate_hostname, MetricSample, Timestamp};
@@ -13,7 +14,8 @@ use iops_store::{
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::{BuiltinScorer, Scorer, ServiceError};
+use crate::reorder::{self, Arrival, Ledger};
+use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
 /// The success message the runbook expects.
 pub const STORED_MESSAGE: &str = "Metric stored successfully";
@@ -32,6 +34,17 @@ pub struct ServiceConfig {
     /// Decoded host states kept in memory (the hot path skips decoding the stored state);
     /// 0 disables the cache. A warm state is tens of kilobytes.
     pub state_cache_hosts: usize,
+    /// How late (event time, behind the host's newest learned sample) a sample may arrive
+    /// and still be learned; older ones are scored on a copy of the state and not learned,
+    /// so a backfill cannot pollute the current model. Default 10 minutes: two samples at
+    /// the runbook's 5-minute interval, as far as the seasonal model's default
+    /// `season_jitter` (2 samples) looks either way. `Duration::ZERO` learns in-order
+    /// samples only. Widen it when more than a few percent of a host's samples arrive later
+    /// than this: the engine's models count samples, so every sample not learned shifts
+    /// the seasonal lag by one (measured on NAB, examples/nab_jitter.rs: 69.5 in order and
+    /// within the window; 50-54 with 3% of the samples beyond it; 63-67 with a window
+    /// that learns them all).
+    pub reorder_window: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -42,21 +55,40 @@ impl Default for ServiceConfig {
             default_list_limit: 1000,
             max_list_limit: 10_000,
             state_cache_hosts: 4096,
+            reorder_window: Duration::from_secs(600),
         }
     }
 }
 
-/// What happened to an ingested sample.
+/// What happened to an ingested sample. Every stored sample is scored once (see
+/// [`Service::ingest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestOutcome {
-    /// Stored and scored; the host's state advanced.
+    /// Newer than anything the host's state had learned: stored, scored and learned.
     Scored,
+    /// Older than the newest sample the host's state had learned: stored and scored.
+    /// `learned`: it was at most [`ServiceConfig::reorder_window`] late, and the state
+    /// learned it; otherwise it was scored on a copy of the state, which did not change.
+    ScoredLate {
+        /// True when the host's state learned the sample.
+        learned: bool,
+    },
     /// Already stored and scored before (same hostname + timestamp): nothing changed; the
     /// answer repeats the insights that sample raised.
     Duplicate,
-    /// Stored, but older than the newest sample the host's state has learned: not scored
-    /// (the streaming detectors learn in time order only).
-    Late,
+}
+
+impl IngestOutcome {
+    /// A short name for logs and metrics: `scored`, `scored_late`, `scored_too_late`
+    /// (not learned) or `duplicate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestOutcome::Scored => "scored",
+            IngestOutcome::ScoredLate { learned: true } => "scored_late",
+            IngestOutcome::ScoredLate { learned: false } => "scored_too_late",
+            IngestOutcome::Duplicate => "duplicate",
+        }
+    }
 }
 
 /// The answer to a POST /metrics.
@@ -67,7 +99,7 @@ pub struct IngestResponse {
     pub message: &'static str,
     /// The stored metric's id: the same for every post of the same hostname + timestamp.
     pub metric_id: String,
-    /// Insights the sample raised (repeated for a duplicate; none for a late sample).
+    /// Insights the sample raised (repeated for a duplicate).
     pub insights: Vec<StoredInsight>,
     /// What happened (not on the wire).
     #[serde(skip)]
@@ -76,7 +108,8 @@ pub struct IngestResponse {
     /// version) and was started afresh; worth a log line (not on the wire).
     #[serde(skip)]
     pub state_reset: bool,
-    /// The model that scored the sample; `None` when it was not scored (duplicate, late).
+    /// The model that scored the sample; `None` when this request did not score it
+    /// (duplicate).
     /// Not on the wire: for the adapter's metrics.
     #[serde(skip)]
     pub scored_by: Option<ModelSource>,
@@ -84,6 +117,11 @@ pub struct IngestResponse {
     /// [`crate::Scored::fallback`]). Not on the wire.
     #[serde(skip)]
     pub fallback: bool,
+    /// How many samples the host's state had learned when it scored this one (when the
+    /// outcome learned it, it became sample number `scored_after + 1`); `None` for a
+    /// duplicate. Not on the wire: it orders a replay of the host's stream.
+    #[serde(skip)]
+    pub scored_after: Option<u64>,
 }
 
 impl IngestResponse {
@@ -143,6 +181,8 @@ struct CachedState {
     last_timestamp: Timestamp,
     /// Boxed: moved around whole, and a state is large.
     state: Box<HostState>,
+    /// Which late samples it learned.
+    ledger: Ledger,
 }
 
 impl Service {
@@ -184,16 +224,22 @@ impl Service {
     ///
     /// 1. Parse and validate; on error nothing is stored (400 naming the field).
     /// 2. Store the metric (idempotent on hostname + timestamp; the first write wins).
-    /// 3. Load the host's state. If the sample is not newer than the newest one the state
-    ///    has learned, stop: it is a duplicate (answer the insights it raised) or a late,
-    ///    out-of-order sample (stored, not scored: feeding it would break the detectors'
-    ///    time order).
-    /// 4. Score and learn it; save the state if nobody saved another version meanwhile,
-    ///    atomically with the insights; on a conflict, reload and redo from 3.
+    /// 3. Load the host's state. If the state learned the sample already, stop: it is a
+    ///    duplicate (answer the insights it raised).
+    /// 4. A sample newer than the state's newest, or late by at most
+    ///    [`ServiceConfig::reorder_window`]: score and learn it; save the state (its newest
+    ///    timestamp stays the latest) if nobody saved another version meanwhile, atomically
+    ///    with the insights and the record of what it learned; on a conflict, reload and
+    ///    redo from 3.
+    /// 5. A sample later than that: if this request stored it, score it on a copy of the
+    ///    state (not learned: a backfill cannot pollute the current model) and store its
+    ///    insights (idempotent ids); else it is a duplicate.
     ///
-    /// A duplicate whose first post was stored but never scored (the process died between
-    /// 2 and 4) is newer than the state, so step 3 lets it through and it is scored now:
-    /// every stored sample is scored exactly once unless it arrived late.
+    /// So every stored sample is scored, and learned at most once. A duplicate whose first
+    /// post was stored but never scored (the process died between 2 and 4) is not in the
+    /// state's record, so step 4 scores it now. (One that died between 2 and 5 stays
+    /// unscored: a duplicate of a too-old sample cannot tell "scored, raised nothing"
+    /// from "never scored".)
     pub async fn ingest(&self, body: &[u8]) -> Result<IngestResponse, ServiceError> {
         if body.len() > self.config.max_body_bytes {
             return Err(ServiceError::TooLarge {
@@ -217,6 +263,7 @@ impl Service {
             state_reset: scored.state_reset,
             scored_by: scored.scored_by,
             fallback: scored.fallback,
+            scored_after: scored.scored_after,
         })
     }
 
@@ -235,6 +282,7 @@ impl Service {
         inserted: bool,
     ) -> Result<ScoreOutcome, ServiceError> {
         let host = &sample.hostname;
+        let window = self.config.reorder_window;
         let mut cached = self.take_cached(host);
         for _ in 0..self.config.cas_attempts {
             // The cached state if this process wrote the host's state last (on the first
@@ -246,33 +294,30 @@ impl Service {
                     None => Loaded::None,
                 },
             };
-            if let Some(last_timestamp) = loaded.last_timestamp() {
-                // The store's last timestamp is at least the cached one, so a sample at or
-                // before the cached one is at or before the store's too.
-                if sample.timestamp <= last_timestamp {
-                    let stored_last = last_timestamp;
-                    if let Loaded::Cached(c) = loaded {
-                        self.put_cached(host, c);
-                    }
-                    // Late if this request stored it and the state had moved past it. (Across
-                    // processes, a concurrent duplicate may have scored it in between: its
-                    // insights are answered either way.)
-                    let late = inserted && sample.timestamp < stored_last;
-                    let outcome = if late {
-                        IngestOutcome::Late
-                    } else {
-                        IngestOutcome::Duplicate
-                    };
-                    return Ok(ScoreOutcome {
-                        outcome,
-                        insights: self.insights_of(sample).await?,
-                        state_reset: false,
-                        scored_by: None,
-                        fallback: false,
-                    });
+            let last = loaded.last_timestamp();
+            let ledger = loaded.ledger();
+            let arrival = ledger.classify(sample.timestamp, last, window);
+            let (learn, too_old) = match arrival {
+                Arrival::InOrder | Arrival::Late => (true, false),
+                Arrival::TooOld if inserted => (false, true),
+                // Learned already, or too old and stored (so scored) by an earlier post:
+                // answer the insights it raised. (Across processes, a concurrent first
+                // post may not have saved them yet.)
+                Arrival::Learned | Arrival::TooOld => (false, false),
+            };
+            if !learn && !too_old {
+                if let Loaded::Cached(c) = loaded {
+                    self.put_cached(host, c);
                 }
+                return Ok(ScoreOutcome::duplicate(self.insights_of(sample).await?));
             }
             let (expected_version, mut state, state_reset) = match loaded {
+                Loaded::Cached(c) if too_old => {
+                    // scored on a copy; the cached state stays as it is
+                    let copy = c.state.clone();
+                    self.put_cached(host, c);
+                    (0, copy, false)
+                }
                 Loaded::Cached(c) => (c.version, c.state, false),
                 Loaded::Stored(stored) => match decode_state(&stored.state) {
                     Some(state) => (stored.version, Box::new(state), false),
@@ -280,24 +325,33 @@ impl Service {
                 },
                 Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
             };
+            let scored_after = state.n_seen();
             let scored = self.scorer.score(&mut state, sample).await?;
-            let insights: Vec<StoredInsight> = scored
-                .assessment
-                .insights
-                .into_iter()
-                .enumerate()
-                .map(|(i, insight)| StoredInsight {
-                    insight_id: ids::insight_id(host, sample.timestamp, i),
-                    model_source: scored.source,
-                    model_version: scored.version.clone(),
-                    insight,
-                })
-                .collect();
+            let insights = stored_insights(sample, &scored);
+            if too_old {
+                // idempotent: a retry stores nothing twice (deterministic insight ids)
+                self.store.put_insights(&insights).await?;
+                return Ok(ScoreOutcome {
+                    outcome: IngestOutcome::ScoredLate { learned: false },
+                    insights,
+                    state_reset,
+                    scored_by: Some(scored.source),
+                    fallback: scored.fallback,
+                    scored_after: Some(scored_after),
+                });
+            }
+            // An undecodable state restarts, and so does its knowledge of what was learned.
+            let mut ledger = match (state_reset, last) {
+                (true, Some(last)) => Ledger::unknown_up_to(last),
+                _ => ledger,
+            };
+            let last_timestamp = last.map_or(sample.timestamp, |l| l.max(sample.timestamp));
+            ledger.record(sample.timestamp, last_timestamp, window);
             let update = StateUpdate {
                 hostname: host.clone(),
                 expected_version,
-                last_timestamp: sample.timestamp,
-                state: encode_state(&state)?,
+                last_timestamp,
+                state: reorder::encode(&state, &ledger).map_err(encode_error)?,
                 insights: insights.clone(),
             };
             match self.store.save_state(update).await {
@@ -306,16 +360,22 @@ impl Service {
                         host,
                         CachedState {
                             version,
-                            last_timestamp: sample.timestamp,
+                            last_timestamp,
                             state,
+                            ledger,
                         },
                     );
+                    let outcome = match arrival {
+                        Arrival::Late => IngestOutcome::ScoredLate { learned: true },
+                        _ => IngestOutcome::Scored,
+                    };
                     return Ok(ScoreOutcome {
-                        outcome: IngestOutcome::Scored,
+                        outcome,
                         insights,
                         state_reset,
                         scored_by: Some(scored.source),
                         fallback: scored.fallback,
+                        scored_after: Some(scored_after),
                     });
                 }
                 Err(StoreError::Conflict { .. }) => tokio::task::yield_now().await,
@@ -453,6 +513,37 @@ struct ScoreOutcome {
     state_reset: bool,
     scored_by: Option<ModelSource>,
     fallback: bool,
+    scored_after: Option<u64>,
+}
+
+impl ScoreOutcome {
+    /// A duplicate's: the insights its first post raised.
+    fn duplicate(insights: Vec<StoredInsight>) -> Self {
+        ScoreOutcome {
+            outcome: IngestOutcome::Duplicate,
+            insights,
+            state_reset: false,
+            scored_by: None,
+            fallback: false,
+            scored_after: None,
+        }
+    }
+}
+
+/// The insights a scorer raised for `sample`, with their deterministic ids.
+fn stored_insights(sample: &MetricSample, scored: &Scored) -> Vec<StoredInsight> {
+    scored
+        .assessment
+        .insights
+        .iter()
+        .enumerate()
+        .map(|(i, insight)| StoredInsight {
+            insight_id: ids::insight_id(&sample.hostname, sample.timestamp, i),
+            model_source: scored.source,
+            model_version: scored.version.clone(),
+            insight: insight.clone(),
+        })
+        .collect()
 }
 
 /// The host's state as an ingest found it.
@@ -473,6 +564,18 @@ impl Loaded {
             Loaded::Cached(c) => Some(c.last_timestamp),
         }
     }
+
+    /// Which late samples the state learned; for a state stored without that record, that
+    /// none behind its newest sample may be learned.
+    fn ledger(&self) -> Ledger {
+        match self {
+            Loaded::None => Ledger::default(),
+            Loaded::Stored(s) => reorder::decode_ledger(&s.state)
+                .map(|(ledger, _)| ledger)
+                .unwrap_or_else(|| Ledger::unknown_up_to(s.last_timestamp)),
+            Loaded::Cached(c) => c.ledger.clone(),
+        }
+    }
 }
 
 /// First byte of the compact (postcard) state encoding. JSON states start with `{`.
@@ -483,16 +586,19 @@ const POSTCARD_TAG: u8 = 1;
 /// bits). States written as serde JSON by earlier versions still decode
 /// ([`decode_state`]).
 pub fn encode_state(state: &HostState) -> Result<Vec<u8>, ServiceError> {
-    postcard::to_io(state, vec![POSTCARD_TAG]).map_err(|e| {
-        ServiceError::Store(StoreError::InvalidArgument {
-            name: "state",
-            reason: format!("cannot encode: {e}"),
-        })
+    postcard::to_io(state, vec![POSTCARD_TAG]).map_err(encode_error)
+}
+
+fn encode_error(e: postcard::Error) -> ServiceError {
+    ServiceError::Store(StoreError::InvalidArgument {
+        name: "state",
+        reason: format!("cannot encode: {e}"),
     })
 }
 
-/// Decodes a stored host state: postcard after [`POSTCARD_TAG`], or serde JSON (a
-/// leading `{`). `None` when the bytes are not a state this build reads.
+/// Decodes a stored host state: postcard after [`POSTCARD_TAG`], serde JSON (a leading
+/// `{`), or what the service saves (tag 2: the record of learned late samples, then the
+/// state in postcard). `None` when the bytes are not a state this build reads.
 pub fn decode_state(bytes: &[u8]) -> Option<HostState> {
     match bytes.split_first() {
         Some((&POSTCARD_TAG, rest)) => match postcard::take_from_bytes::<HostState>(rest) {
@@ -500,6 +606,8 @@ pub fn decode_state(bytes: &[u8]) -> Option<HostState> {
             _ => None,
         },
         Some((b'{', _)) => serde_json::from_slice(bytes).ok(),
-        _ => None,
+        // what the service saves: the record of learned late samples, then the state
+        _ => reorder::decode_ledger(bytes)
+            .and_then(|(_, rest)| reorder::decode_state_after_ledger(rest)),
     }
 }

@@ -1,8 +1,9 @@
 //! The pipeline on the DynamoDB backend against a real dynalite (issue 6's figure): 1,000
 //! concurrent posts for 50 hosts, through two services sharing the tables as two Lambda
-//! instances would, give exactly 1,000 metric items, a per-host state equal to replaying
-//! the samples it scored, and exactly the insights that replay raises — none lost, none
-//! duplicated.
+//! instances would, give exactly 1,000 metric items, every sample scored once (most arrive
+//! out of order: late ones are learned or, beyond the reorder window, scored on a copy of
+//! the state), a per-host state equal to replaying the samples it learned in the order it
+//! learned them, and exactly the insights that replay raises — none lost, none duplicated.
 
 #[path = "../../iops-store/tests/support/dynalite.rs"]
 mod dynalite;
@@ -109,43 +110,66 @@ async fn thousand_concurrent_posts_for_fifty_hosts() {
 
     let config = engine();
     let mut total_insights = 0;
-    let mut late = 0;
+    let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
+    for (_, _, r) in &results {
+        *outcomes.entry(r.outcome.as_str()).or_default() += 1;
+    }
+    assert_eq!(
+        outcomes.get("duplicate"),
+        None,
+        "every sample was posted once, and so scored once: {outcomes:?}"
+    );
+    assert!(
+        results.iter().all(|(_, _, r)| r.scored_after.is_some()),
+        "every sample was scored"
+    );
     for host in 0..HOSTS {
         let name = format!("h-{host:02}");
         assert_eq!(
             store.count_metrics(&name, Timestamp::MIN).await.unwrap(),
             PER_HOST
         );
-        let mut scored: Vec<u64> = results
+        // (samples the state had learned when it scored this one, sample, learned it?)
+        let mut scored: Vec<(u64, u64, bool)> = results
             .iter()
-            .filter(|(h, _, r)| *h == host && r.outcome == IngestOutcome::Scored)
-            .map(|(_, i, _)| *i)
+            .filter(|(h, _, _)| *h == host)
+            .map(|(_, i, r)| {
+                let learned = matches!(
+                    r.outcome,
+                    IngestOutcome::Scored | IngestOutcome::ScoredLate { learned: true }
+                );
+                (r.scored_after.unwrap(), *i, learned)
+            })
             .collect();
-        late += results
-            .iter()
-            .filter(|(h, _, r)| *h == host && r.outcome == IngestOutcome::Late)
-            .count();
-        assert!(
-            results
-                .iter()
-                .all(|(_, _, r)| r.outcome != IngestOutcome::Duplicate),
-            "every sample was posted once"
-        );
-        scored.sort_unstable();
+        // at each point of the learned sequence: first what was scored on a copy, then
+        // the one sample learned there
+        scored.sort_unstable_by_key(|&(after, i, learned)| (after, learned, i));
+        let n_learned = scored.iter().filter(|s| s.2).count() as u64;
         let stored = store.load_state(&name).await.unwrap().unwrap();
         let state: HostState = iops_service::decode_state(&stored.state).unwrap();
-        assert_eq!(state.n_seen(), scored.len() as u64, "{name}");
+        assert_eq!(state.n_seen(), n_learned, "{name}");
+        assert_eq!(
+            stored.last_timestamp.epoch_seconds(),
+            (T0 + (PER_HOST - 1) * 300) as f64,
+            "{name}: the newest timestamp stays the newest"
+        );
 
-        // replay the scored samples in time order: same state, same insights
+        // replay in the order the state learned them: same state, same insights
         let mut replay = HostState::new(&config).unwrap();
         let mut expected = Vec::new();
-        for i in &scored {
-            let s = MetricSample::from_json(body(host, *i).as_bytes()).unwrap();
-            let a = replay.process(&config, &s).unwrap();
+        for &(after, i, learned) in &scored {
+            assert_eq!(replay.n_seen(), after, "{name}: learned in sequence");
+            let s = MetricSample::from_json(body(host, i).as_bytes()).unwrap();
+            let a = if learned {
+                replay.process(&config, &s).unwrap()
+            } else {
+                replay.clone().process(&config, &s).unwrap()
+            };
             for (n, insight) in a.insights.into_iter().enumerate() {
                 expected.push((ids::insight_id(&name, s.timestamp, n), insight));
             }
         }
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(state, replay, "{name}");
         let listed = store
             .list_insights(&name, Timestamp::MIN, 1000)
@@ -169,6 +193,6 @@ async fn thousand_concurrent_posts_for_fifty_hosts() {
         assert!(answered.values().all(|n| *n == 1), "{name}: {answered:?}");
         total_insights += expected.len();
     }
-    eprintln!("{total_insights} insights, {late} late samples (stored, not scored)");
+    eprintln!("{total_insights} insights; outcomes {outcomes:?}");
     assert!(total_insights > 0, "the spikes raised insights");
 }

@@ -37,6 +37,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -191,6 +192,22 @@ impl DynamoStore {
         tables::create(&self.client, &self.tables).await
     }
 
+    /// A consistent Query of the host's metrics with `timestamp >= since`.
+    fn query_metrics(
+        &self,
+        hostname: &str,
+        since: Timestamp,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.metrics)
+            .key_condition_expression("hostname = :h AND #ts >= :since")
+            .expression_attribute_names("#ts", "timestamp")
+            .expression_attribute_values(":h", AttributeValue::S(hostname.to_owned()))
+            .expression_attribute_values(":since", AttributeValue::N(item::timestamp(since)))
+            .consistent_read(true)
+    }
+
     /// Puts insights, each conditional on its id being new (the first write wins), at most
     /// `max_in_flight` at a time. Ids repeated within `insights` are put once.
     async fn put_insights_once(&self, insights: &[StoredInsight]) -> Result<()> {
@@ -213,11 +230,8 @@ impl DynamoStore {
                     .condition_expression("attribute_not_exists(insightId)")
                     .send()
                     .await;
-                match sent {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_condition_failed_put(&e) => Ok(()),
-                    Err(e) => Err(sdk_error("put_insights", e)),
-                }
+                // stored already: kept as it is
+                conditional_put("put_insights", sent).map(drop)
             }
         })
         .await
@@ -305,11 +319,26 @@ async fn collect<T: Send + 'static>(
     }
 }
 
-fn is_condition_failed_put(
-    e: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
-) -> bool {
-    e.as_service_error()
-        .is_some_and(|s| s.is_conditional_check_failed_exception())
+/// The outcome of a conditional PutItem: `Ok(true)` when it wrote, `Ok(false)` when its
+/// condition failed (the key existed, or the version had moved on), otherwise the error of
+/// `op`.
+fn conditional_put<O, R>(
+    op: &'static str,
+    sent: std::result::Result<O, SdkError<PutItemError, R>>,
+) -> Result<bool>
+where
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk_error(op, e)),
+    }
 }
 
 /// DynamoDB error codes a later retry may cure (the SDK retried them already).
@@ -389,17 +418,12 @@ impl MetricStore for DynamoStore {
             .condition_expression("attribute_not_exists(hostname)")
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(PutMetric {
-                metric_id,
-                inserted: true,
-            }),
-            Err(e) if is_condition_failed_put(&e) => Ok(PutMetric {
-                metric_id,
-                inserted: false,
-            }),
-            Err(e) => Err(sdk_error("put_metric", e)),
-        }
+        // not inserted: stored already, the first write wins
+        let inserted = conditional_put("put_metric", sent)?;
+        Ok(PutMetric {
+            metric_id,
+            inserted,
+        })
     }
 
     async fn put_metrics_batch(&self, samples: &[MetricSample]) -> Result<Vec<PutMetric>> {
@@ -451,14 +475,7 @@ impl MetricStore for DynamoStore {
             self,
             "list_metrics",
             limit,
-            self.client
-                .query()
-                .table_name(&self.tables.metrics)
-                .key_condition_expression("hostname = :h AND #ts >= :since")
-                .expression_attribute_names("#ts", "timestamp")
-                .expression_attribute_values(":h", AttributeValue::S(hostname.to_owned()))
-                .expression_attribute_values(":since", AttributeValue::N(item::timestamp(since)))
-                .consistent_read(true),
+            self.query_metrics(hostname, since),
             |it| out.push(item::metric_from(it)?)
         );
         Ok(out)
@@ -469,15 +486,8 @@ impl MetricStore for DynamoStore {
         let mut start = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.tables.metrics)
-                .key_condition_expression("hostname = :h AND #ts >= :since")
-                .expression_attribute_names("#ts", "timestamp")
-                .expression_attribute_values(":h", AttributeValue::S(hostname.to_owned()))
-                .expression_attribute_values(":since", AttributeValue::N(item::timestamp(since)))
+                .query_metrics(hostname, since)
                 .select(Select::Count)
-                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -602,22 +612,18 @@ impl StateStore for DynamoStore {
                     AttributeValue::N(update.expected_version.to_string()),
                 )
         };
-        match put.send().await {
-            Ok(_) => {}
-            Err(e) if is_condition_failed_put(&e) => {
-                // `found` is for messages and tests; if it cannot be read, the conflict
-                // stands all the same (at least one other save happened)
-                let found = self
-                    .state_version(&update.hostname)
-                    .await
-                    .unwrap_or(version);
-                return Err(StoreError::Conflict {
-                    found,
-                    hostname: update.hostname,
-                    expected: update.expected_version,
-                });
-            }
-            Err(e) => return Err(sdk_error("save_state", e)),
+        if !conditional_put("save_state", put.send().await)? {
+            // `found` is for messages and tests; if it cannot be read, the conflict stands
+            // all the same (at least one other save happened)
+            let found = self
+                .state_version(&update.hostname)
+                .await
+                .unwrap_or(version);
+            return Err(StoreError::Conflict {
+                found,
+                hostname: update.hostname,
+                expected: update.expected_version,
+            });
         }
         // The state and its insights are durable now (the outbox). Failing to copy the
         // insights into their table must not report the saved step as failed: the next
