@@ -127,6 +127,8 @@ impl StateStore for MemStore {
     }
 }
 
+impl iops_store::Store for MemStore {}
+
 /// Hosts the benched requests rotate over.
 const HOSTS: u64 = 10;
 /// Requests before measuring: 2,500 per host, past the engine's 2,016-sample baseline, so

@@ -15,6 +15,10 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::{BuiltinScorer, Scorer, ServiceError};
 
+mod snapshot;
+
+pub use snapshot::SnapshotPolicy;
+
 /// The success message the runbook expects.
 pub const STORED_MESSAGE: &str = "Metric stored successfully";
 
@@ -32,6 +36,11 @@ pub struct ServiceConfig {
     /// Decoded host states kept in memory (the hot path skips decoding the stored state);
     /// 0 disables the cache. A warm state is tens of kilobytes.
     pub state_cache_hosts: usize,
+    /// `None` (the default): save a host's state with every ingest (compare-and-swap, safe
+    /// with many writer processes: the Lambda). `Some`: keep states in memory and snapshot
+    /// them by this policy, replaying the stored metrics after a restart; only for a store
+    /// that this process alone writes (`iops serve`). See [`SnapshotPolicy`].
+    pub snapshots: Option<SnapshotPolicy>,
 }
 
 impl Default for ServiceConfig {
@@ -42,6 +51,7 @@ impl Default for ServiceConfig {
             default_list_limit: 1000,
             max_list_limit: 10_000,
             state_cache_hosts: 4096,
+            snapshots: None,
         }
     }
 }
@@ -134,6 +144,8 @@ pub struct Service {
     /// wrote since, the save against the cached version is a conflict, and the retry
     /// loads from the store.
     states: Mutex<HashMap<String, CachedState>>,
+    /// Snapshot mode's in-memory states, by host (see [`SnapshotPolicy`]).
+    live: Mutex<HashMap<String, snapshot::LiveState>>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -167,6 +179,7 @@ impl Service {
             config,
             hosts: Mutex::new(HashMap::new()),
             states: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
         }
     }
 
@@ -224,6 +237,9 @@ impl Service {
         &self,
         sample: &MetricSample,
     ) -> Result<(PutMetric, ScoreOutcome), ServiceError> {
+        if let Some(policy) = self.config.snapshots {
+            return self.store_and_score_live(sample, policy).await;
+        }
         let put = self.store.put_metric(sample).await?;
         let scored = self.score_and_save(sample, put.inserted).await?;
         Ok((put, scored))

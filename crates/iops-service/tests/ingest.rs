@@ -330,6 +330,8 @@ impl StateStore for AlwaysConflicts {
     }
 }
 
+impl Store for AlwaysConflicts {}
+
 #[tokio::test]
 async fn endless_conflicts_answer_503_and_keep_the_metric() {
     let store: Arc<dyn Store> = Arc::new(AlwaysConflicts(SqliteStore::open_in_memory().unwrap()));

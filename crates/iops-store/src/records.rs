@@ -115,3 +115,14 @@ pub struct StateUpdate {
     /// Insights raised by the step.
     pub insights: Vec<StoredInsight>,
 }
+
+/// What [`crate::Store::put_scored`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutScored {
+    /// The metric's put.
+    pub metric: PutMetric,
+    /// The snapshot's new version; `None` when no snapshot was given, or when another
+    /// writer had saved the host's state meanwhile (the snapshot was skipped, the metric
+    /// and insights were stored all the same).
+    pub snapshot_version: Option<u64>,
+}

@@ -19,7 +19,9 @@ use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::EngineConfig;
-use iops_service::{BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError};
+use iops_service::{
+    BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
+};
 use iops_store::{SqliteOptions, SqliteStore, Synchronous};
 
 pub use hosts::HostIndex;
@@ -97,8 +99,11 @@ impl AppState {
             version: scorer.version().to_owned(),
             description: model_description,
         };
+        // This process is the store's only writer: host states live in memory and are
+        // snapshotted now and then (metrics and insights are still committed per request).
         let config = ServiceConfig {
             max_body_bytes,
+            snapshots: Some(SnapshotPolicy::default()),
             ..ServiceConfig::default()
         };
         let service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -109,6 +114,15 @@ impl AppState {
             engine: Arc::new(engine.without_forest()),
             model: Arc::new(model),
         })
+    }
+
+    /// Snapshots every host state ahead of its last snapshot (at shutdown: a restart then
+    /// replays nothing).
+    pub async fn flush(&self) -> Result<usize> {
+        self.service
+            .flush_snapshots()
+            .await
+            .context("cannot save the host states")
     }
 
     /// Ingests one POST /metrics body and keeps the dashboard's host list current.
@@ -223,9 +237,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         // The line scripts and tests wait for: the bound address.
         println!("listening on http://{local}");
         println!("dashboard: http://{local}/");
-        serve(listener, state, shutdown_signal())
+        serve(listener, state.clone(), shutdown_signal())
             .await
-            .context("server error")
+            .context("server error")?;
+        let saved = state.flush().await?;
+        eprintln!("saved {saved} host states");
+        Ok::<(), anyhow::Error>(())
     })?;
     drop(runtime);
     // The last handle: the writer thread commits what it holds, then stops.

@@ -44,7 +44,7 @@ use iops_core::{MetricSample, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::{
-    ids, InsightStore, MetricStore, PutMetric, Result, StateStore, StateUpdate, StoreError,
+    ids, InsightStore, MetricStore, PutMetric, Result, StateStore, StateUpdate, Store, StoreError,
     StoredInsight, StoredMetric, StoredState,
 };
 use item::Reader;
@@ -626,3 +626,7 @@ impl StateStore for DynamoStore {
         Ok(version)
     }
 }
+
+/// The default composition: the Lambda saves state per ingest (compare-and-swap), and a
+/// snapshot, when asked for, is one more conditional PutItem.
+impl Store for DynamoStore {}

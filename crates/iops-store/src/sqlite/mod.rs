@@ -23,8 +23,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
-    ids, InsightStore, MetricStore, ModelSource, PutMetric, Result, StateStore, StateUpdate,
-    StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, InsightStore, MetricStore, ModelSource, PutMetric, PutScored, Result, StateStore,
+    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -491,35 +491,77 @@ impl StateStore for SqliteStore {
     async fn save_state(&self, update: StateUpdate) -> Result<u64> {
         let expected = to_i64("expected_version", update.expected_version)?;
         self.write("save_state", move |conn| {
-            let found: i64 = conn
-                .prepare_cached("SELECT version FROM host_state WHERE hostname = ?1")
-                .and_then(|mut st| {
-                    st.query_row(params![update.hostname], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(StoreError::sqlite("save_state"))?
-                .unwrap_or(0);
-            if found != expected {
-                return Err(StoreError::Conflict {
-                    hostname: update.hostname,
-                    expected: update.expected_version,
-                    found: u64::try_from(found).unwrap_or(0),
-                });
-            }
-            let (s, ns) = split(update.last_timestamp);
-            let version = expected + 1;
-            conn.prepare_cached(
-                "INSERT INTO host_state (hostname, version, last_ts_s, last_ts_ns, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (hostname) DO UPDATE SET version = excluded.version,
-                   last_ts_s = excluded.last_ts_s, last_ts_ns = excluded.last_ts_ns,
-                   state = excluded.state",
-            )
-            .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
-            .map_err(StoreError::sqlite("save_state"))?;
+            let version = save_state_in(conn, expected, &update)?;
             insert_insights(conn, &update.insights)?;
-            Ok(version.unsigned_abs())
+            Ok(version)
         })
         .await
     }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    /// One write job: metric, insights and snapshot commit together (group commit).
+    async fn put_scored(
+        &self,
+        sample: &MetricSample,
+        insights: &[StoredInsight],
+        snapshot: Option<StateUpdate>,
+    ) -> Result<PutScored> {
+        let sample = sample.clone();
+        let insights = insights.to_vec();
+        let expected = snapshot
+            .as_ref()
+            .map(|u| to_i64("expected_version", u.expected_version))
+            .transpose()?;
+        self.write("put_scored", move |conn| {
+            let metric = insert_metric(conn, &sample)?;
+            insert_insights(conn, &insights)?;
+            let snapshot_version = match (snapshot, expected) {
+                (Some(update), Some(expected)) => match save_state_in(conn, expected, &update) {
+                    Ok(v) => Some(v),
+                    Err(StoreError::Conflict { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                _ => None,
+            };
+            Ok(PutScored {
+                metric,
+                snapshot_version,
+            })
+        })
+        .await
+    }
+}
+
+/// Saves `update.state` as version `expected + 1` if the stored version is `expected`
+/// (compare-and-swap inside the caller's transaction); its insights are the caller's.
+fn save_state_in(conn: &Connection, expected: i64, update: &StateUpdate) -> Result<u64> {
+    let found: i64 = conn
+        .prepare_cached("SELECT version FROM host_state WHERE hostname = ?1")
+        .and_then(|mut st| {
+            st.query_row(params![update.hostname], |r| r.get(0))
+                .optional()
+        })
+        .map_err(StoreError::sqlite("save_state"))?
+        .unwrap_or(0);
+    if found != expected {
+        return Err(StoreError::Conflict {
+            hostname: update.hostname.clone(),
+            expected: update.expected_version,
+            found: u64::try_from(found).unwrap_or(0),
+        });
+    }
+    let (s, ns) = split(update.last_timestamp);
+    let version = expected + 1;
+    conn.prepare_cached(
+        "INSERT INTO host_state (hostname, version, last_ts_s, last_ts_ns, state)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (hostname) DO UPDATE SET version = excluded.version,
+           last_ts_s = excluded.last_ts_s, last_ts_ns = excluded.last_ts_ns,
+           state = excluded.state",
+    )
+    .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
+    .map_err(StoreError::sqlite("save_state"))?;
+    Ok(version.unsigned_abs())
 }
