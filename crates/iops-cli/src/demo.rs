@@ -27,9 +27,12 @@ pub struct DemoArgs {
     /// Hosts in the fleet (half web, a quarter db, a quarter batch).
     #[arg(long, default_value_t = 8)]
     pub hosts: usize,
-    /// Days of 5-minute samples, warm-up included.
+    /// Days of samples, warm-up included.
     #[arg(long, default_value_t = 10)]
     pub days: u32,
+    /// Seconds between a host's samples (60: minute data).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub interval_secs: u32,
     /// Days of normal behaviour before the first incident, while the engine learns.
     #[arg(long, default_value_t = 7)]
     pub warmup_days: u32,
@@ -209,7 +212,7 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
     }
     let history = Fleet::new(FleetParams {
         hosts: args.hosts,
-        interval_secs: INTERVAL_SECS,
+        interval_secs: args.interval_secs,
         days: f64::from(args.warmup_days),
         seed: args.seed.wrapping_add(1),
         incident_rate: 0.0,
@@ -238,8 +241,6 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
 
 /// Share of the training fleet's samples the demo's forest calls anomalous: its threshold.
 const FOREST_CONTAMINATION: f64 = 0.001;
-
-const INTERVAL_SECS: u32 = 300;
 
 /// Terminal colours, or nothing when stdout is not a terminal (or NO_COLOR is set).
 struct Style {
@@ -319,7 +320,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     let fleet = Fleet::new(FleetParams {
         hosts: args.hosts,
-        interval_secs: INTERVAL_SECS,
+        interval_secs: args.interval_secs,
         days: f64::from(args.days),
         seed: args.seed,
         incident_rate: args.incident_rate,
@@ -344,7 +345,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         roles(Role::Db),
         roles(Role::Batch),
         args.days,
-        INTERVAL_SECS / 60,
+        args.interval_secs / 60,
         when(fleet.start_secs()),
         args.seed
     )?;
@@ -428,7 +429,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         (None, false, true) => Some(SERVE_SPEED),
         _ => None,
     };
-    let pace = speed.map(|speed| Duration::from_secs_f64(f64::from(INTERVAL_SECS) / speed));
+    let pace = speed.map(|speed| Duration::from_secs_f64(f64::from(args.interval_secs) / speed));
     // The served demo's default pace starts after the warm-up; a pace asked for applies
     // throughout.
     let pace_from = if args.speed.is_none() {
@@ -521,7 +522,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "samples processed: {samples} ({} hosts x {} times, {}-minute interval) in {:.2} s",
         fleet.hosts().len(),
         fleet.steps(),
-        INTERVAL_SECS / 60,
+        args.interval_secs / 60,
         elapsed.as_secs_f64()
     )?;
     let count_sev = |s: Severity| all.iter().filter(|(i, _)| i.severity == s).count();
