@@ -299,6 +299,9 @@ impl MetricStore for AlwaysConflicts {
     async fn count_metrics(&self, h: &str, since: Timestamp) -> iops_store::Result<u64> {
         self.0.count_metrics(h, since).await
     }
+    async fn list_hosts(&self) -> iops_store::Result<Vec<iops_store::HostEntry>> {
+        self.0.list_hosts().await
+    }
 }
 
 #[async_trait::async_trait]

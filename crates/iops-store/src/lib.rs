@@ -37,7 +37,8 @@ mod traits;
 pub use dynamo::{DynamoOptions, DynamoStore, TableNames};
 pub use error::{Result, StoreError};
 pub use records::{
-    ModelSource, PutMetric, PutScored, StateUpdate, StoredInsight, StoredMetric, StoredState,
+    HostEntry, ModelSource, PutMetric, PutScored, StateUpdate, StoredInsight, StoredMetric,
+    StoredState,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use traits::{InsightStore, MetricStore, StateStore, Store};

@@ -116,6 +116,17 @@ pub struct StateUpdate {
     pub insights: Vec<StoredInsight>,
 }
 
+/// A host the store knows, as [`crate::MetricStore::list_hosts`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEntry {
+    /// The host.
+    pub hostname: String,
+    /// Its newest sample: the newest stored metric (SQLite), or the newest sample its state
+    /// learned (DynamoDB; the same unless that sample's scoring failed, as late samples
+    /// are older by definition).
+    pub last_timestamp: Timestamp,
+}
+
 /// What [`crate::Store::put_scored`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutScored {

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use iops_core::{MetricSample, Timestamp};
 
 use crate::{
-    PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight, StoredMetric, StoredState,
+    HostEntry, PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight, StoredMetric,
+    StoredState,
 };
 
 /// Metric samples keyed by hostname and timestamp.
@@ -40,6 +41,11 @@ pub trait MetricStore: Send + Sync + Debug {
 
     /// How many samples of `hostname` have `timestamp >= since`.
     async fn count_metrics(&self, hostname: &str, since: Timestamp) -> Result<u64>;
+
+    /// Every host with stored samples and the time of its newest one, by hostname. SQLite
+    /// seeks from one host to the next in the metrics key (a read per host); DynamoDB scans
+    /// the state table (one small item per host, keys and `lastTimestamp` only).
+    async fn list_hosts(&self) -> Result<Vec<HostEntry>>;
 }
 
 /// Insights keyed by hostname and time-sortable insight id.

@@ -83,17 +83,14 @@ pub struct AppState {
 
 impl AppState {
     /// A server over `store`, scoring with `engine`.
-    pub fn new(
+    pub async fn new(
         store: Arc<SqliteStore>,
         engine: EngineConfig,
         model_description: String,
         max_body_bytes: usize,
         api_key: Option<String>,
     ) -> Result<Self> {
-        let hosts = match store.path() {
-            Some(path) => HostIndex::load(path)?,
-            None => HostIndex::default(),
-        };
+        let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.clone());
         let model = ModelInfo {
             version: scorer.version().to_owned(),
@@ -213,14 +210,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let store = open_store(&args.db, args.durability)?;
-    let state = AppState::new(
-        Arc::clone(&store),
-        engine,
-        description,
-        args.max_body_bytes,
-        args.api_key.clone(),
-    )?;
     runtime.block_on(async {
+        let state = AppState::new(
+            Arc::clone(&store),
+            engine,
+            description,
+            args.max_body_bytes,
+            args.api_key.clone(),
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot bind {}", args.addr))?;

@@ -23,8 +23,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
-    ids, InsightStore, MetricStore, ModelSource, PutMetric, PutScored, Result, StateStore,
-    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, HostEntry, InsightStore, MetricStore, ModelSource, PutMetric, PutScored, Result,
+    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -385,6 +385,43 @@ impl MetricStore for SqliteStore {
                 .and_then(|mut st| st.query_row(params![hostname, s, ns], |r| r.get(0)))
                 .map_err(StoreError::sqlite("count_metrics"))?;
             Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn list_hosts(&self) -> Result<Vec<HostEntry>> {
+        self.read("list_hosts", |conn| {
+            let mut next_host = conn
+                .prepare_cached(
+                    "SELECT hostname FROM metrics WHERE hostname > ?1 ORDER BY hostname LIMIT 1",
+                )
+                .map_err(StoreError::sqlite("list_hosts"))?;
+            let mut newest = conn
+                .prepare_cached(
+                    "SELECT ts_s, ts_ns FROM metrics WHERE hostname = ?1
+                     ORDER BY ts_s DESC, ts_ns DESC LIMIT 1",
+                )
+                .map_err(StoreError::sqlite("list_hosts"))?;
+            let mut out = Vec::new();
+            let mut after = String::new();
+            // one seek per host in the (hostname, ts) key, not a scan of every sample
+            while let Some(hostname) = next_host
+                .query_row(params![after], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(StoreError::sqlite("list_hosts"))?
+            {
+                let (s, ns) = newest
+                    .query_row(params![hostname], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(StoreError::sqlite("list_hosts"))?;
+                out.push(HostEntry {
+                    last_timestamp: join("metric", s, ns)?,
+                    hostname: hostname.clone(),
+                });
+                after = hostname;
+            }
+            Ok(out)
         })
         .await
     }
