@@ -14,7 +14,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
@@ -25,6 +24,8 @@ use iops_service::{
 use iops_store::{SqliteOptions, SqliteStore, Synchronous};
 
 pub use hosts::HostIndex;
+/// Completes on ctrl-c or SIGTERM.
+pub use iops_http::shutdown_signal;
 
 /// Default address: loopback only (put a reverse proxy in front to expose it).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -194,12 +195,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    iops_http::serve(listener, app(state), shutdown).await
 }
 
 /// `iops serve`.
@@ -247,29 +243,4 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     drop(store);
     eprintln!("stopped: requests in flight answered, database closed");
     Ok(())
-}
-
-/// Completes on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    eprintln!("shutting down: answering requests in flight");
 }
