@@ -51,6 +51,11 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Idle read connections kept open.
     pub max_idle_readers: usize,
+    /// A file database: checkpoint the WAL into the database from a thread of its own this
+    /// often, so a commit only appends to the WAL (SQLite's automatic checkpoint runs inside
+    /// the commit that crosses 1,000 WAL pages, and that commit's callers wait for its
+    /// database writes and fsyncs). `None`: SQLite's automatic checkpoints.
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -60,6 +65,7 @@ impl Default for SqliteOptions {
             max_batch: 1024,
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
+            checkpoint_every: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -71,6 +77,8 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     readers: Option<Arc<ReaderPool>>,
     path: Option<PathBuf>,
+    /// The checkpoint thread and the channel whose closing stops it.
+    checkpoints: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -102,13 +110,33 @@ impl SqliteStore {
             });
         }
         schema::migrate(&conn)?;
+        let checkpoints = match options.checkpoint_every {
+            Some(every) => {
+                let checkpointer = Connection::open(&path).map_err(StoreError::sqlite("open"))?;
+                configure(&checkpointer, &options)?;
+                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+                    .map_err(StoreError::sqlite("disable automatic checkpoints"))?;
+                let (stop, stopped) = mpsc::channel();
+                let thread = std::thread::Builder::new()
+                    .name("iops-sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(&checkpointer, &stopped, every))
+                    .map_err(|e| StoreError::InvalidArgument {
+                        name: "checkpoint thread",
+                        reason: format!("cannot start: {e}"),
+                    })?;
+                Some((stop, thread))
+            }
+            None => None,
+        };
         let readers = Arc::new(ReaderPool {
             path: path.clone(),
             busy_timeout: options.busy_timeout,
             max_idle: options.max_idle_readers,
             idle: Mutex::new(Vec::new()),
         });
-        Self::start(conn, &options, Some(readers), Some(path))
+        let mut store = Self::start(conn, &options, Some(readers), Some(path))?;
+        store.checkpoints = checkpoints;
+        Ok(store)
     }
 
     /// A private in-memory database (for tests): gone when the store is dropped.
@@ -145,6 +173,7 @@ impl SqliteStore {
             writer: Some(writer),
             readers,
             path,
+            checkpoints: None,
         })
     }
 
@@ -202,6 +231,29 @@ impl Drop for SqliteStore {
         drop(self.jobs.take());
         if let Some(w) = self.writer.take() {
             let _ = w.join();
+        }
+        if let Some((stop, thread)) = self.checkpoints.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// WAL frames past which the checkpoint thread restarts the WAL (4 KiB pages: 16 MiB).
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Checkpoints the WAL every `every` until `stop`'s sender is dropped. PASSIVE copies the
+/// committed pages into the database without waiting for, or blocking, the writer; but a
+/// writer that keeps committing never lets the WAL start over, so once it holds
+/// [`WAL_RESTART_FRAMES`] a RESTART checkpoint (which holds the writer back while it copies
+/// what the PASSIVE one left, a short stall) makes the next commit write from its start.
+fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, every: Duration) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let frames = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap_or(0);
+        if frames >= WAL_RESTART_FRAMES {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
         }
     }
 }
