@@ -48,6 +48,10 @@ bench-sagemaker: ## Load test (wrk) of the SageMaker server vs the Flask + sciki
 bench-serve: ## Load test of iops serve (release, temp db, synchronous FULL): iops loadgen 10 s, 50 hosts, 32 connections
 	./scripts/bench-serve.sh
 
+.PHONY: bench-dashboard
+bench-dashboard: ## Dashboard first paint in headless Chromium (50 hosts x 1 day of minute data, seeded by iops demo)
+	./scripts/bench-dashboard.sh
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuzz
 	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)

@@ -1,6 +1,9 @@
-//! `iops demo`: a synthetic fleet streamed through one insight engine, insights printed as
-//! they are raised, then how the injected incidents were caught. With `--serve`, the fleet
-//! streams through the local server's pipeline and the dashboard shows it.
+//! `iops demo`: a synthetic fleet with injected incidents streamed, in accelerated time,
+//! through the local server's pipeline (the same as POST /metrics, into a SQLite database)
+//! while the dashboard shows it; insights are printed as they are raised, then how the
+//! incidents were caught, and the server keeps serving until ctrl-c (or `--duration`).
+//! `--terminal` runs the fleet through one in-process engine instead: no server, it prints
+//! and exits.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -24,9 +27,12 @@ pub struct DemoArgs {
     /// Hosts in the fleet (half web, a quarter db, a quarter batch).
     #[arg(long, default_value_t = 8)]
     pub hosts: usize,
-    /// Days of 5-minute samples, warm-up included.
+    /// Days of samples, warm-up included.
     #[arg(long, default_value_t = 10)]
     pub days: u32,
+    /// Seconds between a host's samples (60: minute data).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub interval_secs: u32,
     /// Days of normal behaviour before the first incident, while the engine learns.
     #[arg(long, default_value_t = 7)]
     pub warmup_days: u32,
@@ -54,22 +60,24 @@ pub struct DemoArgs {
     /// Streaming per-metric models only: no fleet forest.
     #[arg(long)]
     pub no_forest: bool,
-    /// Also serve the API and the dashboard while the fleet streams through them (through
-    /// the same pipeline as POST /metrics, into a SQLite database), then keep serving until
-    /// ctrl-c. Without --speed or --fast, the warm-up streams at full speed and the rest at
-    /// 2 simulated hours a second, so the dashboard can be watched.
-    #[arg(long)]
-    pub serve: bool,
-    /// With --serve: the address to listen on.
-    #[arg(long, default_value = crate::serve::DEFAULT_ADDR, requires = "serve")]
+    /// Terminal only: stream the fleet through an engine in this process, print, exit (no
+    /// server, no dashboard; as fast as possible unless --speed).
+    #[arg(long, conflicts_with_all = ["addr", "db", "duration"])]
+    pub terminal: bool,
+    /// The address the dashboard and API listen on (port 0 picks a free one).
+    #[arg(long, default_value = crate::serve::DEFAULT_ADDR)]
     pub addr: std::net::SocketAddr,
-    /// With --serve: the database to write (default: a fresh one in a temporary directory,
-    /// deleted at exit).
-    #[arg(long, value_name = "FILE", requires = "serve")]
+    /// The database to write (default: a fresh one in a temporary directory, deleted at exit).
+    #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// Stop after this long (e.g. 90s, 5m), streaming included, instead of at ctrl-c: for
+    /// scripts and tests.
+    #[arg(long, value_name = "DURATION", value_parser = crate::loadgen::parse_duration)]
+    pub duration: Option<Duration>,
 }
 
-/// The pace of `--serve` after the warm-up when none is given: simulated seconds per second.
+/// The pace of the served demo after the warm-up when none is given: simulated seconds per
+/// second.
 const SERVE_SPEED: f64 = 7200.0;
 
 /// Where samples go: the engine in this process, or the server's ingest pipeline.
@@ -84,6 +92,8 @@ struct Served {
     state: crate::serve::AppState,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stopped: Arc<AtomicBool>,
+    /// Stops the server (at `--duration`).
+    stop: Arc<tokio::sync::Notify>,
     url: String,
     db: PathBuf,
     // Deleted at exit (after the store is closed: declared last, dropped last).
@@ -140,7 +150,7 @@ impl Sink {
     }
 }
 
-/// Starts the server of `--serve` on the demo's engine.
+/// Starts the demo's server on its engine.
 fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> Result<Served> {
     let (dir, db) = match &args.db {
         Some(db) => (None, db.clone()),
@@ -159,15 +169,26 @@ fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> R
         .context("cannot start the async runtime")?;
     // Demo data is not precious: durable against a crash of the process, not power loss.
     let store = crate::serve::open_store(&db, crate::serve::Durability::Normal)?;
-    let state = crate::serve::AppState::new(store, config, description, 64 * 1024, None)?;
+    let state = runtime.block_on(crate::serve::AppState::new(
+        store,
+        config,
+        description,
+        64 * 1024,
+        None,
+    ))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(args.addr))
         .with_context(|| format!("cannot bind {} (use --addr)", args.addr))?;
     let local = listener.local_addr().context("no local address")?;
     let stopped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stopped);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop_wait = Arc::clone(&stop);
     let server = runtime.spawn(crate::serve::serve(listener, state.clone(), async move {
-        crate::serve::shutdown_signal().await;
+        tokio::select! {
+            () = crate::serve::shutdown_signal() => {},
+            () = stop_wait.notified() => {},
+        }
         flag.store(true, Ordering::Relaxed);
     }));
     Ok(Served {
@@ -175,6 +196,7 @@ fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> R
         state,
         server,
         stopped,
+        stop,
         url: format!("http://{local}/"),
         db,
         _dir: dir,
@@ -196,7 +218,7 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
     }
     let history = Fleet::new(FleetParams {
         hosts: args.hosts,
-        interval_secs: INTERVAL_SECS,
+        interval_secs: args.interval_secs,
         days: f64::from(args.warmup_days),
         seed: args.seed.wrapping_add(1),
         incident_rate: 0.0,
@@ -225,8 +247,6 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
 
 /// Share of the training fleet's samples the demo's forest calls anomalous: its threshold.
 const FOREST_CONTAMINATION: f64 = 0.001;
-
-const INTERVAL_SECS: u32 = 300;
 
 /// Terminal colours, or nothing when stdout is not a terminal (or NO_COLOR is set).
 struct Style {
@@ -306,7 +326,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     let fleet = Fleet::new(FleetParams {
         hosts: args.hosts,
-        interval_secs: INTERVAL_SECS,
+        interval_secs: args.interval_secs,
         days: f64::from(args.days),
         seed: args.seed,
         incident_rate: args.incident_rate,
@@ -331,7 +351,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         roles(Role::Db),
         roles(Role::Batch),
         args.days,
-        INTERVAL_SECS / 60,
+        args.interval_secs / 60,
         when(fleet.start_secs()),
         args.seed
     )?;
@@ -367,7 +387,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         None => writeln!(out, "No fleet forest: streaming per-metric models only.")?,
     }
     writeln!(out)?;
-    let mut sink = if args.serve {
+    let serving = !args.terminal;
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| started + d);
+    let mut sink = if serving {
         let served = start_server(args, config, description)?;
         writeln!(
             out,
@@ -381,6 +404,23 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                 )
             )
         )?;
+        writeln!(out, "Open it in a browser and watch the fleet stream in (2 simulated hours a second after the warm-up):")?;
+        writeln!(out, "  - Hosts: each host's status, the worst insight of the hour before its newest sample;")?;
+        writeln!(out, "  - click a host: its four metrics, insight markers and the expected band (expected +/- 3 spreads);")?;
+        writeln!(out, "  - Recent insights: severity, type, the message with actual vs expected, the metrics that drove it;")?;
+        writeln!(
+            out,
+            "  - the model in use, at the top. POST your own metrics to {}metrics too.",
+            served.url
+        )?;
+        let stop_how = match args.duration {
+            Some(d) => format!("stops after {:.0} s", d.as_secs_f64()),
+            None => "ctrl-c stops it".to_owned(),
+        };
+        writeln!(
+            out,
+            "  ({stop_how}; --terminal prints the same run without a server.)"
+        )?;
         writeln!(out)?;
         Sink::Served(Box::new(served))
     } else {
@@ -390,14 +430,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let mut caught: BTreeMap<usize, Catch> = BTreeMap::new();
     let mut samples = 0u64;
     let mut announced_warm = false;
-    let started = Instant::now();
-    let speed = match (args.speed, args.fast, args.serve) {
+    let speed = match (args.speed, args.fast, serving) {
         (Some(speed), false, _) => Some(speed),
         (None, false, true) => Some(SERVE_SPEED),
         _ => None,
     };
-    let pace = speed.map(|speed| Duration::from_secs_f64(f64::from(INTERVAL_SECS) / speed));
-    // --serve's default pace starts after the warm-up; a pace asked for applies throughout.
+    let pace = speed.map(|speed| Duration::from_secs_f64(f64::from(args.interval_secs) / speed));
+    // The served demo's default pace starts after the warm-up; a pace asked for applies
+    // throughout.
     let pace_from = if args.speed.is_none() {
         warm_end
     } else {
@@ -415,6 +455,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let secs = step[0].timestamp.epoch_seconds() as i64;
         if sink.stopped() {
             writeln!(out, "interrupted: the server stopped")?;
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            writeln!(out, "--duration reached: stopping the stream")?;
             break;
         }
         if let Some(pace) = pace.filter(|_| secs >= pace_from) {
@@ -484,7 +528,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "samples processed: {samples} ({} hosts x {} times, {}-minute interval) in {:.2} s",
         fleet.hosts().len(),
         fleet.steps(),
-        INTERVAL_SECS / 60,
+        args.interval_secs / 60,
         elapsed.as_secs_f64()
     )?;
     let count_sev = |s: Severity| all.iter().filter(|(i, _)| i.severity == s).count();
@@ -558,12 +602,16 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     if let Sink::Served(served) = sink {
         writeln!(out)?;
+        let until = match deadline {
+            Some(_) => "until --duration is over",
+            None => "until ctrl-c",
+        };
         writeln!(
             out,
             "{}",
             style.paint(
                 "1",
-                &format!("Dashboard: {} — serving until ctrl-c.", served.url)
+                &format!("Dashboard: {} — serving {until}.", served.url)
             )
         )?;
         out.flush()?;
@@ -572,13 +620,23 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             runtime,
             state,
             server,
+            stop,
             _dir,
             ..
         } = *served;
-        runtime
-            .block_on(server)
-            .context("server task failed")?
-            .context("server error")?;
+        runtime.block_on(async {
+            if let Some(d) = deadline {
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(d.into()).await;
+                    stop.notify_one();
+                });
+            }
+            server
+                .await
+                .context("server task failed")?
+                .context("server error")?;
+            state.flush().await.map(drop)
+        })?;
         drop(state);
         drop(runtime);
         eprintln!("stopped");

@@ -29,7 +29,8 @@ enum Command {
     /// Serve the HTTP API (POST/GET /metrics, GET /insights, GET /health) and a dashboard
     /// at `/`, over a SQLite database.
     Serve(serve::ServeArgs),
-    /// Stream a synthetic fleet through the engine and show the insights it raises.
+    /// Serve the dashboard while a synthetic fleet with incidents streams through it, in
+    /// accelerated time (`--terminal`: print only, no server).
     Demo(demo::DemoArgs),
     /// Evaluate detection quality on a benchmark.
     #[command(subcommand)]

@@ -1,10 +1,11 @@
-//! `iops demo` end to end: the real binary on a small fleet.
+//! `iops demo --terminal` end to end: the real binary on a small fleet (the served demo is
+//! tested in serve.rs).
 
 use std::process::Command;
 
 fn demo(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_iops"))
-        .arg("demo")
+        .args(["demo", "--terminal"])
         .args(args)
         .env_remove("NO_COLOR")
         .output()

@@ -463,13 +463,13 @@ fn acknowledged_metrics_survive_sigkill() {
     eprintln!("{total} acknowledged writes, all found after SIGKILL and restart");
 }
 
-/// `iops demo --serve` streams the fleet through the server's pipeline: the same insights as
-/// the engine in-process, the dashboard lists the fleet, ctrl-c (SIGINT) stops it.
+/// `iops demo` streams the fleet through the server's pipeline: the same insights as the
+/// engine in-process (`--terminal`), the dashboard lists the fleet, ctrl-c (SIGINT) stops it.
 #[test]
-fn demo_serve_streams_through_the_server_then_serves_until_interrupted() {
+fn demo_streams_through_the_server_then_serves_until_interrupted() {
     let args = ["--hosts", "3", "--days", "8", "--seed", "5", "--no-forest"];
     let local = Command::new(env!("CARGO_BIN_EXE_iops"))
-        .arg("demo")
+        .args(["demo", "--terminal"])
         .args(args)
         .output()
         .expect("run iops demo");
@@ -491,11 +491,11 @@ fn demo_serve_streams_through_the_server_then_serves_until_interrupted() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iops"))
         .arg("demo")
         .args(args)
-        .args(["--serve", "--fast", "--addr", "127.0.0.1:0"])
+        .args(["--fast", "--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start iops demo --serve");
+        .expect("start iops demo");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut text = String::new();
     for line in lines.by_ref() {
@@ -526,4 +526,24 @@ fn demo_serve_streams_through_the_server_then_serves_until_interrupted() {
         .unwrap()
         .success());
     assert!(child.wait().unwrap().success());
+}
+
+/// `iops demo --duration` bounds the whole run (streaming at the demo's pace included): it
+/// prints the dashboard's address, stops the stream at the deadline, and exits by itself.
+#[test]
+fn demo_with_a_duration_stops_by_itself() {
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .args(["demo", "--hosts", "2", "--days", "9", "--no-forest"])
+        .args(["--addr", "127.0.0.1:0", "--duration", "4s"])
+        .output()
+        .expect("run iops demo --duration");
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Dashboard: http://127.0.0.1:"), "{text}");
+    // at 2 simulated hours a second, the 2 days after the warm-up take 24 s: cut at 4 s
+    assert!(text.contains("--duration reached"), "{text}");
+    assert!(text.contains("serving until --duration is over"), "{text}");
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }

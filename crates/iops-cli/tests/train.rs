@@ -76,7 +76,16 @@ fn a_host_model_trained_from_json_lines_drives_the_demo() {
     assert_eq!(m.training().rows as usize, n - 3 * warm);
 
     let o = Command::new(env!("CARGO_BIN_EXE_iops"))
-        .args(["demo", "--hosts", "4", "--days", "8", "--warmup-days", "7"])
+        .args([
+            "demo",
+            "--terminal",
+            "--hosts",
+            "4",
+            "--days",
+            "8",
+            "--warmup-days",
+            "7",
+        ])
         .args(["--model", model.to_str().unwrap()])
         .env("NO_COLOR", "1")
         .output()
@@ -125,7 +134,14 @@ fn a_raw_model_trains_from_csv_but_the_engine_refuses_it() {
         ["cpuUsage", "memoryUsage", "diskIO", "networkIO"]
     );
     assert_eq!(m.training().rows, 200);
-    let o = iops(&["demo", "--days", "8", "--model", model.to_str().unwrap()]);
+    let o = iops(&[
+        "demo",
+        "--terminal",
+        "--days",
+        "8",
+        "--model",
+        model.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(
         text(&o.stderr).contains("feature_names"),

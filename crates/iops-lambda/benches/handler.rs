@@ -70,6 +70,22 @@ impl MetricStore for MemStore {
     async fn count_metrics(&self, _: &str, _: Timestamp) -> iops_store::Result<u64> {
         Ok(self.metrics.lock().unwrap().len() as u64)
     }
+    async fn list_hosts(&self) -> iops_store::Result<Vec<iops_store::HostEntry>> {
+        let mut newest = std::collections::BTreeMap::new();
+        for m in self.metrics.lock().unwrap().values() {
+            let t = newest
+                .entry(m.sample.hostname.clone())
+                .or_insert(m.sample.timestamp);
+            *t = (*t).max(m.sample.timestamp);
+        }
+        Ok(newest
+            .into_iter()
+            .map(|(hostname, last_timestamp)| iops_store::HostEntry {
+                hostname,
+                last_timestamp,
+            })
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -126,6 +142,8 @@ impl StateStore for MemStore {
         Ok(found + 1)
     }
 }
+
+impl iops_store::Store for MemStore {}
 
 /// Hosts the benched requests rotate over.
 const HOSTS: u64 = 10;

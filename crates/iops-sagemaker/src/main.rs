@@ -120,35 +120,10 @@ fn run_serve(
             started.elapsed().as_secs_f64() * 1e3
         );
         let state = AppState::new(model);
-        iops_sagemaker::serve(listener, state, shutdown_signal())
+        iops_sagemaker::serve(listener, state, iops_http::shutdown_signal())
             .await
             .context("server error")?;
         eprintln!("stopped: in-flight requests drained");
         Ok(())
     })
-}
-
-/// Completes on ctrl-c or SIGTERM (what `docker stop` and SageMaker send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    eprintln!("shutting down: draining in-flight requests");
 }

@@ -33,5 +33,5 @@ pub use error::ServiceError;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, IngestOutcome, IngestResponse, InsightList, ListQuery, MetricList,
-    Service, ServiceConfig, STORED_MESSAGE,
+    Service, ServiceConfig, SnapshotPolicy, STORED_MESSAGE,
 };

@@ -17,6 +17,10 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
+mod snapshot;
+
+pub use snapshot::SnapshotPolicy;
+
 /// The success message the runbook expects.
 pub const STORED_MESSAGE: &str = "Metric stored successfully";
 
@@ -45,6 +49,11 @@ pub struct ServiceConfig {
     /// within the window; 50-54 with 3% of the samples beyond it; 63-67 with a window
     /// that learns them all).
     pub reorder_window: Duration,
+    /// `None` (the default): save a host's state with every ingest (compare-and-swap, safe
+    /// with many writer processes: the Lambda). `Some`: keep states in memory and snapshot
+    /// them by this policy, replaying the stored metrics after a restart; only for a store
+    /// that this process alone writes (`iops serve`). See [`SnapshotPolicy`].
+    pub snapshots: Option<SnapshotPolicy>,
 }
 
 impl Default for ServiceConfig {
@@ -56,6 +65,7 @@ impl Default for ServiceConfig {
             max_list_limit: 10_000,
             state_cache_hosts: 4096,
             reorder_window: Duration::from_secs(600),
+            snapshots: None,
         }
     }
 }
@@ -172,6 +182,8 @@ pub struct Service {
     /// wrote since, the save against the cached version is a conflict, and the retry
     /// loads from the store.
     states: Mutex<HashMap<String, CachedState>>,
+    /// Snapshot mode's in-memory states, by host (see [`SnapshotPolicy`]).
+    live: Mutex<HashMap<String, snapshot::LiveState>>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -207,6 +219,7 @@ impl Service {
             config,
             hosts: Mutex::new(HashMap::new()),
             states: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
         }
     }
 
@@ -271,6 +284,9 @@ impl Service {
         &self,
         sample: &MetricSample,
     ) -> Result<(PutMetric, ScoreOutcome), ServiceError> {
+        if let Some(policy) = self.config.snapshots {
+            return self.store_and_score_live(sample, policy).await;
+        }
         let put = self.store.put_metric(sample).await?;
         let scored = self.score_and_save(sample, put.inserted).await?;
         Ok((put, scored))

@@ -597,6 +597,9 @@ impl MetricStore for AlwaysConflicts {
     async fn count_metrics(&self, h: &str, since: Timestamp) -> iops_store::Result<u64> {
         self.0.count_metrics(h, since).await
     }
+    async fn list_hosts(&self) -> iops_store::Result<Vec<iops_store::HostEntry>> {
+        self.0.list_hosts().await
+    }
 }
 
 #[async_trait::async_trait]
@@ -627,6 +630,8 @@ impl StateStore for AlwaysConflicts {
         })
     }
 }
+
+impl Store for AlwaysConflicts {}
 
 #[tokio::test]
 async fn endless_conflicts_answer_503_and_keep_the_metric() {

@@ -36,6 +36,9 @@ mod traits;
 #[cfg(feature = "dynamodb")]
 pub use dynamo::{DynamoOptions, DynamoStore, TableNames};
 pub use error::{Result, StoreError};
-pub use records::{ModelSource, PutMetric, StateUpdate, StoredInsight, StoredMetric, StoredState};
+pub use records::{
+    HostEntry, ModelSource, PutMetric, PutScored, StateUpdate, StoredInsight, StoredMetric,
+    StoredState,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use traits::{InsightStore, MetricStore, StateStore, Store};

@@ -115,3 +115,25 @@ pub struct StateUpdate {
     /// Insights raised by the step.
     pub insights: Vec<StoredInsight>,
 }
+
+/// A host the store knows, as [`crate::MetricStore::list_hosts`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEntry {
+    /// The host.
+    pub hostname: String,
+    /// Its newest sample: the newest stored metric (SQLite), or the newest sample its state
+    /// learned (DynamoDB; the same unless that sample's scoring failed, as late samples
+    /// are older by definition).
+    pub last_timestamp: Timestamp,
+}
+
+/// What [`crate::Store::put_scored`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutScored {
+    /// The metric's put.
+    pub metric: PutMetric,
+    /// The snapshot's new version; `None` when no snapshot was given, or when another
+    /// writer had saved the host's state meanwhile (the snapshot was skipped, the metric
+    /// and insights were stored all the same).
+    pub snapshot_version: Option<u64>,
+}

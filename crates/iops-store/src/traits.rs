@@ -8,7 +8,10 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use iops_core::{MetricSample, Timestamp};
 
-use crate::{PutMetric, Result, StateUpdate, StoredInsight, StoredMetric, StoredState};
+use crate::{
+    HostEntry, PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight, StoredMetric,
+    StoredState,
+};
 
 /// Metric samples keyed by hostname and timestamp.
 #[async_trait]
@@ -38,6 +41,11 @@ pub trait MetricStore: Send + Sync + Debug {
 
     /// How many samples of `hostname` have `timestamp >= since`.
     async fn count_metrics(&self, hostname: &str, since: Timestamp) -> Result<u64>;
+
+    /// Every host with stored samples and the time of its newest one, by hostname. SQLite
+    /// seeks from one host to the next in the metrics key (a read per host); DynamoDB scans
+    /// the state table (one small item per host, keys and `lastTimestamp` only).
+    async fn list_hosts(&self) -> Result<Vec<HostEntry>>;
 }
 
 /// Insights keyed by hostname and time-sortable insight id.
@@ -69,7 +77,35 @@ pub trait StateStore: Send + Sync + Debug {
     async fn save_state(&self, update: StateUpdate) -> Result<u64>;
 }
 
-/// Everything the ingest service needs, in one object.
-pub trait Store: MetricStore + InsightStore + StateStore {}
-
-impl<T: MetricStore + InsightStore + StateStore + ?Sized> Store for T {}
+/// Everything the ingest service needs, in one object, and the writes that span the
+/// tables. A backend implements it with `impl Store for X {}` (the defaults compose the
+/// other traits' calls) or overrides a method to write in one transaction.
+#[async_trait]
+pub trait Store: MetricStore + InsightStore + StateStore {
+    /// Stores a sample scored against a state kept in memory: the metric, the insights it
+    /// raised and, if `snapshot` is given, the host's state (compare-and-swap as
+    /// [`StateStore::save_state`]; on a conflict the snapshot alone is skipped). Backends
+    /// that can write all of it in one transaction do (SQLite); the default writes the
+    /// metric, then the insights, then the snapshot.
+    async fn put_scored(
+        &self,
+        sample: &MetricSample,
+        insights: &[StoredInsight],
+        snapshot: Option<StateUpdate>,
+    ) -> Result<PutScored> {
+        let metric = self.put_metric(sample).await?;
+        self.put_insights(insights).await?;
+        let snapshot_version = match snapshot {
+            None => None,
+            Some(update) => match self.save_state(update).await {
+                Ok(v) => Some(v),
+                Err(StoreError::Conflict { .. }) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(PutScored {
+            metric,
+            snapshot_version,
+        })
+    }
+}

@@ -1,16 +1,13 @@
 //! The hosts the dashboard lists, with the time of each one's newest sample: kept in memory,
-//! updated on every ingest, and read from the database file when the server starts.
-//!
-//! The store's traits have no "list hosts" query yet, so the start-up read goes to the file
-//! directly (read-only). It belongs in iops-store (`MetricStore::list_hosts`) later.
+//! updated on every ingest, and read from the store (`MetricStore::list_hosts`) when the
+//! server starts.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::RwLock;
 
 use anyhow::{Context, Result};
 use iops_core::Timestamp;
-use rusqlite::{Connection, OpenFlags};
+use iops_store::MetricStore;
 
 /// Hostname → timestamp of its newest stored sample.
 #[derive(Debug, Default)]
@@ -19,22 +16,15 @@ pub struct HostIndex {
 }
 
 impl HostIndex {
-    /// The hosts of the database at `path` (which the store has already opened and migrated).
-    pub fn load(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .with_context(|| format!("cannot read hosts from {}", path.display()))?;
-        let mut st = conn
-            .prepare("SELECT hostname, MAX(ts_s) FROM metrics GROUP BY hostname")
-            .context("cannot list hosts")?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .context("cannot list hosts")?;
-        let mut hosts = BTreeMap::new();
-        for row in rows {
-            let (host, secs) = row.context("cannot list hosts")?;
-            let last = Timestamp::from_epoch_seconds(secs as f64).unwrap_or(Timestamp::MIN);
-            hosts.insert(host, last);
-        }
+    /// The hosts `store` holds.
+    pub async fn load(store: &dyn MetricStore) -> Result<Self> {
+        let hosts = store
+            .list_hosts()
+            .await
+            .context("cannot list the stored hosts")?
+            .into_iter()
+            .map(|h| (h.hostname, h.last_timestamp))
+            .collect::<BTreeMap<_, _>>();
         Ok(HostIndex {
             hosts: RwLock::new(hosts),
         })

@@ -14,15 +14,18 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::EngineConfig;
-use iops_service::{BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError};
+use iops_service::{
+    BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
+};
 use iops_store::{SqliteOptions, SqliteStore, Synchronous};
 
 pub use hosts::HostIndex;
+/// Completes on ctrl-c or SIGTERM.
+pub use iops_http::shutdown_signal;
 
 /// Default address: loopback only (put a reverse proxy in front to expose it).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -81,24 +84,24 @@ pub struct AppState {
 
 impl AppState {
     /// A server over `store`, scoring with `engine`.
-    pub fn new(
+    pub async fn new(
         store: Arc<SqliteStore>,
         engine: EngineConfig,
         model_description: String,
         max_body_bytes: usize,
         api_key: Option<String>,
     ) -> Result<Self> {
-        let hosts = match store.path() {
-            Some(path) => HostIndex::load(path)?,
-            None => HostIndex::default(),
-        };
+        let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.clone());
         let model = ModelInfo {
             version: scorer.version().to_owned(),
             description: model_description,
         };
+        // This process is the store's only writer: host states live in memory and are
+        // snapshotted now and then (metrics and insights are still committed per request).
         let config = ServiceConfig {
             max_body_bytes,
+            snapshots: Some(SnapshotPolicy::default()),
             ..ServiceConfig::default()
         };
         let service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -109,6 +112,15 @@ impl AppState {
             engine: Arc::new(engine.without_forest()),
             model: Arc::new(model),
         })
+    }
+
+    /// Snapshots every host state ahead of its last snapshot (at shutdown: a restart then
+    /// replays nothing).
+    pub async fn flush(&self) -> Result<usize> {
+        self.service
+            .flush_snapshots()
+            .await
+            .context("cannot save the host states")
     }
 
     /// Ingests one POST /metrics body and keeps the dashboard's host list current.
@@ -183,12 +195,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    iops_http::serve(listener, app(state), shutdown).await
 }
 
 /// `iops serve`.
@@ -199,14 +206,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let store = open_store(&args.db, args.durability)?;
-    let state = AppState::new(
-        Arc::clone(&store),
-        engine,
-        description,
-        args.max_body_bytes,
-        args.api_key.clone(),
-    )?;
     runtime.block_on(async {
+        let state = AppState::new(
+            Arc::clone(&store),
+            engine,
+            description,
+            args.max_body_bytes,
+            args.api_key.clone(),
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot bind {}", args.addr))?;
@@ -223,38 +231,16 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         // The line scripts and tests wait for: the bound address.
         println!("listening on http://{local}");
         println!("dashboard: http://{local}/");
-        serve(listener, state, shutdown_signal())
+        serve(listener, state.clone(), shutdown_signal())
             .await
-            .context("server error")
+            .context("server error")?;
+        let saved = state.flush().await?;
+        eprintln!("saved {saved} host states");
+        Ok::<(), anyhow::Error>(())
     })?;
     drop(runtime);
     // The last handle: the writer thread commits what it holds, then stops.
     drop(store);
     eprintln!("stopped: requests in flight answered, database closed");
     Ok(())
-}
-
-/// Completes on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    eprintln!("shutting down: answering requests in flight");
 }

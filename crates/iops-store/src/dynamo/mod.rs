@@ -45,8 +45,8 @@ use iops_core::{MetricSample, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::{
-    ids, InsightStore, MetricStore, PutMetric, Result, StateStore, StateUpdate, StoreError,
-    StoredInsight, StoredMetric, StoredState,
+    ids, HostEntry, InsightStore, MetricStore, PutMetric, Result, StateStore, StateUpdate, Store,
+    StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use item::Reader;
 pub use tables::TableNames;
@@ -499,6 +499,36 @@ impl MetricStore for DynamoStore {
             }
         }
     }
+
+    async fn list_hosts(&self) -> Result<Vec<HostEntry>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.state)
+                .projection_expression("hostname, lastTimestamp")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("list_hosts", e))?;
+            for it in page.items() {
+                let r = Reader::new("state", it);
+                out.push(HostEntry {
+                    hostname: r.string("hostname")?.to_owned(),
+                    last_timestamp: r.timestamp("lastTimestamp")?,
+                });
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        Ok(out)
+    }
 }
 
 #[async_trait]
@@ -632,3 +662,7 @@ impl StateStore for DynamoStore {
         Ok(version)
     }
 }
+
+/// The default composition: the Lambda saves state per ingest (compare-and-swap), and a
+/// snapshot, when asked for, is one more conditional PutItem.
+impl Store for DynamoStore {}

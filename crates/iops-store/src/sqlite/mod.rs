@@ -23,8 +23,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
-    ids, InsightStore, MetricStore, ModelSource, PutMetric, Result, StateStore, StateUpdate,
-    StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, HostEntry, InsightStore, MetricStore, ModelSource, PutMetric, PutScored, Result,
+    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -51,6 +51,11 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Idle read connections kept open.
     pub max_idle_readers: usize,
+    /// A file database: checkpoint the WAL into the database from a thread of its own this
+    /// often, so a commit only appends to the WAL (SQLite's automatic checkpoint runs inside
+    /// the commit that crosses 1,000 WAL pages, and that commit's callers wait for its
+    /// database writes and fsyncs). `None`: SQLite's automatic checkpoints.
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -60,6 +65,7 @@ impl Default for SqliteOptions {
             max_batch: 1024,
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
+            checkpoint_every: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -71,6 +77,8 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     readers: Option<Arc<ReaderPool>>,
     path: Option<PathBuf>,
+    /// The checkpoint thread and the channel whose closing stops it.
+    checkpoints: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -102,13 +110,33 @@ impl SqliteStore {
             });
         }
         schema::migrate(&conn)?;
+        let checkpoints = match options.checkpoint_every {
+            Some(every) => {
+                let checkpointer = Connection::open(&path).map_err(StoreError::sqlite("open"))?;
+                configure(&checkpointer, &options)?;
+                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+                    .map_err(StoreError::sqlite("disable automatic checkpoints"))?;
+                let (stop, stopped) = mpsc::channel();
+                let thread = std::thread::Builder::new()
+                    .name("iops-sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(&checkpointer, &stopped, every))
+                    .map_err(|e| StoreError::InvalidArgument {
+                        name: "checkpoint thread",
+                        reason: format!("cannot start: {e}"),
+                    })?;
+                Some((stop, thread))
+            }
+            None => None,
+        };
         let readers = Arc::new(ReaderPool {
             path: path.clone(),
             busy_timeout: options.busy_timeout,
             max_idle: options.max_idle_readers,
             idle: Mutex::new(Vec::new()),
         });
-        Self::start(conn, &options, Some(readers), Some(path))
+        let mut store = Self::start(conn, &options, Some(readers), Some(path))?;
+        store.checkpoints = checkpoints;
+        Ok(store)
     }
 
     /// A private in-memory database (for tests): gone when the store is dropped.
@@ -145,6 +173,7 @@ impl SqliteStore {
             writer: Some(writer),
             readers,
             path,
+            checkpoints: None,
         })
     }
 
@@ -202,6 +231,29 @@ impl Drop for SqliteStore {
         drop(self.jobs.take());
         if let Some(w) = self.writer.take() {
             let _ = w.join();
+        }
+        if let Some((stop, thread)) = self.checkpoints.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// WAL frames past which the checkpoint thread restarts the WAL (4 KiB pages: 16 MiB).
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Checkpoints the WAL every `every` until `stop`'s sender is dropped. PASSIVE copies the
+/// committed pages into the database without waiting for, or blocking, the writer; but a
+/// writer that keeps committing never lets the WAL start over, so once it holds
+/// [`WAL_RESTART_FRAMES`] a RESTART checkpoint (which holds the writer back while it copies
+/// what the PASSIVE one left, a short stall) makes the next commit write from its start.
+fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, every: Duration) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let frames = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap_or(0);
+        if frames >= WAL_RESTART_FRAMES {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
         }
     }
 }
@@ -388,6 +440,43 @@ impl MetricStore for SqliteStore {
         })
         .await
     }
+
+    async fn list_hosts(&self) -> Result<Vec<HostEntry>> {
+        self.read("list_hosts", |conn| {
+            let mut next_host = conn
+                .prepare_cached(
+                    "SELECT hostname FROM metrics WHERE hostname > ?1 ORDER BY hostname LIMIT 1",
+                )
+                .map_err(StoreError::sqlite("list_hosts"))?;
+            let mut newest = conn
+                .prepare_cached(
+                    "SELECT ts_s, ts_ns FROM metrics WHERE hostname = ?1
+                     ORDER BY ts_s DESC, ts_ns DESC LIMIT 1",
+                )
+                .map_err(StoreError::sqlite("list_hosts"))?;
+            let mut out = Vec::new();
+            let mut after = String::new();
+            // one seek per host in the (hostname, ts) key, not a scan of every sample
+            while let Some(hostname) = next_host
+                .query_row(params![after], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(StoreError::sqlite("list_hosts"))?
+            {
+                let (s, ns) = newest
+                    .query_row(params![hostname], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(StoreError::sqlite("list_hosts"))?;
+                out.push(HostEntry {
+                    last_timestamp: join("metric", s, ns)?,
+                    hostname: hostname.clone(),
+                });
+                after = hostname;
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -491,35 +580,77 @@ impl StateStore for SqliteStore {
     async fn save_state(&self, update: StateUpdate) -> Result<u64> {
         let expected = to_i64("expected_version", update.expected_version)?;
         self.write("save_state", move |conn| {
-            let found: i64 = conn
-                .prepare_cached("SELECT version FROM host_state WHERE hostname = ?1")
-                .and_then(|mut st| {
-                    st.query_row(params![update.hostname], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(StoreError::sqlite("save_state"))?
-                .unwrap_or(0);
-            if found != expected {
-                return Err(StoreError::Conflict {
-                    hostname: update.hostname,
-                    expected: update.expected_version,
-                    found: u64::try_from(found).unwrap_or(0),
-                });
-            }
-            let (s, ns) = split(update.last_timestamp);
-            let version = expected + 1;
-            conn.prepare_cached(
-                "INSERT INTO host_state (hostname, version, last_ts_s, last_ts_ns, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (hostname) DO UPDATE SET version = excluded.version,
-                   last_ts_s = excluded.last_ts_s, last_ts_ns = excluded.last_ts_ns,
-                   state = excluded.state",
-            )
-            .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
-            .map_err(StoreError::sqlite("save_state"))?;
+            let version = save_state_in(conn, expected, &update)?;
             insert_insights(conn, &update.insights)?;
-            Ok(version.unsigned_abs())
+            Ok(version)
         })
         .await
     }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    /// One write job: metric, insights and snapshot commit together (group commit).
+    async fn put_scored(
+        &self,
+        sample: &MetricSample,
+        insights: &[StoredInsight],
+        snapshot: Option<StateUpdate>,
+    ) -> Result<PutScored> {
+        let sample = sample.clone();
+        let insights = insights.to_vec();
+        let expected = snapshot
+            .as_ref()
+            .map(|u| to_i64("expected_version", u.expected_version))
+            .transpose()?;
+        self.write("put_scored", move |conn| {
+            let metric = insert_metric(conn, &sample)?;
+            insert_insights(conn, &insights)?;
+            let snapshot_version = match (snapshot, expected) {
+                (Some(update), Some(expected)) => match save_state_in(conn, expected, &update) {
+                    Ok(v) => Some(v),
+                    Err(StoreError::Conflict { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                _ => None,
+            };
+            Ok(PutScored {
+                metric,
+                snapshot_version,
+            })
+        })
+        .await
+    }
+}
+
+/// Saves `update.state` as version `expected + 1` if the stored version is `expected`
+/// (compare-and-swap inside the caller's transaction); its insights are the caller's.
+fn save_state_in(conn: &Connection, expected: i64, update: &StateUpdate) -> Result<u64> {
+    let found: i64 = conn
+        .prepare_cached("SELECT version FROM host_state WHERE hostname = ?1")
+        .and_then(|mut st| {
+            st.query_row(params![update.hostname], |r| r.get(0))
+                .optional()
+        })
+        .map_err(StoreError::sqlite("save_state"))?
+        .unwrap_or(0);
+    if found != expected {
+        return Err(StoreError::Conflict {
+            hostname: update.hostname.clone(),
+            expected: update.expected_version,
+            found: u64::try_from(found).unwrap_or(0),
+        });
+    }
+    let (s, ns) = split(update.last_timestamp);
+    let version = expected + 1;
+    conn.prepare_cached(
+        "INSERT INTO host_state (hostname, version, last_ts_s, last_ts_ns, state)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (hostname) DO UPDATE SET version = excluded.version,
+           last_ts_s = excluded.last_ts_s, last_ts_ns = excluded.last_ts_ns,
+           state = excluded.state",
+    )
+    .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
+    .map_err(StoreError::sqlite("save_state"))?;
+    Ok(version.unsigned_abs())
 }

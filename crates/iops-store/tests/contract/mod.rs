@@ -260,6 +260,44 @@ async fn batches_insert_each_key_once(store: &dyn Store) {
     assert_eq!(store.count_metrics("b-1", Timestamp::MIN).await.unwrap(), 2);
 }
 
+/// Hosts are listed by name with their newest sample, once each (a host is stored as the
+/// service stores it: its metrics, then its state as of the newest one).
+async fn hosts_are_listed_with_their_newest_sample(store: &dyn Store) {
+    let steps = [
+        ("lh-b", "2026-11-26T17:00:00Z"),
+        ("lh-a", "2026-11-26T17:00:00Z"),
+        ("lh-b", "2026-11-26T17:05:00.25Z"),
+    ];
+    let mut versions = std::collections::HashMap::new();
+    for (host, t) in steps {
+        store.put_metric(&sample(host, t, 1.0)).await.unwrap();
+        let expected = versions.get(host).copied().unwrap_or(0);
+        let v = store
+            .save_state(update(host, expected, t, b"s"))
+            .await
+            .unwrap();
+        versions.insert(host, v);
+    }
+    let hosts = store.list_hosts().await.unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h.hostname.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted, "by name, once each");
+    let mine: Vec<(&str, Timestamp)> = hosts
+        .iter()
+        .filter(|h| h.hostname.starts_with("lh-"))
+        .map(|h| (h.hostname.as_str(), h.last_timestamp))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("lh-a", ts("2026-11-26T17:00:00Z")),
+            ("lh-b", ts("2026-11-26T17:05:00.25Z"))
+        ]
+    );
+}
+
 /// Every contract check, in turn, on one fresh store.
 pub async fn run_contract(store: Arc<dyn Store>) {
     metrics_are_idempotent_first_write_wins(store.as_ref()).await;
@@ -267,5 +305,6 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     insights_are_idempotent_and_filter_by_since(store.as_ref()).await;
     state_saves_compare_and_swap(store.as_ref()).await;
     batches_insert_each_key_once(store.as_ref()).await;
+    hosts_are_listed_with_their_newest_sample(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
 }
