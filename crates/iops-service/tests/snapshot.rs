@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use iops_core::engine::EngineConfig;
 use iops_core::Timestamp;
-use iops_service::{IngestOutcome, Service, ServiceConfig, SnapshotPolicy};
+use iops_service::{
+    decode_state, encode_state, IngestOutcome, Service, ServiceConfig, SnapshotPolicy,
+};
 use iops_store::{InsightStore, SqliteStore, StateStore, StoredInsight};
 use iops_synth::{Fleet, FleetParams};
 
@@ -59,7 +61,9 @@ async fn ingest_all(svc: &Service, bodies: &[Vec<u8>]) -> Vec<Vec<StoredInsight>
     answered
 }
 
-/// What the store ends with: each host's insights and encoded state.
+/// What the store ends with: each host's insights and state (decoded and encoded again:
+/// the per-ingest mode stores its state behind a ledger of learned timestamps, the
+/// snapshot mode without one).
 async fn stored(store: &SqliteStore, hosts: &[String]) -> Vec<(Vec<StoredInsight>, Vec<u8>)> {
     let mut out = Vec::new();
     for h in hosts {
@@ -67,7 +71,8 @@ async fn stored(store: &SqliteStore, hosts: &[String]) -> Vec<(Vec<StoredInsight
             .list_insights(h, Timestamp::MIN, 100_000)
             .await
             .unwrap();
-        let state = store.load_state(h).await.unwrap().unwrap().state;
+        let bytes = store.load_state(h).await.unwrap().unwrap().state;
+        let state = encode_state(&decode_state(&bytes).unwrap()).unwrap();
         out.push((insights, state));
     }
     out
