@@ -81,3 +81,17 @@ pub fn day_shaped_host(hostname: &str, n: usize, seed: u64) -> Vec<MetricSample>
         })
         .collect()
 }
+
+/// Standard normal rows (Box–Muller over xorshift64*), like the peers' `standard_normal`.
+pub fn normal_rows(n: usize, d: usize, seed: u64) -> iops_core::ndarray::Array2<f64> {
+    let mut s = seed | 1;
+    let mut u = move || {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    iops_core::ndarray::Array2::from_shape_fn((n, d), |_| {
+        (-2.0 * u().ln()).sqrt() * (2.0 * std::f64::consts::PI * u()).cos()
+    })
+}

@@ -6,24 +6,11 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use iops_benches::normal_rows;
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::forest::IsolationForestParams;
-use iops_core::ndarray::{Array2, Axis, Slice};
+use iops_core::ndarray::{Axis, Slice};
 use iops_core::ParamGuard;
-
-/// Standard normal rows (Box–Muller over xorshift64*), like the peers' `standard_normal`.
-fn normal_rows(n: usize, d: usize, seed: u64) -> Array2<f64> {
-    let mut s = seed | 1;
-    let mut u = move || {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    Array2::from_shape_fn((n, d), |_| {
-        (-2.0 * u().ln()).sqrt() * (2.0 * std::f64::consts::PI * u()).cos()
-    })
-}
 
 fn bench_forest(c: &mut Criterion) {
     let big = normal_rows(1_000_000, 4, 42);

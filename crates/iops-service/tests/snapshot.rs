@@ -155,3 +155,42 @@ async fn snapshot_mode_writes_the_state_every_n_samples_only() {
         assert_eq!(s.version, 2, "{h}");
     }
 }
+
+#[tokio::test]
+async fn snapshot_mode_scores_a_late_sample_without_learning_it() {
+    let (bodies, hosts) = stream();
+    let late = bodies.len() / 2;
+    let mut on_time = bodies.clone();
+    let late_body = on_time.remove(late);
+
+    // reference: the same stream without the late sample
+    let reference_store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let reference = service(&reference_store, policy());
+    ingest_all(&reference, &on_time).await;
+    reference.flush_snapshots().await.unwrap();
+    let reference_states: Vec<Vec<u8>> = stored(&reference_store, &hosts)
+        .await
+        .into_iter()
+        .map(|(_, state)| state)
+        .collect();
+
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let svc = service(&store, policy());
+    ingest_all(&svc, &on_time).await;
+    let first = svc.ingest(&late_body).await.unwrap();
+    assert_eq!(first.outcome, IngestOutcome::ScoredLate { learned: false });
+    assert!(first.scored_by.is_some(), "a late sample is scored");
+    let again = svc.ingest(&late_body).await.unwrap();
+    assert_eq!(again.outcome, IngestOutcome::Duplicate);
+    assert_eq!(again.insights, first.insights);
+    svc.flush_snapshots().await.unwrap();
+    let states: Vec<Vec<u8>> = stored(&store, &hosts)
+        .await
+        .into_iter()
+        .map(|(_, state)| state)
+        .collect();
+    assert_eq!(
+        states, reference_states,
+        "the late sample must not be learned"
+    );
+}
