@@ -341,21 +341,14 @@ impl Service {
                 },
                 Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
             };
+            if too_old {
+                return self
+                    .score_without_learning(&mut state, sample, state_reset)
+                    .await;
+            }
             let scored_after = state.n_seen();
             let scored = self.scorer.score(&mut state, sample).await?;
             let insights = stored_insights(sample, &scored);
-            if too_old {
-                // idempotent: a retry stores nothing twice (deterministic insight ids)
-                self.store.put_insights(&insights).await?;
-                return Ok(ScoreOutcome {
-                    outcome: IngestOutcome::ScoredLate { learned: false },
-                    insights,
-                    state_reset,
-                    scored_by: Some(scored.source),
-                    fallback: scored.fallback,
-                    scored_after: Some(scored_after),
-                });
-            }
             // An undecodable state restarts, and so does its knowledge of what was learned.
             let mut ledger = match (state_reset, last) {
                 (true, Some(last)) => Ledger::unknown_up_to(last),
@@ -401,6 +394,29 @@ impl Service {
         Err(ServiceError::Contention {
             hostname: host.clone(),
             attempts: self.config.cas_attempts,
+        })
+    }
+
+    /// Scores a sample too late to be learned on `copy` (a copy of the host's state, thrown
+    /// away after) and stores its insights: idempotent, a retry stores nothing twice
+    /// (deterministic insight ids).
+    async fn score_without_learning(
+        &self,
+        copy: &mut HostState,
+        sample: &MetricSample,
+        state_reset: bool,
+    ) -> Result<ScoreOutcome, ServiceError> {
+        let scored_after = copy.n_seen();
+        let scored = self.scorer.score(copy, sample).await?;
+        let insights = stored_insights(sample, &scored);
+        self.store.put_insights(&insights).await?;
+        Ok(ScoreOutcome {
+            outcome: IngestOutcome::ScoredLate { learned: false },
+            insights,
+            state_reset,
+            scored_by: Some(scored.source),
+            fallback: scored.fallback,
+            scored_after: Some(scored_after),
         })
     }
 

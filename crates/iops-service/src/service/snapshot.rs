@@ -133,22 +133,11 @@ impl Service {
                 return Ok((put, ScoreOutcome::duplicate(insights)));
             }
             let mut copy = live.state.clone();
-            let scored_after = copy.n_seen();
             self.put_live(host, live);
-            let scored = self.scorer.score(&mut copy, sample).await?;
-            let insights = stored_insights(sample, &scored);
-            self.store.put_insights(&insights).await?;
-            return Ok((
-                put,
-                ScoreOutcome {
-                    outcome: IngestOutcome::ScoredLate { learned: false },
-                    insights,
-                    state_reset: false,
-                    scored_by: Some(scored.source),
-                    fallback: scored.fallback,
-                    scored_after: Some(scored_after),
-                },
-            ));
+            let scored = self
+                .score_without_learning(&mut copy, sample, false)
+                .await?;
+            return Ok((put, scored));
         }
         // From here on an error drops `live`: the next ingest of the host restores it from
         // what the store holds.
