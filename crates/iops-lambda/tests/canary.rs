@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{json_of, quiet, v2, T0};
+use common::{app_from_vars, json_of, quiet, v2, T0};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::ParamGuard;
 use iops_lambda::canary::routes_to_canary;
-use iops_lambda::{build, json_subscriber, App, Config, MetricsSink};
+use iops_lambda::{json_subscriber, App};
 use iops_sagemaker::{serve, AppState, LoadedModel};
 use iops_store::ModelSource;
 use tokio::net::TcpListener;
@@ -116,13 +116,7 @@ async fn canary_app(url: &str, percentage: &str, timeout_ms: &str) -> App {
         ("SAGEMAKER_TIMEOUT_MS", timeout_ms),
         ("SAGEMAKER_ENDPOINT_URL", url),
     ];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.to_string())
-    })
-    .unwrap();
-    build(&config, MetricsSink::Off).await.unwrap()
+    app_from_vars(&vars).await
 }
 
 /// Log lines written while the guard lives (this thread: the tests run on a current-thread
@@ -307,13 +301,7 @@ async fn zero_percent_and_rollback_never_call_the_endpoint() {
         ("SAGEMAKER_ENDPOINT", "iops-canary"),
         ("CANARY_PERCENTAGE", "100"),
     ];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.to_string())
-    })
-    .unwrap();
-    let rolled_back = build(&config, MetricsSink::Off).await.unwrap();
+    let rolled_back = app_from_vars(&vars).await;
     for i in 0..10 {
         let r = rolled_back
             .service()

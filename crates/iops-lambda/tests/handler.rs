@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{body, json_of, quiet, v1, v2};
-use iops_lambda::{build, App, Config, MetricsSink};
+use common::{app_from_vars, body, json_of, quiet, v1, v2};
+use iops_lambda::App;
 use serde_json::json;
 
 async fn app() -> App {
@@ -14,13 +14,7 @@ async fn app() -> App {
 async fn app_with(extra: &[(&str, &str)]) -> App {
     let mut vars = vec![("IOPS_STORE", "memory")];
     vars.extend_from_slice(extra);
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.to_string())
-    })
-    .unwrap();
-    build(&config, MetricsSink::Off).await.unwrap()
+    app_from_vars(&vars).await
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Shared test helpers: API Gateway events built from the real-shaped fixtures, and bodies.
+//! Shared test helpers: API Gateway events built from the real-shaped fixtures, bodies, and
+//! the handler built from a set of environment variables.
 #![allow(dead_code)]
 
 use lambda_http::{Body, Request, Response};
@@ -95,4 +96,18 @@ pub fn v2(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) 
 /// The response body as JSON.
 pub fn json_of(r: &Response<Body>) -> Value {
     serde_json::from_slice(r.body().as_ref()).unwrap()
+}
+
+/// The handler as `bootstrap` builds it from these environment variables (nothing else is
+/// read from the process environment), with metrics off.
+pub async fn app_from_vars(vars: &[(&str, &str)]) -> iops_lambda::App {
+    let config = iops_lambda::Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    iops_lambda::build(&config, iops_lambda::MetricsSink::Off)
+        .await
+        .unwrap()
 }
