@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fastmath::{ln, ln_upper_bound, max, min, neg_ln_erfc};
+use super::lanes::Lanes;
 
 /// Mantissa bits that split each octave into bins (2 bits: 4 bins per octave).
 const SUB_BITS: u32 = 2;
@@ -47,21 +48,23 @@ const MAX_MEMORY: f64 = 1e6;
 /// most `memory` times the newest weight.
 const RESCALE_AT: f64 = 1e28;
 
-/// A calibrator of surprises for one feature of one series.
+/// Calibrators of surprises for one feature of `L` series learning in lock step (one
+/// surprise per lane per update): the forgetting weights are shared, the histograms are not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SurpriseCalibrator {
+pub struct SurpriseCalibrator<const L: usize> {
     /// Forgetting weight: each new sample weighs `growth` times the previous one.
     growth: f64,
     /// Weight of the next sample (the newest sample's weight times `growth`).
     weight: f64,
     /// Weight of the newest sample (`weight / growth`): counts are in this unit.
     unit: f64,
-    /// `tail[b]`: total weight of the surprises in bins `b` and above (`tail[0]` is the total).
-    /// Single precision: four lanes per SSE2 instruction in the update, which adds to
-    /// every bin below the surprise's; 7 digits are plenty for a tail probability.
+    /// Lane `l`'s `N_BINS + 1` suffix sums, one lane after another: `tail[b]` is the total
+    /// weight of the lane's surprises in bins `b` and above (`tail[0]` is the total).
+    /// Single precision: four bins per SSE2 instruction in the update, which adds to every
+    /// bin below the surprise's; 7 digits are plenty for a tail probability.
     tail: Vec<f32>,
-    /// Largest surprise seen, slowly forgotten.
-    max_seen: f64,
+    /// Largest surprise seen per lane, slowly forgotten.
+    max_seen: Lanes<f64, L>,
     n_seen: u64,
     memory: f64,
     min_samples: u64,
@@ -69,7 +72,10 @@ pub struct SurpriseCalibrator {
     gaussian_factor: f64,
 }
 
-impl SurpriseCalibrator {
+/// Suffix sums per lane.
+const ROW: usize = N_BINS + 1;
+
+impl<const L: usize> SurpriseCalibrator<L> {
     /// `memory`: effective number of past samples remembered (> 1); `min_samples`: samples
     /// before any calibrated probability is given; `gaussian_scale`: the z-score is divided
     /// by this before its Gaussian tail is used as the probability floor.
@@ -81,8 +87,8 @@ impl SurpriseCalibrator {
             growth,
             weight: 1.0,
             unit: 1.0 / growth,
-            tail: vec![0.0; N_BINS + 1],
-            max_seen: 0.0,
+            tail: vec![0.0; ROW * L],
+            max_seen: Lanes::splat(0.0),
             n_seen: 0,
             memory,
             min_samples,
@@ -108,87 +114,113 @@ impl SurpriseCalibrator {
         (bin, if inside { frac } else { 0.0 })
     }
 
-    /// Log-surprise of `surprise` (see [`SurpriseCalibrator::log_surprise`]), and its bin
-    /// for [`SurpriseCalibrator::learn`] (located once for both).
-    #[inline]
-    pub(crate) fn score(&self, surprise: f64) -> (f64, usize) {
-        let at = Self::locate(surprise);
-        (self.query(at, surprise), at.0)
+    /// Log-surprise of each lane's surprise (see [`SurpriseCalibrator::log_surprise`]), and
+    /// their bins for [`SurpriseCalibrator::learn`] (located once for both).
+    #[inline(always)]
+    pub(crate) fn score(&self, surprise: Lanes<f64, L>) -> (Lanes<f64, L>, Lanes<usize, L>) {
+        let mut bin: Lanes<usize, L> = Lanes::splat(0);
+        let mut frac: Lanes<f64, L> = Lanes::splat(0.0);
+        for l in 0..L {
+            (bin[l], frac[l]) = Self::locate(surprise[l]);
+        }
+        (self.query(bin, frac, surprise), bin)
     }
 
     /// Log-surprise of a value: `-ln P(surprise at least this large)`, in nats, >= 0.
     /// 0.0 until warm. The probability is the larger of the calibrated empirical tail and
     /// the Gaussian tail of `surprise / gaussian_scale`.
     #[cfg(test)]
-    pub(crate) fn log_surprise(&self, surprise: f64) -> f64 {
-        self.query(Self::locate(surprise), surprise)
+    pub(crate) fn log_surprise(&self, surprise: Lanes<f64, L>) -> Lanes<f64, L> {
+        self.score(surprise).0
     }
 
-    /// Learns one surprise.
+    /// Learns one surprise per lane.
     #[cfg(test)]
-    pub(crate) fn update(&mut self, surprise: f64) {
-        self.learn(Self::locate(surprise).0, surprise);
+    pub(crate) fn update(&mut self, surprise: Lanes<f64, L>) {
+        let (_, bin) = self.score(surprise);
+        self.learn(bin, surprise);
     }
 
-    /// [`SurpriseCalibrator::log_surprise`] of a located surprise.
+    /// [`SurpriseCalibrator::log_surprise`] of located surprises.
     #[inline(always)]
-    fn query(&self, (bin, frac): (usize, f64), surprise: f64) -> f64 {
+    fn query(
+        &self,
+        bin: Lanes<usize, L>,
+        frac: Lanes<f64, L>,
+        surprise: Lanes<f64, L>,
+    ) -> Lanes<f64, L> {
         if self.n_seen < self.min_samples {
-            return 0.0;
+            return Lanes::splat(0.0);
         }
         // Counts in units of the newest sample's weight: `above / unit` samples of the
         // `total / unit` were at least this surprising. The probability (above + 1) /
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
         let unit = self.unit;
-        let total = f64::from(self.tail.first().copied().unwrap_or(0.0)) + unit;
-        let at = f64::from(self.tail.get(bin).copied().unwrap_or(0.0));
-        let over = f64::from(self.tail.get(bin + 1).copied().unwrap_or(0.0));
-        let above = over + (at - over) * (1.0 - frac);
-        let empirical = if above < unit && surprise > self.max_seen {
-            let ratio = if self.max_seen > 0.0 {
-                (self.max_seen / surprise).powi(2)
+        let mut empirical: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut gaussian: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut settled: Lanes<bool, L> = Lanes::splat(false);
+        for l in 0..L {
+            let lane = self.tail.get(l * ROW..(l + 1) * ROW).unwrap_or(&[]);
+            let read = |b: usize| f64::from(lane.get(b).copied().unwrap_or(0.0));
+            let total = read(0) + unit;
+            let (at, over) = (read(bin[l]), read(bin[l] + 1));
+            let above = over + (at - over) * (1.0 - frac[l]);
+            let (s, max_seen) = (surprise[l], self.max_seen[l]);
+            let e = if above < unit && s > max_seen {
+                let ratio = if max_seen > 0.0 {
+                    (max_seen / s).powi(2)
+                } else {
+                    1e-6
+                };
+                ratio * unit / total
             } else {
-                1e-6
+                (above + unit) / total
             };
-            ratio * unit / total
-        } else {
-            (above + unit) / total
-        };
-        // (no NaN here: the weights are finite and total > 0)
-        let empirical = min(max(empirical, f64::MIN_POSITIVE), 1.0);
-        // The Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the formula's
-        // 1e-7 error), so when y^2 >= -ln p this is the empirical value.
-        let y = surprise * self.gaussian_factor;
-        let gaussian = max(neg_ln_erfc(y), y * y);
-        // The floor binds on most queries (about 98% on the bench stream): when a cheap lower
-        // bound of -ln p (within 1/128 of it) is above the floor already, the result is the
-        // floor, bit for bit, without the logarithm.
-        if -ln_upper_bound(empirical) >= gaussian {
+            // (no NaN here: the weights are finite and total > 0)
+            empirical[l] = min(max(e, f64::MIN_POSITIVE), 1.0);
+            // The Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the formula's
+            // 1e-7 error), so when y^2 >= -ln p this is the empirical value.
+            let y = s * self.gaussian_factor;
+            gaussian[l] = max(neg_ln_erfc(y), y * y);
+            // The floor binds on most queries (about 98% on the bench stream): when a cheap
+            // lower bound of -ln p (within 1/128 of it) is above the floor already, the
+            // result is the floor, bit for bit, without the logarithm.
+            settled[l] = -ln_upper_bound(empirical[l]) >= gaussian[l];
+        }
+        if settled.all() {
             return gaussian;
         }
-        let empirical = max(-ln(empirical), 0.0);
-        max(min(empirical, gaussian), 0.0)
+        Lanes::from_fn(|l| {
+            if settled[l] {
+                gaussian[l]
+            } else {
+                max(min(max(-ln(empirical[l]), 0.0), gaussian[l]), 0.0)
+            }
+        })
     }
 
-    /// Learns one surprise, located in `bin` (by [`SurpriseCalibrator::score`]).
+    /// Learns one surprise per lane, located in `bin` (by [`SurpriseCalibrator::score`]).
     #[inline(always)]
-    pub(crate) fn learn(&mut self, bin: usize, surprise: f64) {
+    pub(crate) fn learn(&mut self, bin: Lanes<usize, L>, surprise: Lanes<f64, L>) {
         // (below RESCALE_AT, so finite in f32)
         let w = self.weight as f32;
-        // The common surprises (below 2^2) fall in the first FIXED bins: add to those with a
-        // mask, branch-free, since a loop whose length varies with the data mispredicts its
-        // exit; larger ones loop over the rest.
-        if let Some(head) = self.tail.get_mut(..FIXED) {
-            // float comparisons (the index as f64) vectorise on every x86-64; 64-bit
-            // integer ones do not before SSE4.2
-            let last = bin as i32 as f32;
-            for (t, &i) in head.iter_mut().zip(BIN_INDEX.iter()) {
-                *t += if i <= last { w } else { 0.0 };
+        for (l, lane) in self.tail.chunks_exact_mut(ROW).enumerate().take(L) {
+            let bin = bin[l];
+            // The common surprises (below 2^2) fall in the first FIXED bins: add to those
+            // with a mask, branch-free, since a loop whose length varies with the data
+            // mispredicts its exit; larger ones loop over the rest.
+            if let Some(head) = lane.get_mut(..FIXED) {
+                // float comparisons (the index as f64) vectorise on every x86-64; 64-bit
+                // integer ones do not before SSE4.2
+                let last = bin as i32 as f32;
+                for (t, &i) in head.iter_mut().zip(BIN_INDEX.iter()) {
+                    *t += if i <= last { w } else { 0.0 };
+                }
             }
-        }
-        if bin >= FIXED {
-            if let Some(rest) = self.tail.get_mut(FIXED..=bin) {
-                rest.iter_mut().for_each(|t| *t += w);
+            if bin >= FIXED {
+                if let Some(rest) = lane.get_mut(FIXED..=bin) {
+                    rest.iter_mut().for_each(|t| *t += w);
+                }
             }
         }
         self.weight *= self.growth;
@@ -203,8 +235,11 @@ impl SurpriseCalibrator {
         self.n_seen += 1;
         // (through i64: the unsigned conversion is several instructions on x86-64)
         let n = (self.n_seen.min(1 << 53) as i64 as f64).min(self.memory);
-        // (finite, so the state survives JSON: an infinite surprise counts as f64::MAX)
-        self.max_seen = min(max(surprise, self.max_seen * (1.0 - 1.0 / n)), f64::MAX);
+        let keep = 1.0 - 1.0 / n;
+        for l in 0..L {
+            // (finite, so the state survives JSON: an infinite surprise counts as f64::MAX)
+            self.max_seen[l] = min(max(surprise[l], self.max_seen[l] * keep), f64::MAX);
+        }
     }
 }
 
@@ -214,19 +249,19 @@ mod tests {
 
     #[test]
     fn cold_calibrator_says_nothing() {
-        let c = SurpriseCalibrator::new(100.0, 10, 1.0);
-        assert_eq!(c.log_surprise(1e9), 0.0);
+        let c = SurpriseCalibrator::<1>::new(100.0, 10, 1.0);
+        assert_eq!(c.log_surprise(Lanes([1e9]))[0], 0.0);
     }
 
     #[test]
     fn p_value_falls_with_surprise_and_records_keep_falling() {
-        let mut c = SurpriseCalibrator::new(1000.0, 10, 1.5);
+        let mut c = SurpriseCalibrator::<1>::new(1000.0, 10, 1.5);
         for i in 0..500 {
-            c.update(f64::from(i % 10) * 0.3); // surprises 0 .. 2.7
+            c.update(Lanes([f64::from(i % 10) * 0.3])); // surprises 0 .. 2.7
         }
         let ls: Vec<f64> = [0.5, 2.0, 2.8, 5.0, 50.0]
             .iter()
-            .map(|&z| c.log_surprise(z))
+            .map(|&z| c.log_surprise(Lanes([z]))[0])
             .collect();
         for w in ls.windows(2) {
             assert!(w[1] > w[0], "surprise not increasing: {ls:?}");
@@ -238,25 +273,25 @@ mod tests {
     #[test]
     fn routine_surprises_are_not_rare() {
         // On a series where |z| = 6 happens every tenth sample, z = 6 is routine.
-        let mut c = SurpriseCalibrator::new(2000.0, 10, 1.5);
+        let mut c = SurpriseCalibrator::<1>::new(2000.0, 10, 1.5);
         for i in 0..1000 {
-            c.update(if i % 10 == 0 { 6.0 } else { 0.5 });
+            c.update(Lanes([if i % 10 == 0 { 6.0 } else { 0.5 }]));
         }
-        let p = (-c.log_surprise(6.0)).exp();
+        let p = (-c.log_surprise(Lanes([6.0]))[0]).exp();
         assert!(p > 0.05 && p < 0.2, "p = {p}");
     }
 
     #[test]
     fn forgets_old_history() {
-        let mut c = SurpriseCalibrator::new(100.0, 10, 1.5);
+        let mut c = SurpriseCalibrator::<1>::new(100.0, 10, 1.5);
         for _ in 0..200 {
-            c.update(8.0);
+            c.update(Lanes([8.0]));
         }
-        let routine = (-c.log_surprise(8.0)).exp();
+        let routine = (-c.log_surprise(Lanes([8.0]))[0]).exp();
         for _ in 0..2000 {
-            c.update(0.5);
+            c.update(Lanes([0.5]));
         }
-        let rare = (-c.log_surprise(8.0)).exp();
+        let rare = (-c.log_surprise(Lanes([8.0]))[0]).exp();
         assert!(
             routine > 0.5 && rare < 0.02,
             "routine {routine} rare {rare}"
@@ -265,17 +300,17 @@ mod tests {
 
     #[test]
     fn survives_any_value() {
-        let mut c = SurpriseCalibrator::new(50.0, 1, 1.5);
+        let mut c = SurpriseCalibrator::<1>::new(50.0, 1, 1.5);
         for x in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e308, 1e-320] {
-            c.update(x);
-            let s = c.log_surprise(x);
+            c.update(Lanes([x]));
+            let s = c.log_surprise(Lanes([x]))[0];
             assert!(s.is_finite() && s >= 0.0, "{x} -> {s}");
         }
         for _ in 0..100_000 {
-            c.update(1.0);
+            c.update(Lanes([1.0]));
         }
         assert!(c.weight.is_finite() && c.tail.iter().all(|t| t.is_finite()));
-        let back: SurpriseCalibrator =
+        let back: SurpriseCalibrator<1> =
             serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }

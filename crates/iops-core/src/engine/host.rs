@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::EngineConfig;
 use super::explain;
+use super::lanes::Lanes;
 use super::multivariate::{self, HostForest};
-use super::series::{Observation, SeriesScorer};
+use super::series::{Observation, Pipeline};
 use crate::{Insight, Metric, MetricSample, Result, Severity};
 
 /// An incident open on one metric: it raised an insight when its score first reached the
@@ -59,7 +60,8 @@ const RELEASE_FRACTION: f64 = 0.9;
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostState {
-    series: [SeriesScorer; 4],
+    /// The four metrics' models, in [`Metric::ALL`] order, advancing together.
+    series: Pipeline<4>,
     incidents: [Option<OpenIncident>; 4],
     /// The incident of the multivariate (forest) score, when a forest is configured.
     #[serde(default)]
@@ -84,9 +86,8 @@ pub struct Assessment {
 impl HostState {
     /// A fresh state for a host never seen before.
     pub fn new(config: &EngineConfig) -> Result<Self> {
-        let s = SeriesScorer::new(config)?;
         Ok(HostState {
-            series: [s.clone(), s.clone(), s.clone(), s],
+            series: Pipeline::new(config)?,
             incidents: [None; 4],
             forest_incident: None,
         })
@@ -94,7 +95,7 @@ impl HostState {
 
     /// Samples this host has sent.
     pub fn n_seen(&self) -> u64 {
-        self.series[0].n_seen()
+        self.series.n_seen()
     }
 
     /// Scores a sample (validated first; an invalid one changes nothing), learns it, and
@@ -130,10 +131,8 @@ impl HostState {
         let p = config.params();
         let values = sample.values();
         let metrics = &mut out.metrics;
-        for ((series, x), obs) in self.series.iter_mut().zip(values).zip(metrics.iter_mut()) {
-            // validated by the caller: every value is finite
-            *obs = series.observe_finite(x);
-        }
+        // validated by the caller: every value is finite
+        self.series.observe_finite(Lanes(values), metrics);
         let insights = &mut out.insights;
         insights.clear();
         for (i, metric) in Metric::ALL.into_iter().enumerate() {

@@ -27,6 +27,7 @@ mod config;
 mod explain;
 mod fastmath;
 mod host;
+mod lanes;
 mod multivariate;
 mod rolling;
 mod series;

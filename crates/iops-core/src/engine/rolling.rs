@@ -24,6 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fastmath::max;
+use super::lanes::Lanes;
 use crate::Error;
 
 /// Refresh the running sums when the variance falls below this fraction of `s2` (the mean
@@ -74,30 +75,33 @@ fn welford_add(mean: &mut f64, m2: &mut f64, x: f64, n: f64) -> f64 {
 /// Magnitude beyond which a value is summed with saturating arithmetic instead.
 const HUGE: f64 = 1e150;
 
-/// Rolling mean and sample standard deviation of the last `window` finite values.
+/// Rolling mean and sample standard deviation of the last `window` finite values, for each
+/// of `L` series updated in lock step (one value per lane per update).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RollingState")]
-pub(crate) struct Rolling {
+#[serde(try_from = "RollingState<L>")]
+pub(crate) struct Rolling<const L: usize> {
     window: usize,
     min_samples: usize,
-    /// Ring buffer of the window; once full, `head` is the oldest value.
-    values: Vec<f64>,
+    /// Ring buffer of the window; once full, `head` is the oldest row.
+    values: Vec<Lanes<f64, L>>,
     head: usize,
     /// Reference subtracted before summing (the newest value at the last recomputation).
-    shift: f64,
+    shift: Lanes<f64, L>,
     /// `Σ (v - shift)` over the window.
-    s1: f64,
+    s1: Lanes<f64, L>,
     /// `Σ (v - shift)²` over the window.
-    s2: f64,
-    since_refresh: usize,
-    /// Values in the window beyond ±[`HUGE`].
-    n_huge: usize,
+    s2: Lanes<f64, L>,
+    /// Updates since each lane's sums were last recomputed (u32: one SSE2 compare for
+    /// four lanes; the window is at most 2^20).
+    since_refresh: Lanes<u32, L>,
+    /// Values in each lane's window beyond ±[`HUGE`].
+    n_huge: Lanes<u32, L>,
     /// Mean of the window (0 while empty); derived, rebuilt on decode.
     #[serde(skip)]
-    mean: f64,
+    mean: Lanes<f64, L>,
     /// Sample standard deviation (0 below two values); derived, rebuilt on decode.
     #[serde(skip)]
-    spread: f64,
+    spread: Lanes<f64, L>,
     /// `1 / len` and `1 / (len - 1)`; derived, rebuilt on decode.
     #[serde(skip)]
     inv_n: f64,
@@ -108,42 +112,53 @@ pub(crate) struct Rolling {
 /// Serde form of a [`Rolling`], checked before it becomes one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RollingState {
+struct RollingState<const L: usize> {
     window: usize,
     min_samples: usize,
-    values: Vec<f64>,
+    values: Vec<Lanes<f64, L>>,
     head: usize,
-    shift: f64,
-    s1: f64,
-    s2: f64,
-    since_refresh: usize,
-    n_huge: usize,
+    shift: Lanes<f64, L>,
+    s1: Lanes<f64, L>,
+    s2: Lanes<f64, L>,
+    since_refresh: Lanes<u32, L>,
+    n_huge: Lanes<u32, L>,
 }
 
-impl TryFrom<RollingState> for Rolling {
+impl<const L: usize> TryFrom<RollingState<L>> for Rolling<L> {
     type Error = Error;
 
-    fn try_from(s: RollingState) -> Result<Self, Error> {
+    fn try_from(s: RollingState<L>) -> Result<Self, Error> {
         let bad = |reason: &str| Error::Decode {
             what: "engine rolling state",
             reason: reason.to_owned(),
         };
         let len = s.values.len();
-        if s.window < 2 || s.min_samples < 2 || s.min_samples > s.window {
-            return Err(bad("window must be >= 2 and min_samples in 2..=window"));
+        if s.window < 2 || s.window > MAX_WINDOW || s.min_samples < 2 || s.min_samples > s.window {
+            return Err(bad(
+                "window must be in 2..=1048576 and min_samples in 2..=window",
+            ));
         }
         if len > s.window || (len < s.window && s.head != 0) || s.head >= s.window {
             return Err(bad("ring buffer length or head out of range"));
         }
-        if s.values.iter().any(|v| !v.is_finite()) {
+        if s.values
+            .iter()
+            .any(|row| row.iter().any(|v| !v.is_finite()))
+        {
             return Err(bad("non-finite value in the window"));
         }
-        if s.values.iter().filter(|v| v.abs() > HUGE).count() != s.n_huge {
-            return Err(bad("n_huge does not match the window"));
-        }
-        let sums_ok = s.shift.is_finite() && s.s1.is_finite() && s.s2.is_finite() && s.s2 >= 0.0;
-        if !sums_ok || s.since_refresh > s.window {
-            return Err(bad("sums or since_refresh out of range"));
+        for l in 0..L {
+            let huge = s.values.iter().filter(|row| row[l].abs() > HUGE).count();
+            if huge != s.n_huge[l] as usize {
+                return Err(bad("n_huge does not match the window"));
+            }
+            let sums_ok = s.shift[l].is_finite()
+                && s.s1[l].is_finite()
+                && s.s2[l].is_finite()
+                && s.s2[l] >= 0.0;
+            if !sums_ok || s.since_refresh[l] as usize > s.window {
+                return Err(bad("sums or since_refresh out of range"));
+            }
         }
         let mut values = s.values;
         values.reserve_exact(s.window - len);
@@ -157,33 +172,39 @@ impl TryFrom<RollingState> for Rolling {
             s2: s.s2,
             since_refresh: s.since_refresh,
             n_huge: s.n_huge,
-            mean: 0.0,
-            spread: 0.0,
+            mean: Lanes::splat(0.0),
+            spread: Lanes::splat(0.0),
             inv_n: 0.0,
             inv_n1: 0.0,
         };
         r.set_reciprocals();
-        r.derive();
+        for l in 0..L {
+            r.derive(l);
+        }
         Ok(r)
     }
 }
 
-impl Rolling {
-    /// An empty window; `2 <= min_samples <= window` is the caller's (checked config's) job.
+/// Largest window (as the [`crate::detector::ZScore`] detector's): the counters are u32.
+const MAX_WINDOW: usize = 1 << 20;
+
+impl<const L: usize> Rolling<L> {
+    /// An empty window; `2 <= min_samples <= window <= 2^20` is the caller's (checked
+    /// config's) job.
     pub(crate) fn new(window: usize, min_samples: usize) -> Self {
-        let window = window.max(2);
+        let window = window.clamp(2, MAX_WINDOW);
         Rolling {
             window,
             min_samples: min_samples.clamp(2, window),
             values: Vec::with_capacity(window),
             head: 0,
-            shift: 0.0,
-            s1: 0.0,
-            s2: 0.0,
-            since_refresh: 0,
-            n_huge: 0,
-            mean: 0.0,
-            spread: 0.0,
+            shift: Lanes::splat(0.0),
+            s1: Lanes::splat(0.0),
+            s2: Lanes::splat(0.0),
+            since_refresh: Lanes::splat(0),
+            n_huge: Lanes::splat(0),
+            mean: Lanes::splat(0.0),
+            spread: Lanes::splat(0.0),
             inv_n: 0.0,
             inv_n1: 0.0,
         }
@@ -195,15 +216,15 @@ impl Rolling {
         self.values.len() >= self.min_samples
     }
 
-    /// Mean of the window (0.0 while empty).
+    /// Mean of each lane's window (0.0 while empty).
     #[inline]
-    pub(crate) fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> Lanes<f64, L> {
         self.mean
     }
 
-    /// Sample standard deviation of the window (0.0 below two values).
+    /// Sample standard deviation of each lane's window (0.0 below two values).
     #[inline]
-    pub(crate) fn spread(&self) -> f64 {
+    pub(crate) fn spread(&self) -> Lanes<f64, L> {
         self.spread
     }
 
@@ -213,32 +234,27 @@ impl Rolling {
         self.inv_n1 = if n > 1 { 1.0 / (n - 1) as f64 } else { 0.0 };
     }
 
-    /// Mean and spread from the sums (or, with huge values about, from the buffer).
-    #[inline]
-    fn derive(&mut self) {
-        if self.n_huge > 0 {
-            self.derive_saturating();
+    /// Lane `l`'s mean and spread from its sums (or, with huge values about, from the
+    /// buffer).
+    fn derive(&mut self, l: usize) {
+        if self.n_huge[l] > 0 {
+            self.derive_saturating(l);
             return;
         }
-        let (mean, m2) = self.moments();
-        self.mean = mean;
+        let d = self.s1[l] * self.inv_n;
+        let m2 = self.s2[l] - self.s1[l] * d;
+        self.mean[l] = self.shift[l] + d;
         // m2 > 0 here (above the rounding bound); sqrt of a negative would be NaN
-        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
+        self.spread[l] = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
     }
 
+    /// Learns one finite value per lane.
     #[inline(always)]
-    fn moments(&self) -> (f64, f64) {
-        let d = self.s1 * self.inv_n;
-        (self.shift + d, self.s2 - self.s1 * d)
-    }
-
-    /// Learns one finite value.
-    #[inline(always)]
-    pub(crate) fn update(&mut self, x: f64) {
+    pub(crate) fn update(&mut self, x: Lanes<f64, L>) {
         // `+ 0.0` turns -0.0 into 0.0, as the detector does.
-        let x = x + 0.0;
-        // The hot path: a full window, no huge value in or out, no refresh due. One
-        // (predictable) branch leads to everything else, and the arithmetic is the slow
+        let x = x.map(|v| v + 0.0);
+        // The hot path: a full window, no huge value in or out, no refresh due in any lane.
+        // One (predictable) branch leads to everything else, and the arithmetic is the slow
         // path's, in the same order, so both give bit-identical sums.
         let full = self.values.len() == self.window;
         let head = self.head;
@@ -247,37 +263,54 @@ impl Rolling {
             return;
         };
         let y = *slot;
-        let rare = (max(x.abs(), y.abs()) > HUGE)
-            | (self.n_huge > 0)
-            | (self.since_refresh + 1 >= self.window);
-        if rare {
+        let window = self.window as u32;
+        let rare: Lanes<bool, L> = Lanes::from_fn(|l| {
+            (max(x[l].abs(), y[l].abs()) > HUGE)
+                | (self.n_huge[l] > 0)
+                | (self.since_refresh[l] + 1 >= window)
+        });
+        if rare.any() {
             self.update_slow(x);
             return;
         }
         *slot = x;
         self.head = if head + 1 == self.window { 0 } else { head + 1 };
-        self.since_refresh += 1;
-        let u = x - self.shift;
-        let v = y - self.shift;
-        let (du, du2, v2) = (u - v, u * u - v * v, v * v);
-        self.s1 += du;
-        self.s2 += du2;
-        let (mean, m2) = self.moments();
-        // (`|`, not `||`: one branch, see update_slow for the why)
-        let dominant_left = v2 > SPIKE_EXIT * self.s2;
-        if dominant_left | (m2 < REFRESH_RATIO * self.s2) {
-            self.refresh(x);
-            return;
+        let mut refresh: Lanes<bool, L> = Lanes::splat(false);
+        for l in 0..L {
+            self.since_refresh[l] += 1;
+            let u = x[l] - self.shift[l];
+            let v = y[l] - self.shift[l];
+            let (du, du2, v2) = (u - v, u * u - v * v, v * v);
+            self.s1[l] += du;
+            self.s2[l] += du2;
+            let d = self.s1[l] * self.inv_n;
+            let m2 = self.s2[l] - self.s1[l] * d;
+            // (`|`, not `||`: see update_slow for the why)
+            refresh[l] = (v2 > SPIKE_EXIT * self.s2[l]) | (m2 < REFRESH_RATIO * self.s2[l]);
+            self.mean[l] = self.shift[l] + d;
+            self.spread[l] = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
         }
-        self.mean = mean;
-        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
+        if refresh.any() {
+            self.refresh_where(refresh, x);
+        }
+    }
+
+    /// Recomputes the lanes marked in `which` around their newest values `x`.
+    #[cold]
+    #[inline(never)]
+    fn refresh_where(&mut self, which: Lanes<bool, L>, x: Lanes<f64, L>) {
+        for l in 0..L {
+            if which[l] {
+                self.refresh(l, x[l]);
+            }
+        }
     }
 
     /// [`Rolling::update`] while the window fills, with huge values about, or when a
-    /// refresh is due.
+    /// refresh is due in some lane.
     #[cold]
     #[inline(never)]
-    fn update_slow(&mut self, x: f64) {
+    fn update_slow(&mut self, x: Lanes<f64, L>) {
         let evicted = if self.values.len() < self.window {
             self.values.push(x);
             self.set_reciprocals();
@@ -293,49 +326,53 @@ impl Rolling {
             // Unreachable while the invariants hold (checked on decode).
             None
         };
-        let was_huge = self.n_huge > 0;
-        if x.abs() > HUGE {
-            self.n_huge += 1;
-        }
-        if evicted.is_some_and(|y| y.abs() > HUGE) {
-            self.n_huge = self.n_huge.saturating_sub(1);
-        }
-        self.since_refresh += 1;
-        if self.n_huge > 0 || was_huge || self.since_refresh >= self.window {
-            self.refresh(x);
-            return;
-        }
-        let u = x - self.shift;
-        let (du, du2, v2) = match evicted {
-            None => (u, u * u, 0.0),
-            Some(y) => {
-                let v = y - self.shift;
-                (u - v, u * u - v * v, v * v)
+        for l in 0..L {
+            let (x, evicted) = (x[l], evicted.map(|row| row[l]));
+            let was_huge = self.n_huge[l] > 0;
+            if x.abs() > HUGE {
+                self.n_huge[l] += 1;
             }
-        };
-        self.s1 += du;
-        self.s2 += du2;
-        let (mean, m2) = self.moments();
-        // A value that dominated the sums has just left (a spike leaving): its rounding
-        // would linger in the sums, so start afresh; likewise when the variance is a small
-        // fraction of s2 (strictly: exact zero sums of a flat window need nothing).
-        let dominant_left = v2 > SPIKE_EXIT * self.s2;
-        if dominant_left || m2 < REFRESH_RATIO * self.s2 {
-            self.refresh(x);
-            return;
+            if evicted.is_some_and(|y| y.abs() > HUGE) {
+                self.n_huge[l] = self.n_huge[l].saturating_sub(1);
+            }
+            self.since_refresh[l] += 1;
+            if self.n_huge[l] > 0 || was_huge || self.since_refresh[l] as usize >= self.window {
+                self.refresh(l, x);
+                continue;
+            }
+            let u = x - self.shift[l];
+            let (du, du2, v2) = match evicted {
+                None => (u, u * u, 0.0),
+                Some(y) => {
+                    let v = y - self.shift[l];
+                    (u - v, u * u - v * v, v * v)
+                }
+            };
+            self.s1[l] += du;
+            self.s2[l] += du2;
+            let d = self.s1[l] * self.inv_n;
+            let m2 = self.s2[l] - self.s1[l] * d;
+            // A value that dominated the sums has just left (a spike leaving): its rounding
+            // would linger in the sums, so start afresh; likewise when the variance is a
+            // small fraction of s2 (strictly: exact zero sums of a flat window need nothing).
+            let dominant_left = v2 > SPIKE_EXIT * self.s2[l];
+            if dominant_left || m2 < REFRESH_RATIO * self.s2[l] {
+                self.refresh(l, x);
+                continue;
+            }
+            self.mean[l] = self.shift[l] + d;
+            // m2 > 0 here (above the rounding bound); sqrt of a negative would be NaN
+            self.spread[l] = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
         }
-        self.mean = mean;
-        // m2 > 0 here (above the rounding bound); sqrt of a negative would be NaN
-        self.spread = (if m2 > 0.0 { m2 } else { 0.0 } * self.inv_n1).sqrt();
     }
 
-    /// Recomputes the sums from the buffer around the newest value `x`.
+    /// Recomputes lane `l`'s sums from the buffer around its newest value `x`.
     #[cold]
-    fn refresh(&mut self, x: f64) {
-        self.since_refresh = 0;
-        if self.n_huge > 0 {
-            (self.shift, self.s1, self.s2) = (0.0, 0.0, 0.0);
-            self.derive_saturating();
+    fn refresh(&mut self, l: usize, x: f64) {
+        self.since_refresh[l] = 0;
+        if self.n_huge[l] > 0 {
+            (self.shift[l], self.s1[l], self.s2[l]) = (0.0, 0.0, 0.0);
+            self.derive_saturating(l);
             return;
         }
         // four independent accumulators, so the pass is not one long chain of additions
@@ -343,33 +380,34 @@ impl Rolling {
         let chunks = self.values.chunks_exact(4);
         let rest = chunks.remainder();
         for c in chunks {
-            for ((a, b), &v) in s1.iter_mut().zip(s2.iter_mut()).zip(c) {
-                let u = v - x;
+            for ((a, b), row) in s1.iter_mut().zip(s2.iter_mut()).zip(c) {
+                let u = row[l] - x;
                 *a += u;
                 *b += u * u;
             }
         }
-        for (a, (b, &v)) in s1.iter_mut().zip(s2.iter_mut().zip(rest)) {
-            let u = v - x;
+        for (a, (b, row)) in s1.iter_mut().zip(s2.iter_mut().zip(rest)) {
+            let u = row[l] - x;
             *a += u;
             *b += u * u;
         }
         let s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
         let s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
-        (self.shift, self.s1, self.s2) = (x, s1, s2);
-        self.derive();
+        (self.shift[l], self.s1[l], self.s2[l]) = (x, s1, s2);
+        self.derive(l);
     }
 
-    /// Mean and spread by a saturating Welford pass over the buffer (huge values about).
+    /// Lane `l`'s mean and spread by a saturating Welford pass over the buffer (huge values
+    /// about).
     #[cold]
-    fn derive_saturating(&mut self) {
+    fn derive_saturating(&mut self, l: usize) {
         let (mut mean, mut m2, mut n) = (0.0, 0.0, 0.0);
-        for &x in &self.values {
+        for row in &self.values {
             n += 1.0;
-            welford_add(&mut mean, &mut m2, x, n);
+            welford_add(&mut mean, &mut m2, row[l], n);
         }
-        self.mean = mean;
-        self.spread = sat((m2 * self.inv_n1).sqrt());
+        self.mean[l] = mean;
+        self.spread[l] = sat((m2 * self.inv_n1).sqrt());
     }
 }
 
@@ -381,7 +419,11 @@ mod tests {
     #[test]
     fn agrees_with_the_zscore_detector() {
         let mut z = ZScore::params().window(50).min_samples(5).build().unwrap();
-        let mut r = Rolling::new(50, 5);
+        // lane 0 is checked against the detector; lane 1 carries another series (spikes,
+        // huge values and flat stretches at other times), which must not change lane 0,
+        // and is itself what a one-lane window gives, bit for bit
+        let mut r = Rolling::<2>::new(50, 5);
+        let mut alone = Rolling::<1>::new(50, 5);
         let mut recent = std::collections::VecDeque::new();
         let mut state = 7u64;
         for i in 0..6000u64 {
@@ -414,9 +456,9 @@ mod tests {
             let rel = if big > 1e6 * zs * zs { 1e-5 } else { 1e-9 };
             let tol = rel * zs + 1e-15 * zm.abs();
             assert!(
-                (zm - r.mean()).abs() <= tol,
+                (zm - r.mean()[0]).abs() <= tol,
                 "mean at step {i}: {zm} vs {}",
-                r.mean()
+                r.mean()[0]
             );
             // the reference: two passes over the window
             let n = window.len() as f64;
@@ -429,15 +471,15 @@ mod tests {
             // (beyond f64 the reference overflows; the saturating detector is the reference)
             let exact = if exact.is_finite() { exact } else { zs };
             assert!(
-                (exact - r.spread()).abs() <= tol,
+                (exact - r.spread()[0]).abs() <= tol,
                 "spread at step {i}: {} vs exact {exact} (detector {zs})",
-                r.spread()
+                r.spread()[0]
             );
             if zs == 0.0 && window.len() > 1 {
-                assert_eq!(r.spread(), 0.0, "flat window at step {i}");
+                assert_eq!(r.spread()[0], 0.0, "flat window at step {i}");
                 assert_eq!(
                     zm.to_bits(),
-                    r.mean().to_bits(),
+                    r.mean()[0].to_bits(),
                     "flat window mean at step {i}"
                 );
             }
@@ -446,25 +488,37 @@ mod tests {
                 recent.pop_front();
             }
             z.update(x).unwrap();
-            r.update(x);
+            let other = if (i / 700) % 3 == 1 {
+                1e300
+            } else {
+                -f64::from(u32::try_from(i % 13).unwrap())
+            };
+            r.update(Lanes([x, other]));
+            alone.update(Lanes([other]));
+            assert_eq!(r.mean()[1].to_bits(), alone.mean()[0].to_bits(), "step {i}");
+            assert_eq!(
+                r.spread()[1].to_bits(),
+                alone.spread()[0].to_bits(),
+                "step {i}"
+            );
         }
     }
 
     #[test]
     fn restores_identically_and_rejects_corrupt_state() {
-        let mut r = Rolling::new(8, 2);
+        let mut r = Rolling::<2>::new(8, 2);
         for i in 0..13 {
-            r.update(f64::from(i) * 1.5);
+            r.update(Lanes([f64::from(i) * 1.5, 1.0]));
         }
         let json = serde_json::to_string(&r).unwrap();
-        let back: Rolling = serde_json::from_str(&json).unwrap();
+        let back: Rolling<2> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
         let corrupt = json.replace("\"head\":5", "\"head\":9");
         assert_ne!(corrupt, json);
-        assert!(serde_json::from_str::<Rolling>(&corrupt).is_err());
+        assert!(serde_json::from_str::<Rolling<2>>(&corrupt).is_err());
         // fields must match what is written, one for one: binary formats (the service stores
         // states as postcard) have no field names to skip an extra one by
-        let unknown = json.replace("\"n_huge\":0", "\"n_huge\":0,\"errr\":1e-12");
-        assert!(serde_json::from_str::<Rolling>(&unknown).is_err());
+        let unknown = json.replace("\"n_huge\":[0,0]", "\"n_huge\":[0,0],\"errr\":1e-12");
+        assert!(serde_json::from_str::<Rolling<2>>(&unknown).is_err());
     }
 }

@@ -20,6 +20,12 @@
 //! 5. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1), which keeps
 //!    high scores distinct instead of saturating at 1.
 //!
+//! A host's four metrics run through one [`Pipeline<4>`], each metric a lane
+//! ([`super::lanes`]): the same steps on four values at once, SIMD where the compiler can,
+//! with the bookkeeping (ring positions, counters, forgetting weights) done once. Each lane
+//! is scored bit for bit as [`SeriesScorer`] (a `Pipeline<1>`) scores its series alone
+//! (tested); -23% instructions per host sample against four separate pipelines.
+//!
 //! Simplifications measured and rejected (NAB standard / low-FP, one configuration, causal;
 //! the sliding-maximum engine before the choices above scored 69.53 / 63.40): one
 //! calibrator for both surprises, on `max(|z|, |level_z|)` 52.5 / 48.6 or on
@@ -34,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::calibrate::SurpriseCalibrator;
 use super::config::EngineConfig;
 use super::fastmath::{max, min};
+use super::lanes::Lanes;
 use super::rolling::{sat, Rolling};
 use crate::{finite, Result};
 
@@ -81,25 +88,25 @@ pub struct Observation {
     pub warm: bool,
 }
 
-/// Ring buffer of the last `len` values, to look one season back.
+/// Ring buffer of the last `len` rows, to look one season back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Lagged {
-    values: Vec<f64>,
+struct Lagged<const L: usize> {
+    values: Vec<Lanes<f64, L>>,
     next: usize,
     filled: bool,
 }
 
-impl Lagged {
+impl<const L: usize> Lagged<L> {
     fn new(len: usize) -> Self {
         Lagged {
-            values: vec![0.0; len],
+            values: vec![Lanes::splat(0.0); len],
             next: 0,
             filled: false,
         }
     }
 
-    /// The `i`-th oldest value held (0 = oldest), once the buffer is full.
-    fn oldest(&self, i: usize) -> Option<f64> {
+    /// The `i`-th oldest row held (0 = oldest), once the buffer is full.
+    fn oldest(&self, i: usize) -> Option<Lanes<f64, L>> {
         if !self.filled {
             return None;
         }
@@ -111,12 +118,12 @@ impl Lagged {
         self.values.get(at).copied()
     }
 
-    fn push(&mut self, x: f64) {
+    fn push(&mut self, x: Lanes<f64, L>) {
         if let Some(slot) = self.values.get_mut(self.next) {
             *slot = x;
         }
         self.next += 1;
-        if self.next == self.values.len() {
+        if self.next >= self.values.len() {
             self.next = 0;
             self.filled = true;
         }
@@ -129,19 +136,19 @@ const NO_PEAK: f64 = -f64::MAX;
 
 /// Seasonal model: residual against the best-matching value one season ago.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seasonal {
-    /// Holds the last `season + jitter` values: the oldest `2 * jitter + 1` are the
+struct Seasonal<const L: usize> {
+    /// Holds the last `season + jitter` rows: the oldest `2 * jitter + 1` are the
     /// candidates `season ± jitter` samples back.
-    past: Lagged,
+    past: Lagged<L>,
     jitter: usize,
-    residuals: Rolling,
+    residuals: Rolling<L>,
 }
 
-impl Seasonal {
-    /// Residual of `x` and the value it was compared with: the candidate with the smallest
-    /// |residual|, the oldest on ties.
+impl<const L: usize> Seasonal<L> {
+    /// Residual of each lane's `x` and the value it was compared with: the candidate with
+    /// the smallest |residual|, the oldest on ties.
     #[inline(always)]
-    fn residual(&self, x: f64) -> Option<(f64, f64)> {
+    fn residual(&self, x: Lanes<f64, L>) -> Option<(Lanes<f64, L>, Lanes<f64, L>)> {
         if !self.past.filled {
             return None;
         }
@@ -151,55 +158,66 @@ impl Seasonal {
             .values
             .split_at(self.past.next.min(self.past.values.len()));
         let n = 2 * self.jitter + 1;
-        let pick = |best: f64, &v: &f64| {
-            // finite x and v: r is never NaN (at worst infinite, saturated below)
-            let r = x - v;
-            // a select, not a branch: which candidate wins is data-dependent
-            if r.abs() < best.abs() {
-                r
-            } else {
-                best
+        let pick = |mut best: Lanes<f64, L>, v: &Lanes<f64, L>| {
+            for l in 0..L {
+                // finite x and v: r is never NaN (at worst infinite, saturated below)
+                let r = x[l] - v[l];
+                // a select, not a branch: which candidate wins is data-dependent
+                best[l] = if r.abs() < best[l].abs() { r } else { best[l] };
             }
+            best
         };
-        let best = match older.get(..n).and_then(<[f64]>::split_first) {
+        let first = |v: &Lanes<f64, L>| Lanes::from_fn(|l| x[l] - v[l]);
+        let best = match older.get(..n).and_then(<[_]>::split_first) {
             // the usual case: the candidates are contiguous
-            Some((first, rest)) => rest.iter().fold(x - first, pick),
+            Some((v, rest)) => rest.iter().fold(first(v), pick),
             None => {
                 let mut candidates = older.iter().chain(newer).take(n);
-                let first = candidates.next()?;
-                candidates.fold(x - first, pick)
+                let v = candidates.next()?;
+                candidates.fold(first(v), pick)
             }
         };
         // Saturated: values near f64::MAX must not make an infinite residual. The value
         // compared with (for the report) is x - r, up to rounding.
-        let r = sat(best);
-        Some((r, x - r))
+        let r = best.map(sat);
+        Some((r, Lanes::from_fn(|l| x[l] - r[l])))
     }
 }
 
 /// Short mean of the last samples, and block means of the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Level {
-    recent: Lagged,
+struct Level<const L: usize> {
+    recent: Lagged<L>,
     seen: usize,
-    blocks: Rolling,
+    blocks: Rolling<L>,
     min_blocks: usize,
 }
 
-impl Level {
-    fn short_mean(&self, x: f64) -> f64 {
+impl<const L: usize> Level<L> {
+    #[inline(always)]
+    fn short_mean(&self, x: Lanes<f64, L>) -> Lanes<f64, L> {
         // Mean of the held samples (the oldest drops out) plus x.
         let len = self.recent.values.len();
         let held = self.seen.min(len);
+        // (from -0.0, as `Iterator::sum`, in order: the sums are the one-series engine's)
+        let sum = |rows: &[Lanes<f64, L>]| {
+            rows.iter()
+                .fold(Lanes::<f64, L>::splat(-0.0), |mut acc, row| {
+                    for l in 0..L {
+                        acc[l] += row[l];
+                    }
+                    acc
+                })
+        };
         if held < len {
-            let sum: f64 = self.recent.values[..held].iter().sum::<f64>() + x;
-            return sat(sum / (held + 1) as f64);
+            let total = sum(self.recent.values.get(..held).unwrap_or(&[]));
+            return Lanes::from_fn(|l| sat((total[l] + x[l]) / (held + 1) as f64));
         }
         // all held values but the oldest (about to drop out), plus x
-        let total: f64 = self.recent.values.iter().sum();
-        let oldest = self.recent.oldest(0).unwrap_or(0.0);
+        let total = sum(&self.recent.values);
+        let oldest = self.recent.oldest(0).unwrap_or(Lanes::splat(0.0));
         // saturated: sums of values near f64::MAX overflow
-        sat((total - oldest + x) / len as f64)
+        Lanes::from_fn(|l| sat((total[l] - oldest[l] + x[l]) / len as f64))
     }
 }
 
@@ -222,17 +240,19 @@ impl Default for Observation {
     }
 }
 
-/// The streaming state of one series (one metric of one host). Serialises with serde and
+/// The streaming state of `L` series that receive a value each at every step (a host's
+/// four metrics: `Pipeline<4>`, or one series: `Pipeline<1>`). Each lane is scored exactly
+/// as it would be alone; the lanes share only their bookkeeping. Serialises with serde and
 /// restores to identical subsequent scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesScorer {
-    rolling: Rolling,
-    seasonal: Option<Seasonal>,
-    level: Level,
-    point_calibration: SurpriseCalibrator,
-    level_calibration: SurpriseCalibrator,
-    /// Peak surprise of the incident, forgotten by `peak_decay` per sample.
-    recent_peak: f64,
+pub(crate) struct Pipeline<const L: usize> {
+    rolling: Rolling<L>,
+    seasonal: Option<Seasonal<L>>,
+    level: Level<L>,
+    point_calibration: SurpriseCalibrator<L>,
+    level_calibration: SurpriseCalibrator<L>,
+    /// Peak surprise of each lane's incident, forgotten by `peak_decay` per sample.
+    recent_peak: Lanes<f64, L>,
     /// `1 - 1 / suppression`: a peak loses 1/e of itself in about `suppression` samples.
     peak_decay: f64,
     n_seen: u64,
@@ -243,7 +263,7 @@ pub struct SeriesScorer {
 
 /// A rolling window, with the limits the [`ZScore`](crate::detector::ZScore) detector
 /// puts on its parameters (so a typo cannot ask for gigabytes).
-fn rolling(window: usize, min_samples: usize) -> Result<Rolling> {
+fn rolling<const L: usize>(window: usize, min_samples: usize) -> Result<Rolling<L>> {
     if !(2..=crate::detector::ZScore::MAX_WINDOW).contains(&window) {
         return Err(crate::Error::param(
             "window",
@@ -261,9 +281,9 @@ fn rolling(window: usize, min_samples: usize) -> Result<Rolling> {
     Ok(Rolling::new(window, min_samples))
 }
 
-impl SeriesScorer {
-    /// A fresh scorer for one series.
-    pub fn new(config: &EngineConfig) -> Result<Self> {
+impl<const L: usize> Pipeline<L> {
+    /// Fresh state for `L` series.
+    pub(crate) fn new(config: &EngineConfig) -> Result<Self> {
         let p = config.params();
         let seasonal = if p.season == 0 {
             None
@@ -277,7 +297,7 @@ impl SeriesScorer {
         let n_blocks = (p.baseline / p.short_mean).max(2);
         // Level model speaks once it has seen about 50 samples' worth of blocks.
         let min_blocks = (50 / p.short_mean).clamp(2, n_blocks);
-        Ok(SeriesScorer {
+        Ok(Pipeline {
             rolling: rolling(p.window, p.min_samples)?,
             seasonal,
             level: Level {
@@ -297,7 +317,7 @@ impl SeriesScorer {
                 (p.calibration_min_samples / p.short_mean).max(1) as u64,
                 p.gaussian_scale,
             ),
-            recent_peak: NO_PEAK,
+            recent_peak: Lanes::splat(NO_PEAK),
             // (suppression 0 acts as 1: the peak is the last surprise)
             peak_decay: 1.0 - 1.0 / p.suppression.max(1) as f64,
             n_seen: 0,
@@ -308,71 +328,95 @@ impl SeriesScorer {
     }
 
     /// Samples seen so far.
-    pub fn n_seen(&self) -> u64 {
+    pub(crate) fn n_seen(&self) -> u64 {
         self.n_seen
     }
 
-    /// Scores `x`, then learns it. Non-finite input is an error and changes nothing.
-    pub fn observe(&mut self, x: f64) -> Result<Observation> {
-        finite("value", x)?;
-        Ok(self.observe_finite(x))
-    }
-
-    /// [`SeriesScorer::observe`] of a value the caller has checked to be finite (a
-    /// validated sample's): no `Result` to unwrap. Deliberately not inlined: the host's
-    /// loop calls one copy for its four metrics, where four inlined copies overflowed the
-    /// CPU's decoded-instruction cache (-13% per sample); the pipeline is front-end bound
-    /// (about 1,000 instructions per value at a high IPC), so code size is speed.
-    #[inline(never)]
-    pub(crate) fn observe_finite(&mut self, x: f64) -> Observation {
-        // 1. point surprise
-        let mut expected = self.rolling.mean();
+    /// Scores one finite value per lane (the caller has checked them), then learns them;
+    /// lane `l`'s observation goes to `out[l]`.
+    #[inline(always)]
+    pub(crate) fn observe_finite(&mut self, x: Lanes<f64, L>, out: &mut [Observation; L]) {
+        // 1. point surprise, under the rolling model or, where it fits better, the seasonal
+        let rolling_mean = self.rolling.mean();
+        let mut expected = rolling_mean;
         // 0 until the rolling model is warm: "no expectation yet" (finite, so JSON keeps it)
-        let mut spread = 0.0;
-        let mut z = 0.0;
-        let mut model = Model::Rolling;
-        let floor = SPREAD_FLOOR * (1.0 + expected.abs());
+        let mut spread: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut z: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut seasonal: Lanes<bool, L> = Lanes::splat(false);
+        let floor = rolling_mean.map(|m| SPREAD_FLOOR * (1.0 + m.abs()));
         let residual = self.seasonal.as_ref().and_then(|s| s.residual(x));
         if self.rolling.is_warm() {
-            spread = max(self.rolling.spread(), floor);
-            z = sat((x - expected) / spread);
+            let r_spread = self.rolling.spread();
+            for l in 0..L {
+                spread[l] = max(r_spread[l], floor[l]);
+                z[l] = sat((x[l] - expected[l]) / spread[l]);
+            }
             if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
                 if s.residuals.is_warm() {
-                    let s_spread = max(s.residuals.spread(), floor);
-                    if s_spread < self.seasonal_preference * spread {
-                        let mean_r = s.residuals.mean();
-                        z = sat((r - mean_r) / s_spread);
-                        expected = matched + mean_r;
-                        spread = s_spread;
-                        model = Model::Seasonal;
+                    let (mean_r, s_spread) = (s.residuals.mean(), s.residuals.spread());
+                    for l in 0..L {
+                        let s_spread = max(s_spread[l], floor[l]);
+                        let use_it = s_spread < self.seasonal_preference * spread[l];
+                        let s_z = sat((r[l] - mean_r[l]) / s_spread);
+                        let s_expected = matched[l] + mean_r[l];
+                        // selects: which model explains a lane better is data-dependent
+                        z[l] = if use_it { s_z } else { z[l] };
+                        expected[l] = if use_it { s_expected } else { expected[l] };
+                        spread[l] = if use_it { s_spread } else { spread[l] };
+                        seasonal[l] = use_it;
                     }
                 }
             }
         }
         // 2. level surprise
         let short = self.level.short_mean(x);
-        let mut level_z = 0.0;
+        let mut level_z: Lanes<f64, L> = Lanes::splat(0.0);
         if self.level.blocks.is_warm() {
-            let spread = max(self.level.blocks.spread(), floor);
-            level_z = sat((short - self.level.blocks.mean()) / spread);
+            let (mean, b_spread) = (self.level.blocks.mean(), self.level.blocks.spread());
+            for l in 0..L {
+                let spread = max(b_spread[l], floor[l]);
+                level_z[l] = sat((short[l] - mean[l]) / spread);
+            }
         }
         // 3. calibrate and combine
-        let (point_surprise, point_bin) = self.point_calibration.score(z.abs());
-        let (level_surprise, level_bin) = self.level_calibration.score(level_z.abs());
-        let (point_surprise, level_surprise) = (
-            min(point_surprise, MAX_SURPRISE),
-            min(level_surprise, MAX_SURPRISE),
-        );
-        let surprise = point_surprise + level_surprise;
-        // 4. one incident scores once
-        let suppressed = surprise <= self.recent_peak + self.suppression_margin;
-        // (max(-MAX * decay, surprise) is finite: the state survives JSON)
-        self.recent_peak = max(surprise, self.recent_peak * self.peak_decay);
-        let effective = if suppressed {
-            surprise * SUPPRESSED_FACTOR
-        } else {
-            surprise
-        };
+        let abs_z = z.map(f64::abs);
+        let abs_level_z = level_z.map(f64::abs);
+        let (point_surprise, point_bin) = self.point_calibration.score(abs_z);
+        let (level_surprise, level_bin) = self.level_calibration.score(abs_level_z);
+        for (l, obs) in out.iter_mut().enumerate() {
+            let (point_surprise, level_surprise) = (
+                min(point_surprise[l], MAX_SURPRISE),
+                min(level_surprise[l], MAX_SURPRISE),
+            );
+            let surprise = point_surprise + level_surprise;
+            // 4. one incident scores once
+            let peak = self.recent_peak[l];
+            let suppressed = surprise <= peak + self.suppression_margin;
+            // (max(-MAX * decay, surprise) is finite: the state survives JSON)
+            self.recent_peak[l] = max(surprise, peak * self.peak_decay);
+            let effective = if suppressed {
+                surprise * SUPPRESSED_FACTOR
+            } else {
+                surprise
+            };
+            *obs = Observation {
+                score: effective / (effective + self.score_scale),
+                surprise,
+                suppressed,
+                expected: expected[l],
+                spread: spread[l],
+                z: z[l],
+                level_z: level_z[l],
+                point_surprise,
+                level_surprise,
+                model: if seasonal[l] {
+                    Model::Seasonal
+                } else {
+                    Model::Rolling
+                },
+                warm: false,
+            };
+        }
         // 5. learn
         self.rolling.update(x);
         if let Some(s) = self.seasonal.as_mut() {
@@ -381,7 +425,7 @@ impl SeriesScorer {
             }
             s.past.push(x);
         }
-        self.point_calibration.learn(point_bin, z.abs());
+        self.point_calibration.learn(point_bin, abs_z);
         self.level.recent.push(x);
         self.level.seen += 1;
         // the ring of the short mean wrapped: a whole block of new samples since the last
@@ -390,22 +434,94 @@ impl SeriesScorer {
             // The level surprise's distribution is the same on every sample, so learning it
             // once per block calibrates it as well, at a sixth of the cost (NAB standard
             // 69.23 -> 68.85); and the block's samples are not counted six times over.
-            self.level_calibration.learn(level_bin, level_z.abs());
+            self.level_calibration.learn(level_bin, abs_level_z);
         }
         self.n_seen += 1;
         let warm = self.rolling.is_warm() && self.n_seen > self.level.min_blocks as u64;
-        Observation {
-            score: effective / (effective + self.score_scale),
-            surprise,
-            suppressed,
-            expected,
-            spread,
-            z,
-            level_z,
-            point_surprise,
-            level_surprise,
-            model,
-            warm,
+        for obs in out.iter_mut() {
+            obs.warm = warm;
+        }
+    }
+}
+
+/// The streaming state of one series (one metric of one host). Serialises with serde and
+/// restores to identical subsequent scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SeriesScorer(Pipeline<1>);
+
+impl SeriesScorer {
+    /// A fresh scorer for one series.
+    pub fn new(config: &EngineConfig) -> Result<Self> {
+        Pipeline::new(config).map(SeriesScorer)
+    }
+
+    /// Samples seen so far.
+    pub fn n_seen(&self) -> u64 {
+        self.0.n_seen()
+    }
+
+    /// Scores `x`, then learns it. Non-finite input is an error and changes nothing.
+    pub fn observe(&mut self, x: f64) -> Result<Observation> {
+        finite("value", x)?;
+        let mut out = [Observation::default()];
+        self.0.observe_finite(Lanes([x]), &mut out);
+        let [obs] = out;
+        Ok(obs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four series of different kinds: seasonal with noise, flat stretches, huge values
+    /// (the saturating paths), steps and spikes.
+    fn value(lane: usize, i: u32) -> f64 {
+        let mut h = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ lane as u64;
+        h ^= h >> 29;
+        let noise = (h.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 11) as f64 / (1u64 << 53) as f64;
+        let day = f64::from(i % 288) / 288.0 * std::f64::consts::TAU;
+        match lane {
+            0 => 40.0 + 20.0 * day.sin() + 5.0 * noise + if i % 997 == 500 { 40.0 } else { 0.0 },
+            1 if (i / 400) % 3 == 1 => 50.0,
+            1 => 50.0 + noise,
+            2 if i % 1500 == 700 => 1e300,
+            2 => 100.0 * noise * noise,
+            _ => f64::from(i / 600) * 10.0 + noise,
+        }
+    }
+
+    #[test]
+    fn each_lane_scores_as_its_series_alone() {
+        let config = EngineConfig::default();
+        let mut host = Pipeline::<4>::new(&config).unwrap();
+        let mut alone: Vec<SeriesScorer> = (0..4)
+            .map(|_| SeriesScorer::new(&config).unwrap())
+            .collect();
+        let mut out = [Observation::default(); 4];
+        let mut warm_scores = 0;
+        for i in 0..6000 {
+            let x = Lanes::from_fn(|l| value(l, i));
+            host.observe_finite(x, &mut out);
+            for (l, scorer) in alone.iter_mut().enumerate() {
+                let want = scorer.observe(x[l]).unwrap();
+                // bit for bit: every field, NaN-free, so == is exact but for -0.0 == 0.0
+                assert_eq!(out[l], want, "lane {l} sample {i}");
+                assert_eq!(out[l].score.to_bits(), want.score.to_bits());
+                warm_scores += usize::from(want.warm && want.score > 0.0);
+            }
+        }
+        assert!(warm_scores > 10_000, "the streams were barely scored");
+        // and the state survives a round trip to the same subsequent scores
+        let mut back: Pipeline<4> =
+            postcard::from_bytes(&postcard::to_allocvec(&host).unwrap()).unwrap();
+        let mut again = [Observation::default(); 4];
+        for i in 6000..6500 {
+            let x = Lanes::from_fn(|l| value(l, i));
+            host.observe_finite(x, &mut out);
+            back.observe_finite(x, &mut again);
+            assert_eq!(out, again, "sample {i}");
         }
     }
 }
