@@ -99,16 +99,17 @@ impl<const L: usize> SurpriseCalibrator<L> {
     /// Bin index and the position inside the bin in [0, 1), from the float's bits:
     /// monotone in the surprise, log-spaced between octaves, linear within one. Surprises
     /// below 2^LOW_EXP (and NaN) are (0, 0.0), beyond the last bin (N_BINS - 1, 0.0).
-    /// Branch-free: the exponent and the top mantissa bits, read together, are the bin.
+    /// Branch-free, and in operations SSE2 has for two lanes at once: the exponent and the
+    /// top mantissa bits, read together, are the bin (below 2^13, so an i32); the rest of
+    /// the mantissa, put under the exponent of 1.0, is 1 + the position, exactly.
     #[inline(always)]
     fn locate(surprise: f64) -> (usize, f64) {
-        // NaN and negatives count as 0 (max returns the non-NaN operand)
-        let bits = surprise.max(0.0).to_bits();
-        let raw = (bits >> (52 - SUB_BITS)) as i64 - ((1023 + LOW_EXP) << SUB_BITS);
-        let rest_bits = 52 - SUB_BITS;
-        // below 2^50, so the (cheap) signed conversion is exact
-        let frac = (bits & ((1u64 << rest_bits) - 1)) as i64 as f64 / (1u64 << rest_bits) as f64;
-        let last = N_BINS as i64 - 1;
+        // NaN and negatives count as 0 (the comparison is false for NaN)
+        let bits = max(surprise, 0.0).to_bits();
+        let raw = (bits >> (52 - SUB_BITS)) as i32 - ((1023 + LOW_EXP as i32) << SUB_BITS);
+        const MANTISSA: u64 = (1 << 52) - 1;
+        let frac = f64::from_bits(((bits << SUB_BITS) & MANTISSA) | 1.0f64.to_bits()) - 1.0;
+        let last = N_BINS as i32 - 1;
         let inside = (0..last).contains(&raw);
         let bin = raw.clamp(0, last) as usize;
         (bin, if inside { frac } else { 0.0 })

@@ -135,11 +135,15 @@ impl HostState {
         self.series.observe_finite(Lanes(values), metrics);
         let insights = &mut out.insights;
         insights.clear();
-        for (i, metric) in Metric::ALL.into_iter().enumerate() {
-            // Insights follow the unsuppressed surprise: the row score damps an incident's
-            // later samples, which would hide a slow ramp (a memory leak) for good.
-            let surprise = metrics[i].surprise;
-            let score = surprise / (surprise + p.score_scale);
+        // Insights follow the unsuppressed surprise: the row score damps an incident's
+        // later samples, which would hide a slow ramp (a memory leak) for good.
+        let scores = metrics.map(|o| o.surprise / (o.surprise + p.score_scale));
+        // The usual sample: no incident open and nothing to open one, so the rules below
+        // would change nothing (checked once for the four metrics).
+        let quiet = self.incidents.iter().all(Option::is_none)
+            & scores.iter().fold(true, |q, &s| q & (s < p.info_score));
+        for (i, metric) in Metric::ALL.into_iter().enumerate().filter(|_| !quiet) {
+            let score = scores[i];
             let severity =
                 explain::severity(score, p.info_score, p.warning_score, p.critical_score);
             let calm = score < RELEASE_FRACTION * p.info_score;
