@@ -14,46 +14,19 @@ DURATION="${1:-10s}"
 CONNS="${2:-32}"
 HOSTS="${3:-50}"
 
-echo "==> cargo build --release -p iops-cli" >&2
-cargo build --release -p iops-cli >&2
-BIN="$ROOT/target/release/iops"
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/iops-bench-serve.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/serve.sh
+source "$ROOT/scripts/lib/serve.sh"
+bg_init bench-serve TERM
+build_iops
 
 # Port 0: the server binds a free port and prints "listening on http://127.0.0.1:PORT".
-"$BIN" serve --addr 127.0.0.1:0 --db "$WORK/bench.db" --durability full \
-    >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 1 100); do
-    URL="$(sed -n 's/^listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$WORK/serve.out")"
-    [[ -n "$URL" ]] && break
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "bench-serve: the server exited:" >&2
-        cat "$WORK/serve.err" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-if [[ -z "$URL" ]]; then
-    echo "bench-serve: the server did not print its address within 10 s" >&2
-    exit 1
-fi
-echo "==> iops serve at $URL (pid $SERVER_PID, synchronous FULL, $WORK/bench.db)" >&2
+bg_start "$BIN" serve --addr 127.0.0.1:0 --db "$WORK/bench.db" --durability full
+bg_wait 10 '^listening on http://[0-9.:]+$' "print its address"
+URL="$(sed -n 's/^listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$WORK/bg.out")"
+echo "==> iops serve at $URL (pid $BG_PID, synchronous FULL, $WORK/bench.db)" >&2
 echo "==> iops loadgen --hosts $HOSTS --connections $CONNS --duration $DURATION" >&2
 echo "==> before: $(uptime)" >&2
 "$BIN" loadgen --url "$URL" --hosts "$HOSTS" --duration "$DURATION" --connections "$CONNS"
 echo "==> after:  $(uptime)" >&2
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || true
-SERVER_PID=""
+bg_stop
 echo "==> server stopped" >&2

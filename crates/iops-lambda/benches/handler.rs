@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::engine::{HostState, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
@@ -26,6 +27,8 @@ use iops_store::{
     ids, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore, StateUpdate, Store,
     StoreError, StoredInsight, StoredMetric, StoredState,
 };
+use lambda_http::{Body, Response};
+use tokio::runtime::Runtime;
 
 /// A store that keeps everything in HashMaps: the handler's own work, no storage.
 #[derive(Debug, Default)]
@@ -196,6 +199,30 @@ fn app_on(store: Arc<dyn Store>, model: Option<&std::path::Path>) -> App {
     App::new(Arc::new(Service::new(store, engine)), MetricsSink::Off)
 }
 
+/// One POST /metrics: the event's JSON → lambda_http Request → the handler's response.
+async fn post(app: &App, event: String) -> Response<Body> {
+    let request = lambda_http::request::from_str(&event).unwrap();
+    app.handle(request).await
+}
+
+/// Criterion's figure for `app` answering POST /metrics, each iteration the next event
+/// after `*i`.
+fn bench_posts(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    name: &str,
+    app: &App,
+    i: &mut u64,
+) {
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter(|| {
+            *i += 1;
+            let e = event(*i);
+            async move { black_box(post(app, e).await) }
+        })
+    });
+}
+
 fn percentiles(name: &str, mut d: Vec<Duration>) {
     d.sort();
     let at = |q: f64| d[((d.len() - 1) as f64 * q) as usize];
@@ -224,30 +251,18 @@ fn bench(c: &mut Criterion) {
         let mut i = 0u64;
         rt.block_on(async {
             for _ in 0..WARM {
-                app.handle(lambda_http::request::from_str(&event(i)).unwrap())
-                    .await;
+                post(&app, event(i)).await;
                 i += 1;
             }
         });
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| {
-                i += 1;
-                let e = event(i);
-                let app = &app;
-                async move {
-                    let request = lambda_http::request::from_str(&e).unwrap();
-                    black_box(app.handle(request).await)
-                }
-            })
-        });
+        bench_posts(&mut group, &rt, name, &app, &mut i);
         let mut times = Vec::with_capacity(20_000);
         rt.block_on(async {
             for _ in 0..20_000 {
                 i += 1;
                 let e = event(i);
                 let t = Instant::now();
-                let request = lambda_http::request::from_str(&e).unwrap();
-                black_box(app.handle(request).await);
+                black_box(post(&app, e).await);
                 times.push(t.elapsed());
             }
         });
@@ -255,18 +270,7 @@ fn bench(c: &mut Criterion) {
     }
     {
         let app = app_on(Arc::new(SqliteStore::open_in_memory().unwrap()), None);
-        let mut i = 0u64;
-        group.bench_function("sqlite", |b| {
-            b.to_async(&rt).iter(|| {
-                i += 1;
-                let e = event(i);
-                let app = &app;
-                async move {
-                    let request = lambda_http::request::from_str(&e).unwrap();
-                    black_box(app.handle(request).await)
-                }
-            })
-        });
+        bench_posts(&mut group, &rt, "sqlite", &app, &mut 0);
     }
     group.finish();
 

@@ -11,6 +11,13 @@ use thiserror::Error;
 pub const DEFAULT_SAGEMAKER_TIMEOUT: Duration = Duration::from_millis(800);
 /// Default largest POST /metrics body (a metric is ~150 bytes).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default reorder window: the service's own default (`ServiceConfig::reorder_window`, 10
+/// minutes of event time: two samples at the runbook's 5-minute interval).
+pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_secs(600);
+/// Largest REORDER_WINDOW_SECONDS accepted: 7 days. A window this wide already lets a week-old
+/// backfill into the current model; a larger value is far more likely a unit mistake
+/// (milliseconds) than a wish.
+pub const MAX_REORDER_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
 /// A variable with a value the function cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -74,6 +81,10 @@ pub struct Config {
     pub model_path: Option<PathBuf>,
     /// MAX_BODY_BYTES: larger POST bodies answer 413.
     pub max_body_bytes: usize,
+    /// REORDER_WINDOW_SECONDS: how far (event time) behind a host's newest learned sample a
+    /// sample may arrive and still be learned; older ones are scored but not learned.
+    /// `Duration::ZERO` learns in-order samples only.
+    pub reorder_window: Duration,
 }
 
 impl Config {
@@ -140,11 +151,16 @@ impl Config {
                 }
             },
         };
+        let reorder_window = match get("REORDER_WINDOW_SECONDS") {
+            None => DEFAULT_REORDER_WINDOW,
+            Some(v) => parse_window_seconds(&v)?,
+        };
         Ok(Config {
             store,
             canary,
             model_path: get("MODEL_PATH").map(PathBuf::from),
             max_body_bytes,
+            reorder_window,
         })
     }
 }
@@ -215,6 +231,18 @@ fn parse_millis(name: &'static str, v: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+fn parse_window_seconds(v: &str) -> Result<Duration, ConfigError> {
+    match v.trim().parse::<u64>() {
+        Ok(s) if s <= MAX_REORDER_WINDOW_SECONDS => Ok(Duration::from_secs(s)),
+        _ => Err(bad(
+            "REORDER_WINDOW_SECONDS",
+            format!(
+                "must be whole seconds from 0 to {MAX_REORDER_WINDOW_SECONDS} (7 days), got {v:?}"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -256,6 +284,48 @@ mod tests {
         assert_eq!(c.canary, None);
         assert_eq!(c.model_path, None);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.reorder_window, DEFAULT_REORDER_WINDOW);
+    }
+
+    #[test]
+    fn default_reorder_window_is_the_services() {
+        assert_eq!(
+            DEFAULT_REORDER_WINDOW,
+            iops_service::ServiceConfig::default().reorder_window
+        );
+    }
+
+    #[test]
+    fn reorder_window_seconds() {
+        let window =
+            |v: &'static str| config(&[("IOPS_STORE", "memory"), ("REORDER_WINDOW_SECONDS", v)]);
+        for (v, secs) in [("0", 0), ("1", 1), (" 3600 ", 3600), ("604800", 604_800)] {
+            assert_eq!(
+                window(v).unwrap().reorder_window,
+                Duration::from_secs(secs),
+                "{v}"
+            );
+        }
+        // Empty counts as unset: the default.
+        assert_eq!(window("").unwrap().reorder_window, DEFAULT_REORDER_WINDOW);
+        for v in [
+            "-1",
+            "ten",
+            "1.5",
+            "600s",
+            "1e3",
+            "604801",
+            "18446744073709551616",
+        ] {
+            let e = window(v).unwrap_err();
+            assert_eq!(e.name, "REORDER_WINDOW_SECONDS", "{v}");
+            assert!(
+                e.to_string()
+                    .starts_with("environment variable REORDER_WINDOW_SECONDS: "),
+                "{e}"
+            );
+            assert!(e.reason.contains(&format!("{v:?}")), "{e}");
+        }
     }
 
     #[test]

@@ -2,57 +2,21 @@
 //! called through aws-sdk-sagemakerruntime with the endpoint URL overridden.
 
 mod common;
+/// The SageMaker server's own test model and starter.
+#[path = "../../iops-sagemaker/tests/common/mod.rs"]
+mod sagemaker;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{app_from_vars, json_of, quiet, v2, T0};
-use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::forest::IsolationForestParams;
-use iops_core::ndarray::Array2;
-use iops_core::ParamGuard;
 use iops_lambda::canary::routes_to_canary;
 use iops_lambda::{json_subscriber, App};
-use iops_sagemaker::{serve, AppState, LoadedModel};
 use iops_store::ModelSource;
+use sagemaker::{artifact, start_server, NORMAL, OUTLIER};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-const NAMES: [&str; 4] = ["cpuUsage", "memoryUsage", "diskIO", "networkIO"];
-
-/// A 20-tree forest on metric-like rows (cpu, memory 20–80 %, I/O 100–300), raw features:
-/// the SageMaker model scores the metric object's fields by name.
-fn artifact() -> ModelArtifact {
-    let x = Array2::from_shape_fn((400, 4), |(i, j)| {
-        let t = i as f64;
-        match j {
-            0 => 50.0 + 20.0 * (t * 0.37).sin(),
-            1 => 60.0 + 15.0 * (t * 0.11).cos(),
-            2 => 200.0 + 80.0 * (t * 0.23).sin() * (t * 0.05).cos(),
-            _ => 150.0 + 50.0 * (t * 0.41).cos(),
-        }
-    });
-    let params = IsolationForestParams::new()
-        .n_trees(20)
-        .max_samples(128)
-        .contamination(0.02)
-        .seed(7)
-        .check()
-        .unwrap();
-    ModelArtifact::train(
-        &params,
-        x.view(),
-        NAMES.map(String::from).to_vec(),
-        OffsetDateTime::UNIX_EPOCH,
-    )
-    .unwrap()
-}
-
-const OUTLIER: [f64; 4] = [99.0, 5.0, 5000.0, 9000.0];
-const NORMAL: [f64; 4] = [50.0, 60.0, 200.0, 150.0];
 
 fn sample(host: &str, i: u64, v: [f64; 4]) -> String {
     format!(
@@ -63,34 +27,6 @@ fn sample(host: &str, i: u64, v: [f64; 4]) -> String {
         v[2],
         v[3]
     )
-}
-
-struct Server {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start_server() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = oneshot::channel::<()>();
-    let state = AppState::new(LoadedModel::new(artifact(), "test-version"));
-    let task = tokio::spawn(serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    Server { addr, stop, task }
-}
-
-impl Server {
-    async fn stop(self) {
-        self.stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("server stops")
-            .unwrap()
-            .unwrap();
-    }
 }
 
 fn aws_env() {

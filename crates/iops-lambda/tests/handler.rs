@@ -189,6 +189,64 @@ async fn oversized_body_answers_413_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn reorder_window_seconds_decides_whether_a_late_sample_is_learned() {
+    use iops_service::IngestOutcome;
+    // Samples 5 minutes apart: 0, 1, 3 arrive in order, then 2 (5 minutes behind the newest),
+    // then 4. Which of them the host's state learned shows in the next sample's `scored_after`.
+    for (window, late_learned) in [
+        (Some("0"), false),
+        (Some("299"), false),
+        (Some("300"), true),
+        (None, true),
+    ] {
+        let vars: Vec<(&str, &str)> = window
+            .map(|w| ("REORDER_WINDOW_SECONDS", w))
+            .into_iter()
+            .collect();
+        let app = app_with(&vars).await;
+        for i in [0, 1, 3] {
+            let r = app
+                .handle(v2("POST", "/metrics", &[], Some(&quiet("web-1", i))))
+                .await;
+            assert_eq!(r.status(), 200, "{window:?} {i}");
+        }
+        let late = app
+            .service()
+            .ingest(quiet("web-1", 2).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(
+            late.outcome,
+            IngestOutcome::ScoredLate {
+                learned: late_learned
+            },
+            "window {window:?}"
+        );
+        assert_eq!(late.scored_after, Some(3), "window {window:?}");
+        let next = app
+            .service()
+            .ingest(quiet("web-1", 4).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(next.outcome, IngestOutcome::Scored);
+        assert_eq!(
+            next.scored_after,
+            Some(3 + u64::from(late_learned)),
+            "window {window:?}"
+        );
+        // Learned or not, the late sample is stored and answered over the handler.
+        let r = app
+            .handle(v1("GET", "/metrics", &[("hostname", "web-1")], None))
+            .await;
+        assert_eq!(
+            json_of(&r)["metrics"].as_array().unwrap().len(),
+            5,
+            "window {window:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn other_routes_answer_404_and_other_methods_405() {
     let app = app().await;
     for request in [

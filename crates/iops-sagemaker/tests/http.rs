@@ -5,33 +5,17 @@ mod common;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use common::{artifact, NORMAL};
+use common::{artifact, start_server, TestServer, NORMAL};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use iops_sagemaker::{serve, AppState, LoadedModel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-
-async fn start() -> (
-    std::net::SocketAddr,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let state = AppState::new(LoadedModel::new(artifact(), "test-version"));
-    let server = tokio::spawn(serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    (addr, tx, server)
-}
+use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn ping_and_invocations_over_http() {
-    let (addr, stop, server) = start().await;
+    let server = start_server().await;
+    let addr = server.addr;
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 
     let ping = client
@@ -55,17 +39,16 @@ async fn ping_and_invocations_over_http() {
     assert_eq!(v["scores"][0]["score"].as_f64().unwrap(), want);
 
     drop(client);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("server stops after the shutdown signal")
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_drains_a_request_in_flight() {
-    let (addr, stop, server) = start().await;
+    let TestServer {
+        addr,
+        stop,
+        task: server,
+    } = start_server().await;
     let body = NORMAL.map(|v| v.to_string()).join(",") + "\n";
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     // Headers and half the body, then the shutdown signal, then the rest.
