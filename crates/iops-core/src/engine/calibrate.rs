@@ -156,38 +156,40 @@ impl<const L: usize> SurpriseCalibrator<L> {
         // Counts in units of the newest sample's weight: `above / unit` samples of the
         // `total / unit` were at least this surprising. The probability (above + 1) /
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
+        // In phases, each one step on every lane, so the arithmetic is SIMD between the
+        // table reads: the lanes' three suffix sums, ...
         let unit = self.unit;
-        let mut empirical: Lanes<f64, L> = Lanes::splat(0.0);
-        let mut gaussian: Lanes<f64, L> = Lanes::splat(0.0);
-        let mut settled: Lanes<bool, L> = Lanes::splat(false);
+        let (mut total, mut at, mut over) = ([0.0; L], [0.0; L], [0.0; L]);
         for l in 0..L {
-            let lane = self.tail.get(l * ROW..(l + 1) * ROW).unwrap_or(&[]);
-            let read = |b: usize| f64::from(lane.get(b).copied().unwrap_or(0.0));
-            let total = read(0) + unit;
-            let (at, over) = (read(bin[l]), read(bin[l] + 1));
-            let above = over + (at - over) * (1.0 - frac[l]);
-            let (s, max_seen) = (surprise[l], self.max_seen[l]);
-            let e = if above < unit && s > max_seen {
-                let ratio = if max_seen > 0.0 {
-                    (max_seen / s).powi(2)
-                } else {
-                    1e-6
-                };
-                ratio * unit / total
-            } else {
-                (above + unit) / total
-            };
-            // (no NaN here: the weights are finite and total > 0)
-            empirical[l] = min(max(e, f64::MIN_POSITIVE), 1.0);
-            // The Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the formula's
-            // 1e-7 error), so when y^2 >= -ln p this is the empirical value.
-            let y = s * self.gaussian_factor;
-            gaussian[l] = max(neg_ln_erfc(y), y * y);
-            // The floor binds on most queries (about 98% on the bench stream): when a cheap
-            // lower bound of -ln p (within 1/128 of it) is above the floor already, the
-            // result is the floor, bit for bit, without the logarithm.
-            settled[l] = -ln_upper_bound(empirical[l]) >= gaussian[l];
+            let read = |b: usize| f64::from(self.tail.get(l * ROW + b).copied().unwrap_or(0.0));
+            (total[l], at[l], over[l]) = (read(0) + unit, read(bin[l]), read(bin[l] + 1));
         }
+        // ... the empirical tail probability, ...
+        let empirical: Lanes<f64, L> = Lanes::from_fn(|l| {
+            let above = over[l] + (at[l] - over[l]) * (1.0 - frac[l]);
+            let (s, max_seen) = (surprise[l], self.max_seen[l]);
+            // a record beyond every bin's history: the Pareto tail (selects, not branches;
+            // the unused ratio may be NaN, it is not selected)
+            let record = (above < unit) & (s > max_seen);
+            let ratio = if max_seen > 0.0 {
+                (max_seen / s).powi(2)
+            } else {
+                1e-6
+            };
+            let numerator = if record { ratio * unit } else { above + unit };
+            // (no NaN here: the weights are finite and total > 0)
+            min(max(numerator / total[l], f64::MIN_POSITIVE), 1.0)
+        });
+        // ... and the Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the
+        // formula's 1e-7 error), so when y^2 >= -ln p this is the empirical value.
+        let y = surprise.map(|s| s * self.gaussian_factor);
+        let erfc = neg_ln_erfc(y);
+        let gaussian: Lanes<f64, L> = Lanes::from_fn(|l| max(erfc[l], y[l] * y[l]));
+        // The floor binds on most queries (about 98% on the bench stream): when a cheap
+        // lower bound of -ln p (within 1/128 of it) is above the floor already, the result
+        // is the floor, bit for bit, without the logarithm.
+        let bound = ln_upper_bound(empirical);
+        let settled: Lanes<bool, L> = Lanes::from_fn(|l| -bound[l] >= gaussian[l]);
         if settled.all() {
             return gaussian;
         }

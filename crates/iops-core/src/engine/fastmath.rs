@@ -13,6 +13,8 @@
 //!   `-ln erfc(y) >= y^2 > 729` exceeds any log-surprise the engine keeps, but the formula
 //!   is still used, so the function is defined everywhere.
 
+use super::lanes::Lanes;
+
 /// The larger of two numbers that are never NaN: one `maxsd`, where `f64::max` adds
 /// instructions to return the non-NaN operand.
 #[inline(always)]
@@ -86,19 +88,24 @@ pub(crate) fn ln(x: f64) -> f64 {
     exponent as f64 * std::f64::consts::LN_2 + (ln_c + series)
 }
 
-/// An upper bound of `ln x` for a positive, normal f64, at most one mantissa bin (1/128)
-/// above it: [`ln`] without its series (the exponent, the table's logarithm of the bin's
-/// centre, plus the bin's half width). Settles `min(-ln p, g)` without the logarithm
-/// whenever `-ln p` exceeds `g` by more than 1/128.
+/// An upper bound of `ln x` for each lane's positive, normal f64, at most one mantissa bin
+/// (1/128) above it: [`ln`] without its series (the exponent, the table's logarithm of the
+/// bin's centre, plus the bin's half width). Settles `min(-ln p, g)` without the logarithm
+/// whenever `-ln p` exceeds `g` by more than 1/128. The exponent goes through i32, which
+/// SSE2 converts two lanes at a time.
 #[inline(always)]
-pub(crate) fn ln_upper_bound(x: f64) -> f64 {
-    let bits = x.to_bits();
-    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let index = ((bits >> (52 - LN_BITS)) & (LN_SIZE as u64 - 1)) as usize;
-    let ln_c = LN_TABLE.get(index).map_or(0.0, |e| e[0]);
+pub(crate) fn ln_upper_bound<const L: usize>(x: Lanes<f64, L>) -> Lanes<f64, L> {
+    let bits = x.map(f64::to_bits);
+    let exponent = bits.map(|b| ((b >> 52) as i32 & 0x7ff) - 1023);
+    let ln_c: Lanes<f64, L> = Lanes::from_fn(|l| {
+        let index = ((bits[l] >> (52 - LN_BITS)) & (LN_SIZE as u64 - 1)) as usize;
+        LN_TABLE.get(index).map_or(0.0, |e| e[0])
+    });
     // ln(1 + h / c) <= h / c <= h for the half width h = 1/256 of a bin, plus the rounding
     // of the table and of this sum (far below 1e-12)
-    exponent as f64 * std::f64::consts::LN_2 + ln_c + (1.0 / 256.0 + 1e-12)
+    Lanes::from_fn(|l| {
+        f64::from(exponent[l]) * std::f64::consts::LN_2 + ln_c[l] + (1.0 / 256.0 + 1e-12)
+    })
 }
 
 /// `-ln erfc(y)` for y >= 0 without underflow (Numerical Recipes `erfcc` in log form,
@@ -170,9 +177,33 @@ const fn erfc_table() -> [[f64; 4]; ERFC_INTERVALS] {
     table
 }
 
-/// `-ln erfc(y)` for y >= 0 (negative y: as |y|), interpolated; see the module docs.
+/// `-ln erfc(y)` for each lane's y >= 0 (negative y: as |y|), interpolated; see the module
+/// docs. In phases over the lanes (positions, table reads, the cubic), so the arithmetic is
+/// SIMD; a lane beyond the table (rare: a surprise of 40 sigma or more) sends all lanes
+/// through the scalar path.
 #[inline(always)]
-pub(crate) fn neg_ln_erfc(y: f64) -> f64 {
+pub(crate) fn neg_ln_erfc<const L: usize>(y: Lanes<f64, L>) -> Lanes<f64, L> {
+    let y = y.map(f64::abs);
+    let inside: Lanes<bool, L> = y.map(|y| y < ERFC_MAX);
+    if !inside.all() {
+        return y.map(neg_ln_erfc_one);
+    }
+    let t = y.map(|y| y * ERFC_STEPS_PER_UNIT);
+    // 0 <= t < 864: the (cheap, signed) cast truncates toward zero
+    let i = t.map(|t| t as i32);
+    let floor = i.map(f64::from);
+    let c: Lanes<[f64; 4], L> =
+        Lanes::from_fn(|l| ERFC_TABLE.get(i[l] as usize).copied().unwrap_or([0.0; 4]));
+    Lanes::from_fn(|l| {
+        let s = t[l] - floor[l];
+        let [c0, c1, c2, c3] = c[l];
+        c0 + s * (c1 + s * (c2 + s * c3))
+    })
+}
+
+/// [`neg_ln_erfc`] of one value.
+#[inline(never)]
+fn neg_ln_erfc_one(y: f64) -> f64 {
     let y = y.abs();
     if y < ERFC_MAX {
         let t = y * ERFC_STEPS_PER_UNIT;
@@ -214,7 +245,7 @@ mod tests {
             // edges and centres of mantissa bins, where the bound is tightest and loosest
             for k in 0..=256 {
                 let v = x * (1.0 + f64::from(k) / 256.0);
-                let (bound, exact) = (ln_upper_bound(v), v.ln());
+                let (bound, exact) = (ln_upper_bound(Lanes([v]))[0], v.ln());
                 assert!(bound >= exact, "ln({v}): bound {bound} below {exact}");
                 assert!(bound - exact <= 1.0 / 128.0 + 1e-9, "ln({v}): loose bound");
             }
@@ -232,12 +263,14 @@ mod tests {
             (10.0, 2.088_487_583e-45),
         ] {
             let want = -f64::ln(erfc);
-            for f in [neg_ln_erfc, neg_ln_erfc_exact] {
+            for f in [neg_ln_erfc_one, neg_ln_erfc_exact] {
                 assert!((f(y) - want).abs() < 2e-7 * (1.0 + want), "y={y}");
             }
         }
         // far tails stay finite (erfc itself underflows there)
-        assert!(neg_ln_erfc(1e6).is_finite() && neg_ln_erfc(f64::MAX).is_finite());
+        assert!(neg_ln_erfc(Lanes([1e6, f64::MAX, 1.0]))
+            .iter()
+            .all(|v| v.is_finite()));
     }
 
     #[test]
@@ -245,7 +278,7 @@ mod tests {
         let mut worst: f64 = 0.0;
         for k in 0..300_000 {
             let y = f64::from(k) * 1e-4 + 1.3e-5;
-            let (got, want) = (neg_ln_erfc(y), neg_ln_erfc_exact(y));
+            let (got, want) = (neg_ln_erfc(Lanes([y]))[0], neg_ln_erfc_exact(y));
             worst = worst.max((got - want).abs() / (1.0 + want));
         }
         assert!(worst < 1e-8, "worst relative error {worst}");
