@@ -179,8 +179,8 @@ const fn erfc_table() -> [[f64; 4]; ERFC_INTERVALS] {
 
 /// `-ln erfc(y)` for each lane's y >= 0 (negative y: as |y|), interpolated; see the module
 /// docs. In phases over the lanes (positions, table reads, the cubic), so the arithmetic is
-/// SIMD; a lane beyond the table (rare: a surprise of 40 sigma or more) sends all lanes
-/// through the scalar path.
+/// SIMD; a lane beyond the table (rare: 57 sigma or more at the default `gaussian_scale`)
+/// sends all lanes through the scalar path.
 #[inline(always)]
 pub(crate) fn neg_ln_erfc<const L: usize>(y: Lanes<f64, L>) -> Lanes<f64, L> {
     let y = y.map(f64::abs);
