@@ -25,17 +25,20 @@
 //! with the bookkeeping (ring positions, counters, forgetting weights) done once. Each lane
 //! is scored bit for bit as [`SeriesScorer`] (a `Pipeline<1>`) scores its series alone
 //! (tested); 201 -> 125 ns per host sample (`make bench-peers`) against four separate
-//! pipelines.
+//! pipelines, bit-identical scores.
 //!
-//! Where a host sample's time goes (123 ns on the bench stream, measured by leaving each
-//! part out): the two calibrators 61 ns (queries 49: eight lane-queries of table reads, a
-//! division and the log bound; learning 12), the seasonal model 12, the rolling window 9,
-//! writing the four [`Observation`]s 7, the insight rules 4, validation and the caller's
-//! loop 10, the rest (z-scores, level, suppression) about 20. Measured and not kept:
-//! AVX2 (x86-64-v3: -18% instructions, no faster), calibrator queries in f32 (slower),
-//! out-of-line rolling updates or queries (slower), an exponentially weighted residual
-//! model for the seasonal match (NAB 66.95, no faster), the level surprise from a scaled
-//! Gaussian tail (-11% time, NAB 65.7 to 67.7 depending on the scale's memory).
+//! Where a host sample's time went before the calibrators' log-probability cache (123 ns
+//! on the bench stream, measured by leaving each part out): the two calibrators 61 ns
+//! (queries 49: eight lane-queries of table reads, a division and the log bound; learning
+//! 12), the seasonal model 12, the rolling window 9, writing the four [`Observation`]s 7,
+//! the insight rules 4, validation and the caller's loop 10, the rest (z-scores, level,
+//! suppression) about 20. The cache and coarser bins took the calibrators to about 45 ns
+//! (107 ns a host sample), of which the Gaussian floor's table about 11. Measured and not
+//! kept: AVX2 (x86-64-v3: -18% instructions, no faster), calibrator queries in f32
+//! (slower), the floor's table in f32 (no faster), out-of-line rolling updates or queries
+//! (slower), an exponentially weighted residual model for the seasonal match (NAB 66.95,
+//! no faster), the level surprise from a scaled Gaussian tail (-11% time, NAB 65.7 to 67.7
+//! depending on the scale's memory).
 //!
 //! Simplifications measured and rejected (NAB standard / low-FP, one configuration, causal;
 //! the sliding-maximum engine before the choices above scored 69.53 / 63.40): one
