@@ -188,8 +188,10 @@ const fn erfc_table() -> [[f64; 4]; ERFC_INTERVALS] {
 #[inline(always)]
 pub(crate) fn neg_ln_erfc<const L: usize>(y: Lanes<f64, L>) -> Lanes<f64, L> {
     let y = y.map(f64::abs);
-    let inside: Lanes<bool, L> = y.map(|y| y < ERFC_MAX);
-    if !inside.all() {
+    // one compare for all lanes, on the largest (a NaN, which the callers never pass, would
+    // read a wrong table entry: nonsense, not a panic)
+    let largest = y.iter().fold(0.0, |m, &y| max(m, y));
+    if largest >= ERFC_MAX {
         return y.map(neg_ln_erfc_one);
     }
     let t = y.map(|y| y * ERFC_STEPS_PER_UNIT);

@@ -44,6 +44,18 @@ pub(super) fn sat(v: f64) -> f64 {
     }
 }
 
+/// [`sat`] of every lane, checked once for all of them: the sum of the magnitudes is finite
+/// when every lane is (or overflows, and then each lane is checked).
+#[inline(always)]
+pub(super) fn sat_lanes<const L: usize>(v: Lanes<f64, L>) -> Lanes<f64, L> {
+    let total: f64 = v.iter().map(|x| x.abs()).sum();
+    if total <= f64::MAX {
+        v
+    } else {
+        v.map(sat)
+    }
+}
+
 /// [`sat`] of a NaN (0.0) or an infinity (±f64::MAX).
 #[cold]
 #[inline(never)]

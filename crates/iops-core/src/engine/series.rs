@@ -55,7 +55,7 @@ use super::calibrate::SurpriseCalibrator;
 use super::config::EngineConfig;
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
-use super::rolling::{sat, Rolling};
+use super::rolling::{sat_lanes, Rolling};
 use crate::{finite, Result};
 
 /// Damping applied to a suppressed (same-incident) surprise.
@@ -193,7 +193,7 @@ impl<const L: usize> Seasonal<L> {
         };
         // Saturated: values near f64::MAX must not make an infinite residual. The value
         // compared with (for the report) is x - r, up to rounding.
-        let r = best.map(sat);
+        let r = sat_lanes(best);
         Some((r, Lanes::from_fn(|l| x[l] - r[l])))
     }
 }
@@ -225,13 +225,15 @@ impl<const L: usize> Level<L> {
         };
         if held < len {
             let total = sum(self.recent.values.get(..held).unwrap_or(&[]));
-            return Lanes::from_fn(|l| sat((total[l] + x[l]) / (held + 1) as f64));
+            return sat_lanes(Lanes::from_fn(|l| (total[l] + x[l]) / (held + 1) as f64));
         }
         // all held values but the oldest (about to drop out), plus x
         let total = sum(&self.recent.values);
         let oldest = self.recent.oldest(0).unwrap_or(Lanes::splat(0.0));
         // saturated: sums of values near f64::MAX overflow
-        Lanes::from_fn(|l| sat((total[l] - oldest[l] + x[l]) / len as f64))
+        sat_lanes(Lanes::from_fn(|l| {
+            (total[l] - oldest[l] + x[l]) / len as f64
+        }))
     }
 }
 
@@ -363,15 +365,18 @@ impl<const L: usize> Pipeline<L> {
             let r_spread = self.rolling.spread();
             for l in 0..L {
                 spread[l] = max(r_spread[l], floor[l]);
-                z[l] = sat((x[l] - expected[l]) / spread[l]);
+                z[l] = (x[l] - expected[l]) / spread[l];
             }
+            z = sat_lanes(z);
             if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
                 if s.residuals.is_warm() {
                     let (mean_r, s_spread) = (s.residuals.mean(), s.residuals.spread());
+                    let s_spread: Lanes<f64, L> = Lanes::from_fn(|l| max(s_spread[l], floor[l]));
+                    let s_z: Lanes<f64, L> =
+                        sat_lanes(Lanes::from_fn(|l| (r[l] - mean_r[l]) / s_spread[l]));
                     for l in 0..L {
-                        let s_spread = max(s_spread[l], floor[l]);
+                        let (s_spread, s_z) = (s_spread[l], s_z[l]);
                         let use_it = s_spread < self.seasonal_preference * spread[l];
-                        let s_z = sat((r[l] - mean_r[l]) / s_spread);
                         let s_expected = matched[l] + mean_r[l];
                         // selects: which model explains a lane better is data-dependent
                         z[l] = if use_it { s_z } else { z[l] };
@@ -389,8 +394,9 @@ impl<const L: usize> Pipeline<L> {
             let (mean, b_spread) = (self.level.blocks.mean(), self.level.blocks.spread());
             for l in 0..L {
                 let spread = max(b_spread[l], floor[l]);
-                level_z[l] = sat((short[l] - mean[l]) / spread);
+                level_z[l] = (short[l] - mean[l]) / spread;
             }
+            level_z = sat_lanes(level_z);
         }
         // 3. calibrate and combine
         let abs_z = z.map(f64::abs);
