@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::EngineConfig;
 use super::explain;
+use super::fastmath::max;
 use super::lanes::Lanes;
 use super::multivariate::{self, HostForest};
 use super::series::{Observation, Pipeline};
@@ -142,27 +143,29 @@ impl HostState {
         // would change nothing (checked once for the four metrics).
         let quiet = self.incidents.iter().all(Option::is_none)
             & scores.iter().fold(true, |q, &s| q & (s < p.info_score));
-        for (i, metric) in Metric::ALL.into_iter().enumerate().filter(|_| !quiet) {
-            let score = scores[i];
-            let severity =
-                explain::severity(score, p.info_score, p.warning_score, p.critical_score);
-            let calm = score < RELEASE_FRACTION * p.info_score;
-            if let Some(severity) =
-                OpenIncident::step(&mut self.incidents[i], severity, calm, p.cooldown)
-            {
-                // (the observation is copied only for the rare insight)
-                let obs = Observation {
-                    score,
-                    ..metrics[i]
-                };
-                insights.push(explain::insight(
-                    metric,
-                    &sample.hostname,
-                    sample.timestamp,
-                    values[i],
-                    severity,
-                    &obs,
-                ));
+        if !quiet {
+            for (i, metric) in Metric::ALL.into_iter().enumerate() {
+                let score = scores[i];
+                let severity =
+                    explain::severity(score, p.info_score, p.warning_score, p.critical_score);
+                let calm = score < RELEASE_FRACTION * p.info_score;
+                if let Some(severity) =
+                    OpenIncident::step(&mut self.incidents[i], severity, calm, p.cooldown)
+                {
+                    // (the observation is copied only for the rare insight)
+                    let obs = Observation {
+                        score,
+                        ..metrics[i]
+                    };
+                    insights.push(explain::insight(
+                        metric,
+                        &sample.hostname,
+                        sample.timestamp,
+                        values[i],
+                        severity,
+                        &obs,
+                    ));
+                }
             }
         }
         out.forest = None;
@@ -170,7 +173,8 @@ impl HostState {
             let warmup = multivariate::forest_warmup(config);
             self.assess_with_forest(forest, warmup, p.cooldown, sample, out);
         }
-        out.score = out.metrics.iter().map(|o| o.score).fold(0.0, f64::max);
+        // (scores are never NaN: the plain comparison of fastmath's max suffices)
+        out.score = out.metrics.iter().fold(0.0, |m, o| max(m, o.score));
     }
 
     /// Scores the sample's standardised metric vector with the fleet forest. When the
