@@ -201,21 +201,19 @@ impl<const L: usize> SurpriseCalibrator<L> {
         if self.n_seen < self.min_samples {
             return Lanes::splat(0.0);
         }
-        let y = surprise.map(|s| s * self.gaussian_factor);
-        let erfc = neg_ln_erfc(y);
+        let gaussian = self.gaussian_floor(surprise);
         let exact: Lanes<bool, L> = Lanes::from_fn(|l| surprise[l] > self.cached_up_to[l]);
         let fast: Lanes<f64, L> = Lanes::from_fn(|l| {
             let read = |b: usize| f64::from(self.cache.get(l * EDGES + b).copied().unwrap_or(0.0));
             let b = bin[l].min(CACHED - 1);
             let (lo, hi) = (read(b), read(b + 1));
             let e = lo + (hi - lo) * frac[l];
-            let g = max(erfc[l], y[l] * y[l]);
-            max(min(e, g), 0.0)
+            max(min(e, gaussian[l]), 0.0)
         });
         if !exact.any() {
             return fast;
         }
-        let slow = self.query_exact(bin, frac, surprise);
+        let slow = self.query_exact(bin, frac, surprise, gaussian);
         Lanes::from_fn(|l| if exact[l] { slow[l] } else { fast[l] })
     }
 
@@ -235,17 +233,26 @@ impl<const L: usize> SurpriseCalibrator<L> {
         self.refreshed_at = self.n_seen;
     }
 
-    /// [`SurpriseCalibrator::log_surprise`] of located surprises, from the suffix sums.
+    /// The Gaussian floor of each lane's surprise: `-ln` of the Gaussian tail of
+    /// `surprise / gaussian_scale`. -ln erfc(y) >= y^2 (the max only irons out the
+    /// formula's 1e-7 error), so when y^2 >= -ln p the calibrated value is the empirical one.
+    #[inline(always)]
+    fn gaussian_floor(&self, surprise: Lanes<f64, L>) -> Lanes<f64, L> {
+        let y = surprise.map(|s| s * self.gaussian_factor);
+        let erfc = neg_ln_erfc(y);
+        Lanes::from_fn(|l| max(erfc[l], y[l] * y[l]))
+    }
+
+    /// [`SurpriseCalibrator::log_surprise`] of located surprises of a warm calibrator, from
+    /// the suffix sums, given their Gaussian floor.
     #[inline(always)]
     fn query_exact(
         &self,
         bin: Lanes<usize, L>,
         frac: Lanes<f64, L>,
         surprise: Lanes<f64, L>,
+        gaussian: Lanes<f64, L>,
     ) -> Lanes<f64, L> {
-        if self.n_seen < self.min_samples {
-            return Lanes::splat(0.0);
-        }
         // Counts in units of the newest sample's weight: `above / unit` samples of the
         // `total / unit` were at least this surprising. The probability (above + 1) /
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
@@ -273,14 +280,9 @@ impl<const L: usize> SurpriseCalibrator<L> {
             // (no NaN here: the weights are finite and total > 0)
             min(max(numerator / total[l], f64::MIN_POSITIVE), 1.0)
         });
-        // ... and the Gaussian floor. -ln erfc(y) >= y^2 (the max only irons out the
-        // formula's 1e-7 error), so when y^2 >= -ln p this is the empirical value.
-        let y = surprise.map(|s| s * self.gaussian_factor);
-        let erfc = neg_ln_erfc(y);
-        let gaussian: Lanes<f64, L> = Lanes::from_fn(|l| max(erfc[l], y[l] * y[l]));
-        // The floor binds on most queries (about 98% on the bench stream): when a cheap
-        // lower bound of -ln p (within 1/128 of it) is above the floor already, the result
-        // is the floor, bit for bit, without the logarithm.
+        // ... against the Gaussian floor, which binds on most queries: when a cheap lower
+        // bound of -ln p (within 1/128 of it) is above it already, the result is the floor,
+        // bit for bit, without the logarithm.
         let bound = ln_upper_bound(empirical);
         let settled: Lanes<bool, L> = Lanes::from_fn(|l| -bound[l] >= gaussian[l]);
         if settled.all() {
@@ -521,7 +523,12 @@ mod tests {
             let s = 0.05 * f64::from(i) + 0.01;
             let (bin, frac) = SurpriseCalibrator::<1>::locate(s);
             let cached = c.log_surprise(Lanes([s]))[0];
-            let exact = c.query_exact(Lanes([bin]), Lanes([frac]), Lanes([s]))[0];
+            let exact = c.query_exact(
+                Lanes([bin]),
+                Lanes([frac]),
+                Lanes([s]),
+                c.gaussian_floor(Lanes([s])),
+            )[0];
             if s > c.max_seen[0] || bin >= CACHED {
                 assert_eq!(cached, exact, "{s}: exact path");
             } else {
@@ -538,7 +545,12 @@ mod tests {
         let s = 2.0;
         let (bin, frac) = SurpriseCalibrator::<1>::locate(s);
         assert_eq!(frac, 0.0);
-        let exact = c.query_exact(Lanes([bin]), Lanes([frac]), Lanes([s]))[0];
+        let exact = c.query_exact(
+            Lanes([bin]),
+            Lanes([frac]),
+            Lanes([s]),
+            c.gaussian_floor(Lanes([s])),
+        )[0];
         assert!((c.log_surprise(Lanes([s]))[0] - exact).abs() < 1e-5);
     }
 
