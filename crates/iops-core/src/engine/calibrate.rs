@@ -112,8 +112,6 @@ pub struct SurpriseCalibrator<const L: usize> {
     cache: Vec<f32>,
     /// `n_seen` at the last refresh of the cache.
     refreshed_at: u64,
-    /// `min(max_seen, CACHED_UP_TO)`: surprises above it are answered exactly.
-    cached_up_to: Lanes<f64, L>,
 }
 
 /// Suffix sums per lane.
@@ -139,7 +137,6 @@ impl<const L: usize> SurpriseCalibrator<L> {
             gaussian_factor: 1.0 / (gaussian_scale * std::f64::consts::SQRT_2),
             cache: vec![0.0; EDGES * L],
             refreshed_at: 0,
-            cached_up_to: Lanes::splat(0.0),
         }
     }
 
@@ -202,7 +199,9 @@ impl<const L: usize> SurpriseCalibrator<L> {
             return Lanes::splat(0.0);
         }
         let gaussian = self.gaussian_floor(surprise);
-        let exact: Lanes<bool, L> = Lanes::from_fn(|l| surprise[l] > self.cached_up_to[l]);
+        // beyond the cached bins, or a record (where the Pareto tail may apply): exactly
+        let exact: Lanes<bool, L> =
+            Lanes::from_fn(|l| surprise[l] > min(self.max_seen[l], CACHED_UP_TO));
         let fast: Lanes<f64, L> = Lanes::from_fn(|l| {
             let read = |b: usize| f64::from(self.cache.get(l * EDGES + b).copied().unwrap_or(0.0));
             let b = bin[l].min(CACHED - 1);
@@ -337,7 +336,6 @@ impl<const L: usize> SurpriseCalibrator<L> {
         for l in 0..L {
             // (finite, so the state survives JSON: an infinite surprise counts as f64::MAX)
             self.max_seen[l] = min(max(surprise[l], self.max_seen[l] * keep), f64::MAX);
-            self.cached_up_to[l] = min(self.max_seen[l], CACHED_UP_TO);
         }
         if (self.n_seen - self.refreshed_at) as i64 as f64 * STALE_DIV >= n {
             self.refresh();
