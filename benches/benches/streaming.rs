@@ -50,10 +50,15 @@ fn engine(c: &mut Criterion) {
     });
     group.finish();
 
-    let values: Vec<f64> = rest.iter().map(|s| s.cpu_usage).collect();
+    let values: Vec<(f64, f64)> = rest
+        .iter()
+        .map(|s| (s.timestamp.epoch_seconds(), s.cpu_usage))
+        .collect();
     let mut series = SeriesScorer::new(&config).expect("default config is valid");
     for s in &stream[..WARM_SAMPLES] {
-        series.observe(s.cpu_usage).expect("finite");
+        series
+            .observe(s.timestamp.epoch_seconds(), s.cpu_usage)
+            .expect("finite");
     }
     let mut group = c.benchmark_group("series");
     group.throughput(Throughput::Elements(values.len() as u64));
@@ -61,8 +66,8 @@ fn engine(c: &mut Criterion) {
         b.iter_batched_ref(
             || series.clone(),
             |scorer| {
-                for &x in &values {
-                    black_box(scorer.observe(black_box(x)).expect("finite"));
+                for &(t, x) in &values {
+                    black_box(scorer.observe(black_box(t), black_box(x)).expect("finite"));
                 }
             },
             BatchSize::LargeInput,

@@ -66,15 +66,15 @@ fn deliver(
         scores[i] = match last {
             Some(l) if t < l - window_secs => {
                 unlearned += 1;
-                scorer.clone().observe(x)?.score
+                scorer.clone().observe(t, x)?.score
             }
             Some(l) if t <= l => {
                 late += 1;
-                scorer.observe(x)?.score
+                scorer.observe(t, x)?.score
             }
             _ => {
                 last = Some(t);
-                scorer.observe(x)?.score
+                scorer.observe(t, x)?.score
             }
         };
     }

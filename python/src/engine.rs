@@ -315,7 +315,6 @@ fn host_run(
     timestamps: &[f64],
     values: &iops_core::ndarray::ArrayView2<'_, f64>,
 ) -> Result<Vec<(usize, [f64; 4])>> {
-    let warmup = engine::forest_warmup(config);
     let mut state = HostState::new(config)?;
     let mut out = Assessment::default();
     let mut rows = Vec::with_capacity(run.len());
@@ -343,7 +342,7 @@ fn host_run(
         state
             .process_into(config, &sample, &mut out)
             .map_err(|e| at(e.field().unwrap_or("sample").to_owned(), e.to_string()))?;
-        if state.n_seen() <= warmup {
+        if !state.forest_ready(config) {
             continue;
         }
         if let Some(x) = engine::host_features(&out.metrics) {

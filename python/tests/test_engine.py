@@ -55,9 +55,9 @@ def test_process_many_equals_process_and_accepts_json_text() -> None:
 def test_params_are_the_rust_defaults_and_kwargs_override() -> None:
     defaults = iops.InsightEngine.default_params()
     assert iops.InsightEngine().params == defaults
-    assert defaults["window"] == 288 and defaults["info_score"] == 0.33
-    e = iops.InsightEngine(window=100, season=0)
-    assert e.params == {**defaults, "window": 100, "season": 0}
+    assert defaults["window_seconds"] == 86400 and defaults["info_score"] == 0.35
+    e = iops.InsightEngine(window_seconds=3600, season_seconds=0)
+    assert e.params == {**defaults, "window_seconds": 3600, "season_seconds": 0}
 
 
 def test_host_state_restores() -> None:
@@ -76,10 +76,10 @@ def test_score_series() -> None:
     t = np.arange(500) * 300.0
     v = 50 + np.sin(np.arange(500) / 10.0)
     v[400] = 90.0
-    s = iops.score_series(t, v, season=0)
+    s = iops.score_series(t, v, season_seconds=0)
     assert s.shape == (500,) and np.all((s >= 0) & (s < 1))
     assert int(np.argmax(s)) == 400
-    np.testing.assert_array_equal(s, iops.score_series(t, v, season=0))
+    np.testing.assert_array_equal(s, iops.score_series(t, v, season_seconds=0))
     with pytest.raises(TypeError):
         iops.score_series(t, v, nope=1)
 
@@ -149,7 +149,7 @@ def test_engine_model_must_be_a_host_forest_and_pickles(host_forest) -> None:
     assert e.value.field == "feature_names"
     with pytest.raises(TypeError):
         iops.InsightEngine(model="model.json")
-    engine = iops.InsightEngine(model=host_forest, window=200)
+    engine = iops.InsightEngine(model=host_forest, window_seconds=60_000)
     samples = quiet_host_with_spike()
     engine.process_many(samples[:400])
     copy = pickle.loads(pickle.dumps(engine))

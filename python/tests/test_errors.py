@@ -76,8 +76,8 @@ def test_invalid_detector_and_engine_params() -> None:
         iops.InsightEngine(info_score=2.0)
     assert e.value.name == "info_score"
     with pytest.raises(iops.InvalidParamError) as e:
-        iops.InsightEngine(window="long")
-    assert e.value.name == "window"
+        iops.InsightEngine(window_seconds="long")
+    assert e.value.name == "window_seconds"
     with pytest.raises(TypeError, match="unexpected keyword argument 'windw'"):
         iops.InsightEngine(windw=3)
 

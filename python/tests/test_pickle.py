@@ -44,7 +44,7 @@ def test_detectors_continue_identically_after_pickling() -> None:
 
 
 def test_engine_continues_identically_after_pickling() -> None:
-    a = iops.InsightEngine(window=30, season=0, min_samples=5, calibration_min_samples=10)
+    a = iops.InsightEngine(window_seconds=9000, season_seconds=0, min_samples=5, calibration_min_samples=10)
     samples = [
         {**METRIC, "timestamp": 1_764_000_000 + 300 * i, "cpuUsage": 40.0 + i % 5} for i in range(60)
     ]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use iops_core::artifact::ModelArtifact;
-use iops_core::engine::{forest_warmup, EngineConfig, HOST_FEATURES};
+use iops_core::engine::HOST_FEATURES;
 use iops_synth::{Fleet, FleetParams};
 
 fn iops(args: &[&str]) -> Output {
@@ -71,8 +71,9 @@ fn a_host_model_trained_from_json_lines_drives_the_demo() {
     let m = load(&model);
     assert_eq!(m.feature_names(), HOST_FEATURES);
     assert_eq!(m.forest().n_trees(), 20);
-    // every sample past each host's warm-up is a training row
-    let warm = forest_warmup(&EngineConfig::default()) as usize;
+    // every sample past each host's warm-up (a season: one day of 5-minute samples) is a
+    // training row
+    let warm = 288;
     assert_eq!(m.training().rows as usize, n - 3 * warm);
 
     let o = Command::new(env!("CARGO_BIN_EXE_iops"))

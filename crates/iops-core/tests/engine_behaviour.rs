@@ -331,25 +331,30 @@ fn config_round_trips_and_rejects_bad_values_by_name() {
     let back: EngineConfig = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(back, EngineConfig::default());
     let partial: EngineConfig =
-        serde_json::from_str(r#"{"window": 144}"#).expect("defaults fill in");
-    assert_eq!(partial.params().window, 144);
+        serde_json::from_str(r#"{"window_seconds": 43200}"#).expect("defaults fill in");
+    assert_eq!(partial.params().window_seconds, 43_200.0);
     for (json, name) in [
-        (r#"{"window": 1}"#, "window"),
+        (r#"{"window_seconds": 0}"#, "window_seconds"),
         (r#"{"gaussian_scale": 0}"#, "gaussian_scale"),
         (r#"{"critical_score": 1.5}"#, "critical_score"),
         (r#"{"info_score": 0.9}"#, "warning_score"),
-        (r#"{"season": 10, "season_jitter": 10}"#, "season_jitter"),
+        (
+            r#"{"season_seconds": 600, "season_slot_seconds": 400}"#,
+            "season_slot_seconds",
+        ),
+        // the sample counts of earlier versions are durations now
+        (r#"{"window": 288}"#, "window"),
     ] {
         let err = serde_json::from_str::<EngineConfig>(json).expect_err(json);
         assert!(err.to_string().contains(name), "{json}: {err}");
     }
     let err = EngineParams {
-        short_mean: 0,
+        short_level_seconds: 0.0,
         ..EngineParams::default()
     }
     .check()
     .expect_err("checked");
-    assert_eq!(err.field(), Some("short_mean"));
+    assert_eq!(err.field(), Some("short_level_seconds"));
     assert!(
         serde_json::from_str::<EngineConfig>(r#"{"windw": 3}"#).is_err(),
         "typos are errors"

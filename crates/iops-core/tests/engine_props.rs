@@ -4,23 +4,41 @@ use iops_core::engine::{EngineConfig, EngineParams, HostState, SeriesScorer};
 use iops_core::{MetricSample, Timestamp};
 use proptest::prelude::*;
 
-/// Small windows so that short generated series exercise warm-up, calibration, seasonality
-/// and suppression.
+/// Small windows (for 1-minute samples) so that short generated series exercise warm-up,
+/// calibration, seasonality and suppression.
 fn small_config() -> EngineConfig {
     EngineParams {
-        window: 16,
-        season: 8,
+        window_seconds: 960.0,
+        min_window_samples: 4,
+        season_seconds: 480.0,
+        season_slot_seconds: 60.0,
         season_jitter: 1,
-        short_mean: 3,
-        baseline: 60,
+        short_level_seconds: 180.0,
+        long_level_seconds: 600.0,
+        volatility_seconds: 300.0,
+        memory_seconds: 3600.0,
+        calibration_horizon_seconds: 1800.0,
+        warmup_seconds: 240.0,
         min_samples: 4,
         calibration_min_samples: 10,
-        suppression: 5,
-        cooldown: 5,
+        suppression_seconds: 300.0,
+        cooldown_seconds: 300.0,
         ..EngineParams::default()
     }
     .check()
     .expect("valid config")
+}
+
+/// A time for sample `i`: 1-minute steps, with late, repeated and missing ones mixed in
+/// when `jitter` picks them.
+fn time(i: usize, jitter: u8) -> f64 {
+    let t = 1.7e9 + 60.0 * i as f64;
+    match (i + jitter as usize) % 7 {
+        0 if jitter > 0 => t - 90.0,
+        3 if jitter > 1 => t + 3600.0 * f64::from(jitter),
+        5 if jitter > 2 => 1.7e9 + 60.0 * (i / 2) as f64,
+        _ => t,
+    }
 }
 
 /// Any finite f64, biased towards the awkward ones.
@@ -59,10 +77,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn scores_are_finite_and_in_range(values in prop::collection::vec(any_finite(), 1..400)) {
+    fn scores_are_finite_and_in_range(
+        values in prop::collection::vec(any_finite(), 1..400),
+        jitter in 0u8..4,
+    ) {
         let mut s = SeriesScorer::new(&small_config()).expect("valid");
-        for x in values {
-            let o = s.observe(x).expect("finite input");
+        for (i, x) in values.into_iter().enumerate() {
+            let o = s.observe(time(i, jitter), x).expect("finite input");
             prop_assert!(o.score.is_finite() && (0.0..1.0).contains(&o.score), "score {} for {x}", o.score);
             prop_assert!(o.surprise.is_finite() && o.surprise >= 0.0);
         }
@@ -71,8 +92,8 @@ proptest! {
     #[test]
     fn default_config_scores_are_finite_and_in_range(values in prop::collection::vec(any_finite(), 1..600)) {
         let mut s = SeriesScorer::new(&EngineConfig::default()).expect("valid");
-        for x in values {
-            let o = s.observe(x).expect("finite input");
+        for (i, x) in values.into_iter().enumerate() {
+            let o = s.observe(time(i, 0), x).expect("finite input");
             prop_assert!(o.score.is_finite() && (0.0..1.0).contains(&o.score));
         }
     }
@@ -85,14 +106,15 @@ proptest! {
         let config = small_config();
         let cut = ((values.len() as f64) * split) as usize;
         let mut live = SeriesScorer::new(&config).expect("valid");
-        for &x in &values[..cut] {
-            live.observe(x).expect("finite");
+        for (i, &x) in values[..cut].iter().enumerate() {
+            live.observe(time(i, 2), x).expect("finite");
         }
         let json = serde_json::to_string(&live).expect("serialises");
         let mut restored: SeriesScorer = serde_json::from_str(&json).expect("deserialises");
         prop_assert_eq!(&restored, &live);
-        for &x in &values[cut..] {
-            let (a, b) = (live.observe(x).expect("finite"), restored.observe(x).expect("finite"));
+        for (i, &x) in values.iter().enumerate().skip(cut) {
+            let t = time(i, 2);
+            let (a, b) = (live.observe(t, x).expect("finite"), restored.observe(t, x).expect("finite"));
             prop_assert_eq!(a.score.to_bits(), b.score.to_bits());
             prop_assert_eq!(a, b);
         }
@@ -111,6 +133,7 @@ proptest! {
         }
         let json = serde_json::to_string(&live).expect("serialises");
         let mut restored: HostState = serde_json::from_str(&json).expect("deserialises");
+        prop_assert_eq!(&restored, &live);
         for (i, v) in rows.iter().enumerate().skip(cut) {
             let s = sample(i, *v);
             let (a, b) = (live.process(&config, &s).expect("valid"), restored.process(&config, &s).expect("valid"));
@@ -124,11 +147,12 @@ proptest! {
         bad in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
     ) {
         let mut s = SeriesScorer::new(&small_config()).expect("valid");
-        for x in values {
-            s.observe(x).expect("finite");
+        for (i, x) in values.iter().enumerate() {
+            s.observe(time(i, 0), *x).expect("finite");
         }
         let before = s.clone();
-        prop_assert!(s.observe(bad).is_err());
+        prop_assert!(s.observe(time(values.len(), 0), bad).is_err());
+        prop_assert!(s.observe(bad, 1.0).is_err());
         prop_assert_eq!(s, before);
     }
 }

@@ -112,6 +112,12 @@ pub struct SurpriseCalibrator<const L: usize> {
     cache: Vec<f32>,
     /// `n_seen` at the last refresh of the cache.
     refreshed_at: u64,
+    /// Most samples a probability's denominator counts (`horizon` newest weights): beyond
+    /// it, a surprise is rare by how often it was seen, not by how long the history is.
+    horizon: f64,
+    /// Records beyond the forgotten maximum extrapolate an exponential tail through the top
+    /// `record_tail` samples (0: a Pareto tail of exponent 2).
+    record_tail: f64,
 }
 
 /// Suffix sums per lane.
@@ -123,7 +129,7 @@ impl<const L: usize> SurpriseCalibrator<L> {
     /// by this before its Gaussian tail is used as the probability floor.
     /// `memory` is capped at 1e6 samples.
     pub(crate) fn new(memory: f64, min_samples: u64, gaussian_scale: f64) -> Self {
-        let memory = memory.min(MAX_MEMORY);
+        let memory = memory.clamp(2.0, MAX_MEMORY);
         let growth = 1.0 / (1.0 - 1.0 / memory);
         SurpriseCalibrator {
             growth,
@@ -137,7 +143,30 @@ impl<const L: usize> SurpriseCalibrator<L> {
             gaussian_factor: 1.0 / (gaussian_scale * std::f64::consts::SQRT_2),
             cache: vec![0.0; EDGES * L],
             refreshed_at: 0,
+            horizon: memory,
+            record_tail: 0.0,
         }
+    }
+
+    /// This calibrator with a horizon: probabilities count at most the `horizon` newest
+    /// samples (clamped to `[1, memory]`), while surprises are remembered over `memory`.
+    pub(crate) fn with_horizon(mut self, horizon: f64) -> Self {
+        self.horizon = horizon.clamp(1.0, self.memory);
+        self
+    }
+
+    /// This calibrator extrapolating records with an exponential tail fitted through its
+    /// top `samples` surprises (see [`SurpriseCalibrator::record_surprise`]).
+    pub(crate) fn with_record_tail(mut self, samples: f64) -> Self {
+        self.record_tail = samples.max(0.0);
+        self
+    }
+
+    /// The total weight a probability's denominator counts: the lane's total, at most
+    /// `horizon` newest weights.
+    #[inline(always)]
+    fn counted(&self, total: f64) -> f64 {
+        min(total, self.horizon * self.unit)
     }
 
     /// Bin index and the position inside the bin in [0, 1), from the float's bits:
@@ -212,21 +241,31 @@ impl<const L: usize> SurpriseCalibrator<L> {
         if !exact.any() {
             return fast;
         }
-        let slow = self.query_exact(bin, frac, surprise, gaussian);
-        Lanes::from_fn(|l| if exact[l] { slow[l] } else { fast[l] })
+        // (lane by lane: usually one lane is a record, not four)
+        Lanes::from_fn(|l| {
+            if exact[l] {
+                self.query_exact(l, bin[l], frac[l], surprise[l], gaussian[l])
+            } else {
+                fast[l]
+            }
+        })
     }
 
     /// Refreshes the cache of log-probabilities from the suffix sums.
     fn refresh(&mut self) {
         let unit = self.unit as f32;
+        let counted = (self.horizon * self.unit) as f32;
         for (lane, cache) in self
             .tail
             .chunks_exact(ROW)
             .zip(self.cache.chunks_exact_mut(EDGES))
         {
-            let total = ln_f32(lane.first().copied().unwrap_or(0.0) + unit);
+            let total = lane.first().copied().unwrap_or(0.0);
+            let total = ln_f32(if total < counted { total } else { counted } + unit);
             for (e, &t) in cache.iter_mut().zip(lane.iter()) {
-                *e = total - ln_f32(t + unit);
+                // (a tail above the counted total is as common as can be: probability 1)
+                let d = total - ln_f32(t + unit);
+                *e = if d > 0.0 { d } else { 0.0 };
             }
         }
         self.refreshed_at = self.n_seen;
@@ -242,58 +281,56 @@ impl<const L: usize> SurpriseCalibrator<L> {
         Lanes::from_fn(|l| max(erfc[l], y[l] * y[l]))
     }
 
-    /// [`SurpriseCalibrator::log_surprise`] of located surprises of a warm calibrator, from
-    /// the suffix sums, given their Gaussian floor.
-    #[inline(always)]
-    fn query_exact(
-        &self,
-        bin: Lanes<usize, L>,
-        frac: Lanes<f64, L>,
-        surprise: Lanes<f64, L>,
-        gaussian: Lanes<f64, L>,
-    ) -> Lanes<f64, L> {
+    /// [`SurpriseCalibrator::log_surprise`] of lane `l`'s located surprise `s` in a warm
+    /// calibrator, from the suffix sums, given its Gaussian floor.
+    fn query_exact(&self, l: usize, bin: usize, frac: f64, s: f64, gaussian: f64) -> f64 {
         // Counts in units of the newest sample's weight: `above / unit` samples of the
         // `total / unit` were at least this surprising. The probability (above + 1) /
         // (total + 1) in those units is (above + unit) / (total + unit) in raw weights.
-        // In phases, each one step on every lane, so the arithmetic is SIMD between the
-        // table reads: the lanes' three suffix sums, ...
         let unit = self.unit;
-        let (mut total, mut at, mut over) = ([0.0; L], [0.0; L], [0.0; L]);
-        for l in 0..L {
-            let read = |b: usize| f64::from(self.tail.get(l * ROW + b).copied().unwrap_or(0.0));
-            (total[l], at[l], over[l]) = (read(0) + unit, read(bin[l]), read(bin[l] + 1));
-        }
-        // ... the empirical tail probability, ...
-        let empirical: Lanes<f64, L> = Lanes::from_fn(|l| {
-            let above = over[l] + (at[l] - over[l]) * (1.0 - frac[l]);
-            let (s, max_seen) = (surprise[l], self.max_seen[l]);
-            // a record beyond every bin's history: the Pareto tail (selects, not branches;
-            // the unused ratio may be NaN, it is not selected)
-            let record = (above < unit) & (s > max_seen);
-            let ratio = if max_seen > 0.0 {
-                (max_seen / s).powi(2)
-            } else {
+        let read = |b: usize| f64::from(self.tail.get(l * ROW + b).copied().unwrap_or(0.0));
+        let (total, at, over) = (self.counted(read(0)) + unit, read(bin), read(bin + 1));
+        let above = over + (at - over) * (1.0 - frac);
+        let max_seen = self.max_seen[l];
+        let numerator = if above < unit && s > max_seen {
+            // a record beyond every bin's history: the fitted tail
+            let ratio = if max_seen <= 0.0 {
                 1e-6
+            } else if self.record_tail > 0.0 {
+                self.record_ratio(l, s)
+            } else {
+                (max_seen / s).powi(2)
             };
-            let numerator = if record { ratio * unit } else { above + unit };
-            // (no NaN here: the weights are finite and total > 0)
-            min(max(numerator / total[l], f64::MIN_POSITIVE), 1.0)
-        });
-        // ... against the Gaussian floor, which binds on most queries: when a cheap lower
-        // bound of -ln p (within 1/128 of it) is above it already, the result is the floor,
-        // bit for bit, without the logarithm.
-        let bound = ln_upper_bound(empirical);
-        let settled: Lanes<bool, L> = Lanes::from_fn(|l| -bound[l] >= gaussian[l]);
-        if settled.all() {
+            ratio * unit
+        } else {
+            above + unit
+        };
+        // (no NaN here: the weights are finite and total > 0)
+        let empirical = min(max(numerator / total, f64::MIN_POSITIVE), 1.0);
+        // against the Gaussian floor, which often binds: when a cheap lower bound of -ln p
+        // (within 1/128 of it) is above it already, the result is the floor, bit for bit,
+        // without the logarithm
+        if -ln_upper_bound(Lanes([empirical]))[0] >= gaussian {
             return gaussian;
         }
-        Lanes::from_fn(|l| {
-            if settled[l] {
-                gaussian[l]
-            } else {
-                max(min(max(-ln(empirical[l]), 0.0), gaussian[l]), 0.0)
-            }
-        })
+        max(min(max(-ln(empirical), 0.0), gaussian), 0.0)
+    }
+
+    /// How much rarer than the largest surprise remembered lane `l`'s record `s` is: an
+    /// exponential tail, `exp(-(s - max) / theta)`, whose scale `theta` spreads the log-count
+    /// of the top `record_tail` samples over the distance from their bin to the maximum.
+    /// A series whose large surprises are rare and close together makes a record beyond
+    /// them very rare; a heavy-tailed one (bursts of every size) much less so.
+    fn record_ratio(&self, l: usize, s: f64) -> f64 {
+        let lane = self.tail.get(l * ROW..(l + 1) * ROW).unwrap_or(&[]);
+        let k = self.record_tail * self.unit;
+        // the highest bin with at least k samples at or above it (suffix sums decrease)
+        let top = lane.iter().rposition(|&t| f64::from(t) >= k).unwrap_or(0);
+        let count = f64::from(lane.get(top).copied().unwrap_or(0.0)) / self.unit;
+        let max_seen = self.max_seen[l];
+        let spread = max(max_seen - bin_floor(top), 0.05 * max_seen);
+        let theta = spread / max(count.ln(), 1.0);
+        (-(s - max_seen) / theta).exp()
     }
 
     /// Learns one surprise per lane, located in `bin` (by [`SurpriseCalibrator::score`]).
@@ -337,10 +374,21 @@ impl<const L: usize> SurpriseCalibrator<L> {
             // (finite, so the state survives JSON: an infinite surprise counts as f64::MAX)
             self.max_seen[l] = min(max(surprise[l], self.max_seen[l] * keep), f64::MAX);
         }
-        if (self.n_seen - self.refreshed_at) as i64 as f64 * STALE_DIV >= n {
+        // stale by at most 1/STALE_DIV of the counts a probability divides by
+        if (self.n_seen - self.refreshed_at) as i64 as f64 * STALE_DIV >= min(n, self.horizon) {
             self.refresh();
         }
     }
+}
+
+/// The smallest surprise of bin `b` (the inverse of [`SurpriseCalibrator::locate`] at
+/// position 0): `2^(b / 2 + LOW_EXP)`, times 1.5 in the upper half of the octave.
+fn bin_floor(b: usize) -> f64 {
+    // (two bins per octave, split at 1.5: `locate` reads one mantissa bit)
+    const _: () = assert!(SUB_BITS == 1);
+    let octave = (b >> SUB_BITS) as i32 + LOW_EXP as i32;
+    let half = if b & 1 == 1 { 1.5 } else { 1.0 };
+    half * 2f64.powi(octave)
 }
 
 /// Natural logarithm of a positive, finite f32, within about 1e-6 relative; branch-free
@@ -521,12 +569,7 @@ mod tests {
             let s = 0.05 * f64::from(i) + 0.01;
             let (bin, frac) = SurpriseCalibrator::<1>::locate(s);
             let cached = c.log_surprise(Lanes([s]))[0];
-            let exact = c.query_exact(
-                Lanes([bin]),
-                Lanes([frac]),
-                Lanes([s]),
-                c.gaussian_floor(Lanes([s])),
-            )[0];
+            let exact = c.query_exact(0, bin, frac, s, c.gaussian_floor(Lanes([s]))[0]);
             if s > c.max_seen[0] || bin >= CACHED {
                 assert_eq!(cached, exact, "{s}: exact path");
             } else {
@@ -543,12 +586,7 @@ mod tests {
         let s = 2.0;
         let (bin, frac) = SurpriseCalibrator::<1>::locate(s);
         assert_eq!(frac, 0.0);
-        let exact = c.query_exact(
-            Lanes([bin]),
-            Lanes([frac]),
-            Lanes([s]),
-            c.gaussian_floor(Lanes([s])),
-        )[0];
+        let exact = c.query_exact(0, bin, frac, s, c.gaussian_floor(Lanes([s]))[0]);
         assert!((c.log_surprise(Lanes([s]))[0] - exact).abs() < 1e-5);
     }
 

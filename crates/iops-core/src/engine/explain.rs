@@ -192,6 +192,7 @@ mod tests {
             level_z: 1.0,
             point_surprise,
             level_surprise,
+            volatility_surprise: 0.0,
             model: Model::Rolling,
             warm: true,
         }

@@ -1,6 +1,7 @@
-//! Per-host state: one [`SeriesScorer`] per metric plus the hysteresis that keeps one
-//! incident to one insight (and one more per escalation of its severity). Serialises with serde so a stateless runtime (Lambda) can load
-//! it, process a sample and store it back.
+//! Per-host state: the four metrics' models (one [`Pipeline<4>`]) plus the hysteresis that
+//! keeps one incident to one insight (and one more per escalation of its severity).
+//! Serialises with serde so a stateless runtime (Lambda) can load it, process a sample and
+//! store it back.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,39 +14,45 @@ use super::series::{Observation, Pipeline};
 use crate::{Insight, Metric, MetricSample, Result, Severity};
 
 /// An incident open on one metric: it raised an insight when its score first reached the
-/// info cut-off, raises another only when it becomes more severe, and closes after
-/// `cooldown` samples in a row below the release score.
+/// info cut-off, raises another only when it becomes more severe, and closes once its
+/// samples have stayed below the release score for the cooldown time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct OpenIncident {
     severity: Severity,
-    calm: u32,
+    /// Time of the first of the calm samples in a row (none while not calm).
+    calm_since: Option<f64>,
 }
 
 impl OpenIncident {
-    /// Advances the incident slot by one sample of `severity` (`calm`: the sample is below
-    /// the release score); returns the severity of the insight to raise, if any.
+    /// Advances the incident slot by one sample of `severity` at time `t` (`calm`: the
+    /// sample is below the release score); returns the severity of the insight to raise.
     fn step(
         slot: &mut Option<OpenIncident>,
         severity: Option<Severity>,
         calm: bool,
-        cooldown: usize,
+        t: f64,
+        cooldown: f64,
     ) -> Option<Severity> {
         match (slot.as_mut(), severity) {
             (None, Some(s)) => {
                 *slot = Some(OpenIncident {
                     severity: s,
-                    calm: 0,
+                    calm_since: None,
                 });
                 Some(s)
             }
             (None, None) => None,
             (Some(open), s) => {
-                open.calm = if calm { open.calm + 1 } else { 0 };
+                open.calm_since = if calm {
+                    Some(open.calm_since.unwrap_or(t))
+                } else {
+                    None
+                };
                 let escalated = s.filter(|&s| s > open.severity);
                 if let Some(s) = escalated {
                     open.severity = s;
                 }
-                if open.calm as usize >= cooldown {
+                if open.calm_since.is_some_and(|since| t - since >= cooldown) {
                     *slot = None;
                 }
                 escalated
@@ -99,6 +106,16 @@ impl HostState {
         self.series.n_seen()
     }
 
+    /// True once the host's models have a full season (and window) of history and their
+    /// calibrations are warm: from then on its z-scores are as steady as the forest's
+    /// training rows, which skip the same warm-up (see
+    /// [`training_features`](super::training_features)).
+    pub fn forest_ready(&self, config: &EngineConfig) -> bool {
+        let p = config.params();
+        self.series.n_seen() > p.calibration_min_samples as u64
+            && self.series.history_seconds() >= p.season_seconds.max(p.window_seconds)
+    }
+
     /// Scores a sample (validated first; an invalid one changes nothing), learns it, and
     /// raises insights.
     pub fn process(&mut self, config: &EngineConfig, sample: &MetricSample) -> Result<Assessment> {
@@ -131,9 +148,10 @@ impl HostState {
     ) {
         let p = config.params();
         let values = sample.values();
+        let t = sample.timestamp.epoch_seconds();
         let metrics = &mut out.metrics;
-        // validated by the caller: every value is finite
-        self.series.observe_finite(Lanes(values), metrics);
+        // validated by the caller: every value and the time are finite
+        self.series.observe_finite(t, Lanes(values), metrics);
         let insights = &mut out.insights;
         insights.clear();
         // Insights follow the unsuppressed surprise: the row score damps an incident's
@@ -149,9 +167,13 @@ impl HostState {
                 let severity =
                     explain::severity(score, p.info_score, p.warning_score, p.critical_score);
                 let calm = score < RELEASE_FRACTION * p.info_score;
-                if let Some(severity) =
-                    OpenIncident::step(&mut self.incidents[i], severity, calm, p.cooldown)
-                {
+                if let Some(severity) = OpenIncident::step(
+                    &mut self.incidents[i],
+                    severity,
+                    calm,
+                    t,
+                    p.cooldown_seconds,
+                ) {
                     // (the observation is copied only for the rare insight)
                     let obs = Observation {
                         score,
@@ -170,8 +192,9 @@ impl HostState {
         }
         out.forest = None;
         if let Some(forest) = config.forest() {
-            let warmup = multivariate::forest_warmup(config);
-            self.assess_with_forest(forest, warmup, p.cooldown, sample, out);
+            if self.forest_ready(config) {
+                self.assess_with_forest(forest, t, p.cooldown_seconds, sample, out);
+            }
         }
         // (scores are never NaN: the plain comparison of fastmath's max suffices)
         out.score = out.metrics.iter().fold(0.0, |m, o| max(m, o.score));
@@ -185,14 +208,11 @@ impl HostState {
     fn assess_with_forest(
         &mut self,
         forest: &HostForest,
-        warmup: u64,
-        cooldown: usize,
+        t: f64,
+        cooldown: f64,
         sample: &MetricSample,
         out: &mut Assessment,
     ) {
-        if self.n_seen() <= warmup {
-            return;
-        }
         let Some(features) = multivariate::host_features(&out.metrics) else {
             return;
         };
@@ -203,6 +223,7 @@ impl HostState {
             &mut self.forest_incident,
             severity,
             score < forest.threshold(),
+            t,
             cooldown,
         );
         if !out.insights.is_empty() {

@@ -28,17 +28,18 @@ mod explain;
 mod fastmath;
 mod host;
 mod lanes;
+mod level;
 mod multivariate;
-mod rolling;
+mod season;
 mod series;
+mod sizes;
+mod window;
 
 use std::collections::HashMap;
 
-pub use config::{EngineConfig, EngineParams};
+pub use config::{EngineConfig, EngineParams, MAX_DURATION_SECONDS};
 pub use host::{Assessment, HostState};
-pub use multivariate::{
-    forest_warmup, host_features, training_features, HostForest, HOST_FEATURES,
-};
+pub use multivariate::{host_features, training_features, HostForest, HOST_FEATURES};
 pub use series::{Model, Observation, SeriesScorer};
 
 use crate::{MetricSample, Result};
@@ -121,8 +122,9 @@ pub fn score_series(config: &EngineConfig, timestamps: &[f64], values: &[f64]) -
         });
     }
     let mut scorer = SeriesScorer::new(config)?;
-    values
+    timestamps
         .iter()
-        .map(|&x| scorer.observe(x).map(|o| o.score))
+        .zip(values)
+        .map(|(&t, &x)| scorer.observe(t, x).map(|o| o.score))
         .collect()
 }

@@ -26,22 +26,9 @@ pub const HOST_FEATURES: [&str; 4] = ["cpuUsage_z", "memoryUsage_z", "diskIO_z",
 /// keeps a flat series (spread near zero, z near 1e9) from stretching the training ranges.
 const Z_CLIP: f64 = 100.0;
 
-/// Samples a host must have sent before the forest scores it: until its seasonal model has
-/// a full season and its calibration its minimum history, the z-scores are noisier than
-/// the model's training rows (which skip the same warm-up) and would raise false alarms.
-pub fn forest_warmup(config: &EngineConfig) -> u64 {
-    let p = config.params();
-    let season = if p.season == 0 {
-        0
-    } else {
-        p.season + p.season_jitter
-    };
-    season.max(p.calibration_min_samples).max(p.min_samples) as u64
-}
-
 /// The forest's input for one sample: each metric's signed z-score against the host's own
 /// expectation, clipped to ±[`Z_CLIP`]. `None` until every metric's models are warm; the
-/// engine also waits for [`forest_warmup`] samples.
+/// engine also waits until [`HostState::forest_ready`].
 pub fn host_features(metrics: &[Observation; 4]) -> Option<[f64; 4]> {
     if !metrics.iter().all(|o| o.warm) {
         return None;
@@ -172,8 +159,9 @@ impl HostForest {
 
 /// The training rows of a host forest: runs each host's samples, in time order, through the
 /// engine's per-metric models (`config`, as the engine will run them) and keeps the
-/// [`host_features`] of every sample past the host's [`forest_warmup`]. Samples may come in any order and mix hosts; an
-/// invalid sample is an error naming its index and field.
+/// [`host_features`] of every sample once the host is [`HostState::forest_ready`]. Samples
+/// may come in any order and mix hosts; an invalid sample is an error naming its index and
+/// field.
 pub fn training_features(config: &EngineConfig, samples: &[MetricSample]) -> Result<Vec<[f64; 4]>> {
     for (i, s) in samples.iter().enumerate() {
         s.validate().map_err(|e| Error::InvalidField {
@@ -189,7 +177,6 @@ pub fn training_features(config: &EngineConfig, samples: &[MetricSample]) -> Res
     });
     // The forest plays no part in the features: score them without one.
     let config = config.without_forest();
-    let warmup = forest_warmup(&config);
     let mut rows = Vec::new();
     let mut out = Assessment::default();
     let mut host: Option<(&str, HostState)> = None;
@@ -199,7 +186,7 @@ pub fn training_features(config: &EngineConfig, samples: &[MetricSample]) -> Res
             _ => &mut host.insert((&sample.hostname, HostState::new(&config)?)).1,
         };
         state.process_valid(&config, sample, &mut out);
-        if state.n_seen() <= warmup {
+        if !state.forest_ready(&config) {
             continue;
         }
         if let Some(x) = host_features(&out.metrics) {
@@ -250,8 +237,8 @@ mod tests {
     #[test]
     fn training_rows_skip_each_hosts_warmup_and_ignore_input_order() {
         let config = EngineConfig::default();
-        let warm = forest_warmup(&config) as usize;
-        assert_eq!(warm, 290, "a season plus its jitter at the defaults");
+        // ready after a season (a day) of 5-minute samples
+        let warm = 288;
         let mut samples = history(2, 400);
         let rows = training_features(&config, &samples).unwrap();
         assert_eq!(rows.len(), 2 * (400 - warm));
@@ -312,7 +299,8 @@ mod tests {
             HostState::new(&config).unwrap(),
             HostState::new(&with).unwrap(),
         );
-        let warm = forest_warmup(&with);
+        // ready after a season (a day) of 5-minute samples
+        let warm = 288u64;
         let mut spike_seen = false;
         for i in 0..700 {
             let mut s = sample(1, i);

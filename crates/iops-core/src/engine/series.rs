@@ -1,70 +1,68 @@
 //! The per-series pipeline: models → surprises → calibrated probabilities → one score.
 //!
 //! For every sample, causally (it is judged before it is learned):
-//! 1. point surprise: the z-score of the value under the better of two models — a rolling
-//!    window ([`ZScore`]) or, when the series repeats itself, a seasonal model (the value
-//!    `season` samples ago, best match within ± jitter, plus a rolling z-score of that residual);
-//! 2. level surprise: the z-score of the mean of the last `short_mean` samples against the
-//!    distribution of such block means over the last `baseline` samples (sustained shifts
-//!    that no single point reveals);
-//! 3. each surprise becomes a tail probability calibrated on the series' own history
-//!    ([`SurpriseCalibrator`]), and the two are combined with Fisher's method
-//!    (log-surprises `-ln p1 - ln p2` add up): agreement between the models counts for more
-//!    than either alone. Both are queried on every sample; the level calibrator learns once
-//!    per block of `short_mean` samples (memory and warm-up counted in blocks);
-//! 4. a surprise no larger than the incident's peak, which decays by a factor
-//!    `1 - 1/suppression` per sample, is the same incident and is damped, so an incident
-//!    scores high once, not for an hour (one multiply and one compare: a sliding maximum of
-//!    the last `suppression` surprises did about as well on NAB, 69.53 vs 69.23, and cost a
-//!    ring buffer and its rescans);
-//! 5. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1), which keeps
-//!    high scores distinct instead of saturating at 1.
+//! 1. point surprise: the z-score of the value under the better of two models — the values
+//!    of the last day ([`TimeWindow`]) or, when the series repeats itself, the value a day
+//!    ago ([`SlotRing`], the closest within a few slots) plus the typical residual;
+//! 2. level surprises: the mean of the last 30 minutes and of the last 8 hours, each against
+//!    the history of such means ([`Level`]); the larger counts (sustained shifts and drifts
+//!    that no single sample shows);
+//! 3. volatility surprise: the mean absolute change between samples over the last hour
+//!    against its history, when it rises (a series turning erratic);
+//! 4. each surprise is a tail probability calibrated on the series' own history
+//!    ([`SurpriseCalibrator`]), and the three add up as log-surprises (Fisher's method):
+//!    agreement between the models counts for more than any one alone;
+//! 5. a surprise no larger than the incident's peak (capped at score 2/3), which decays by
+//!    1/e over the suppression time, is the same incident and is damped, so an incident
+//!    scores high once;
+//! 6. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1).
+//!
+//! Every duration is time, counted in samples of the series' cadence, observed on its first
+//! [`CADENCE_SAMPLES`] samples (the models start then, replaying them). A sample that scores
+//! as an incident (`guard_score`) is not learned by the point models, nor are the samples
+//! after it while the incident lasts (outside the band, or still surprising), up to
+//! `adoption_seconds`: the expectation is learned in their place, so one incident does not
+//! widen the expected band for a day. An incident that lasts is the new normal: the rolling
+//! window then gets the values that were seen instead.
 //!
 //! A host's four metrics run through one [`Pipeline<4>`], each metric a lane
-//! ([`super::lanes`]): the same steps on four values at once, SIMD where the compiler can,
-//! with the bookkeeping (ring positions, counters, forgetting weights) done once. Each lane
-//! is scored bit for bit as [`SeriesScorer`] (a `Pipeline<1>`) scores its series alone
-//! (tested); 201 -> 125 ns per host sample (`make bench-peers`) against four separate
-//! pipelines, bit-identical scores.
-//!
-//! Where a host sample's time went before the calibrators' log-probability cache (123 ns
-//! on the bench stream, measured by leaving each part out): the two calibrators 61 ns
-//! (queries 49: eight lane-queries of table reads, a division and the log bound; learning
-//! 12), the seasonal model 12, the rolling window 9, writing the four [`Observation`]s 7,
-//! the insight rules 4, validation and the caller's loop 10, the rest (z-scores, level,
-//! suppression) about 20. The cache and coarser bins took the calibrators to about 45 ns
-//! (107 ns a host sample), of which the Gaussian floor's table about 11; one saturation
-//! check per step for all lanes and the quiet insight path, to 98 ns. Measured and not
-//! kept: AVX2 (x86-64-v3: -18% instructions, no faster), calibrator queries in f32
-//! (slower), the floor's table in f32 (no faster), out-of-line rolling updates or queries
-//! (slower), an exponentially weighted residual model for the seasonal match (NAB 66.95,
-//! no faster), the level surprise from a scaled Gaussian tail (-11% time, NAB 65.7 to 67.7
-//! depending on the scale's memory).
-//!
-//! Simplifications measured and rejected (NAB standard / low-FP, one configuration, causal;
-//! the sliding-maximum engine before the choices above scored 69.53 / 63.40): one
-//! calibrator for both surprises, on `max(|z|, |level_z|)` 52.5 / 48.6 or on
-//! `sqrt(z² + level_z²)` 55.3 / 51.5; the level surprise from its Gaussian tail alone, no
-//! calibrator, 66.0 / 56.5; no level model 54.1 / 49.0; no seasonal model 56.1 / 49.9; the
-//! seasonal match without jitter 65.5 / 58.4, with ± 1 65.8 / 57.7; the level surprise
-//! queried once per block 62.5 / 56.1; with the choices above (68.85 / 62.10), the point
-//! calibrator learning every other sample 67.4 / 60.0 (-4% instructions, not worth it).
+//! ([`super::lanes`]): the same steps on four values at once, with the bookkeeping (time
+//! buckets, slots, counters) done once. Each lane is scored bit for bit as
+//! [`SeriesScorer`] (a `Pipeline<1>`) scores its series alone (tested).
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::SurpriseCalibrator;
-use super::config::EngineConfig;
+use super::config::{EngineConfig, EngineParams};
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
-use super::rolling::{sat_lanes, Rolling};
+use super::level::Level;
+use super::season::SlotRing;
+use super::sizes::{cadence, Sizes, CADENCE_SAMPLES, WINDOW_BUCKETS};
+use super::window::{floor_index, TimeWindow};
 use crate::{finite, Result};
 
 /// Damping applied to a suppressed (same-incident) surprise.
 const SUPPRESSED_FACTOR: f64 = 0.1;
+/// The suppression's remembered peak is at most this many `score_scale`s (score 2/3).
+const PEAK_CAP_SCORE_RATIO: f64 = 2.0;
 /// Largest log-surprise of one model (a probability of 1e-300), so sums stay finite.
 const MAX_SURPRISE: f64 = 690.0;
 /// Relative floor on every spread, so flat series do not divide by zero.
 const SPREAD_FLOOR: f64 = 1e-9;
+/// The peak surprise before any sample: below every surprise (they are >= 0), and finite so
+/// the state survives JSON (which has no infinities).
+const NO_PEAK: f64 = -f64::MAX;
+/// A guarded incident lasts while its values are this many spreads off the expectation
+/// (outside the band `expected ± 3 spread`), or while they still surprise.
+const GUARD_BAND_Z: f64 = 3.0;
+/// "No incident guarded" (finite, for JSON).
+const NOT_GUARDED: f64 = f64::MIN;
+/// Values beyond ± this count as ± this: no metric comes near it, and below it no sum,
+/// square or ratio the models form can overflow, so the hot path needs no saturation.
+pub(crate) const INPUT_LIMIT: f64 = 1e100;
 
 /// Which model explained the value best.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,151 +89,21 @@ pub struct Observation {
     pub spread: f64,
     /// Signed z-score of the value under the chosen point model.
     pub z: f64,
-    /// Signed z-score of the short mean against the baseline (level model).
+    /// Signed z-score of the recent mean against the baseline (the level model that is
+    /// more surprised).
     pub level_z: f64,
     /// Log-surprise (nats) of the point model: `-ln` of its calibrated tail probability.
     pub point_surprise: f64,
-    /// Log-surprise (nats) of the level model.
+    /// Log-surprise (nats) of the level models (the larger).
     pub level_surprise: f64,
+    /// Log-surprise (nats) of the volatility model (0 unless the series is more erratic
+    /// than usual).
+    #[serde(default)]
+    pub volatility_surprise: f64,
     /// The point model used.
     pub model: Model,
     /// False until the models have seen enough samples to score.
     pub warm: bool,
-}
-
-/// Ring buffer of the last `len` rows, to look one season back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Lagged<const L: usize> {
-    values: Vec<Lanes<f64, L>>,
-    next: usize,
-    filled: bool,
-}
-
-impl<const L: usize> Lagged<L> {
-    fn new(len: usize) -> Self {
-        Lagged {
-            values: vec![Lanes::splat(0.0); len],
-            next: 0,
-            filled: false,
-        }
-    }
-
-    /// The `i`-th oldest row held (0 = oldest), once the buffer is full.
-    fn oldest(&self, i: usize) -> Option<Lanes<f64, L>> {
-        if !self.filled {
-            return None;
-        }
-        // i < len, so one conditional wrap replaces a (slow) modulo
-        let mut at = self.next + i;
-        if at >= self.values.len() {
-            at -= self.values.len();
-        }
-        self.values.get(at).copied()
-    }
-
-    fn push(&mut self, x: Lanes<f64, L>) {
-        if let Some(slot) = self.values.get_mut(self.next) {
-            *slot = x;
-        }
-        self.next += 1;
-        if self.next >= self.values.len() {
-            self.next = 0;
-            self.filled = true;
-        }
-    }
-}
-
-/// The peak surprise before any sample: below every surprise (they are >= 0), and finite so
-/// the state survives JSON (which has no infinities).
-const NO_PEAK: f64 = -f64::MAX;
-
-/// Seasonal model: residual against the best-matching value one season ago.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seasonal<const L: usize> {
-    /// Holds the last `season + jitter` rows: the oldest `2 * jitter + 1` are the
-    /// candidates `season ± jitter` samples back.
-    past: Lagged<L>,
-    jitter: usize,
-    residuals: Rolling<L>,
-}
-
-impl<const L: usize> Seasonal<L> {
-    /// Residual of each lane's `x` and the value it was compared with: the candidate with
-    /// the smallest |residual|, the oldest on ties.
-    #[inline(always)]
-    fn residual(&self, x: Lanes<f64, L>) -> Option<(Lanes<f64, L>, Lanes<f64, L>)> {
-        if !self.past.filled {
-            return None;
-        }
-        // oldest first: from `next` to the end, then from the start
-        let (newer, older) = self
-            .past
-            .values
-            .split_at(self.past.next.min(self.past.values.len()));
-        let n = 2 * self.jitter + 1;
-        let pick = |mut best: Lanes<f64, L>, v: &Lanes<f64, L>| {
-            for l in 0..L {
-                // finite x and v: r is never NaN (at worst infinite, saturated below)
-                let r = x[l] - v[l];
-                // a select, not a branch: which candidate wins is data-dependent
-                best[l] = if r.abs() < best[l].abs() { r } else { best[l] };
-            }
-            best
-        };
-        let first = |v: &Lanes<f64, L>| Lanes::from_fn(|l| x[l] - v[l]);
-        let best = match older.get(..n).and_then(<[_]>::split_first) {
-            // the usual case: the candidates are contiguous
-            Some((v, rest)) => rest.iter().fold(first(v), pick),
-            None => {
-                let mut candidates = older.iter().chain(newer).take(n);
-                let v = candidates.next()?;
-                candidates.fold(first(v), pick)
-            }
-        };
-        // Saturated: values near f64::MAX must not make an infinite residual. The value
-        // compared with (for the report) is x - r, up to rounding.
-        let r = sat_lanes(best);
-        Some((r, Lanes::from_fn(|l| x[l] - r[l])))
-    }
-}
-
-/// Short mean of the last samples, and block means of the baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Level<const L: usize> {
-    recent: Lagged<L>,
-    seen: usize,
-    blocks: Rolling<L>,
-    min_blocks: usize,
-}
-
-impl<const L: usize> Level<L> {
-    #[inline(always)]
-    fn short_mean(&self, x: Lanes<f64, L>) -> Lanes<f64, L> {
-        // Mean of the held samples (the oldest drops out) plus x.
-        let len = self.recent.values.len();
-        let held = self.seen.min(len);
-        // (from -0.0, as `Iterator::sum`, in order: the sums are the one-series engine's)
-        let sum = |rows: &[Lanes<f64, L>]| {
-            rows.iter()
-                .fold(Lanes::<f64, L>::splat(-0.0), |mut acc, row| {
-                    for l in 0..L {
-                        acc[l] += row[l];
-                    }
-                    acc
-                })
-        };
-        if held < len {
-            let total = sum(self.recent.values.get(..held).unwrap_or(&[]));
-            return sat_lanes(Lanes::from_fn(|l| (total[l] + x[l]) / (held + 1) as f64));
-        }
-        // all held values but the oldest (about to drop out), plus x
-        let total = sum(&self.recent.values);
-        let oldest = self.recent.oldest(0).unwrap_or(Lanes::splat(0.0));
-        // saturated: sums of values near f64::MAX overflow
-        sat_lanes(Lanes::from_fn(|l| {
-            (total[l] - oldest[l] + x[l]) / len as f64
-        }))
-    }
 }
 
 impl Default for Observation {
@@ -251,8 +119,369 @@ impl Default for Observation {
             level_z: 0.0,
             point_surprise: 0.0,
             level_surprise: 0.0,
+            volatility_surprise: 0.0,
             model: Model::Rolling,
             warm: false,
+        }
+    }
+}
+
+/// The parameters a pipeline uses once built (copied from the configuration, so a stored
+/// state scores as it was configured).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Tuning {
+    seasonal_preference: f64,
+    season_jitter: usize,
+    suppression_seconds: f64,
+    suppression_margin: f64,
+    /// The largest peak an incident leaves for suppression to remember.
+    peak_cap: f64,
+    score_scale: f64,
+    /// Surprise (nats) from which a sample is kept out of the point models.
+    guard: f64,
+    adoption_seconds: f64,
+}
+
+impl Tuning {
+    fn new(p: &EngineParams) -> Self {
+        Tuning {
+            seasonal_preference: p.seasonal_preference,
+            season_jitter: p.season_jitter,
+            suppression_seconds: p.suppression_seconds,
+            suppression_margin: p.suppression_margin,
+            // an incident is remembered as at most score 2/3: a 300-nat spike would
+            // otherwise damp the next incident on the metric for days
+            peak_cap: PEAK_CAP_SCORE_RATIO * p.score_scale,
+            score_scale: p.score_scale,
+            guard: p.score_scale * p.guard_score / (1.0 - p.guard_score),
+            adoption_seconds: p.adoption_seconds,
+        }
+    }
+}
+
+/// The value a season ago and the residuals against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Seasonal<const L: usize> {
+    ring: SlotRing<L>,
+    residuals: TimeWindow<L>,
+    /// Squared residuals per part of the period (a 48th: half-hours of a day), remembered
+    /// over about a week of periods: a busy hour or a nightly job varies more than the
+    /// rest of the day, and is judged against its own variability where that is larger.
+    parts: Vec<Lanes<f64, L>>,
+    /// Residuals each part has learned.
+    parts_n: Vec<f64>,
+    /// Seconds per part, and the least weight of a new residual in its part.
+    part_seconds: f64,
+    part_alpha: f64,
+}
+
+/// Parts of a season with a variability of their own.
+const SEASON_PARTS: usize = 48;
+/// Periods a part's variability remembers.
+const PART_MEMORY_PERIODS: f64 = 3.0;
+
+impl<const L: usize> Seasonal<L> {
+    /// The part of the period time `t` falls in.
+    fn part(&self, t: f64) -> usize {
+        (floor_index(t / self.part_seconds).rem_euclid(SEASON_PARTS as i64)) as usize
+    }
+}
+
+/// The guarded values of one bucket of the rolling window, per lane: `Σ (x - m)` and
+/// `Σ (x² - m²)` over the values `x` seen and the values `m` learned instead.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Guarded<const L: usize> {
+    bucket: i64,
+    d1: Lanes<f64, L>,
+    d2: Lanes<f64, L>,
+}
+
+/// The models of `L` series, sized for their cadence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Models<const L: usize> {
+    sizes: Sizes,
+    rolling: TimeWindow<L>,
+    seasonal: Option<Seasonal<L>>,
+    point_calibration: SurpriseCalibrator<L>,
+    levels: [Level<L>; 2],
+    volatility: Level<L>,
+    /// The previous sample (for the change between samples).
+    last: Option<Lanes<f64, L>>,
+    /// The newest time seen.
+    newest: f64,
+    /// Peak surprise of each lane's incident, forgotten over the suppression time.
+    recent_peak: Lanes<f64, L>,
+    /// When each lane's guarded incident began ([`NOT_GUARDED`] when none is).
+    guard_since: Lanes<f64, L>,
+    /// What a guarded incident's values would have added to the rolling window beyond the
+    /// expectation learned in their place, per bucket: once the incident lasts (adopted),
+    /// the window gets the values that were seen, so it holds only the new normal a window
+    /// after the change; if it ends first, the expectation stays.
+    guarded: VecDeque<Guarded<L>>,
+    /// The suppression's decay over one cadence.
+    cadence_decay: f64,
+}
+
+impl<const L: usize> Models<L> {
+    fn new(p: &EngineParams, sizes: Sizes, first: f64) -> Self {
+        let window =
+            |keep: f64| TimeWindow::new(sizes.window, WINDOW_BUCKETS, keep, sizes.min_samples);
+        let level = |span: f64| {
+            Level::new(
+                span,
+                sizes.cadence,
+                p.memory_seconds,
+                p.calibration_horizon_seconds,
+                p.calibration_min_samples,
+                p.gaussian_scale,
+            )
+        };
+        Models {
+            sizes,
+            rolling: window(sizes.window_keep),
+            seasonal: (sizes.slots > 0).then(|| {
+                let part_seconds = sizes.slot * f64::from(sizes.slots) / SEASON_PARTS as f64;
+                Seasonal {
+                    ring: SlotRing::new(sizes.slot, sizes.slots, p.season_jitter),
+                    residuals: window(sizes.window_keep),
+                    parts: vec![Lanes::splat(0.0); SEASON_PARTS],
+                    parts_n: vec![0.0; SEASON_PARTS],
+                    part_seconds,
+                    part_alpha: (sizes.cadence / (PART_MEMORY_PERIODS * part_seconds)).min(1.0),
+                }
+            }),
+            point_calibration: SurpriseCalibrator::new(
+                sizes.memory,
+                p.calibration_min_samples as u64,
+                p.gaussian_scale,
+            )
+            .with_horizon(sizes.horizon)
+            .with_record_tail(p.record_tail_samples),
+            levels: [level(sizes.levels[0]), level(sizes.levels[1])],
+            volatility: level(sizes.volatility),
+            last: None,
+            newest: first,
+            recent_peak: Lanes::splat(NO_PEAK),
+            guard_since: Lanes::splat(NOT_GUARDED),
+            guarded: VecDeque::new(),
+            cadence_decay: (-sizes.cadence / p.suppression_seconds).exp(),
+        }
+    }
+
+    /// Scores one finite value per lane at time `t`, then learns them.
+    #[inline(always)]
+    fn observe(&mut self, tuning: &Tuning, t: f64, x: Lanes<f64, L>, out: &mut [Observation; L]) {
+        // 1. point surprise, under the rolling model or, where it fits better, the seasonal
+        self.rolling.advance(t);
+        if let Some(s) = self.seasonal.as_mut() {
+            s.residuals.advance(t);
+        }
+        let rolling_mean = self.rolling.mean();
+        let warm = self.rolling.is_warm();
+        let floor = rolling_mean.map(|m| SPREAD_FLOOR * (1.0 + m.abs()));
+        let mut expected = rolling_mean;
+        // 0 until the rolling model is warm: "no expectation yet" (finite, so JSON keeps it)
+        let mut spread: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut z: Lanes<f64, L> = Lanes::splat(0.0);
+        let mut seasonal: Lanes<bool, L> = Lanes::splat(false);
+        let slot = self.seasonal.as_ref().map(|s| s.ring.locate(t));
+        let residual = match (&self.seasonal, slot) {
+            (Some(s), Some(slot)) => s.ring.residual(slot, x),
+            _ => None,
+        };
+        if warm {
+            let r_spread = self.rolling.spread();
+            for l in 0..L {
+                spread[l] = max(r_spread[l], floor[l]);
+                z[l] = (x[l] - expected[l]) / spread[l];
+            }
+            if let (Some(s), Some(r)) = (&self.seasonal, residual) {
+                if s.residuals.is_warm() {
+                    let (mean_r, s_spread) = (s.residuals.mean(), s.residuals.spread());
+                    let part = s.parts.get(s.part(t)).copied().unwrap_or(Lanes::splat(0.0));
+                    for l in 0..L {
+                        let s_spread = max(s_spread[l], floor[l]);
+                        let use_it = s_spread < tuning.seasonal_preference * spread[l];
+                        // the part's own variability, where it is the larger
+                        let s_spread = max(s_spread, part[l].sqrt());
+                        let s_z = (r[l] - mean_r[l]) / s_spread;
+                        // selects: which model explains a lane better is data-dependent
+                        z[l] = if use_it { s_z } else { z[l] };
+                        expected[l] = if use_it {
+                            x[l] - r[l] + mean_r[l]
+                        } else {
+                            expected[l]
+                        };
+                        spread[l] = if use_it { s_spread } else { spread[l] };
+                        seasonal[l] = use_it;
+                    }
+                }
+            }
+        }
+        let abs_z = z.map(f64::abs);
+        let (point, point_bin) = self.point_calibration.score(abs_z);
+        // 2. level surprises: the more surprised of the two spans counts
+        let short = self.levels[0].score(t, x);
+        let long = self.levels[1].score(t, x);
+        // 3. volatility: the change since the previous sample, when it rises
+        let change = self
+            .last
+            .map(|prev| Lanes::from_fn(|l| (x[l] - prev[l]).abs()));
+        let erratic = change.map(|c| (c, self.volatility.score(t, c)));
+        // 4. combine; 5. one incident scores once
+        let dt = max(t - self.newest, 0.0);
+        // (one exponential per distinct interval: the usual one is cached)
+        let decay = if dt == self.sizes.cadence {
+            self.cadence_decay
+        } else {
+            (-dt / tuning.suppression_seconds).exp()
+        };
+        let mut gated: Lanes<bool, L> = Lanes::splat(false);
+        let mut adopted: Lanes<bool, L> = Lanes::splat(false);
+        for (l, obs) in out.iter_mut().enumerate() {
+            let point_surprise = if warm {
+                min(point[l], MAX_SURPRISE)
+            } else {
+                0.0
+            };
+            let long_wins = long.surprise[l] > short.surprise[l];
+            let (level_surprise, level_z) = if long_wins {
+                (long.surprise[l], long.z[l])
+            } else {
+                (short.surprise[l], short.z[l])
+            };
+            let level_surprise = min(level_surprise, MAX_SURPRISE);
+            let volatility_surprise = match &erratic {
+                Some((_, v)) if v.z[l] > 0.0 => min(v.surprise[l], MAX_SURPRISE),
+                _ => 0.0,
+            };
+            let surprise = point_surprise + level_surprise + volatility_surprise;
+            let peak = self.recent_peak[l] * decay;
+            let suppressed = surprise <= peak + tuning.suppression_margin;
+            // (max(-MAX * decay, surprise) is finite: the state survives JSON)
+            self.recent_peak[l] = max(min(surprise, tuning.peak_cap), peak);
+            let effective = if suppressed {
+                surprise * SUPPRESSED_FACTOR
+            } else {
+                surprise
+            };
+            // the guard: an incident's samples stay out of the point models for a while
+            let since = self.guard_since[l];
+            let guarded = since != NOT_GUARDED;
+            // (an incident lasts while its values are outside the band, however used to
+            // them the calibration has become)
+            let on = warm
+                && (surprise >= tuning.guard
+                    || (guarded && (surprise >= 0.5 * tuning.guard || abs_z[l] >= GUARD_BAND_Z)));
+            self.guard_since[l] = if !on {
+                NOT_GUARDED
+            } else if guarded {
+                since
+            } else {
+                t
+            };
+            gated[l] = on && t - self.guard_since[l] < tuning.adoption_seconds;
+            adopted[l] = on && !gated[l];
+            *obs = Observation {
+                score: effective / (effective + tuning.score_scale),
+                surprise,
+                suppressed,
+                expected: expected[l],
+                spread: spread[l],
+                z: z[l],
+                level_z,
+                point_surprise,
+                level_surprise,
+                volatility_surprise,
+                model: if seasonal[l] {
+                    Model::Seasonal
+                } else {
+                    Model::Rolling
+                },
+                warm,
+            };
+        }
+        // 6. learn (a guarded incident teaches the point models their own expectation)
+        let learned = Lanes::from_fn(|l| if gated[l] { rolling_mean[l] } else { x[l] });
+        self.rolling.add(t, learned);
+        if gated.iter().any(|g| *g) || !self.guarded.is_empty() {
+            self.remember_guarded(&gated, &adopted, x, learned);
+        }
+        if let Some(s) = self.seasonal.as_mut() {
+            if let Some(r) = residual {
+                let mean_r = s.residuals.mean();
+                let learned = Lanes::from_fn(|l| if gated[l] { mean_r[l] } else { r[l] });
+                s.residuals.add(t, learned);
+                let k = s.part(t);
+                if let (Some(var), Some(n)) = (s.parts.get_mut(k), s.parts_n.get_mut(k)) {
+                    *n += 1.0;
+                    let a = max(1.0 / *n, s.part_alpha);
+                    for l in 0..L {
+                        let d = learned[l] - mean_r[l];
+                        var[l] += a * (d * d - var[l]);
+                    }
+                }
+            }
+            if let Some(slot) = slot {
+                // (what an incident should have been is remembered for tomorrow, not the
+                // incident)
+                s.ring.push(
+                    slot,
+                    Lanes::from_fn(|l| if gated[l] { expected[l] } else { x[l] }),
+                );
+            }
+        }
+        if warm {
+            self.point_calibration.learn(point_bin, abs_z);
+        }
+        self.levels[0].learn(t, x, &short);
+        self.levels[1].learn(t, x, &long);
+        if let Some((c, v)) = &erratic {
+            self.volatility.learn(t, *c, v);
+        }
+        self.last = Some(x);
+        self.newest = max(self.newest, t);
+    }
+
+    /// Keeps what the gated lanes' values would have added to the rolling window; puts it
+    /// in for the lanes whose incident was adopted, and forgets it for the others.
+    #[cold]
+    fn remember_guarded(
+        &mut self,
+        gated: &Lanes<bool, L>,
+        adopted: &Lanes<bool, L>,
+        x: Lanes<f64, L>,
+        learned: Lanes<f64, L>,
+    ) {
+        for l in (0..L).filter(|&l| !gated[l]) {
+            for g in self.guarded.iter_mut() {
+                if adopted[l] {
+                    self.rolling.replace(l, g.bucket, g.d1[l], g.d2[l]);
+                }
+                g.d1[l] = 0.0;
+                g.d2[l] = 0.0;
+            }
+        }
+        if !gated.iter().any(|g| *g) {
+            self.guarded.clear();
+            return;
+        }
+        let Some(bucket) = self.rolling.newest_bucket() else {
+            return;
+        };
+        if self.guarded.back().is_none_or(|g| g.bucket != bucket) {
+            self.guarded.push_back(Guarded {
+                bucket,
+                d1: Lanes::splat(0.0),
+                d2: Lanes::splat(0.0),
+            });
+        }
+        if let Some(g) = self.guarded.back_mut() {
+            for l in (0..L).filter(|&l| gated[l]) {
+                let d = x[l] - learned[l];
+                g.d1[l] += d;
+                g.d2[l] += d * (x[l] + learned[l]);
+            }
         }
     }
 }
@@ -263,84 +492,28 @@ impl Default for Observation {
 /// restores to identical subsequent scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Pipeline<const L: usize> {
-    rolling: Rolling<L>,
-    seasonal: Option<Seasonal<L>>,
-    level: Level<L>,
-    point_calibration: SurpriseCalibrator<L>,
-    level_calibration: SurpriseCalibrator<L>,
-    /// Peak surprise of each lane's incident, forgotten by `peak_decay` per sample.
-    recent_peak: Lanes<f64, L>,
-    /// `1 - 1 / suppression`: a peak loses 1/e of itself in about `suppression` samples.
-    peak_decay: f64,
+    /// The parameters the models are built with.
+    params: EngineParams,
+    tuning: Tuning,
+    /// The first samples, held until the cadence is known.
+    pending: Vec<(f64, Lanes<f64, L>)>,
+    models: Option<Box<Models<L>>>,
+    /// Time of the first sample (NaN-free: 0 before any).
+    first: f64,
     n_seen: u64,
-    suppression_margin: f64,
-    seasonal_preference: f64,
-    score_scale: f64,
-}
-
-/// A rolling window, with the limits the [`ZScore`](crate::detector::ZScore) detector
-/// puts on its parameters (so a typo cannot ask for gigabytes).
-fn rolling<const L: usize>(window: usize, min_samples: usize) -> Result<Rolling<L>> {
-    if !(2..=crate::detector::ZScore::MAX_WINDOW).contains(&window) {
-        return Err(crate::Error::param(
-            "window",
-            window,
-            "must be in 2..=1048576",
-        ));
-    }
-    if !(2..=window).contains(&min_samples) {
-        return Err(crate::Error::param(
-            "min_samples",
-            min_samples,
-            "must be in 2..=window",
-        ));
-    }
-    Ok(Rolling::new(window, min_samples))
 }
 
 impl<const L: usize> Pipeline<L> {
     /// Fresh state for `L` series.
     pub(crate) fn new(config: &EngineConfig) -> Result<Self> {
-        let p = config.params();
-        let seasonal = if p.season == 0 {
-            None
-        } else {
-            Some(Seasonal {
-                past: Lagged::new(p.season + p.season_jitter),
-                jitter: p.season_jitter,
-                residuals: rolling(p.window, p.min_samples)?,
-            })
-        };
-        let n_blocks = (p.baseline / p.short_mean).max(2);
-        // Level model speaks once it has seen about 50 samples' worth of blocks.
-        let min_blocks = (50 / p.short_mean).clamp(2, n_blocks);
+        let params = config.params().clone();
         Ok(Pipeline {
-            rolling: rolling(p.window, p.min_samples)?,
-            seasonal,
-            level: Level {
-                recent: Lagged::new(p.short_mean),
-                seen: 0,
-                blocks: rolling(n_blocks, min_blocks)?,
-                min_blocks,
-            },
-            point_calibration: SurpriseCalibrator::new(
-                p.baseline as f64,
-                p.calibration_min_samples as u64,
-                p.gaussian_scale,
-            ),
-            // learns once per block of `short_mean` samples: memory and warm-up in blocks
-            level_calibration: SurpriseCalibrator::new(
-                n_blocks as f64,
-                (p.calibration_min_samples / p.short_mean).max(1) as u64,
-                p.gaussian_scale,
-            ),
-            recent_peak: Lanes::splat(NO_PEAK),
-            // (suppression 0 acts as 1: the peak is the last surprise)
-            peak_decay: 1.0 - 1.0 / p.suppression.max(1) as f64,
+            tuning: Tuning::new(&params),
+            params,
+            pending: Vec::with_capacity(CADENCE_SAMPLES),
+            models: None,
+            first: 0.0,
             n_seen: 0,
-            suppression_margin: p.suppression_margin,
-            seasonal_preference: p.seasonal_preference,
-            score_scale: p.score_scale,
         })
     }
 
@@ -349,119 +522,49 @@ impl<const L: usize> Pipeline<L> {
         self.n_seen
     }
 
-    /// Scores one finite value per lane (the caller has checked them), then learns them;
-    /// lane `l`'s observation goes to `out[l]`.
+    /// Seconds of history behind the newest sample (0 before the models start).
+    pub(crate) fn history_seconds(&self) -> f64 {
+        self.models.as_ref().map_or(0.0, |m| m.newest - self.first)
+    }
+
+    /// The sizes the models run with, once the cadence is known.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> Option<Sizes> {
+        self.models.as_ref().map(|m| m.sizes)
+    }
+
+    /// Scores one finite value per lane at time `t` (finite epoch seconds; the caller has
+    /// checked them), then learns them; lane `l`'s observation goes to `out[l]`.
     #[inline(always)]
-    pub(crate) fn observe_finite(&mut self, x: Lanes<f64, L>, out: &mut [Observation; L]) {
-        // 1. point surprise, under the rolling model or, where it fits better, the seasonal
-        let rolling_mean = self.rolling.mean();
-        let mut expected = rolling_mean;
-        // 0 until the rolling model is warm: "no expectation yet" (finite, so JSON keeps it)
-        let mut spread: Lanes<f64, L> = Lanes::splat(0.0);
-        let mut z: Lanes<f64, L> = Lanes::splat(0.0);
-        let mut seasonal: Lanes<bool, L> = Lanes::splat(false);
-        let floor = rolling_mean.map(|m| SPREAD_FLOOR * (1.0 + m.abs()));
-        let residual = self.seasonal.as_ref().and_then(|s| s.residual(x));
-        if self.rolling.is_warm() {
-            let r_spread = self.rolling.spread();
-            for l in 0..L {
-                spread[l] = max(r_spread[l], floor[l]);
-                z[l] = (x[l] - expected[l]) / spread[l];
-            }
-            z = sat_lanes(z);
-            if let (Some(s), Some((r, matched))) = (&self.seasonal, residual) {
-                if s.residuals.is_warm() {
-                    let (mean_r, s_spread) = (s.residuals.mean(), s.residuals.spread());
-                    let s_spread: Lanes<f64, L> = Lanes::from_fn(|l| max(s_spread[l], floor[l]));
-                    let s_z: Lanes<f64, L> =
-                        sat_lanes(Lanes::from_fn(|l| (r[l] - mean_r[l]) / s_spread[l]));
-                    for l in 0..L {
-                        let (s_spread, s_z) = (s_spread[l], s_z[l]);
-                        let use_it = s_spread < self.seasonal_preference * spread[l];
-                        let s_expected = matched[l] + mean_r[l];
-                        // selects: which model explains a lane better is data-dependent
-                        z[l] = if use_it { s_z } else { z[l] };
-                        expected[l] = if use_it { s_expected } else { expected[l] };
-                        spread[l] = if use_it { s_spread } else { spread[l] };
-                        seasonal[l] = use_it;
-                    }
-                }
-            }
-        }
-        // 2. level surprise
-        let short = self.level.short_mean(x);
-        let mut level_z: Lanes<f64, L> = Lanes::splat(0.0);
-        if self.level.blocks.is_warm() {
-            let (mean, b_spread) = (self.level.blocks.mean(), self.level.blocks.spread());
-            for l in 0..L {
-                let spread = max(b_spread[l], floor[l]);
-                level_z[l] = (short[l] - mean[l]) / spread;
-            }
-            level_z = sat_lanes(level_z);
-        }
-        // 3. calibrate and combine
-        let abs_z = z.map(f64::abs);
-        let abs_level_z = level_z.map(f64::abs);
-        let (point_surprise, point_bin) = self.point_calibration.score(abs_z);
-        let (level_surprise, level_bin) = self.level_calibration.score(abs_level_z);
-        for (l, obs) in out.iter_mut().enumerate() {
-            let (point_surprise, level_surprise) = (
-                min(point_surprise[l], MAX_SURPRISE),
-                min(level_surprise[l], MAX_SURPRISE),
-            );
-            let surprise = point_surprise + level_surprise;
-            // 4. one incident scores once
-            let peak = self.recent_peak[l];
-            let suppressed = surprise <= peak + self.suppression_margin;
-            // (max(-MAX * decay, surprise) is finite: the state survives JSON)
-            self.recent_peak[l] = max(surprise, peak * self.peak_decay);
-            let effective = if suppressed {
-                surprise * SUPPRESSED_FACTOR
-            } else {
-                surprise
-            };
-            *obs = Observation {
-                score: effective / (effective + self.score_scale),
-                surprise,
-                suppressed,
-                expected: expected[l],
-                spread: spread[l],
-                z: z[l],
-                level_z: level_z[l],
-                point_surprise,
-                level_surprise,
-                model: if seasonal[l] {
-                    Model::Seasonal
-                } else {
-                    Model::Rolling
-                },
-                warm: false,
-            };
-        }
-        // 5. learn
-        self.rolling.update(x);
-        if let Some(s) = self.seasonal.as_mut() {
-            if let Some((r, _)) = residual {
-                s.residuals.update(r);
-            }
-            s.past.push(x);
-        }
-        self.point_calibration.learn(point_bin, abs_z);
-        self.level.recent.push(x);
-        self.level.seen += 1;
-        // the ring of the short mean wrapped: a whole block of new samples since the last
-        if self.level.recent.next == 0 {
-            self.level.blocks.update(short);
-            // The level surprise's distribution is the same on every sample, so learning it
-            // once per block calibrates it as well, at a sixth of the cost (NAB standard
-            // 69.23 -> 68.85); and the block's samples are not counted six times over.
-            self.level_calibration.learn(level_bin, abs_level_z);
-        }
+    pub(crate) fn observe_finite(&mut self, t: f64, x: Lanes<f64, L>, out: &mut [Observation; L]) {
         self.n_seen += 1;
-        let warm = self.rolling.is_warm() && self.n_seen > self.level.min_blocks as u64;
-        for obs in out.iter_mut() {
-            obs.warm = warm;
+        let x = x.map(|v| v.clamp(-INPUT_LIMIT, INPUT_LIMIT));
+        if let Some(models) = self.models.as_mut() {
+            models.observe(&self.tuning, t, x, out);
+            return;
         }
+        self.start(t, x, out);
+    }
+
+    /// Holds the first samples until the cadence is known, then builds the models and
+    /// replays them; `out` is the last one's observation (the others' were not warm).
+    #[cold]
+    fn start(&mut self, t: f64, x: Lanes<f64, L>, out: &mut [Observation; L]) {
+        if self.pending.is_empty() {
+            self.first = t;
+        }
+        self.pending.push((t, x));
+        *out = [Observation::default(); L];
+        if self.pending.len() < CADENCE_SAMPLES {
+            return;
+        }
+        let times: Vec<f64> = self.pending.iter().map(|(t, _)| *t).collect();
+        let sizes = Sizes::new(&self.params, cadence(&times));
+        let mut models = Box::new(Models::new(&self.params, sizes, self.first));
+        for (t, x) in self.pending.drain(..) {
+            models.observe(&self.tuning, t, x, out);
+        }
+        self.models = Some(models);
     }
 }
 
@@ -482,11 +585,13 @@ impl SeriesScorer {
         self.0.n_seen()
     }
 
-    /// Scores `x`, then learns it. Non-finite input is an error and changes nothing.
-    pub fn observe(&mut self, x: f64) -> Result<Observation> {
+    /// Scores `x` at time `t` (epoch seconds), then learns it. A non-finite value or time
+    /// is an error naming it and changes nothing.
+    pub fn observe(&mut self, t: f64, x: f64) -> Result<Observation> {
+        finite("timestamp", t)?;
         finite("value", x)?;
         let mut out = [Observation::default()];
-        self.0.observe_finite(Lanes([x]), &mut out);
+        self.0.observe_finite(t, Lanes([x]), &mut out);
         let [obs] = out;
         Ok(obs)
     }
@@ -497,7 +602,7 @@ mod tests {
     use super::*;
 
     /// Four series of different kinds: seasonal with noise, flat stretches, huge values
-    /// (the saturating paths), steps and spikes.
+    /// (beyond the input limit), steps and spikes.
     fn value(lane: usize, i: u32) -> f64 {
         let mut h = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ lane as u64;
         h ^= h >> 29;
@@ -513,6 +618,17 @@ mod tests {
         }
     }
 
+    /// 5-minute samples with a few late, duplicated and missing ones.
+    fn time(i: u32) -> f64 {
+        let t = 1.7e9 + 300.0 * f64::from(i);
+        match i % 211 {
+            17 => t - 450.0,
+            99 => t - 300.0,
+            150 => t + 3600.0,
+            _ => t,
+        }
+    }
+
     #[test]
     fn each_lane_scores_as_its_series_alone() {
         let config = EngineConfig::default();
@@ -524,12 +640,13 @@ mod tests {
         let mut warm_scores = 0;
         for i in 0..6000 {
             let x = Lanes::from_fn(|l| value(l, i));
-            host.observe_finite(x, &mut out);
+            host.observe_finite(time(i), x, &mut out);
             for (l, scorer) in alone.iter_mut().enumerate() {
-                let want = scorer.observe(x[l]).unwrap();
+                let want = scorer.observe(time(i), x[l]).unwrap();
                 // bit for bit: every field, NaN-free, so == is exact but for -0.0 == 0.0
                 assert_eq!(out[l], want, "lane {l} sample {i}");
                 assert_eq!(out[l].score.to_bits(), want.score.to_bits());
+                assert!(want.score.is_finite() && want.surprise.is_finite());
                 warm_scores += usize::from(want.warm && want.score > 0.0);
             }
         }
@@ -537,12 +654,28 @@ mod tests {
         // and the state survives a round trip to the same subsequent scores
         let mut back: Pipeline<4> =
             postcard::from_bytes(&postcard::to_allocvec(&host).unwrap()).unwrap();
-        let mut again = [Observation::default(); 4];
+        let mut json: Pipeline<4> =
+            serde_json::from_str(&serde_json::to_string(&host).unwrap()).unwrap();
+        let (mut again, mut third) = ([Observation::default(); 4], [Observation::default(); 4]);
         for i in 6000..6500 {
             let x = Lanes::from_fn(|l| value(l, i));
-            host.observe_finite(x, &mut out);
-            back.observe_finite(x, &mut again);
+            host.observe_finite(time(i), x, &mut out);
+            back.observe_finite(time(i), x, &mut again);
+            json.observe_finite(time(i), x, &mut third);
             assert_eq!(out, again, "sample {i}");
+            assert_eq!(out, third, "sample {i} (json)");
         }
+    }
+
+    #[test]
+    fn the_first_samples_wait_for_the_cadence() {
+        let mut s = SeriesScorer::new(&EngineConfig::default()).unwrap();
+        for i in 0..CADENCE_SAMPLES as u32 {
+            let o = s.observe(1.7e9 + 60.0 * f64::from(i), 5.0).unwrap();
+            assert!(!o.warm && o.score == 0.0);
+        }
+        // 1-minute samples: a day is 1,440 of them
+        assert_eq!(s.0.sizes().map(|z| z.window_keep), Some(1440.0));
+        assert!(s.observe(f64::NAN, 1.0).is_err() && s.observe(1.8e9, f64::INFINITY).is_err());
     }
 }
