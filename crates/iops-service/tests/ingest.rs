@@ -819,3 +819,41 @@ fn a_warm_host_state_round_trips_through_the_stored_encoding() {
     assert_eq!(iops_service::decode_state(&json), Some(state));
     assert_eq!(iops_service::decode_state(&bytes[..bytes.len() - 1]), None);
 }
+
+/// A host state saved by the engine before issue 13 (sample counts, not durations: `iops
+/// serve` of commit 9f0750b after 300 quiet samples of web-1) cannot be decoded: the host
+/// starts afresh, says so, and nothing is lost of the new sample.
+#[tokio::test]
+async fn a_state_of_the_previous_engine_is_reset_and_reported() {
+    let old = include_bytes!("fixtures/engine-0.1-web-1.state");
+    assert_eq!(iops_service::decode_state(old), None);
+    let (svc, store) = service();
+    store
+        .save_state(StateUpdate {
+            hostname: "web-1".into(),
+            expected_version: 0,
+            last_timestamp: Timestamp::from_epoch_seconds((T0 + 299 * 300) as f64).unwrap(),
+            state: old.to_vec(),
+            insights: vec![],
+        })
+        .await
+        .unwrap();
+    let r = svc.ingest(quiet("web-1", 300).as_bytes()).await.unwrap();
+    assert_eq!((r.outcome, r.state_reset), (IngestOutcome::Scored, true));
+    let config = EngineConfig::default();
+    let mut fresh = HostState::new(&config).unwrap();
+    let s = MetricSample::from_json(quiet("web-1", 300).as_bytes()).unwrap();
+    fresh.process(&config, &s).unwrap();
+    assert_eq!(stored_state(&store, "web-1").await, fresh);
+    assert_eq!(
+        store
+            .list_metrics("web-1", Timestamp::MIN, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // the next sample continues from the new state, without another reset
+    let r = svc.ingest(quiet("web-1", 301).as_bytes()).await.unwrap();
+    assert_eq!((r.outcome, r.state_reset), (IngestOutcome::Scored, false));
+}

@@ -128,6 +128,13 @@ impl AppState {
         let answer = self.service.ingest(body).await?;
         // The service has validated it: this parse cannot fail, and costs a microsecond.
         if let Ok(sample) = iops_core::MetricSample::from_json(body) {
+            if answer.state_reset {
+                eprintln!(
+                    "host {}: its stored state could not be decoded (an older engine's?); \
+                     started afresh",
+                    sample.hostname
+                );
+            }
             self.hosts.record(&sample.hostname, sample.timestamp);
         }
         Ok(answer)
