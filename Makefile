@@ -2,7 +2,9 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-NAB_DATA ?= ../shared/data/nab
+NAB_DATA ?= ../shared/data/nab-full
+# The corpora `make eval-all` scores: all of NAB and the operations corpora.
+CORPORA ?= ../shared/data/nab-full $(wildcard ../shared/data/ops/*/)
 TABULAR_DATA ?= ../shared/data/tabular
 FUZZ_SECONDS ?= 30
 
@@ -57,8 +59,12 @@ fuzz-smoke: ## Run each fuzz target for FUZZ_SECONDS (default 30) with cargo-fuz
 	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
 
 .PHONY: eval
-eval: ## Score the engine on the NAB corpus (NAB_DATA, default ../shared/data/nab)
+eval: ## Score the engine on one NAB-layout corpus (NAB_DATA, default ../shared/data/nab-full); JSON
 	cargo run --release -p iops-cli -- eval nab --data $(NAB_DATA)
+
+.PHONY: eval-all
+eval-all: ## Every corpus (CORPORA: NAB and ../shared/data/ops/*), every category, 3 profiles, the mean; table
+	cargo run --release -p iops-cli -- eval corpora --format table $(CORPORA)
 
 .PHONY: eval-tabular
 eval-tabular: ## Isolation forest ROC AUC / average precision on the tabular sets vs scikit-learn's

@@ -218,5 +218,7 @@ fn detect_then_eval_round_trip_on_a_tiny_corpus() {
         (v["n_files"].as_u64(), v["n_windows"].as_u64()),
         (Some(1), Some(1))
     );
-    assert!(v["realAWSCloudwatch"].is_null());
+    // one category, scored alone: the same as the whole
+    assert_eq!(v["categories"]["cat"]["profiles"], v["profiles"]);
+    assert_eq!(v["categories"].as_object().map(|c| c.len()), Some(1));
 }

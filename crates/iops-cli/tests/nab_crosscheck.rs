@@ -283,7 +283,7 @@ fn rust_nab_scores_match_the_python_scorer() {
         assert_agree("whole corpus", &all["profiles"], &py_all, det);
         assert_agree(
             "realAWSCloudwatch section",
-            &all[CLOUDWATCH]["profiles"],
+            &all["categories"][CLOUDWATCH]["profiles"],
             &py_cw,
             det,
         );
@@ -294,6 +294,6 @@ fn rust_nab_scores_match_the_python_scorer() {
             &py_cw,
             det,
         );
-        assert_eq!(cw["n_windows"], all[CLOUDWATCH]["n_windows"]);
+        assert_eq!(cw["n_windows"], all["categories"][CLOUDWATCH]["n_windows"]);
     }
 }
