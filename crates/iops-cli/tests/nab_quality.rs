@@ -1,32 +1,61 @@
-//! Detection quality gate: the engine's default configuration on the NAB files in
-//! `../shared/data/nab` (or `$IOPS_SHARED/data/nab`) must keep the figures issue 2 asks for:
-//! standard profile >= 62 (above AWS Random Cut Forest's 61.4 on the CloudWatch files) and
-//! low-FP >= 50. One configuration for every file, scored causally by `iops eval nab`.
+//! Detection quality gate: the engine's default configuration, scored causally by
+//! `iops eval corpora`, on all of NAB (`nab-full`) and the two operations corpora in
+//! `../shared/data` (or `$IOPS_SHARED/data`). Each floor is the figure the engine reached
+//! when it was set, less half a point, so a regression fails CI (docs/performance.md has
+//! the figures and how to reproduce them). One configuration for every file.
 //! Without the data the test fails in CI and is skipped (with a notice) elsewhere.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-fn nab_dir() -> Option<PathBuf> {
+/// Corpus, category (None: the whole corpus), profile, floor.
+const FLOORS: &[(&str, Option<&str>, &str, f64)] = &[
+    ("nab-full", None, "standard", 63.7),
+    ("nab-full", None, "reward_low_FP_rate", 54.2),
+    ("nab-full", None, "reward_low_FN_rate", 69.5),
+    // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57 (here 64.74 less the margin)
+    ("nab-full", Some("realAWSCloudwatch"), "standard", 64.2),
+    ("ms-cloud-monitoring", None, "standard", 60.1),
+    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 51.0),
+    ("ms-cloud-monitoring", None, "reward_low_FN_rate", 67.5),
+    ("smd", None, "standard", 72.0),
+    ("smd", None, "reward_low_FP_rate", 62.3),
+    ("smd", None, "reward_low_FN_rate", 77.4),
+];
+
+fn shared_data() -> Option<PathBuf> {
     let shared = std::env::var_os("IOPS_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let nab = shared.join("data/nab");
-    if nab.join("labels/combined_windows.json").is_file() {
-        return Some(nab);
+    let data = shared.join("data");
+    let corpora = [
+        data.join("nab-full"),
+        data.join("ops/ms-cloud-monitoring"),
+        data.join("ops/smd"),
+    ];
+    if corpora
+        .iter()
+        .all(|c| c.join("labels/combined_windows.json").is_file())
+    {
+        return Some(data);
     }
-    let why = format!("no NAB data at {} (set IOPS_SHARED)", nab.display());
+    let why = format!(
+        "no NAB or ops corpora under {} (set IOPS_SHARED)",
+        data.display()
+    );
     assert!(std::env::var_os("CI").is_none(), "{why}");
     eprintln!("nab_quality skipped: {why}");
     None
 }
 
 #[test]
-fn default_engine_beats_the_issue_figures_on_nab() {
-    let Some(nab) = nab_dir() else { return };
+fn default_engine_keeps_its_figures_on_nab_and_the_ops_corpora() {
+    let Some(data) = shared_data() else { return };
     let out = Command::new(env!("CARGO_BIN_EXE_iops"))
-        .args(["eval", "nab", "--data"])
-        .arg(&nab)
+        .args(["eval", "corpora"])
+        .arg(data.join("nab-full"))
+        .arg(data.join("ops/ms-cloud-monitoring"))
+        .arg(data.join("ops/smd"))
         .output()
         .expect("iops runs");
     assert!(
@@ -35,24 +64,21 @@ fn default_engine_beats_the_issue_figures_on_nab() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-    let score = |profile: &str| {
-        report["profiles"][profile]["score"]
+    let mut failed = Vec::new();
+    for &(corpus, category, profile, floor) in FLOORS {
+        let c = &report["corpora"][corpus];
+        let scores = match category {
+            Some(cat) => &c["categories"][cat]["profiles"],
+            None => &c["profiles"],
+        };
+        let got = scores[profile]["score"]
             .as_f64()
-            .expect("score")
-    };
-    let (standard, low_fp, low_fn) = (
-        score("standard"),
-        score("reward_low_FP_rate"),
-        score("reward_low_FN_rate"),
-    );
-    let aws = report["realAWSCloudwatch"]["profiles"]["standard"]["score"]
-        .as_f64()
-        .expect("realAWSCloudwatch score");
-    eprintln!("NAB standard {standard:.2}, low-FP {low_fp:.2}, low-FN {low_fn:.2}, realAWSCloudwatch {aws:.2}");
-    assert!(standard >= 62.0, "standard profile {standard:.2} < 62");
-    assert!(low_fp >= 50.0, "low-FP profile {low_fp:.2} < 50");
-    assert!(
-        aws > 61.4,
-        "realAWSCloudwatch {aws:.2} does not beat Random Cut Forest (61.4)"
-    );
+            .unwrap_or_else(|| panic!("no {profile} score for {corpus} {category:?}"));
+        let what = format!("{corpus} {} {profile}", category.unwrap_or("(all)"));
+        eprintln!("{what}: {got:.2} (floor {floor})");
+        if got < floor {
+            failed.push(format!("{what}: {got:.2} < {floor}"));
+        }
+    }
+    assert!(failed.is_empty(), "below the floors: {failed:#?}");
 }
