@@ -3,7 +3,7 @@
 //! python/iops/_forest.py and holds one of these as `model_`.
 
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::forest::{IsolationForestParams, MaxSamples, Threshold};
+use iops_core::forest::{IsolationForestParams, MaxFeatures, MaxSamples, Threshold};
 use iops_core::ndarray::{Array1, ArrayView2};
 use iops_core::{Error, ParamGuard, Result};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
@@ -271,7 +271,11 @@ impl ForestModel {
             MaxSamples::Count(c) => d.set_item("max_samples", c)?,
             MaxSamples::Fraction(f) => d.set_item("max_samples", f)?,
         }
-        d.set_item("max_features", p.max_features())?;
+        match p.max_features() {
+            MaxFeatures::Fraction(f) => d.set_item("max_features", f)?,
+            MaxFeatures::Count(c) => d.set_item("max_features", c)?,
+        }
+        d.set_item("bootstrap", p.bootstrap())?;
         let (c, t) = match p.threshold() {
             Threshold::Contamination(c) => (Some(c), None),
             Threshold::Score(s) => (None, Some(s)),

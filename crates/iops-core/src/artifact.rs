@@ -27,8 +27,8 @@ use time::format_description::well_known::Rfc3339;
 pub use time::OffsetDateTime;
 
 use crate::forest::{
-    IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold,
-    TreeParts,
+    IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples,
+    Threshold, TreeParts,
 };
 use crate::{Error, ParamGuard, Result};
 
@@ -88,9 +88,17 @@ impl PartialEq for ModelArtifact {
 struct Hyperparameters {
     n_trees: usize,
     max_samples: MaxSamples,
-    max_features: f64,
+    /// A bare number (a fraction), or `{"count": k}`.
+    max_features: MaxFeatures,
+    /// Written only when true, so files without bootstrap are what they always were.
+    #[serde(default, skip_serializing_if = "is_false")]
+    bootstrap: bool,
     threshold: Threshold,
     seed: u64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -246,6 +254,7 @@ impl ModelArtifact {
                 n_trees: p.n_trees(),
                 max_samples: p.max_samples(),
                 max_features: p.max_features(),
+                bootstrap: p.bootstrap(),
                 threshold: p.threshold(),
                 seed: p.seed(),
             },
@@ -342,8 +351,12 @@ impl ModelArtifact {
         let h = p.hyperparameters;
         let mut builder = IsolationForestParams::new()
             .n_trees(h.n_trees)
-            .max_features(h.max_features)
+            .bootstrap(h.bootstrap)
             .seed(h.seed);
+        builder = match h.max_features {
+            MaxFeatures::Fraction(f) => builder.max_features(f),
+            MaxFeatures::Count(c) => builder.max_features_count(c),
+        };
         builder = match h.max_samples {
             MaxSamples::Count(c) => builder.max_samples(c),
             MaxSamples::Fraction(f) => builder.max_samples_fraction(f),

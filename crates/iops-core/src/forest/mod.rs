@@ -17,6 +17,6 @@ mod tree;
 pub use model::{average_path_length, quantile, IsolationForest};
 pub(crate) use model::{quantile_sorted, TreeParts};
 pub use params::{
-    IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold, MAX_SAMPLES_LIMIT,
-    MAX_TREES,
+    IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples, Threshold,
+    MAX_FEATURES_LIMIT, MAX_SAMPLES_LIMIT, MAX_TREES,
 };

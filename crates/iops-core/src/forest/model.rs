@@ -7,7 +7,7 @@ use ndarray::{Array1, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
 use super::complete::CompleteTrees;
-use super::params::{IsolationForestValidParams, Threshold};
+use super::params::{IsolationForestValidParams, MaxSamples, Threshold};
 use super::tree::{grow, tree_seeds, GrownNode};
 use crate::{Error, Result};
 
@@ -97,17 +97,27 @@ pub struct IsolationForest {
 }
 
 impl IsolationForestValidParams {
-    /// Fits a forest on the rows of `x` (at least 2 rows, 1 feature, all finite). The trees
+    /// Fits a forest on the rows of `x` (at least 1 row, 1 feature, all finite). The trees
     /// are scikit-learn 1.9.1's: for a seed below 2^32 they equal those of
-    /// `IsolationForest(n_estimators, max_samples, max_features, random_state=seed).fit(x)`
-    /// (features cast to `f32` as scikit-learn does; see the `tree` module for the one rule
-    /// left out). Trees grow in parallel; the result depends only on the seed.
+    /// `IsolationForest(n_estimators, max_samples, max_features, bootstrap,
+    /// random_state=seed).fit(x)` (features cast to `f32` as scikit-learn does; see the
+    /// `tree` module for the one rule left out). Trees grow in parallel; the result depends
+    /// only on the seed. Only a contamination rule scores the training rows.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest> {
+        self.fit_scored(x).map(|(forest, _)| forest)
+    }
+
+    /// [`fit`](Self::fit), plus the training rows' scores when the threshold rule computed
+    /// them (a contamination rule), so callers that need them do not score twice.
+    pub(crate) fn fit_scored(
+        &self,
+        x: ArrayView2<'_, f64>,
+    ) -> Result<(IsolationForest, Option<Array1<f64>>)> {
         let (n, d) = x.dim();
-        if n < 2 {
+        if n < 1 {
             return Err(Error::Shape {
                 name: "rows",
-                expected: 2,
+                expected: 1,
                 got: n,
             });
         }
@@ -127,25 +137,41 @@ impl IsolationForestValidParams {
         }
         check_finite(&x)?;
         let psi = self.max_samples().resolve(n);
+        if psi == 0 {
+            // scikit-learn fails here too (a tree with no rows)
+            let value = match self.max_samples() {
+                MaxSamples::Fraction(f) => f,
+                MaxSamples::Count(c) => c as f64,
+            };
+            return Err(Error::param(
+                "max_samples",
+                value,
+                "selects no rows: max_samples * rows must be at least 1",
+            ));
+        }
         let height_limit = (psi.max(2) as f64).log2().ceil() as u32;
-        // scikit-learn: max(1, int(max_features * n_features))
-        let n_split = ((self.max_features() * d as f64) as usize).max(1);
+        let n_split = self.max_features().resolve(d)?;
+        let bootstrap = self.bootstrap();
         // scikit-learn draws every tree's seed up front from one stream; each tree's growth
         // then depends only on its seed, so trees grow in parallel.
         let seeds = tree_seeds(self.seed(), self.n_trees());
         let trees: Vec<Vec<GrownNode>> = seeds
             .into_par_iter()
-            .map(|s| grow(&x, psi, n_split, height_limit, s))
+            .map(|s| grow(&x, psi, bootstrap, n_split, height_limit, s))
             .collect();
         let mut forest = IsolationForest::assemble(self.clone(), d, psi, &trees, 0.5)?;
-        forest.threshold = match self.threshold() {
-            Threshold::Score(s) => s,
+        let scores = match self.threshold() {
+            Threshold::Score(s) => {
+                forest.threshold = s;
+                None
+            }
             Threshold::Contamination(c) => {
                 let scores = forest.score_samples(x)?;
-                quantile(scores.as_slice().unwrap_or(&[]), 1.0 - c)
+                forest.threshold = quantile(scores.as_slice().unwrap_or(&[]), 1.0 - c);
+                Some(scores)
             }
         };
-        Ok(forest)
+        Ok((forest, scores))
     }
 }
 
@@ -292,6 +318,28 @@ impl IsolationForest {
         Ok(())
     }
 
+    /// Makes `threshold` (in (0, 1)) the decision threshold and records the rule as
+    /// `Contamination(contamination)` (in (0, 0.5]): for callers that computed the
+    /// training-score quantile themselves (iops' Python estimator takes numpy's percentile
+    /// of scikit-learn's `score_samples`, as scikit-learn does). The errors name the value.
+    pub fn set_contamination_threshold(
+        &mut self,
+        contamination: f64,
+        threshold: f64,
+    ) -> Result<()> {
+        if !(contamination > 0.0 && contamination <= 0.5) {
+            return Err(Error::param(
+                "contamination",
+                contamination,
+                "must be in (0, 0.5]",
+            ));
+        }
+        self.set_threshold(threshold)?;
+        self.params
+            .set_threshold_rule(Threshold::Contamination(contamination));
+        Ok(())
+    }
+
     /// Sum over trees of the path length of `x` (`x.len() == n_features`, finite).
     #[inline]
     fn path_sum(&self, x: &[f64]) -> f64 {
@@ -325,6 +373,10 @@ impl IsolationForest {
 
     #[inline]
     fn normalise(&self, path_sum: f64) -> f64 {
+        if self.c_psi == 0.0 {
+            // ψ = 1: every tree is one leaf and c(1) = 0; scikit-learn scores 0.5 (2^-1).
+            return 0.5;
+        }
         let mean = path_sum / self.roots.len() as f64;
         (-mean / self.c_psi).exp2()
     }
@@ -454,7 +506,7 @@ impl IsolationForest {
         if n_features == 0 || n_features > u32::MAX as usize {
             return Err(bad(format!("n_features {n_features} out of range")));
         }
-        if !(2..=super::params::MAX_SAMPLES_LIMIT).contains(&psi) {
+        if !(1..=super::params::MAX_SAMPLES_LIMIT).contains(&psi) {
             return Err(bad(format!("samples_per_tree {psi} out of range")));
         }
         if trees.is_empty() || trees.len() != params.n_trees() {
@@ -551,7 +603,14 @@ impl IsolationForest {
                     }
                 }
             }
-            if nodes.first().map(|n| n.size as usize) != Some(psi) {
+            // A bootstrap tree holds the distinct rows of ψ draws: at most ψ.
+            let root = nodes.first().map_or(0, |n| n.size as usize);
+            let fits = if params.bootstrap() {
+                (1..=psi).contains(&root)
+            } else {
+                root == psi
+            };
+            if !fits {
                 return Err(bad(format!("tree {t}: leaf sizes do not add up to {psi}")));
             }
             grown.push(nodes);
