@@ -4,8 +4,11 @@
 //! [`IsolationForestValidParams::fit`] → [`IsolationForest`], whose
 //! [`score_samples`](IsolationForest::score_samples) gives the paper's normalised score.
 //! linfa's `Fit` and `PredictInplace` are implemented too (see [`linfa_impl`]).
+//! [`IsolationForest::leaf_sums`] sums a caller's value per leaf instead of path lengths
+//! (scikit-learn's exact arithmetic from Python).
 
 mod complete;
+mod leaf_sums;
 pub mod linfa_impl;
 mod model;
 mod params;
@@ -14,6 +17,7 @@ mod reference_tests;
 mod sklearn_rng;
 mod tree;
 
+pub use leaf_sums::{Leaf, LeafSums};
 pub use model::{average_path_length, quantile, IsolationForest};
 pub(crate) use model::{quantile_sorted, TreeParts};
 pub use params::{

@@ -384,6 +384,12 @@ impl IsolationForest {
     /// Anomaly score of one row, without allocating. Errors on a wrong length
     /// ([`Error::Shape`] `n_features`) or a non-finite value ([`Error::NonFinite`]).
     pub fn score_one(&self, x: &[f64]) -> Result<f64> {
+        Ok(self.normalise(self.sum_one(x)?))
+    }
+
+    /// The row's path lengths summed over the trees in order (see [`score_one`](Self::score_one)
+    /// for the errors).
+    pub(crate) fn sum_one(&self, x: &[f64]) -> Result<f64> {
         if x.len() != self.n_features {
             return Err(Error::Shape {
                 name: "n_features",
@@ -392,16 +398,21 @@ impl IsolationForest {
             });
         }
         check_row(0, x.iter().copied())?;
-        let sum = match &self.complete {
+        Ok(match &self.complete {
             Some(c) => c.path_sum(x),
             None => self.path_sum(x),
-        };
-        Ok(self.normalise(sum))
+        })
     }
 
     /// Anomaly scores of every row of `x`, in parallel. Identical to [`score_one`](Self::score_one)
     /// row by row.
     pub fn score_samples(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        self.batch(x, true)
+    }
+
+    /// Per-row path-length sums over the trees in order (`normalise`: scores instead), in
+    /// parallel; errors as [`score_samples`](Self::score_samples).
+    pub(crate) fn batch(&self, x: ArrayView2<'_, f64>, normalise: bool) -> Result<Array1<f64>> {
         let (n, d) = x.dim();
         if d != self.n_features {
             return Err(Error::Shape {
@@ -420,8 +431,10 @@ impl IsolationForest {
                         check_row(start + k, row.iter().copied())?;
                     }
                     c.path_sums(rows, out);
-                    for o in out.iter_mut() {
-                        *o = self.normalise(*o);
+                    if normalise {
+                        for o in out.iter_mut() {
+                            *o = self.normalise(*o);
+                        }
                     }
                     return Ok(());
                 }
@@ -439,7 +452,8 @@ impl IsolationForest {
                         }
                     };
                     check_row(r, slice.iter().copied())?;
-                    *o = self.normalise(self.path_sum(slice));
+                    let sum = self.path_sum(slice);
+                    *o = if normalise { self.normalise(sum) } else { sum };
                 }
                 Ok(())
             },
@@ -455,6 +469,91 @@ impl IsolationForest {
     /// True for rows whose score is above the threshold.
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Array1<bool>> {
         Ok(self.score_samples(x)?.mapv(|s| s > self.threshold))
+    }
+
+    /// Depth of every node (the root is 0), in node order.
+    fn node_depths(&self) -> Vec<u32> {
+        let mut depth = vec![0u32; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.left as usize != i {
+                let d = depth.get(i).copied().unwrap_or(0) + 1;
+                for c in [n.left as usize, n.left as usize + 1] {
+                    if let Some(slot) = depth.get_mut(c) {
+                        *slot = d;
+                    }
+                }
+            }
+        }
+        depth
+    }
+
+    /// Flat node indices of the leaves in artifact order (tree by tree, breadth first), and
+    /// each node's depth.
+    pub(crate) fn leaf_nodes(&self) -> (Vec<usize>, Vec<u32>) {
+        let pad = self.nodes.len().saturating_sub(1);
+        let leaves = (0..pad)
+            .filter(|&i| self.nodes.get(i).is_some_and(|n| n.left as usize == i))
+            .collect();
+        (leaves, self.node_depths())
+    }
+
+    /// Training rows that reached flat node `i`.
+    pub(crate) fn node_size(&self, i: usize) -> u32 {
+        self.size.get(i).copied().unwrap_or(0)
+    }
+
+    /// A copy of this forest whose path length credited at each leaf is `value[i]` (per flat
+    /// node, inner nodes ignored) instead of depth + c(size), in both layouts.
+    pub(crate) fn with_leaf_values(&self, value: &[f64]) -> Self {
+        let pad = self.nodes.len().saturating_sub(1);
+        let mut out = self.clone();
+        for (i, p) in out.leaf_path.iter_mut().enumerate() {
+            let is_leaf = i < pad && self.nodes.get(i).is_some_and(|n| n.left as usize == i);
+            *p = if is_leaf {
+                value.get(i).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+        }
+        if self.complete.is_some() {
+            let trees = self.grown_trees();
+            let roots = &self.roots;
+            out.complete = CompleteTrees::build_with(&trees, self.n_features, |t, i| {
+                let flat = roots.get(t).map_or(usize::MAX, |&r| r as usize + i);
+                value.get(flat).copied().unwrap_or(0.0)
+            });
+        }
+        out
+    }
+
+    /// The trees as grown nodes (local indices), rebuilt from the flat layout.
+    fn grown_trees(&self) -> Vec<Vec<GrownNode>> {
+        let depth = self.node_depths();
+        let end = self.nodes.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(self.roots.len());
+        for (t, &start) in self.roots.iter().enumerate() {
+            let start = start as usize;
+            let stop = self.roots.get(t + 1).map_or(end, |&r| r as usize);
+            let tree = (start..stop)
+                .map(|i| {
+                    let n = self.nodes.get(i).copied().unwrap_or(Node {
+                        threshold: f64::INFINITY,
+                        feature: 0,
+                        left: i as u32,
+                    });
+                    let leaf = n.left as usize == i;
+                    GrownNode {
+                        feature: n.feature,
+                        threshold: if leaf { 0.0 } else { n.threshold },
+                        left: if leaf { 0 } else { n.left - start as u32 },
+                        size: self.node_size(i),
+                        depth: depth.get(i).copied().unwrap_or(0),
+                    }
+                })
+                .collect();
+            out.push(tree);
+        }
+        out
     }
 
     /// The trees in artifact form (breadth-first, implicit children).
