@@ -18,7 +18,8 @@
 
 use std::sync::OnceLock;
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -62,12 +63,21 @@ pub struct TrainingSummary {
 }
 
 /// A fitted forest with the metadata that travels with it.
+///
+/// The training summary's score quantiles cost a scoring pass over every training row, so
+/// [`fit`](Self::fit) leaves them for later when nothing else scored those rows:
+/// [`summarize`](Self::summarize) computes them from the same rows (checked against a
+/// fingerprint taken at fit), and until then the artifact scores but cannot be written
+/// ([`to_json`](Self::to_json) and [`checksum`](Self::checksum) refuse).
+/// [`train`](Self::train) does both steps at once.
 #[derive(Debug, Clone)]
 pub struct ModelArtifact {
     created_at: OffsetDateTime,
     feature_names: Vec<String>,
     training: TrainingSummary,
     forest: IsolationForest,
+    /// While the score quantiles are not computed: the fingerprint of the training rows.
+    pending: Option<u64>,
     /// The envelope's checksum: the verified one of the file it was loaded from, or computed
     /// on first use. Not part of equality (it is derived from the rest).
     checksum: OnceLock<String>,
@@ -166,10 +176,103 @@ fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The summary's quantiles of `scores` (any order), each [`quantile`](crate::forest::quantile)'s
+/// value, reading only the order statistics it needs (selection, not a full sort).
+fn summary_quantiles(mut scores: Vec<f64>) -> Vec<ScoreQuantile> {
+    let n = scores.len();
+    // The ranks quantile_sorted reads, ascending; each selection narrows the next one's range.
+    let mut ranks: Vec<usize> = Vec::new();
+    if n > 0 {
+        for &q in &SUMMARY_QUANTILES {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            ranks.push(pos.floor() as usize);
+            ranks.push(pos.ceil() as usize);
+        }
+    }
+    ranks.sort_unstable();
+    ranks.dedup();
+    let mut value = Vec::with_capacity(ranks.len());
+    let mut start = 0;
+    for &r in &ranks {
+        let Some(rest) = scores.get_mut(start..) else {
+            break;
+        };
+        if r - start >= rest.len() {
+            break; // cannot happen: ranks are below n
+        }
+        let (_, v, _) = rest.select_nth_unstable_by(r - start, f64::total_cmp);
+        value.push((r, *v));
+        start = r + 1;
+    }
+    let at = |r: usize| {
+        value
+            .iter()
+            .find(|(k, _)| *k == r)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    SUMMARY_QUANTILES
+        .iter()
+        .map(|&q| {
+            // quantile_sorted's formula on the two order statistics
+            let score = if n == 0 {
+                f64::NAN
+            } else {
+                let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+                let lo = pos.floor() as usize;
+                let (a, b) = (at(lo), at(pos.ceil() as usize));
+                a + (b - a) * (pos - lo as f64)
+            };
+            ScoreQuantile { q, score }
+        })
+        .collect()
+}
+
+/// A fingerprint of the values of `x` in row-major order (layout-independent): the wrapping
+/// sum of each value's bits times an odd weight `2k + 1` of its position `k`. Changing any
+/// one value changes it; it only has to notice rows edited between fit and summary.
+fn fingerprint(x: ArrayView2<'_, f64>) -> u64 {
+    const ROWS: usize = 4096;
+    let (n, d) = x.dim();
+    (0..n.div_ceil(ROWS))
+        .into_par_iter()
+        .map(|chunk| {
+            let start = chunk * ROWS;
+            let rows = x.slice_axis(Axis(0), Slice::from(start..(start + ROWS).min(n)));
+            let mut h = 0u64;
+            let mut k = (start * d) as u64;
+            for row in rows.outer_iter() {
+                for &v in row.iter() {
+                    h = h.wrapping_add(v.to_bits().wrapping_mul(2 * k + 1));
+                    k += 1;
+                }
+            }
+            h
+        })
+        .reduce(|| 0, u64::wrapping_add)
+}
+
 impl ModelArtifact {
-    /// Fits a forest on `x` and records the training summary (score quantiles, threshold).
-    /// `feature_names` must have one name per column.
+    /// Fits a forest on `x` and records the training summary (score quantiles, threshold):
+    /// [`fit`](Self::fit) then [`summarize`](Self::summarize). `feature_names` must have one
+    /// name per column.
     pub fn train(
+        params: &IsolationForestValidParams,
+        x: ArrayView2<'_, f64>,
+        feature_names: Vec<String>,
+        created_at: OffsetDateTime,
+    ) -> Result<Self> {
+        let mut model = Self::fit(params, x, feature_names, created_at)?;
+        model.summarize(x)?;
+        Ok(model)
+    }
+
+    /// Fits a forest on `x` without scoring the training rows for the summary unless the
+    /// threshold rule scored them anyway (a contamination rule): otherwise the score
+    /// quantiles wait for [`summarize`](Self::summarize) with the same rows, and the
+    /// artifact cannot be written until then (a host forest for the engine needs them too:
+    /// its cut-offs start at the highest training score). `feature_names` must have one
+    /// name per column.
+    pub fn fit(
         params: &IsolationForestValidParams,
         x: ArrayView2<'_, f64>,
         feature_names: Vec<String>,
@@ -182,16 +285,11 @@ impl ModelArtifact {
                 got: feature_names.len(),
             });
         }
-        let forest = params.fit(x)?;
-        let mut scores = forest.score_samples(x)?.to_vec();
-        scores.sort_by(f64::total_cmp);
-        let score_quantiles = SUMMARY_QUANTILES
-            .iter()
-            .map(|&q| ScoreQuantile {
-                q,
-                score: crate::forest::quantile_sorted(&scores, q),
-            })
-            .collect();
+        let (forest, scores) = params.fit_scored(x)?;
+        let (score_quantiles, pending) = match scores {
+            Some(s) => (summary_quantiles(s.to_vec()), None),
+            None => (Vec::new(), Some(fingerprint(x))),
+        };
         let training = TrainingSummary {
             rows: x.nrows() as u64,
             score_quantiles,
@@ -202,8 +300,52 @@ impl ModelArtifact {
             feature_names,
             training,
             forest,
+            pending,
             checksum: OnceLock::new(),
         })
+    }
+
+    /// Whether the training summary has its score quantiles (always, except after a
+    /// [`fit`](Self::fit) that did not score the training rows).
+    pub fn is_summarized(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// Computes the training summary's score quantiles from `x`, which must be the rows the
+    /// forest was fitted on, unchanged: [`Error::Shape`] (`rows`, `n_features`) when their
+    /// shape differs, [`Error::InvalidField`] `x` when their values do. Does nothing when
+    /// the summary is complete.
+    pub fn summarize(&mut self, x: ArrayView2<'_, f64>) -> Result<()> {
+        let Some(expected) = self.pending else {
+            return Ok(());
+        };
+        if x.nrows() as u64 != self.training.rows {
+            return Err(Error::Shape {
+                name: "rows",
+                expected: usize::try_from(self.training.rows).unwrap_or(usize::MAX),
+                got: x.nrows(),
+            });
+        }
+        if x.ncols() != self.forest.n_features() {
+            return Err(Error::Shape {
+                name: "n_features",
+                expected: self.forest.n_features(),
+                got: x.ncols(),
+            });
+        }
+        if fingerprint(x) != expected {
+            return Err(Error::InvalidField {
+                field: "x".into(),
+                reason:
+                    "these are not the rows the forest was fitted on (were they changed after fit?)"
+                        .into(),
+            });
+        }
+        let scores = self.forest.score_samples(x)?;
+        self.training.score_quantiles = summary_quantiles(scores.to_vec());
+        self.pending = None;
+        self.checksum = OnceLock::new();
+        Ok(())
     }
 
     /// The checksum of the artifact's envelope (`sha256:<hex>`), which tells two models apart
@@ -245,7 +387,30 @@ impl ModelArtifact {
         Ok(())
     }
 
+    /// Uses `threshold` as the decision threshold and records it as the contamination
+    /// rule's (`contamination` in (0, 0.5]): for a caller that computed the training-score
+    /// quantile itself ([`IsolationForest::set_contamination_threshold`]).
+    pub fn set_contamination_threshold(
+        &mut self,
+        contamination: f64,
+        threshold: f64,
+    ) -> Result<()> {
+        self.forest
+            .set_contamination_threshold(contamination, threshold)?;
+        self.training.threshold = threshold;
+        self.checksum = OnceLock::new();
+        Ok(())
+    }
+
     fn payload(&self) -> Result<Payload> {
+        if self.pending.is_some() {
+            return Err(Error::InvalidField {
+                field: "training.score_quantiles".into(),
+                reason:
+                    "not computed yet: summarize the model with its training rows before writing it"
+                        .into(),
+            });
+        }
         let p = self.forest.params();
         Ok(Payload {
             kind: KIND.to_owned(),
@@ -397,6 +562,7 @@ impl ModelArtifact {
             feature_names: p.feature_names,
             training: p.training,
             forest,
+            pending: None,
             checksum: OnceLock::new(),
         })
     }
@@ -405,7 +571,7 @@ impl ModelArtifact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
+    use ndarray::{Array2, ShapeBuilder};
 
     fn envelope_checksum(json: &str) -> String {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -422,6 +588,90 @@ mod tests {
             .unwrap();
         let names = ["a", "b", "c"].map(String::from).to_vec();
         ModelArtifact::train(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn summary_quantiles_select_what_a_sort_gives() {
+        let mut state = 7u64;
+        for n in [1usize, 2, 3, 7, 10, 1001, 4096] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // few distinct values: ties
+                    ((state >> 40) % 97) as f64 / 97.0
+                })
+                .collect();
+            let got = summary_quantiles(v.clone());
+            for (g, &q) in got.iter().zip(&SUMMARY_QUANTILES) {
+                assert_eq!(g.q, q);
+                assert_eq!(g.score, crate::forest::quantile(&v, q), "n {n} q {q}");
+            }
+        }
+        assert!(summary_quantiles(Vec::new())
+            .iter()
+            .all(|q| q.score.is_nan()));
+    }
+
+    #[test]
+    fn fit_leaves_the_summary_to_summarize_with_the_same_rows() {
+        let x = Array2::from_shape_fn((120, 3), |(i, j)| ((i * (j + 2)) % 23) as f64);
+        let p = IsolationForestParams::new()
+            .n_trees(5)
+            .max_samples(32)
+            .seed(9)
+            .check()
+            .unwrap();
+        let names = ["a", "b", "c"].map(String::from).to_vec();
+        let mut m = ModelArtifact::fit(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(!m.is_summarized());
+        assert!(m.training().score_quantiles.is_empty());
+        assert!(matches!(
+            m.to_json(),
+            Err(Error::InvalidField { ref field, .. }) if field == "training.score_quantiles"
+        ));
+        assert!(m.checksum().is_err());
+        // Other rows, or the same rows edited, are refused.
+        assert!(matches!(
+            m.summarize(x.slice_axis(Axis(0), Slice::from(..119))),
+            Err(Error::Shape {
+                name: "rows",
+                expected: 120,
+                got: 119
+            })
+        ));
+        let mut edited = x.clone();
+        edited[[60, 1]] += 1.0;
+        assert!(matches!(
+            m.summarize(edited.view()),
+            Err(Error::InvalidField { ref field, .. }) if field == "x"
+        ));
+        // The same rows in another memory layout are the same rows.
+        let mut fortran = Array2::zeros(x.dim().f());
+        fortran.assign(&x);
+        m.summarize(fortran.view()).unwrap();
+        assert!(m.is_summarized());
+        assert_eq!(m, model()); // what train gives
+        assert_eq!(m.to_json().unwrap(), model().to_json().unwrap());
+    }
+
+    #[test]
+    fn a_contamination_fit_summarizes_from_the_scores_it_took() {
+        let x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 3)) % 31) as f64);
+        let p = IsolationForestParams::new()
+            .n_trees(7)
+            .contamination(0.05)
+            .seed(1)
+            .check()
+            .unwrap();
+        let names = ["a", "b"].map(String::from).to_vec();
+        let fitted =
+            ModelArtifact::fit(&p, x.view(), names.clone(), OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(fitted.is_summarized());
+        let trained =
+            ModelArtifact::train(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(fitted, trained);
     }
 
     #[test]

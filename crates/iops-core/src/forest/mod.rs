@@ -18,8 +18,8 @@ mod sklearn_rng;
 mod tree;
 
 pub use leaf_sums::{Leaf, LeafSums};
+pub(crate) use model::TreeParts;
 pub use model::{average_path_length, quantile, IsolationForest};
-pub(crate) use model::{quantile_sorted, TreeParts};
 pub use params::{
     IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples, Threshold,
     MAX_FEATURES_LIMIT, MAX_SAMPLES_LIMIT, MAX_TREES,
