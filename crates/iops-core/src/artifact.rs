@@ -18,8 +18,7 @@
 
 use std::sync::OnceLock;
 
-use ndarray::{ArrayView2, Axis, Slice};
-use rayon::prelude::*;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -28,8 +27,8 @@ use time::format_description::well_known::Rfc3339;
 pub use time::OffsetDateTime;
 
 use crate::forest::{
-    IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples,
-    Threshold, TreeParts,
+    scan, IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxFeatures,
+    MaxSamples, Scan, Threshold, TreeParts,
 };
 use crate::{Error, ParamGuard, Result};
 
@@ -227,30 +226,6 @@ fn summary_quantiles(mut scores: Vec<f64>) -> Vec<ScoreQuantile> {
         .collect()
 }
 
-/// A fingerprint of the values of `x` in row-major order (layout-independent): the wrapping
-/// sum of each value's bits times an odd weight `2k + 1` of its position `k`. Changing any
-/// one value changes it; it only has to notice rows edited between fit and summary.
-fn fingerprint(x: ArrayView2<'_, f64>) -> u64 {
-    const ROWS: usize = 4096;
-    let (n, d) = x.dim();
-    (0..n.div_ceil(ROWS))
-        .into_par_iter()
-        .map(|chunk| {
-            let start = chunk * ROWS;
-            let rows = x.slice_axis(Axis(0), Slice::from(start..(start + ROWS).min(n)));
-            let mut h = 0u64;
-            let mut k = (start * d) as u64;
-            for row in rows.outer_iter() {
-                for &v in row.iter() {
-                    h = h.wrapping_add(v.to_bits().wrapping_mul(2 * k + 1));
-                    k += 1;
-                }
-            }
-            h
-        })
-        .reduce(|| 0, u64::wrapping_add)
-}
-
 impl ModelArtifact {
     /// Fits a forest on `x` and records the training summary (score quantiles, threshold):
     /// [`fit`](Self::fit) then [`summarize`](Self::summarize). `feature_names` must have one
@@ -285,10 +260,13 @@ impl ModelArtifact {
                 got: feature_names.len(),
             });
         }
-        let (forest, scores) = params.fit_scored(x)?;
-        let (score_quantiles, pending) = match scores {
+        // A contamination rule scores the rows anyway; otherwise keep their fingerprint.
+        let wants_fingerprint = matches!(params.threshold(), Threshold::Score(_));
+        let fitted = params.fit_scored(x, wants_fingerprint)?;
+        let forest = fitted.forest;
+        let (score_quantiles, pending) = match fitted.scores {
             Some(s) => (summary_quantiles(s.to_vec()), None),
-            None => (Vec::new(), Some(fingerprint(x))),
+            None => (Vec::new(), fitted.fingerprint),
         };
         let training = TrainingSummary {
             rows: x.nrows() as u64,
@@ -333,7 +311,7 @@ impl ModelArtifact {
                 got: x.ncols(),
             });
         }
-        if fingerprint(x) != expected {
+        if scan(&x, Scan::Fingerprint)? != expected {
             return Err(Error::InvalidField {
                 field: "x".into(),
                 reason:
@@ -571,7 +549,7 @@ impl ModelArtifact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array2, ShapeBuilder};
+    use ndarray::{Array2, Axis, ShapeBuilder, Slice};
 
     fn envelope_checksum(json: &str) -> String {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();

@@ -14,6 +14,7 @@ mod model;
 mod params;
 #[cfg(test)]
 mod reference_tests;
+mod rows;
 mod sklearn_rng;
 mod tree;
 
@@ -24,3 +25,4 @@ pub use params::{
     IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples, Threshold,
     MAX_FEATURES_LIMIT, MAX_SAMPLES_LIMIT, MAX_TREES,
 };
+pub(crate) use rows::{scan, Scan};

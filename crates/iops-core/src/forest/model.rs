@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::complete::CompleteTrees;
 use super::params::{IsolationForestValidParams, MaxSamples, Threshold};
+use super::rows::{scan, Scan};
 use super::tree::{grow, tree_seeds, GrownNode};
 use crate::{Error, Result};
 
@@ -104,15 +105,13 @@ impl IsolationForestValidParams {
     /// `tree` module for the one rule left out). Trees grow in parallel; the result depends
     /// only on the seed. Only a contamination rule scores the training rows.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest> {
-        self.fit_scored(x).map(|(forest, _)| forest)
+        self.fit_scored(x, false).map(|f| f.forest)
     }
 
     /// [`fit`](Self::fit), plus the training rows' scores when the threshold rule computed
-    /// them (a contamination rule), so callers that need them do not score twice.
-    pub(crate) fn fit_scored(
-        &self,
-        x: ArrayView2<'_, f64>,
-    ) -> Result<(IsolationForest, Option<Array1<f64>>)> {
+    /// them (a contamination rule), so callers that need them do not score twice, and with
+    /// `fingerprint` the rows' fingerprint, taken in the same pass as the finite check.
+    pub(crate) fn fit_scored(&self, x: ArrayView2<'_, f64>, fingerprint: bool) -> Result<Fitted> {
         let (n, d) = x.dim();
         if n < 1 {
             return Err(Error::Shape {
@@ -135,7 +134,12 @@ impl IsolationForestValidParams {
                 got: n,
             });
         }
-        check_finite(&x)?;
+        let fingerprint = if fingerprint {
+            Some(scan(&x, Scan::CheckAndFingerprint)?)
+        } else {
+            scan(&x, Scan::Check)?;
+            None
+        };
         let psi = self.max_samples().resolve(n);
         if psi == 0 {
             // scikit-learn fails here too (a tree with no rows)
@@ -171,18 +175,25 @@ impl IsolationForestValidParams {
                 Some(scores)
             }
         };
-        Ok((forest, scores))
+        Ok(Fitted {
+            forest,
+            scores,
+            fingerprint,
+        })
     }
 }
 
-fn check_finite(x: &ArrayView2<'_, f64>) -> Result<()> {
-    for (r, row) in x.outer_iter().enumerate() {
-        check_row(r, row.iter().copied())?;
-    }
-    Ok(())
+/// What [`IsolationForestValidParams::fit_scored`] gives.
+pub(crate) struct Fitted {
+    pub forest: IsolationForest,
+    /// The training rows' scores, when the threshold rule needed them.
+    pub scores: Option<Array1<f64>>,
+    /// The training rows' fingerprint ([`scan`]), when asked for.
+    pub fingerprint: Option<u64>,
 }
 
-fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
+/// A [`Error::NonFinite`] for the first non-finite value of row `r`.
+pub(crate) fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
     for (c, v) in row.enumerate() {
         if !v.is_finite() {
             return Err(Error::NonFinite {
