@@ -32,8 +32,8 @@ impl IsolationForest {
     /// Every leaf, tree by tree in order, each tree's leaves breadth first (the order of
     /// model.json's `leaf_size`).
     pub fn leaves(&self) -> Vec<Leaf> {
-        let (leaves, depth) = self.leaf_nodes();
-        leaves
+        let depth = self.node_depths();
+        self.leaf_nodes()
             .into_iter()
             .map(|i| Leaf {
                 depth: depth.get(i).copied().unwrap_or(0),
@@ -46,7 +46,7 @@ impl IsolationForest {
     /// the leaves each row reaches. Errors: [`Error::Shape`] `leaf_values` on a wrong length,
     /// [`Error::NonFinite`] naming the leaf.
     pub fn leaf_sums(&self, values: &[f64]) -> Result<LeafSums> {
-        let (leaves, _) = self.leaf_nodes();
+        let leaves = self.leaf_nodes();
         if values.len() != leaves.len() {
             return Err(Error::Shape {
                 name: "leaf_values",

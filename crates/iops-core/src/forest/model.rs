@@ -483,7 +483,7 @@ impl IsolationForest {
     }
 
     /// Depth of every node (the root is 0), in node order.
-    fn node_depths(&self) -> Vec<u32> {
+    pub(crate) fn node_depths(&self) -> Vec<u32> {
         let mut depth = vec![0u32; self.nodes.len()];
         for (i, n) in self.nodes.iter().enumerate() {
             if n.left as usize != i {
@@ -498,14 +498,12 @@ impl IsolationForest {
         depth
     }
 
-    /// Flat node indices of the leaves in artifact order (tree by tree, breadth first), and
-    /// each node's depth.
-    pub(crate) fn leaf_nodes(&self) -> (Vec<usize>, Vec<u32>) {
+    /// Flat node indices of the leaves in artifact order (tree by tree, breadth first).
+    pub(crate) fn leaf_nodes(&self) -> Vec<usize> {
         let pad = self.nodes.len().saturating_sub(1);
-        let leaves = (0..pad)
+        (0..pad)
             .filter(|&i| self.nodes.get(i).is_some_and(|n| n.left as usize == i))
-            .collect();
-        (leaves, self.node_depths())
+            .collect()
     }
 
     /// Training rows that reached flat node `i`.
@@ -515,26 +513,40 @@ impl IsolationForest {
 
     /// A copy of this forest whose path length credited at each leaf is `value[i]` (per flat
     /// node, inner nodes ignored) instead of depth + c(size), in both layouts.
+    ///
+    /// The copy only scores (it has no node sizes: do not make an artifact of it).
     pub(crate) fn with_leaf_values(&self, value: &[f64]) -> Self {
         let pad = self.nodes.len().saturating_sub(1);
-        let mut out = self.clone();
-        for (i, p) in out.leaf_path.iter_mut().enumerate() {
-            let is_leaf = i < pad && self.nodes.get(i).is_some_and(|n| n.left as usize == i);
-            *p = if is_leaf {
-                value.get(i).copied().unwrap_or(0.0)
-            } else {
-                0.0
-            };
-        }
-        if self.complete.is_some() {
-            let trees = self.grown_trees();
+        let leaf_path = (0..self.nodes.len())
+            .map(|i| {
+                let is_leaf = i < pad && self.nodes.get(i).is_some_and(|n| n.left as usize == i);
+                if is_leaf {
+                    value.get(i).copied().unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let complete = self.complete.as_ref().and_then(|_| {
             let roots = &self.roots;
-            out.complete = CompleteTrees::build_with(&trees, self.n_features, |t, i| {
+            CompleteTrees::build_with(&self.grown_trees(), self.n_features, |t, i| {
                 let flat = roots.get(t).map_or(usize::MAX, |&r| r as usize + i);
                 value.get(flat).copied().unwrap_or(0.0)
-            });
+            })
+        });
+        Self {
+            params: self.params.clone(),
+            n_features: self.n_features,
+            psi: self.psi,
+            c_psi: self.c_psi,
+            threshold: self.threshold,
+            nodes: self.nodes.clone(),
+            leaf_path,
+            size: Vec::new(),
+            roots: self.roots.clone(),
+            steps: self.steps,
+            complete,
         }
-        out
     }
 
     /// The trees as grown nodes (local indices), rebuilt from the flat layout.
