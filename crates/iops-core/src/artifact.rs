@@ -365,21 +365,6 @@ impl ModelArtifact {
         Ok(())
     }
 
-    /// Uses `threshold` as the decision threshold and records it as the contamination
-    /// rule's (`contamination` in (0, 0.5]): for a caller that computed the training-score
-    /// quantile itself ([`IsolationForest::set_contamination_threshold`]).
-    pub fn set_contamination_threshold(
-        &mut self,
-        contamination: f64,
-        threshold: f64,
-    ) -> Result<()> {
-        self.forest
-            .set_contamination_threshold(contamination, threshold)?;
-        self.training.threshold = threshold;
-        self.checksum = OnceLock::new();
-        Ok(())
-    }
-
     fn payload(&self) -> Result<Payload> {
         if self.pending.is_some() {
             return Err(Error::InvalidField {

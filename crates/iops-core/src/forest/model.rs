@@ -329,28 +329,6 @@ impl IsolationForest {
         Ok(())
     }
 
-    /// Makes `threshold` (in (0, 1)) the decision threshold and records the rule as
-    /// `Contamination(contamination)` (in (0, 0.5]): for callers that computed the
-    /// training-score quantile themselves (iops' Python estimator takes numpy's percentile
-    /// of scikit-learn's `score_samples`, as scikit-learn does). The errors name the value.
-    pub fn set_contamination_threshold(
-        &mut self,
-        contamination: f64,
-        threshold: f64,
-    ) -> Result<()> {
-        if !(contamination > 0.0 && contamination <= 0.5) {
-            return Err(Error::param(
-                "contamination",
-                contamination,
-                "must be in (0, 0.5]",
-            ));
-        }
-        self.set_threshold(threshold)?;
-        self.params
-            .set_threshold_rule(Threshold::Contamination(contamination));
-        Ok(())
-    }
-
     /// Sum over trees of the path length of `x` (`x.len() == n_features`, finite).
     #[inline]
     fn path_sum(&self, x: &[f64]) -> f64 {

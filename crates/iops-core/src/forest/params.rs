@@ -134,10 +134,6 @@ impl IsolationForestValidParams {
     pub fn threshold(&self) -> Threshold {
         self.threshold
     }
-    /// Replaces the threshold rule (the fitted forest records how its threshold was chosen).
-    pub(crate) fn set_threshold_rule(&mut self, rule: Threshold) {
-        self.threshold = rule;
-    }
     /// Seed of the random stream: scikit-learn's `random_state` (below 2^32; larger seeds
     /// seed numpy's MT19937 with the two 32-bit words, low first, as `RandomState([lo, hi])`).
     pub fn seed(&self) -> u64 {
