@@ -15,6 +15,10 @@
 //! rows per leaf, both in node order; the j-th split's children are nodes 2j+1 and 2j+2.
 //! The checksum is the SHA-256 of the payload serialised compactly in field order, so
 //! re-indenting the file does not invalidate it but changing any value does.
+//!
+//! `hyperparameters.max_features` is a number (a share of the features) or `{"count": k}`;
+//! `hyperparameters.bootstrap` appears only when true, and then a tree's leaf sizes add up
+//! to its distinct rows, at most `samples_per_tree`. Files without either read as before.
 
 use std::sync::OnceLock;
 
