@@ -36,7 +36,7 @@ ESTIMATES = Path("criterion/forest_score_samples/1000000/new/estimates.json")
 def python_seconds(repeat: int) -> list[float]:
     x = np.random.default_rng(42).standard_normal((1_000_000, 4))
     assert x.flags.c_contiguous and x.dtype == np.float64
-    est = iops.IsolationForest(n_trees=100, max_samples=256, seed=0).fit(x[:100_000])
+    est = iops.IsolationForest(n_estimators=100, max_samples=256, random_state=0).fit(x[:100_000])
     est.anomaly_score(x)  # warm-up: page in the output, start rayon's pool
     runs = []
     for _ in range(repeat):

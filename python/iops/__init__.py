@@ -1,8 +1,9 @@
 """iops: anomaly detection for infrastructure metrics, the same Rust engine that runs in Lambda
 and SageMaker, from Python.
 
-- :class:`IsolationForest`: scikit-learn-style estimator (``fit`` / ``score_samples`` /
-  ``decision_function`` / ``predict``, ``get_params`` / ``set_params``, clone-able, picklable).
+- :class:`IsolationForest`: a drop-in for scikit-learn's (its parameters, its trees for the
+  same ``random_state``, its scores bit for bit; clone-able, picklable, ``check_estimator``
+  passes), whose ``fit`` does not score the training rows.
 - :class:`ZScore`, :class:`Ewma`: streaming detectors.
 - :class:`InsightEngine`: metric dicts in, insight dicts and scores out (optionally with a
   host forest: ``InsightEngine(model=...)`` of a model fitted on :func:`host_features`).

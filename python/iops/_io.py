@@ -21,7 +21,8 @@ def _file(path: str | os.PathLike[str]) -> Path:
 def save_model(model: IsolationForest | ForestModel, path: str | os.PathLike[str]) -> Path:
     """Writes the fitted ``model`` as ``model.json`` (if ``path`` is a directory, as
     ``path/model.json``); the file is replaced atomically. Returns the path written."""
-    native = model._model() if isinstance(model, IsolationForest) else model
+    # An estimator's model_ computes the training summary the file needs, if fit left it.
+    native = model.model_ if isinstance(model, IsolationForest) else model
     if not isinstance(native, ForestModel):
         raise TypeError(f"save_model takes an IsolationForest or a ForestModel, got {type(model).__name__}")
     target = _file(path)

@@ -19,6 +19,21 @@ use crate::forest::ForestModel;
 /// The host forest passed as `model=`: a `ForestModel`, or anything holding one as `model_`
 /// (a fitted `iops.IsolationForest`).
 fn host_model(model: &Bound<'_, PyAny>) -> PyResult<ModelArtifact> {
+    let artifact = any_model(model)?;
+    if !artifact.is_summarized() {
+        // The engine's cut-offs start at the highest training score, from the summary.
+        return Err(Error::InvalidField {
+            field: "model".into(),
+            reason: "its training summary is not computed: call ForestModel.summarize(x) \
+                     with its training rows (a fitted IsolationForest's model_ is summarized)"
+                .into(),
+        })
+        .or_raise(model.py());
+    }
+    Ok(artifact)
+}
+
+fn any_model(model: &Bound<'_, PyAny>) -> PyResult<ModelArtifact> {
     if let Ok(m) = model.cast::<ForestModel>() {
         return Ok(m.get().artifact().clone());
     }

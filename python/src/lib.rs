@@ -22,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<forest::ForestModel>()?;
+    m.add_class::<forest::LeafSums>()?;
     m.add_class::<detectors::ZScore>()?;
     m.add_class::<detectors::Ewma>()?;
     m.add_class::<engine::InsightEngine>()?;

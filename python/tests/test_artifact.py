@@ -4,8 +4,10 @@ Python's own files, all read by the same core loader."""
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +40,19 @@ def test_golden_fixture_loads_and_scores_bit_exactly(root: Path) -> None:
     assert est.model_.training["rows"] == 300
     assert est.model_.created_at == "2026-01-02T03:04:05Z"
     assert est.get_params() == {
-        "n_trees": 12,
+        "n_estimators": 12,
         "max_samples": 32,
         "max_features": 1.0,
+        "bootstrap": False,
         "contamination": 0.05,
         "threshold": None,
-        "seed": 2024,
+        "random_state": 2024,
+        "n_jobs": None,
+        "verbose": 0,
+        "warm_start": False,
     }
+    # a loaded model's offset_ is its threshold's
+    assert est.offset_ == -GOLDEN_THRESHOLD and est.seed_ == 2024
 
 
 def test_python_fit_of_the_fixtures_data_grows_scikit_learns_trees(root: Path) -> None:
@@ -70,12 +78,12 @@ def test_python_fit_of_the_fixtures_data_grows_scikit_learns_trees(root: Path) -
     from sklearn.ensemble import IsolationForest as SkForest
     from test_sklearn_trees import sklearn_trees
 
-    sk = SkForest(n_estimators=12, max_samples=32, random_state=params["seed"]).fit(x)
+    sk = SkForest(n_estimators=12, max_samples=32, random_state=params["random_state"]).fit(x)
     assert ours["trees"] == sklearn_trees(sk)
 
 
-def test_save_load_round_trip(tmp_path: Path, blobs: np.ndarray) -> None:
-    est = iops.IsolationForest(n_trees=25, max_samples=0.5, max_features=0.7, threshold=0.62, seed=11).fit(blobs)
+def test_save_load_round_trip(tmp_path: Path, blobs: np.ndarray, root: Path) -> None:
+    est = iops.IsolationForest(n_estimators=25, max_samples=0.5, max_features=0.7, threshold=0.62, random_state=11).fit(blobs)
     path = iops.save_model(est, tmp_path / "model.json")
     assert path == tmp_path / "model.json"
     back = iops.load_model(path)
@@ -86,10 +94,18 @@ def test_save_load_round_trip(tmp_path: Path, blobs: np.ndarray) -> None:
     assert iops.save_model(est.model_, tmp_path) == path
     assert iops.load_model(tmp_path).model_.to_json() == est.model_.to_json()
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary left behind
+    # a model loaded from model.json names its features, and scores plain rows without
+    # scikit-learn's feature-name warning (the runtimes send plain rows), pickled too
+    named = iops.load_model(root / "tests/fixtures/model_v1.json")
+    assert list(named.feature_names_in_) == NAMES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        named.predict(PROBES)
+        pickle.loads(pickle.dumps(named)).predict(PROBES)
 
 
 def test_reindented_artifact_still_loads(tmp_path: Path, blobs: np.ndarray) -> None:
-    est = iops.IsolationForest(n_trees=5).fit(blobs)
+    est = iops.IsolationForest(n_estimators=5).fit(blobs)
     (tmp_path / "m.json").write_text(json.dumps(json.loads(est.model_.to_json()), indent=2))
     np.testing.assert_array_equal(iops.load_model(tmp_path / "m.json").anomaly_score(blobs), est.anomaly_score(blobs))
 
@@ -111,10 +127,65 @@ def test_rust_cli_model_loads_in_python(tmp_path: Path, root: Path) -> None:
         cwd=root, check=True, capture_output=True,
     )
     rust = iops.load_model(out)
-    mine = iops.IsolationForest(n_trees=20, max_samples=64, contamination=0.02, seed=7)
+    mine = iops.IsolationForest(n_estimators=20, max_samples=64, contamination=0.02, random_state=7)
     import pandas as pd
 
-    mine.fit(pd.DataFrame(x, columns=NAMES))
+    df = pd.DataFrame(x, columns=NAMES)
+    mine.fit(df)
     assert payload(out.read_text()) == payload(mine.model_.to_json())
-    np.testing.assert_array_equal(rust.anomaly_score(x), mine.anomaly_score(x))
-    np.testing.assert_array_equal(rust.predict(PROBES), mine.predict(PROBES))
+    np.testing.assert_array_equal(rust.anomaly_score(x), mine.anomaly_score(df))
+    np.testing.assert_array_equal(rust.predict(PROBES), mine.predict(pd.DataFrame(PROBES, columns=NAMES)))
+
+
+def test_fit_leaves_the_summary_until_the_model_is_used(blobs: np.ndarray) -> None:
+    """IsolationForest.fit does not score the training rows; model_ (save_model, pickling,
+    the engine) computes the summary from them on first use: the same file as a fit that
+    summarizes at once (what `iops train` and ForestModel.fit do)."""
+    X = blobs.copy()
+    est = iops.IsolationForest(n_estimators=20, random_state=3).fit(X)
+    assert not est.__dict__["_forest"].summarized  # nothing scored the rows
+    assert est.__dict__["_training_rows"] is X  # kept by reference, not copied
+    at_once = iops.ForestModel.fit(X, n_trees=20, seed=3)
+    assert at_once.summarized
+    model = est.model_
+    assert model.summarized and "_training_rows" not in est.__dict__
+    assert model.training == at_once.training
+    assert payload(model.to_json()) == payload(at_once.to_json())
+
+
+def test_rows_changed_after_fit_are_refused_when_saving(tmp_path: Path, blobs: np.ndarray) -> None:
+    X = blobs.copy()
+    est = iops.IsolationForest(random_state=0).fit(X)
+    X[3, 1] += 1.0
+    with pytest.raises(iops.InvalidFieldError, match="not the rows the forest was fitted on") as e:
+        iops.save_model(est, tmp_path)
+    assert e.value.field == "x"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_contamination_fit_has_its_summary_at_once(blobs: np.ndarray) -> None:
+    # the native fit scores the rows for the threshold, and summarizes from those scores
+    est = iops.IsolationForest(contamination=0.05, random_state=0).fit(blobs)
+    assert est.__dict__["_forest"].summarized and "_training_rows" not in est.__dict__
+    assert est.model_.training == iops.ForestModel.fit(blobs, contamination=0.05, seed=0).training
+
+
+def test_an_unsummarized_native_model_is_neither_written_nor_run(blobs: np.ndarray) -> None:
+    m = iops.ForestModel.fit(blobs, seed=1, summarize=False)
+    assert not m.summarized and m.training["score_quantiles"] == []
+    with pytest.raises(iops.InvalidFieldError) as e:
+        m.to_json()
+    assert e.value.field == "training.score_quantiles"
+    with pytest.raises(iops.InvalidFieldError) as e:
+        iops.InsightEngine(model=m)
+    assert e.value.field == "model"
+    with pytest.raises(iops.InvalidFieldError):
+        iops.IsolationForest.from_model(m)
+    with pytest.raises(iops.ShapeError) as e:
+        m.summarize(blobs[:10])
+    assert (e.value.name, e.value.expected, e.value.got) == ("rows", 505, 10)
+    done = m.summarize(blobs)
+    assert done.summarized and not m.summarized  # a new model; this one is unchanged
+    assert done.summarize(blobs) is done
+    assert done.training == iops.ForestModel.fit(blobs, seed=1).training
+    np.testing.assert_array_equal(done.score_samples(blobs), m.score_samples(blobs))

@@ -47,15 +47,31 @@ def test_hierarchy() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"n_trees": 0}, "n_trees"),
-        ({"n_trees": -1}, "n_trees"),
-        ({"max_samples": 1}, "max_samples"),
+        ({"n_estimators": 0}, "n_estimators"),
+        ({"n_estimators": -1}, "n_estimators"),
+        ({"n_estimators": 2.0}, "n_estimators"),
+        ({"n_trees": 0}, "n_estimators"),  # the alias sets n_estimators
+        ({"max_samples": 0}, "max_samples"),
         ({"max_samples": 1.5}, "max_samples"),
+        ({"max_samples": 0.05}, "max_samples"),  # selects no row of 10 (native check)
         ({"max_features": 0.0}, "max_features"),
+        ({"max_features": 3}, "max_features"),  # more than the 2 features (native check)
         ({"contamination": 0.6}, "contamination"),
+        ({"contamination": "high"}, "contamination"),
         ({"threshold": 1.0}, "threshold"),
-        ({"seed": -1}, "seed"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": 2**64}, "random_state"),
+        ({"random_state": "fixed"}, "random_state"),
+        ({"random_state": np.random.default_rng(0)}, "random_state"),
+        ({"seed": -1}, "random_state"),
+        ({"bootstrap": "yes"}, "bootstrap"),
+        ({"n_jobs": "all"}, "n_jobs"),
+        ({"verbose": -1}, "verbose"),
+        ({"warm_start": True}, "warm_start"),
+        ({"warm_start": 1}, "warm_start"),
         ({"contamination": 0.1, "threshold": 0.6}, "contamination"),
+        ({"n_estimators": 50, "n_trees": 60}, "n_trees"),
+        ({"random_state": 1, "seed": 2}, "seed"),
     ],
 )
 def test_invalid_forest_params(kwargs: dict[str, object], name: str) -> None:
@@ -159,5 +175,10 @@ def test_artifact_too_large() -> None:
 
 
 def test_messages_are_the_core_messages() -> None:
-    with pytest.raises(iops.InvalidParamError, match=r"^invalid parameter `n_trees` = 0: must be in 1..=100000$"):
-        iops.IsolationForest(n_trees=0).fit(np.zeros((4, 1)))
+    with pytest.raises(
+        iops.InvalidParamError, match=r"^invalid parameter `max_features` = 3: must be at most the number of features$"
+    ):
+        iops.IsolationForest(max_features=3).fit(np.zeros((4, 1)))
+    # the estimator's own checks (scikit-learn's parameter names) read the same way
+    with pytest.raises(iops.InvalidParamError, match=r"^invalid parameter `n_estimators` = 0: must be an int in 1..=100000$"):
+        iops.IsolationForest(n_estimators=0).fit(np.zeros((4, 1)))

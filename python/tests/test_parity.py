@@ -42,7 +42,7 @@ def test_roc_auc_matches_scikit_learn_within_0_01(shared: Path) -> None:
         x, labels = read_set(shared / "data/tabular" / f"{name}.csv")
         aucs = []
         for seed in range(5):
-            est = iops.IsolationForest(n_trees=100, max_samples=256, seed=seed).fit(x)
+            est = iops.IsolationForest(n_estimators=100, max_samples=256, random_state=seed).fit(x)
             aucs.append(iops.roc_auc(est.anomaly_score(x), labels))
         auc = float(np.mean(aucs))
         print(f"{name:12} ours {auc:.4f}  scikit-learn {reference:.4f}  delta {auc - reference:+.5f}")
@@ -54,6 +54,6 @@ def test_roc_auc_matches_scikit_learn_within_0_01(shared: Path) -> None:
 def test_sklearn_metrics_agree_on_our_scores(shared: Path) -> None:
     metrics = pytest.importorskip("sklearn.metrics")
     x, labels = read_set(shared / "data/tabular/pima.csv")
-    s = iops.IsolationForest(seed=0).fit(x).anomaly_score(x)
+    s = iops.IsolationForest(random_state=0).fit(x).anomaly_score(x)
     assert iops.roc_auc(s, labels) == pytest.approx(metrics.roc_auc_score(labels, s), abs=1e-12)
     assert iops.average_precision(s, labels) == pytest.approx(metrics.average_precision_score(labels, s), abs=1e-12)

@@ -11,23 +11,25 @@ from test_errors import METRIC
 
 
 def test_fitted_forest_pickles_as_artifact_json(blobs: np.ndarray) -> None:
-    est = iops.IsolationForest(n_trees=20, contamination=0.05, seed=9).fit(blobs)
+    est = iops.IsolationForest(n_estimators=20, contamination=0.05, random_state=9).fit(blobs)
     state = est.__getstate__()
     assert isinstance(state["model_"], str) and state["model_"] == est.model_.to_json()
     back = pickle.loads(pickle.dumps(est))
     assert back.get_params() == est.get_params()
-    assert back.threshold_ == est.threshold_ and back.n_features_in_ == 3
+    assert back.threshold_ == est.threshold_ and back.offset_ == est.offset_ and back.n_features_in_ == 3
+    assert back.seed_ == est.seed_ == 9
     np.testing.assert_array_equal(back.decision_function(blobs), est.decision_function(blobs))
+    np.testing.assert_array_equal(back.score_samples(blobs), est.score_samples(blobs))
     assert back.model_.to_json() == est.model_.to_json()
 
 
 def test_unfitted_forest_pickles() -> None:
-    back = pickle.loads(pickle.dumps(iops.IsolationForest(n_trees=7)))
-    assert back.n_trees == 7 and not hasattr(back, "model_")
+    back = pickle.loads(pickle.dumps(iops.IsolationForest(n_estimators=7)))
+    assert back.n_estimators == 7 and not hasattr(back, "model_")
 
 
 def test_native_model_pickles(blobs: np.ndarray) -> None:
-    model = iops.IsolationForest(n_trees=5).fit(blobs).model_
+    model = iops.IsolationForest(n_estimators=5).fit(blobs).model_
     back = pickle.loads(pickle.dumps(model))
     assert isinstance(back, iops.ForestModel)
     np.testing.assert_array_equal(back.score_samples(blobs), model.score_samples(blobs))

@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError as SkNotFitted  # noqa: E402
 
 
 def test_clone_copies_params_not_fit(blobs: np.ndarray) -> None:
-    est = iops.IsolationForest(n_trees=15, max_samples=0.8, contamination=0.05, seed=4).fit(blobs)
+    est = iops.IsolationForest(n_estimators=15, max_samples=0.8, contamination=0.05, random_state=4).fit(blobs)
     c = clone(est)
     assert c is not est and c.get_params() == est.get_params()
     assert not hasattr(c, "model_")
@@ -26,7 +26,7 @@ def test_clone_copies_params_not_fit(blobs: np.ndarray) -> None:
 
 
 def test_check_is_fitted_and_tags(blobs: np.ndarray) -> None:
-    est = iops.IsolationForest(n_trees=5)
+    est = iops.IsolationForest(n_estimators=5)
     with pytest.raises(SkNotFitted):
         check_is_fitted(est)
     check_is_fitted(est.fit(blobs))
@@ -34,12 +34,12 @@ def test_check_is_fitted_and_tags(blobs: np.ndarray) -> None:
 
 
 def test_pipeline(blobs: np.ndarray) -> None:
-    pipe = make_pipeline(StandardScaler(), iops.IsolationForest(n_trees=30, seed=1))
+    pipe = make_pipeline(StandardScaler(), iops.IsolationForest(n_estimators=30, random_state=1))
     pipe.fit(blobs)
     pred = pipe.predict(blobs)
     assert np.all(pred[500:] == -1)
     scaled = StandardScaler().fit_transform(blobs)
-    alone = iops.IsolationForest(n_trees=30, seed=1).fit(scaled)
+    alone = iops.IsolationForest(n_estimators=30, random_state=1).fit(scaled)
     np.testing.assert_array_equal(pipe.decision_function(blobs), alone.decision_function(scaled))
     np.testing.assert_array_equal(pipe.score_samples(blobs), alone.score_samples(scaled))
 
@@ -51,13 +51,13 @@ def test_grid_search_over_params(blobs: np.ndarray) -> None:
         return roc_auc_score(y, -est.score_samples(X))
 
     search = GridSearchCV(
-        iops.IsolationForest(seed=0),
-        {"n_trees": [5, 40], "max_samples": [32, "auto"]},
+        iops.IsolationForest(random_state=0),
+        {"n_estimators": [5, 40], "max_samples": [32, "auto"]},
         scoring=auc,
         cv=[(np.arange(505), np.arange(505))],
     )
     search.fit(blobs, y)
-    assert set(search.best_params_) == {"n_trees", "max_samples"}
+    assert set(search.best_params_) == {"n_estimators", "max_samples"}
     assert search.best_score_ > 0.99
     assert isinstance(search.best_estimator_, iops.IsolationForest)
     assert make_scorer  # imported API exists in this scikit-learn

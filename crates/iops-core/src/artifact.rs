@@ -15,6 +15,10 @@
 //! rows per leaf, both in node order; the j-th split's children are nodes 2j+1 and 2j+2.
 //! The checksum is the SHA-256 of the payload serialised compactly in field order, so
 //! re-indenting the file does not invalidate it but changing any value does.
+//!
+//! `hyperparameters.max_features` is a number (a share of the features) or `{"count": k}`;
+//! `hyperparameters.bootstrap` appears only when true, and then a tree's leaf sizes add up
+//! to its distinct rows, at most `samples_per_tree`. Files without either read as before.
 
 use std::sync::OnceLock;
 
@@ -27,8 +31,8 @@ use time::format_description::well_known::Rfc3339;
 pub use time::OffsetDateTime;
 
 use crate::forest::{
-    IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold,
-    TreeParts,
+    scan, IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxFeatures,
+    MaxSamples, Scan, Threshold, TreeParts,
 };
 use crate::{Error, ParamGuard, Result};
 
@@ -62,12 +66,21 @@ pub struct TrainingSummary {
 }
 
 /// A fitted forest with the metadata that travels with it.
+///
+/// The training summary's score quantiles cost a scoring pass over every training row, so
+/// [`fit`](Self::fit) leaves them for later when nothing else scored those rows:
+/// [`summarize`](Self::summarize) computes them from the same rows (checked against a
+/// fingerprint taken at fit), and until then the artifact scores but cannot be written
+/// ([`to_json`](Self::to_json) and [`checksum`](Self::checksum) refuse).
+/// [`train`](Self::train) does both steps at once.
 #[derive(Debug, Clone)]
 pub struct ModelArtifact {
     created_at: OffsetDateTime,
     feature_names: Vec<String>,
     training: TrainingSummary,
     forest: IsolationForest,
+    /// While the score quantiles are not computed: the fingerprint of the training rows.
+    pending: Option<u64>,
     /// The envelope's checksum: the verified one of the file it was loaded from, or computed
     /// on first use. Not part of equality (it is derived from the rest).
     checksum: OnceLock<String>,
@@ -88,9 +101,17 @@ impl PartialEq for ModelArtifact {
 struct Hyperparameters {
     n_trees: usize,
     max_samples: MaxSamples,
-    max_features: f64,
+    /// A bare number (a fraction), or `{"count": k}`.
+    max_features: MaxFeatures,
+    /// Written only when true, so files without bootstrap are what they always were.
+    #[serde(default, skip_serializing_if = "is_false")]
+    bootstrap: bool,
     threshold: Threshold,
     seed: u64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -158,10 +179,79 @@ fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The summary's quantiles of `scores` (any order), each [`quantile`](crate::forest::quantile)'s
+/// value, reading only the order statistics it needs (selection, not a full sort).
+fn summary_quantiles(mut scores: Vec<f64>) -> Vec<ScoreQuantile> {
+    let n = scores.len();
+    // The ranks quantile_sorted reads, ascending; each selection narrows the next one's range.
+    let mut ranks: Vec<usize> = Vec::new();
+    if n > 0 {
+        for &q in &SUMMARY_QUANTILES {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            ranks.push(pos.floor() as usize);
+            ranks.push(pos.ceil() as usize);
+        }
+    }
+    ranks.sort_unstable();
+    ranks.dedup();
+    let mut value = Vec::with_capacity(ranks.len());
+    let mut start = 0;
+    for &r in &ranks {
+        let Some(rest) = scores.get_mut(start..) else {
+            break;
+        };
+        if r - start >= rest.len() {
+            break; // cannot happen: ranks are below n
+        }
+        let (_, v, _) = rest.select_nth_unstable_by(r - start, f64::total_cmp);
+        value.push((r, *v));
+        start = r + 1;
+    }
+    let at = |r: usize| {
+        value
+            .iter()
+            .find(|(k, _)| *k == r)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    SUMMARY_QUANTILES
+        .iter()
+        .map(|&q| {
+            // quantile_sorted's formula on the two order statistics
+            let score = if n == 0 {
+                f64::NAN
+            } else {
+                let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+                let lo = pos.floor() as usize;
+                let (a, b) = (at(lo), at(pos.ceil() as usize));
+                a + (b - a) * (pos - lo as f64)
+            };
+            ScoreQuantile { q, score }
+        })
+        .collect()
+}
+
 impl ModelArtifact {
-    /// Fits a forest on `x` and records the training summary (score quantiles, threshold).
-    /// `feature_names` must have one name per column.
+    /// Fits a forest on `x` and records the training summary (score quantiles, threshold):
+    /// [`fit`](Self::fit) then [`summarize`](Self::summarize). `feature_names` must have one
+    /// name per column.
     pub fn train(
+        params: &IsolationForestValidParams,
+        x: ArrayView2<'_, f64>,
+        feature_names: Vec<String>,
+        created_at: OffsetDateTime,
+    ) -> Result<Self> {
+        let mut model = Self::fit(params, x, feature_names, created_at)?;
+        model.summarize(x)?;
+        Ok(model)
+    }
+
+    /// Fits a forest on `x` without scoring the training rows for the summary unless the
+    /// threshold rule scored them anyway (a contamination rule): otherwise the score
+    /// quantiles wait for [`summarize`](Self::summarize) with the same rows, and the
+    /// artifact cannot be written until then (a host forest for the engine needs them too:
+    /// its cut-offs start at the highest training score). `feature_names` must have one
+    /// name per column.
+    pub fn fit(
         params: &IsolationForestValidParams,
         x: ArrayView2<'_, f64>,
         feature_names: Vec<String>,
@@ -174,16 +264,14 @@ impl ModelArtifact {
                 got: feature_names.len(),
             });
         }
-        let forest = params.fit(x)?;
-        let mut scores = forest.score_samples(x)?.to_vec();
-        scores.sort_by(f64::total_cmp);
-        let score_quantiles = SUMMARY_QUANTILES
-            .iter()
-            .map(|&q| ScoreQuantile {
-                q,
-                score: crate::forest::quantile_sorted(&scores, q),
-            })
-            .collect();
+        // A contamination rule scores the rows anyway; otherwise keep their fingerprint.
+        let wants_fingerprint = matches!(params.threshold(), Threshold::Score(_));
+        let fitted = params.fit_scored(x, wants_fingerprint)?;
+        let forest = fitted.forest;
+        let (score_quantiles, pending) = match fitted.scores {
+            Some(s) => (summary_quantiles(s.to_vec()), None),
+            None => (Vec::new(), fitted.fingerprint),
+        };
         let training = TrainingSummary {
             rows: x.nrows() as u64,
             score_quantiles,
@@ -194,8 +282,52 @@ impl ModelArtifact {
             feature_names,
             training,
             forest,
+            pending,
             checksum: OnceLock::new(),
         })
+    }
+
+    /// Whether the training summary has its score quantiles (always, except after a
+    /// [`fit`](Self::fit) that did not score the training rows).
+    pub fn is_summarized(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// Computes the training summary's score quantiles from `x`, which must be the rows the
+    /// forest was fitted on, unchanged: [`Error::Shape`] (`rows`, `n_features`) when their
+    /// shape differs, [`Error::InvalidField`] `x` when their values do. Does nothing when
+    /// the summary is complete.
+    pub fn summarize(&mut self, x: ArrayView2<'_, f64>) -> Result<()> {
+        let Some(expected) = self.pending else {
+            return Ok(());
+        };
+        if x.nrows() as u64 != self.training.rows {
+            return Err(Error::Shape {
+                name: "rows",
+                expected: usize::try_from(self.training.rows).unwrap_or(usize::MAX),
+                got: x.nrows(),
+            });
+        }
+        if x.ncols() != self.forest.n_features() {
+            return Err(Error::Shape {
+                name: "n_features",
+                expected: self.forest.n_features(),
+                got: x.ncols(),
+            });
+        }
+        if scan(&x, Scan::Fingerprint)? != expected {
+            return Err(Error::InvalidField {
+                field: "x".into(),
+                reason:
+                    "these are not the rows the forest was fitted on (were they changed after fit?)"
+                        .into(),
+            });
+        }
+        let scores = self.forest.score_samples(x)?;
+        self.training.score_quantiles = summary_quantiles(scores.to_vec());
+        self.pending = None;
+        self.checksum = OnceLock::new();
+        Ok(())
     }
 
     /// The checksum of the artifact's envelope (`sha256:<hex>`), which tells two models apart
@@ -238,6 +370,14 @@ impl ModelArtifact {
     }
 
     fn payload(&self) -> Result<Payload> {
+        if self.pending.is_some() {
+            return Err(Error::InvalidField {
+                field: "training.score_quantiles".into(),
+                reason:
+                    "not computed yet: summarize the model with its training rows before writing it"
+                        .into(),
+            });
+        }
         let p = self.forest.params();
         Ok(Payload {
             kind: KIND.to_owned(),
@@ -246,6 +386,7 @@ impl ModelArtifact {
                 n_trees: p.n_trees(),
                 max_samples: p.max_samples(),
                 max_features: p.max_features(),
+                bootstrap: p.bootstrap(),
                 threshold: p.threshold(),
                 seed: p.seed(),
             },
@@ -342,8 +483,12 @@ impl ModelArtifact {
         let h = p.hyperparameters;
         let mut builder = IsolationForestParams::new()
             .n_trees(h.n_trees)
-            .max_features(h.max_features)
+            .bootstrap(h.bootstrap)
             .seed(h.seed);
+        builder = match h.max_features {
+            MaxFeatures::Fraction(f) => builder.max_features(f),
+            MaxFeatures::Count(c) => builder.max_features_count(c),
+        };
         builder = match h.max_samples {
             MaxSamples::Count(c) => builder.max_samples(c),
             MaxSamples::Fraction(f) => builder.max_samples_fraction(f),
@@ -384,6 +529,7 @@ impl ModelArtifact {
             feature_names: p.feature_names,
             training: p.training,
             forest,
+            pending: None,
             checksum: OnceLock::new(),
         })
     }
@@ -392,7 +538,7 @@ impl ModelArtifact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
+    use ndarray::{Array2, Axis, ShapeBuilder, Slice};
 
     fn envelope_checksum(json: &str) -> String {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -409,6 +555,90 @@ mod tests {
             .unwrap();
         let names = ["a", "b", "c"].map(String::from).to_vec();
         ModelArtifact::train(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn summary_quantiles_select_what_a_sort_gives() {
+        let mut state = 7u64;
+        for n in [1usize, 2, 3, 7, 10, 1001, 4096] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // few distinct values: ties
+                    ((state >> 40) % 97) as f64 / 97.0
+                })
+                .collect();
+            let got = summary_quantiles(v.clone());
+            for (g, &q) in got.iter().zip(&SUMMARY_QUANTILES) {
+                assert_eq!(g.q, q);
+                assert_eq!(g.score, crate::forest::quantile(&v, q), "n {n} q {q}");
+            }
+        }
+        assert!(summary_quantiles(Vec::new())
+            .iter()
+            .all(|q| q.score.is_nan()));
+    }
+
+    #[test]
+    fn fit_leaves_the_summary_to_summarize_with_the_same_rows() {
+        let x = Array2::from_shape_fn((120, 3), |(i, j)| ((i * (j + 2)) % 23) as f64);
+        let p = IsolationForestParams::new()
+            .n_trees(5)
+            .max_samples(32)
+            .seed(9)
+            .check()
+            .unwrap();
+        let names = ["a", "b", "c"].map(String::from).to_vec();
+        let mut m = ModelArtifact::fit(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(!m.is_summarized());
+        assert!(m.training().score_quantiles.is_empty());
+        assert!(matches!(
+            m.to_json(),
+            Err(Error::InvalidField { ref field, .. }) if field == "training.score_quantiles"
+        ));
+        assert!(m.checksum().is_err());
+        // Other rows, or the same rows edited, are refused.
+        assert!(matches!(
+            m.summarize(x.slice_axis(Axis(0), Slice::from(..119))),
+            Err(Error::Shape {
+                name: "rows",
+                expected: 120,
+                got: 119
+            })
+        ));
+        let mut edited = x.clone();
+        edited[[60, 1]] += 1.0;
+        assert!(matches!(
+            m.summarize(edited.view()),
+            Err(Error::InvalidField { ref field, .. }) if field == "x"
+        ));
+        // The same rows in another memory layout are the same rows.
+        let mut fortran = Array2::zeros(x.dim().f());
+        fortran.assign(&x);
+        m.summarize(fortran.view()).unwrap();
+        assert!(m.is_summarized());
+        assert_eq!(m, model()); // what train gives
+        assert_eq!(m.to_json().unwrap(), model().to_json().unwrap());
+    }
+
+    #[test]
+    fn a_contamination_fit_summarizes_from_the_scores_it_took() {
+        let x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * (j + 3)) % 31) as f64);
+        let p = IsolationForestParams::new()
+            .n_trees(7)
+            .contamination(0.05)
+            .seed(1)
+            .check()
+            .unwrap();
+        let names = ["a", "b"].map(String::from).to_vec();
+        let fitted =
+            ModelArtifact::fit(&p, x.view(), names.clone(), OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(fitted.is_summarized());
+        let trained =
+            ModelArtifact::train(&p, x.view(), names, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(fitted, trained);
     }
 
     #[test]

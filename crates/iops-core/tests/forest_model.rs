@@ -2,7 +2,7 @@
 
 use iops_core::forest::{
     average_path_length, IsolationForest, IsolationForestParams, IsolationForestValidParams,
-    Threshold,
+    MaxFeatures, Threshold,
 };
 use iops_core::ndarray::{array, Array2, ShapeBuilder};
 use iops_core::{Error, ParamGuard};
@@ -37,7 +37,8 @@ fn defaults_are_scikit_learns() {
     let p = IsolationForestParams::new().check().unwrap();
     assert_eq!(p.n_trees(), 100);
     assert_eq!(p.max_samples(), iops_core::forest::MaxSamples::Count(256));
-    assert_eq!(p.max_features(), 1.0);
+    assert_eq!(p.max_features(), MaxFeatures::Fraction(1.0));
+    assert!(!p.bootstrap());
     assert_eq!(p.threshold(), Threshold::Score(0.5));
 }
 
@@ -48,8 +49,9 @@ fn n_trees_must_be_positive_and_bounded() {
 }
 
 #[test]
-fn max_samples_count_must_be_at_least_two() {
-    rejected(IsolationForestParams::new().max_samples(1), "max_samples");
+fn max_samples_count_must_be_at_least_one() {
+    rejected(IsolationForestParams::new().max_samples(0), "max_samples");
+    assert!(IsolationForestParams::new().max_samples(1).check().is_ok());
     rejected(
         IsolationForestParams::new().max_samples(1 << 25),
         "max_samples",
@@ -90,6 +92,138 @@ fn max_features_must_be_in_unit_interval() {
         IsolationForestParams::new().max_features(f64::NAN),
         "max_features",
     );
+    rejected(
+        IsolationForestParams::new().max_features_count(0),
+        "max_features",
+    );
+}
+
+#[test]
+fn a_max_features_count_is_at_most_the_feature_count() {
+    let x = data(200, 0); // 3 features
+    let p = IsolationForestParams::new()
+        .max_features_count(4)
+        .check()
+        .unwrap();
+    match p.fit(x.view()) {
+        Err(Error::InvalidParam { name, value, .. }) => {
+            assert_eq!((name, value.as_str()), ("max_features", "4"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A count of 2 of 3 features is the fraction whose int(f * 3) is 2: the same trees.
+    let count = IsolationForestParams::new()
+        .max_features_count(2)
+        .seed(8)
+        .check()
+        .unwrap()
+        .fit(x.view())
+        .unwrap();
+    let fraction = IsolationForestParams::new()
+        .max_features(0.7)
+        .seed(8)
+        .check()
+        .unwrap()
+        .fit(x.view())
+        .unwrap();
+    assert_eq!(
+        count.score_samples(x.view()).unwrap(),
+        fraction.score_samples(x.view()).unwrap()
+    );
+}
+
+#[test]
+fn one_row_per_tree_scores_one_half_as_scikit_learn() {
+    // ψ = 1 (a count, a fraction of 1.5 rows, or a one-row training set): every tree is one
+    // leaf and c(1) = 0; scikit-learn scores 2^-1 everywhere.
+    let x = data(15, 0);
+    for p in [
+        IsolationForestParams::new().max_samples(1),
+        IsolationForestParams::new().max_samples_fraction(0.1),
+    ] {
+        let f = p.n_trees(9).check().unwrap().fit(x.view()).unwrap();
+        assert_eq!(f.samples_per_tree(), 1);
+        assert!(f.score_samples(x.view()).unwrap().iter().all(|&s| s == 0.5));
+        assert_eq!(f.score_one(&[9.0, -9.0, 0.0]).unwrap(), 0.5);
+    }
+    let one = IsolationForestParams::new()
+        .check()
+        .unwrap()
+        .fit(
+            Array2::from_shape_vec((1, 3), x.row(0).to_vec())
+                .unwrap()
+                .view(),
+        )
+        .unwrap();
+    assert_eq!(one.score_one(&[1.0, 2.0, 3.0]).unwrap(), 0.5);
+}
+
+#[test]
+fn a_fraction_selecting_no_rows_is_refused() {
+    let x = data(15, 0);
+    let p = IsolationForestParams::new()
+        .max_samples_fraction(0.05)
+        .check()
+        .unwrap();
+    assert!(matches!(
+        p.fit(x.view()),
+        Err(Error::InvalidParam {
+            name: "max_samples",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn bootstrap_trees_grow_on_the_distinct_rows_of_their_draws() {
+    use iops_core::artifact::{ModelArtifact, OffsetDateTime};
+    // Rows per tree, as model.json's leaf sizes add up per tree.
+    let tree_rows = |p: IsolationForestParams, x: &Array2<f64>| -> Vec<u64> {
+        let names = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let m = ModelArtifact::train(
+            &p.check().unwrap(),
+            x.view(),
+            names,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&m.to_json().unwrap()).unwrap();
+        json["payload"]["trees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t["leaf_size"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .sum()
+            })
+            .collect()
+    };
+    let x = data(500, 3);
+    let with = tree_rows(
+        IsolationForestParams::new()
+            .bootstrap(true)
+            .n_trees(20)
+            .seed(3),
+        &x,
+    );
+    let without = tree_rows(IsolationForestParams::new().n_trees(20).seed(3), &x);
+    assert!(without.iter().all(|&r| r == 256));
+    // 256 draws of 503 rows with replacement repeat rows (about 205 distinct expected).
+    assert!(with.iter().all(|&r| (150..256).contains(&r)), "{with:?}");
+    // The model.json of a bootstrap forest loads (its trees hold fewer than 256 rows).
+    let f = IsolationForestParams::new()
+        .bootstrap(true)
+        .seed(3)
+        .check()
+        .unwrap()
+        .fit(x.view())
+        .unwrap();
+    assert_eq!(f.samples_per_tree(), 256);
+    assert!(f.score_samples(x.view()).unwrap()[500] > 0.6);
 }
 
 #[test]
@@ -288,8 +422,12 @@ fn shape_and_non_finite_errors_name_the_input() {
     let p = IsolationForestParams::new().check().unwrap();
     assert!(matches!(p.fit(bad.view()), Err(Error::NonFinite { .. })));
     assert!(matches!(
-        p.fit(Array2::zeros((1, 3)).view()),
-        Err(Error::Shape { name: "rows", .. })
+        p.fit(Array2::zeros((0, 3)).view()),
+        Err(Error::Shape {
+            name: "rows",
+            expected: 1,
+            got: 0
+        })
     ));
     assert!(matches!(
         p.fit(Array2::zeros((10, 0)).view()),

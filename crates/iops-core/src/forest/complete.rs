@@ -117,6 +117,23 @@ impl CompleteTrees {
     /// The layout of `trees` (breadth-first grown nodes), or `None` when a tree is taller
     /// than [`MAX_HEIGHT`] or rows are wider than [`MAX_FEATURES`].
     pub(crate) fn build(trees: &[Vec<GrownNode>], n_features: usize) -> Option<Self> {
+        Self::build_with(trees, n_features, |t, i| {
+            trees
+                .get(t)
+                .and_then(|nodes| nodes.get(i))
+                .map_or(0.0, |n| {
+                    f64::from(n.depth) + average_path_length(n.size as usize)
+                })
+        })
+    }
+
+    /// [`build`](Self::build) with `leaf_value(tree, node)` credited on ending at a leaf
+    /// (node index local to its tree) instead of its path length.
+    pub(crate) fn build_with(
+        trees: &[Vec<GrownNode>],
+        n_features: usize,
+        leaf_value: impl Fn(usize, usize) -> f64,
+    ) -> Option<Self> {
         if n_features > MAX_FEATURES {
             return None;
         }
@@ -129,13 +146,13 @@ impl CompleteTrees {
             return None;
         }
         let mut out = Vec::with_capacity(trees.len());
-        for nodes in trees {
+        for (t, nodes) in trees.iter().enumerate() {
             let mut tree = Tree {
                 node: [PASS; SLOTS],
                 leaf: [0.0; SLOTS],
                 pad: [0; 8],
             };
-            fill(nodes, 0, 1, 0, height, &mut tree)?;
+            fill(nodes, &|i| leaf_value(t, i), 0, 1, 0, height, &mut tree)?;
             out.push(tree);
         }
         // Whole groups only: a tree walked alone is one slow dependency chain. Padding trees
@@ -284,10 +301,11 @@ fn walk_links<const L: usize>(trees: &[Tree; L], height: u32, x: &Row) -> [f64; 
 }
 
 /// Writes grown node `node` (at `depth`) into heap slot `slot` (1-based), padding leaves
-/// down to `height`. `None` when the nodes are not a consistent tree (cannot happen for
-/// trees the forest built or validated).
+/// down to `height`; a leaf credits `value(node)`. `None` when the nodes are not a
+/// consistent tree (cannot happen for trees the forest built or validated).
 fn fill(
     nodes: &[GrownNode],
+    value: &dyn Fn(usize) -> f64,
     node: usize,
     slot: usize,
     depth: u32,
@@ -313,9 +331,9 @@ fn fill(
             s *= 2;
         }
         let first = slot << below;
-        let value = f64::from(n.depth) + average_path_length(n.size as usize);
+        let v = value(node);
         for s in first..first + (1 << below) {
-            *tree.leaf.get_mut(s % SLOTS)? = value;
+            *tree.leaf.get_mut(s % SLOTS)? = v;
         }
         return Some(());
     }
@@ -325,8 +343,16 @@ fn fill(
         left: (2 * slot % SLOTS) as u8,
     };
     let left = n.left as usize;
-    fill(nodes, left, 2 * slot, depth + 1, height, tree)?;
-    fill(nodes, left + 1, 2 * slot + 1, depth + 1, height, tree)
+    fill(nodes, value, left, 2 * slot, depth + 1, height, tree)?;
+    fill(
+        nodes,
+        value,
+        left + 1,
+        2 * slot + 1,
+        depth + 1,
+        height,
+        tree,
+    )
 }
 
 #[cfg(test)]

@@ -4,19 +4,25 @@
 //! [`IsolationForestValidParams::fit`] → [`IsolationForest`], whose
 //! [`score_samples`](IsolationForest::score_samples) gives the paper's normalised score.
 //! linfa's `Fit` and `PredictInplace` are implemented too (see [`linfa_impl`]).
+//! [`IsolationForest::leaf_sums`] sums a caller's value per leaf instead of path lengths
+//! (scikit-learn's exact arithmetic from Python).
 
 mod complete;
+mod leaf_sums;
 pub mod linfa_impl;
 mod model;
 mod params;
 #[cfg(test)]
 mod reference_tests;
+mod rows;
 mod sklearn_rng;
 mod tree;
 
+pub use leaf_sums::{Leaf, LeafSums};
+pub(crate) use model::TreeParts;
 pub use model::{average_path_length, quantile, IsolationForest};
-pub(crate) use model::{quantile_sorted, TreeParts};
 pub use params::{
-    IsolationForestParams, IsolationForestValidParams, MaxSamples, Threshold, MAX_SAMPLES_LIMIT,
-    MAX_TREES,
+    IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples, Threshold,
+    MAX_FEATURES_LIMIT, MAX_SAMPLES_LIMIT, MAX_TREES,
 };
+pub(crate) use rows::{scan, Scan};

@@ -7,7 +7,8 @@ use ndarray::{Array1, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
 use super::complete::CompleteTrees;
-use super::params::{IsolationForestValidParams, Threshold};
+use super::params::{IsolationForestValidParams, MaxSamples, Threshold};
+use super::rows::{scan, Scan};
 use super::tree::{grow, tree_seeds, GrownNode};
 use crate::{Error, Result};
 
@@ -97,17 +98,25 @@ pub struct IsolationForest {
 }
 
 impl IsolationForestValidParams {
-    /// Fits a forest on the rows of `x` (at least 2 rows, 1 feature, all finite). The trees
+    /// Fits a forest on the rows of `x` (at least 1 row, 1 feature, all finite). The trees
     /// are scikit-learn 1.9.1's: for a seed below 2^32 they equal those of
-    /// `IsolationForest(n_estimators, max_samples, max_features, random_state=seed).fit(x)`
-    /// (features cast to `f32` as scikit-learn does; see the `tree` module for the one rule
-    /// left out). Trees grow in parallel; the result depends only on the seed.
+    /// `IsolationForest(n_estimators, max_samples, max_features, bootstrap,
+    /// random_state=seed).fit(x)` (features cast to `f32` as scikit-learn does; see the
+    /// `tree` module for the one rule left out). Trees grow in parallel; the result depends
+    /// only on the seed. Only a contamination rule scores the training rows.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest> {
+        self.fit_scored(x, false).map(|f| f.forest)
+    }
+
+    /// [`fit`](Self::fit), plus the training rows' scores when the threshold rule computed
+    /// them (a contamination rule), so callers that need them do not score twice, and with
+    /// `fingerprint` the rows' fingerprint, taken in the same pass as the finite check.
+    pub(crate) fn fit_scored(&self, x: ArrayView2<'_, f64>, fingerprint: bool) -> Result<Fitted> {
         let (n, d) = x.dim();
-        if n < 2 {
+        if n < 1 {
             return Err(Error::Shape {
                 name: "rows",
-                expected: 2,
+                expected: 1,
                 got: n,
             });
         }
@@ -125,38 +134,66 @@ impl IsolationForestValidParams {
                 got: n,
             });
         }
-        check_finite(&x)?;
+        let fingerprint = if fingerprint {
+            Some(scan(&x, Scan::CheckAndFingerprint)?)
+        } else {
+            scan(&x, Scan::Check)?;
+            None
+        };
         let psi = self.max_samples().resolve(n);
+        if psi == 0 {
+            // scikit-learn fails here too (a tree with no rows)
+            let value = match self.max_samples() {
+                MaxSamples::Fraction(f) => f,
+                MaxSamples::Count(c) => c as f64,
+            };
+            return Err(Error::param(
+                "max_samples",
+                value,
+                "selects no rows: max_samples * rows must be at least 1",
+            ));
+        }
         let height_limit = (psi.max(2) as f64).log2().ceil() as u32;
-        // scikit-learn: max(1, int(max_features * n_features))
-        let n_split = ((self.max_features() * d as f64) as usize).max(1);
+        let n_split = self.max_features().resolve(d)?;
+        let bootstrap = self.bootstrap();
         // scikit-learn draws every tree's seed up front from one stream; each tree's growth
         // then depends only on its seed, so trees grow in parallel.
         let seeds = tree_seeds(self.seed(), self.n_trees());
         let trees: Vec<Vec<GrownNode>> = seeds
             .into_par_iter()
-            .map(|s| grow(&x, psi, n_split, height_limit, s))
+            .map(|s| grow(&x, psi, bootstrap, n_split, height_limit, s))
             .collect();
         let mut forest = IsolationForest::assemble(self.clone(), d, psi, &trees, 0.5)?;
-        forest.threshold = match self.threshold() {
-            Threshold::Score(s) => s,
+        let scores = match self.threshold() {
+            Threshold::Score(s) => {
+                forest.threshold = s;
+                None
+            }
             Threshold::Contamination(c) => {
                 let scores = forest.score_samples(x)?;
-                quantile(scores.as_slice().unwrap_or(&[]), 1.0 - c)
+                forest.threshold = quantile(scores.as_slice().unwrap_or(&[]), 1.0 - c);
+                Some(scores)
             }
         };
-        Ok(forest)
+        Ok(Fitted {
+            forest,
+            scores,
+            fingerprint,
+        })
     }
 }
 
-fn check_finite(x: &ArrayView2<'_, f64>) -> Result<()> {
-    for (r, row) in x.outer_iter().enumerate() {
-        check_row(r, row.iter().copied())?;
-    }
-    Ok(())
+/// What [`IsolationForestValidParams::fit_scored`] gives.
+pub(crate) struct Fitted {
+    pub forest: IsolationForest,
+    /// The training rows' scores, when the threshold rule needed them.
+    pub scores: Option<Array1<f64>>,
+    /// The training rows' fingerprint ([`scan`]), when asked for.
+    pub fingerprint: Option<u64>,
 }
 
-fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
+/// A [`Error::NonFinite`] for the first non-finite value of row `r`.
+pub(crate) fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
     for (c, v) in row.enumerate() {
         if !v.is_finite() {
             return Err(Error::NonFinite {
@@ -325,6 +362,10 @@ impl IsolationForest {
 
     #[inline]
     fn normalise(&self, path_sum: f64) -> f64 {
+        if self.c_psi == 0.0 {
+            // ψ = 1: every tree is one leaf and c(1) = 0; scikit-learn scores 0.5 (2^-1).
+            return 0.5;
+        }
         let mean = path_sum / self.roots.len() as f64;
         (-mean / self.c_psi).exp2()
     }
@@ -332,6 +373,12 @@ impl IsolationForest {
     /// Anomaly score of one row, without allocating. Errors on a wrong length
     /// ([`Error::Shape`] `n_features`) or a non-finite value ([`Error::NonFinite`]).
     pub fn score_one(&self, x: &[f64]) -> Result<f64> {
+        Ok(self.normalise(self.sum_one(x)?))
+    }
+
+    /// The row's path lengths summed over the trees in order (see [`score_one`](Self::score_one)
+    /// for the errors).
+    pub(crate) fn sum_one(&self, x: &[f64]) -> Result<f64> {
         if x.len() != self.n_features {
             return Err(Error::Shape {
                 name: "n_features",
@@ -340,16 +387,21 @@ impl IsolationForest {
             });
         }
         check_row(0, x.iter().copied())?;
-        let sum = match &self.complete {
+        Ok(match &self.complete {
             Some(c) => c.path_sum(x),
             None => self.path_sum(x),
-        };
-        Ok(self.normalise(sum))
+        })
     }
 
     /// Anomaly scores of every row of `x`, in parallel. Identical to [`score_one`](Self::score_one)
     /// row by row.
     pub fn score_samples(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        self.batch(x, true)
+    }
+
+    /// Per-row path-length sums over the trees in order (`normalise`: scores instead), in
+    /// parallel; errors as [`score_samples`](Self::score_samples).
+    pub(crate) fn batch(&self, x: ArrayView2<'_, f64>, normalise: bool) -> Result<Array1<f64>> {
         let (n, d) = x.dim();
         if d != self.n_features {
             return Err(Error::Shape {
@@ -368,8 +420,10 @@ impl IsolationForest {
                         check_row(start + k, row.iter().copied())?;
                     }
                     c.path_sums(rows, out);
-                    for o in out.iter_mut() {
-                        *o = self.normalise(*o);
+                    if normalise {
+                        for o in out.iter_mut() {
+                            *o = self.normalise(*o);
+                        }
                     }
                     return Ok(());
                 }
@@ -387,7 +441,8 @@ impl IsolationForest {
                         }
                     };
                     check_row(r, slice.iter().copied())?;
-                    *o = self.normalise(self.path_sum(slice));
+                    let sum = self.path_sum(slice);
+                    *o = if normalise { self.normalise(sum) } else { sum };
                 }
                 Ok(())
             },
@@ -403,6 +458,103 @@ impl IsolationForest {
     /// True for rows whose score is above the threshold.
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Array1<bool>> {
         Ok(self.score_samples(x)?.mapv(|s| s > self.threshold))
+    }
+
+    /// Depth of every node (the root is 0), in node order.
+    pub(crate) fn node_depths(&self) -> Vec<u32> {
+        let mut depth = vec![0u32; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.left as usize != i {
+                let d = depth.get(i).copied().unwrap_or(0) + 1;
+                for c in [n.left as usize, n.left as usize + 1] {
+                    if let Some(slot) = depth.get_mut(c) {
+                        *slot = d;
+                    }
+                }
+            }
+        }
+        depth
+    }
+
+    /// Flat node indices of the leaves in artifact order (tree by tree, breadth first).
+    pub(crate) fn leaf_nodes(&self) -> Vec<usize> {
+        let pad = self.nodes.len().saturating_sub(1);
+        (0..pad)
+            .filter(|&i| self.nodes.get(i).is_some_and(|n| n.left as usize == i))
+            .collect()
+    }
+
+    /// Training rows that reached flat node `i`.
+    pub(crate) fn node_size(&self, i: usize) -> u32 {
+        self.size.get(i).copied().unwrap_or(0)
+    }
+
+    /// A copy of this forest whose path length credited at each leaf is `value[i]` (per flat
+    /// node, inner nodes ignored) instead of depth + c(size), in both layouts.
+    ///
+    /// The copy only scores (it has no node sizes: do not make an artifact of it).
+    pub(crate) fn with_leaf_values(&self, value: &[f64]) -> Self {
+        let pad = self.nodes.len().saturating_sub(1);
+        let leaf_path = (0..self.nodes.len())
+            .map(|i| {
+                let is_leaf = i < pad && self.nodes.get(i).is_some_and(|n| n.left as usize == i);
+                if is_leaf {
+                    value.get(i).copied().unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let complete = self.complete.as_ref().and_then(|_| {
+            let roots = &self.roots;
+            CompleteTrees::build_with(&self.grown_trees(), self.n_features, |t, i| {
+                let flat = roots.get(t).map_or(usize::MAX, |&r| r as usize + i);
+                value.get(flat).copied().unwrap_or(0.0)
+            })
+        });
+        Self {
+            params: self.params.clone(),
+            n_features: self.n_features,
+            psi: self.psi,
+            c_psi: self.c_psi,
+            threshold: self.threshold,
+            nodes: self.nodes.clone(),
+            leaf_path,
+            size: Vec::new(),
+            roots: self.roots.clone(),
+            steps: self.steps,
+            complete,
+        }
+    }
+
+    /// The trees as grown nodes (local indices), rebuilt from the flat layout.
+    fn grown_trees(&self) -> Vec<Vec<GrownNode>> {
+        let depth = self.node_depths();
+        let end = self.nodes.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(self.roots.len());
+        for (t, &start) in self.roots.iter().enumerate() {
+            let start = start as usize;
+            let stop = self.roots.get(t + 1).map_or(end, |&r| r as usize);
+            let tree = (start..stop)
+                .map(|i| {
+                    let n = self.nodes.get(i).copied().unwrap_or(Node {
+                        threshold: f64::INFINITY,
+                        feature: 0,
+                        left: i as u32,
+                    });
+                    let leaf = n.left as usize == i;
+                    GrownNode {
+                        feature: n.feature,
+                        threshold: if leaf { 0.0 } else { n.threshold },
+                        left: if leaf { 0 } else { n.left - start as u32 },
+                        size: self.node_size(i),
+                        depth: depth.get(i).copied().unwrap_or(0),
+                    }
+                })
+                .collect();
+            out.push(tree);
+        }
+        out
     }
 
     /// The trees in artifact form (breadth-first, implicit children).
@@ -454,7 +606,7 @@ impl IsolationForest {
         if n_features == 0 || n_features > u32::MAX as usize {
             return Err(bad(format!("n_features {n_features} out of range")));
         }
-        if !(2..=super::params::MAX_SAMPLES_LIMIT).contains(&psi) {
+        if !(1..=super::params::MAX_SAMPLES_LIMIT).contains(&psi) {
             return Err(bad(format!("samples_per_tree {psi} out of range")));
         }
         if trees.is_empty() || trees.len() != params.n_trees() {
@@ -551,7 +703,14 @@ impl IsolationForest {
                     }
                 }
             }
-            if nodes.first().map(|n| n.size as usize) != Some(psi) {
+            // A bootstrap tree holds the distinct rows of ψ draws: at most ψ.
+            let root = nodes.first().map_or(0, |n| n.size as usize);
+            let fits = if params.bootstrap() {
+                (1..=psi).contains(&root)
+            } else {
+                root == psi
+            };
+            if !fits {
                 return Err(bad(format!("tree {t}: leaf sizes do not add up to {psi}")));
             }
             grown.push(nodes);

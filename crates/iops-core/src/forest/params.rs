@@ -9,6 +9,8 @@ use crate::{Error, ParamGuard, Result};
 pub const MAX_TREES: usize = 100_000;
 /// Largest accepted per-tree sample count (2^24): trees stay within `u32` node indices.
 pub const MAX_SAMPLES_LIMIT: usize = 1 << 24;
+/// Largest accepted feature count in [`MaxFeatures::Count`] (features are `u32` in trees).
+pub const MAX_FEATURES_LIMIT: usize = u32::MAX as usize;
 
 /// How many rows each tree is grown on (ψ in the paper).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -21,14 +23,70 @@ pub enum MaxSamples {
 }
 
 impl MaxSamples {
-    /// The per-tree sample size ψ for `n_rows` training rows (at least 1 when `n_rows ≥ 1`).
+    /// The per-tree sample size ψ for `n_rows` training rows: a count capped at `n_rows`, or
+    /// scikit-learn's `int(fraction * n_rows)`, which is 0 when the fraction selects less
+    /// than one row (the fit refuses that, as scikit-learn does).
     pub fn resolve(&self, n_rows: usize) -> usize {
-        let psi = match *self {
+        match *self {
             MaxSamples::Count(c) => c.min(n_rows),
-            // scikit-learn: int(max_samples * n_samples)
             MaxSamples::Fraction(f) => ((f * n_rows as f64) as usize).min(n_rows),
-        };
-        psi.max(1).min(n_rows)
+        }
+    }
+}
+
+/// How many features each tree may split on (scikit-learn's `max_features`).
+///
+/// In model.json a fraction is a bare number (as every file before counts existed) and a
+/// count is `{"count": k}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MaxFeaturesRepr", into = "MaxFeaturesRepr")]
+pub enum MaxFeatures {
+    /// A share of the features in (0, 1]: `max(1, int(fraction * n_features))` (a float
+    /// `max_features` in scikit-learn).
+    Fraction(f64),
+    /// A feature count, at most the number of features (an int `max_features`).
+    Count(usize),
+}
+
+/// The serialised form of [`MaxFeatures`].
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum MaxFeaturesRepr {
+    Fraction(f64),
+    Count { count: usize },
+}
+
+impl From<MaxFeaturesRepr> for MaxFeatures {
+    fn from(r: MaxFeaturesRepr) -> Self {
+        match r {
+            MaxFeaturesRepr::Fraction(f) => MaxFeatures::Fraction(f),
+            MaxFeaturesRepr::Count { count } => MaxFeatures::Count(count),
+        }
+    }
+}
+
+impl From<MaxFeatures> for MaxFeaturesRepr {
+    fn from(m: MaxFeatures) -> Self {
+        match m {
+            MaxFeatures::Fraction(f) => MaxFeaturesRepr::Fraction(f),
+            MaxFeatures::Count(count) => MaxFeaturesRepr::Count { count },
+        }
+    }
+}
+
+impl MaxFeatures {
+    /// The features per tree for `n_features` columns (scikit-learn's bagging rule), or an
+    /// [`Error::InvalidParam`] naming `max_features` when a count exceeds `n_features`.
+    pub fn resolve(&self, n_features: usize) -> Result<usize> {
+        match *self {
+            MaxFeatures::Fraction(f) => Ok(((f * n_features as f64) as usize).max(1)),
+            MaxFeatures::Count(c) if c > n_features => Err(Error::param(
+                "max_features",
+                c,
+                "must be at most the number of features",
+            )),
+            MaxFeatures::Count(c) => Ok(c),
+        }
     }
 }
 
@@ -49,7 +107,8 @@ pub enum Threshold {
 pub struct IsolationForestValidParams {
     n_trees: usize,
     max_samples: MaxSamples,
-    max_features: f64,
+    max_features: MaxFeatures,
+    bootstrap: bool,
     threshold: Threshold,
     seed: u64,
 }
@@ -63,9 +122,13 @@ impl IsolationForestValidParams {
     pub fn max_samples(&self) -> MaxSamples {
         self.max_samples
     }
-    /// Share of the features each tree may split on, in (0, 1].
-    pub fn max_features(&self) -> f64 {
+    /// Features each tree may split on.
+    pub fn max_features(&self) -> MaxFeatures {
         self.max_features
+    }
+    /// Whether each tree's rows are drawn with replacement (scikit-learn's `bootstrap`).
+    pub fn bootstrap(&self) -> bool {
+        self.bootstrap
     }
     /// The anomaly threshold rule.
     pub fn threshold(&self) -> Threshold {
@@ -82,7 +145,7 @@ impl IsolationForestValidParams {
 /// setters take and return `self`).
 ///
 /// Defaults (scikit-learn's): `n_trees = 100`, `max_samples = 256` (capped at the row count),
-/// `max_features = 1.0`, `threshold = Score(0.5)`, `seed = 0`.
+/// `max_features = 1.0`, `bootstrap = false`, `threshold = Score(0.5)`, `seed = 0`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsolationForestParams(IsolationForestValidParams);
 
@@ -91,7 +154,8 @@ impl Default for IsolationForestParams {
         Self(IsolationForestValidParams {
             n_trees: 100,
             max_samples: MaxSamples::Count(256),
-            max_features: 1.0,
+            max_features: MaxFeatures::Fraction(1.0),
+            bootstrap: false,
             threshold: Threshold::Score(0.5),
             seed: 0,
         })
@@ -108,7 +172,8 @@ impl IsolationForestParams {
         self.0.n_trees = n_trees;
         self
     }
-    /// Rows per tree (≥ 2 and ≤ 2^24; capped at the training row count).
+    /// Rows per tree (≥ 1 and ≤ 2^24; capped at the training row count). One row per tree
+    /// makes every tree a single leaf: every score is 0.5, as in scikit-learn.
     pub fn max_samples(mut self, count: usize) -> Self {
         self.0.max_samples = MaxSamples::Count(count);
         self
@@ -120,7 +185,19 @@ impl IsolationForestParams {
     }
     /// Share of the features each tree may split on, in (0, 1].
     pub fn max_features(mut self, fraction: f64) -> Self {
-        self.0.max_features = fraction;
+        self.0.max_features = MaxFeatures::Fraction(fraction);
+        self
+    }
+    /// Number of features each tree may split on (≥ 1; the fit refuses more than the data
+    /// has, as scikit-learn does).
+    pub fn max_features_count(mut self, count: usize) -> Self {
+        self.0.max_features = MaxFeatures::Count(count);
+        self
+    }
+    /// Draws each tree's rows with replacement (scikit-learn's `bootstrap=True`): a tree
+    /// grows on the distinct rows of `max_samples` draws.
+    pub fn bootstrap(mut self, bootstrap: bool) -> Self {
+        self.0.bootstrap = bootstrap;
         self
     }
     /// Expected share of anomalies in the training data, in (0, 0.5].
@@ -150,20 +227,26 @@ impl ParamGuard for IsolationForestParams {
             return Err(Error::param("n_trees", p.n_trees, "must be in 1..=100000"));
         }
         match p.max_samples {
-            MaxSamples::Count(c) if !(2..=MAX_SAMPLES_LIMIT).contains(&c) => {
-                return Err(Error::param("max_samples", c, "must be in 2..=16777216"));
+            MaxSamples::Count(c) if !(1..=MAX_SAMPLES_LIMIT).contains(&c) => {
+                return Err(Error::param("max_samples", c, "must be in 1..=16777216"));
             }
             MaxSamples::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
                 return Err(Error::param("max_samples", f, "fraction must be in (0, 1]"));
             }
             _ => {}
         }
-        if !(p.max_features > 0.0 && p.max_features <= 1.0) {
-            return Err(Error::param(
-                "max_features",
-                p.max_features,
-                "must be in (0, 1]",
-            ));
+        match p.max_features {
+            MaxFeatures::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
+                return Err(Error::param("max_features", f, "must be in (0, 1]"));
+            }
+            MaxFeatures::Count(c) if !(1..=MAX_FEATURES_LIMIT).contains(&c) => {
+                return Err(Error::param(
+                    "max_features",
+                    c,
+                    "count must be in 1..=4294967295",
+                ));
+            }
+            _ => {}
         }
         match p.threshold {
             Threshold::Score(s) if !(s > 0.0 && s < 1.0) => {

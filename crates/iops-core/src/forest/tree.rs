@@ -7,8 +7,9 @@
 //!   `RandomState(seeds[i]).randint(2^31 - 1)`;
 //! - `_generate_bagging_indices` on a second, fresh `RandomState(seeds[i])`: the feature
 //!   subset `sample_without_replacement(d, max_features)` (draws nothing when it is every
-//!   feature), then the rows `sample_without_replacement(n, ψ)`; rows become 0/1 sample
-//!   weights, so the splitter sees the sampled rows in index order;
+//!   feature), then the rows `sample_without_replacement(n, ψ)` (with `bootstrap`,
+//!   `randint(0, n, ψ)`); rows become sample weights (their counts), and the splitter sees
+//!   the rows of non-zero weight once each, in index order (node sizes count distinct rows);
 //! - `ExtraTreeRegressor(splitter="random", max_features=1, max_depth=ceil(log2 ψ))`, fit on
 //!   `float32` features: `Splitter.init` seeds `our_rand_r` with
 //!   `RandomState(tree_seed).randint(0, RAND_R_MAX)`; the depth-first builder pops the left
@@ -191,11 +192,12 @@ impl Splitter<'_> {
 }
 
 /// Grows the tree scikit-learn grows from `seeds[i]` (see [`tree_seeds`]) on `x` cast to
-/// `f32`: `psi` rows, `n_split_features` features per tree (scikit-learn's bagging
-/// `max_features`), at most `height_limit` deep.
+/// `f32`: `psi` rows (drawn with replacement when `bootstrap`), `n_split_features` features
+/// per tree (scikit-learn's bagging `max_features`), at most `height_limit` deep.
 pub(crate) fn grow(
     x: &ArrayView2<'_, f64>,
     psi: usize,
+    bootstrap: bool,
     n_split_features: usize,
     height_limit: u32,
     tree_seed: u32,
@@ -208,8 +210,15 @@ pub(crate) fn grow(
 
     let k = n_split_features.clamp(1, d.max(1));
     let features = sample_without_replacement(&mut bagging_rng, d, k);
-    let mut rows = sample_without_replacement(&mut bagging_rng, n, psi);
+    let mut rows = if bootstrap {
+        (0..psi)
+            .map(|_| bagging_rng.randint(n as u64) as u32)
+            .collect()
+    } else {
+        sample_without_replacement(&mut bagging_rng, n, psi)
+    };
     rows.sort_unstable();
+    rows.dedup();
     let psi = rows.len();
     // Column-major f32 copy of the sample (scikit-learn fits on float32).
     let mut data = vec![0.0f32; psi * k];
@@ -331,7 +340,7 @@ mod tests {
     #[test]
     fn tree_nodes_are_breadth_first_and_consistent() {
         let x = ndarray::Array2::from_shape_fn((500, 3), |(i, j)| ((i * 31 + j * 7) % 97) as f64);
-        let nodes = grow(&x.view(), 256, 3, 8, tree_seeds(1, 1)[0]);
+        let nodes = grow(&x.view(), 256, false, 3, 8, tree_seeds(1, 1)[0]);
         assert_eq!(nodes.first().map(|n| n.size), Some(256));
         let mut internal = 0;
         for (i, n) in nodes.iter().enumerate() {
