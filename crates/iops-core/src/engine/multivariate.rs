@@ -71,6 +71,15 @@ impl HostForest {
                 ),
             });
         }
+        if !model.is_summarized() {
+            // the cut-offs start at the highest training score, from the summary
+            return Err(Error::InvalidField {
+                field: "model".into(),
+                reason: "its training summary is not computed: summarize it with its \
+                         training rows (ModelArtifact::summarize)"
+                    .into(),
+            });
+        }
         let threshold = model.forest().threshold();
         let max_seen = model
             .training()
@@ -264,6 +273,21 @@ mod tests {
             .with_forest(model(["a", "b", "c", "d"]))
             .unwrap_err();
         assert_eq!(err.field(), Some("feature_names"));
+    }
+
+    #[test]
+    fn a_model_without_its_training_summary_is_refused() {
+        let rows = training_features(&EngineConfig::default(), &history(2, 400)).unwrap();
+        let x = ndarray::Array2::from_shape_vec((rows.len(), 4), rows.concat()).unwrap();
+        let params = IsolationForestParams::new().seed(7).check().unwrap();
+        let names = HOST_FEATURES.map(str::to_owned).to_vec();
+        let mut artifact =
+            ModelArtifact::fit(&params, x.view(), names, time::OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(!artifact.is_summarized());
+        let err = HostForest::new(artifact.clone()).unwrap_err();
+        assert_eq!(err.field(), Some("model"), "{err}");
+        artifact.summarize(x.view()).unwrap();
+        assert!(HostForest::new(artifact).is_ok());
     }
 
     #[test]
