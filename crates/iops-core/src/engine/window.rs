@@ -459,8 +459,16 @@ mod tests {
         let values: Vec<f64> = (0..50).map(seen).collect();
         let (mean, spread) = exact(&values);
         for l in 0..2 {
-            assert!((w.mean()[l] - mean).abs() < 1e-9, "lane {l}: {}", w.mean()[l]);
-            assert!((w.spread()[l] - spread).abs() < 1e-9, "lane {l}: {}", w.spread()[l]);
+            assert!(
+                (w.mean()[l] - mean).abs() < 1e-9,
+                "lane {l}: {}",
+                w.mean()[l]
+            );
+            assert!(
+                (w.spread()[l] - spread).abs() < 1e-9,
+                "lane {l}: {}",
+                w.spread()[l]
+            );
         }
         // a bucket that has left is not touched
         w.replace(1, -5, 1e6, 1e12);
