@@ -99,7 +99,17 @@ impl Timestamp {
 
     /// Seconds since the Unix epoch, with fractions.
     pub fn epoch_seconds(&self) -> f64 {
-        self.0.unix_timestamp_nanos() as f64 / 1e9
+        // The same integer as `unix_timestamp_nanos`, in i64 until the year 2262: its
+        // conversion is one instruction where i128's is a library call (once per sample).
+        let nanos = self
+            .0
+            .unix_timestamp()
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(i64::from(self.0.nanosecond())));
+        match nanos {
+            Some(n) => n as f64 / 1e9,
+            None => self.0.unix_timestamp_nanos() as f64 / 1e9,
+        }
     }
 
     /// Nanoseconds since the Unix epoch, exact.
@@ -235,6 +245,27 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-11-26T18:30:00.25+01:30").unwrap();
         assert_eq!(t.to_string(), "2026-11-26T17:00:00.25Z");
         assert_eq!(t.as_datetime().offset(), UtcOffset::UTC);
+    }
+
+    #[test]
+    fn epoch_seconds_are_the_nanoseconds_divided() {
+        for nanos in [
+            0i128,
+            1,
+            -1,
+            1_700_000_000_123_456_789,
+            -1_700_000_000_987_654_321,
+            9_223_372_036_854_775_807,
+            9_223_372_036_854_775_808,
+            253_402_300_799_999_999_999,
+        ] {
+            let t = Timestamp(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+            assert_eq!(
+                t.epoch_seconds().to_bits(),
+                (nanos as f64 / 1e9).to_bits(),
+                "{nanos}"
+            );
+        }
     }
 
     #[test]

@@ -285,6 +285,7 @@ impl<const L: usize> Models<L> {
         let mut z: Lanes<f64, L> = Lanes::splat(0.0);
         let mut seasonal: Lanes<bool, L> = Lanes::splat(false);
         let slot = self.seasonal.as_ref().map(|s| s.ring.locate(t));
+        let part_index = self.seasonal.as_ref().map_or(0, |s| s.part(t));
         let residual = match (&self.seasonal, slot) {
             (Some(s), Some(slot)) => s.ring.residual(slot, x),
             _ => None,
@@ -298,7 +299,11 @@ impl<const L: usize> Models<L> {
             if let (Some(s), Some(r)) = (&self.seasonal, residual) {
                 if s.residuals.is_warm() {
                     let (mean_r, s_spread) = (s.residuals.mean(), s.residuals.spread());
-                    let part = s.parts.get(s.part(t)).copied().unwrap_or(Lanes::splat(0.0));
+                    let part = s
+                        .parts
+                        .get(part_index)
+                        .copied()
+                        .unwrap_or(Lanes::splat(0.0));
                     for l in 0..L {
                         let s_spread = max(s_spread[l], floor[l]);
                         let use_it = s_spread < tuning.seasonal_preference * spread[l];
@@ -412,7 +417,7 @@ impl<const L: usize> Models<L> {
                 let mean_r = s.residuals.mean();
                 let learned = Lanes::from_fn(|l| if gated[l] { mean_r[l] } else { r[l] });
                 s.residuals.add(t, learned);
-                let k = s.part(t);
+                let k = part_index;
                 if let (Some(var), Some(n)) = (s.parts.get_mut(k), s.parts_n.get_mut(k)) {
                     *n += 1.0;
                     let a = max(1.0 / *n, s.part_alpha);
