@@ -42,12 +42,10 @@ pub struct ServiceConfig {
     /// and still be learned; older ones are scored on a copy of the state and not learned,
     /// so a backfill cannot pollute the current model. Default 10 minutes: two samples at
     /// the runbook's 5-minute interval, as far as the seasonal model's default
-    /// `season_jitter` (2 samples) looks either way. `Duration::ZERO` learns in-order
-    /// samples only. Widen it when more than a few percent of a host's samples arrive later
-    /// than this: the engine's models count samples, so every sample not learned shifts
-    /// the seasonal lag by one (measured on NAB, examples/nab_jitter.rs: 69.5 in order and
-    /// within the window; 50-54 with 3% of the samples beyond it; 63-67 with a window
-    /// that learns them all).
+    /// `season_jitter` (2 slots) looks either way. `Duration::ZERO` learns in-order
+    /// samples only. The engine's models are indexed by time, so a sample not learned is
+    /// missing, not a shift; disorder still costs detection (docs/performance.md,
+    /// examples/nab_jitter.rs), and a wider window does not win it back.
     pub reorder_window: Duration,
     /// `None` (the default): save a host's state with every ingest (compare-and-swap, safe
     /// with many writer processes: the Lambda). `Some`: keep states in memory and snapshot
