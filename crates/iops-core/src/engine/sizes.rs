@@ -19,10 +19,13 @@ const DEFAULT_CADENCE: f64 = 300.0;
 /// Bounds of the cadence: one second to one day.
 const CADENCE_RANGE: (f64, f64) = (1.0, 86_400.0);
 
-/// The median positive interval between consecutive `timestamps` (seconds), within one
-/// second and one day. Duplicates and out-of-order samples give no interval.
+/// The median positive interval between the `timestamps` in time order (seconds), within
+/// one second and one day: the order they arrived in does not matter, and duplicates give
+/// no interval.
 pub(crate) fn cadence(timestamps: &[f64]) -> f64 {
-    let mut dt: Vec<f64> = timestamps
+    let mut sorted = timestamps.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut dt: Vec<f64> = sorted
         .windows(2)
         .filter_map(|w| match w {
             [a, b] if b - a > 0.0 => Some(b - a),
@@ -108,6 +111,12 @@ mod tests {
             *x += 7200.0;
         }
         assert_eq!(cadence(&g), 60.0);
+        // samples arriving out of order: the same cadence
+        let mut shuffled = t.clone();
+        shuffled.swap(1, 2);
+        shuffled.swap(5, 9);
+        shuffled.reverse();
+        assert_eq!(cadence(&shuffled), 60.0);
         assert_eq!(cadence(&[5.0; 16]), DEFAULT_CADENCE);
         assert_eq!(cadence(&[0.0, 1e-3]), 1.0);
     }
