@@ -44,8 +44,8 @@ pub struct ServiceConfig {
     /// the runbook's 5-minute interval, as far as the seasonal model's default
     /// `season_jitter` (2 slots) looks either way. `Duration::ZERO` learns in-order
     /// samples only. The engine's models are indexed by time, so a sample not learned is
-    /// missing, not a shift; disorder still costs detection (docs/performance.md,
-    /// examples/nab_jitter.rs), and a wider window does not win it back.
+    /// missing, not a shift; disorder still costs detection, a wider window a little less
+    /// when many samples arrive later than it (docs/performance.md, examples/nab_jitter.rs).
     pub reorder_window: Duration,
     /// `None` (the default): save a host's state with every ingest (compare-and-swap, safe
     /// with many writer processes: the Lambda). `Some`: keep states in memory and snapshot
