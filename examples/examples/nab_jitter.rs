@@ -8,7 +8,7 @@
 //! about each sample, whenever it arrived.
 //!
 //! Run: `cargo run --release -p iops-examples --example nab_jitter -- [NAB_DIR]`
-//! (default ../shared/data/nab, as `make eval`).
+//! (default ../shared/data/nab-full, as `make eval`).
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ fn deliver(
 fn main() -> Result<(), Box<dyn Error>> {
     let root = std::env::args()
         .nth(1)
-        .map_or_else(|| PathBuf::from("../shared/data/nab"), PathBuf::from);
+        .map_or_else(|| PathBuf::from("../shared/data/nab-full"), PathBuf::from);
     let labels = LabelSet::parse(&std::fs::read_to_string(
         root.join("labels/combined_windows.json"),
     )?)?;
