@@ -4,51 +4,45 @@
 //! Why: a 5-sigma point is routine on a spiky disk-I/O series and unheard of on a smooth CPU
 //! series. The calibrator keeps an exponentially forgetting histogram of past surprises (log2
 //! bins, memory of about `memory` samples) and answers "how often did we see a surprise at
-//! least this large?". A value beyond everything seen is extrapolated with a Pareto tail, so
-//! record-breaking values still get distinct, ever smaller probabilities. The Gaussian tail
-//! of the z-score is a floor: rare-in-history but small deviations are never alarming.
+//! least this large?". A value beyond everything seen is extrapolated (from the spread of the
+//! top surprises, or a Pareto tail), so record-breaking values still get distinct, ever
+//! smaller probabilities. The Gaussian tail of the z-score is a floor: rare-in-history but
+//! small deviations are never alarming.
 //!
 //! Cost: bins come from the float's exponent and top mantissa bits (no logarithm), and the
 //! histogram is kept as suffix sums, so a query is O(1) and an update touches only the bins
-//! below the new value's (a handful for typical, small surprises), branch-free over the first
-//! 12 with a mask. The sums are single precision: the masked update then does four bins per
-//! SSE2 instruction instead of two (-7% instructions per sample), and 7 digits are plenty
+//! below the new value's, branch-free over the first 12 with a mask. The sums are single
+//! precision, so the masked update does four bins per SSE2 instruction; 7 digits are plenty
 //! for a tail probability (weights are rescaled well before f32 overflows, and the memory is
 //! capped so that the newest weight still registers in the sums).
 //!
-//! A query is on the critical path of every sample (eight per host sample), so it reads a
-//! cache: per lane and bin, `-ln P` at the bin's lower edge (f32), and interpolates between
-//! the two edges of the surprise's bin in log space; the result is the smaller of that and
-//! the Gaussian floor. No division and no logarithm per query (host sample 122 -> 111 ns,
-//! 2,672 -> 2,604 instructions; NAB standard 68.85 -> 68.86). The cache covers the first
-//! `CACHED` bins (surprises up to 47); larger surprises and records (above the
-//! forgotten maximum, where the Pareto tail may apply) are answered exactly from the suffix
+//! A query is on the critical path of every sample (four calibrators per metric), so it
+//! reads a cache: per lane and bin, `-ln P` at the bin's lower edge (f32), interpolated
+//! between the two edges of the surprise's bin in log space; the result is the smaller of
+//! that and the Gaussian floor. No division and no logarithm per query. The cache covers the
+//! first `CACHED` bins (surprises up to 47); larger surprises and records (above the
+//! forgotten maximum, where the record tail applies) are answered exactly from the suffix
 //! sums.
 //!
 //! The cache is refreshed (every lane's `CACHED + 1` edges, with a SIMD f32 logarithm) once
 //! the samples learned since the last refresh reach `n / STALE_DIV`, `n = min(n_seen,
-//! memory)`: every `memory / 32` learns when warm (63 samples for the point calibrator, 11
-//! blocks for the level one), every learn for the first 32. Each learn adds at most one
-//! count (of the newest sample's weight) to an edge's tail and the total, so a cached
-//! probability misses at most the samples since the refresh: within `n / 32` counts of the
-//! exact one, a few percent of a common surprise's probability, but up to `ln 2` nats for
-//! a once-seen one until the next refresh (tested). Inside a bin, log-space interpolation
-//! gives the geometric mean of the edges' probabilities where the exact query gives the
-//! arithmetic one, so a little more surprise (the same at the edges). More frequent
-//! refreshes cost more than they save: `memory / 128` (16 samples) 122 ns and NAB the same;
-//! refreshing each lane once the sum over its learns of `1 / (c + 1)` nats, `c` the count
-//! at or above the learned bin (a bound of the edges' drift), reaches 1/32: 130 ns (a
-//! division per lane and learn, and more refreshes). The schedule depends only on the
-//! number of samples, never on other lanes, so a lane of `L` equals a lane of one.
+//! memory)`: every `memory / 32` learns when warm, every learn for the first 32. Each learn
+//! adds at most one count (of the newest sample's weight) to an edge's tail and the total,
+//! so a cached probability misses at most the samples since the refresh: within `n / 32`
+//! counts of the exact one, a few percent of a common surprise's probability, but up to
+//! `ln 2` nats for a once-seen one until the next refresh (tested). Inside a bin, log-space
+//! interpolation gives the geometric mean of the edges' probabilities where the exact query
+//! gives the arithmetic one, so a little more surprise (the same at the edges). The
+//! schedule depends only on the number of samples, never on other lanes, so a lane of `L`
+//! equals a lane of one. docs/performance.md has what these choices were measured against.
 
 use serde::{Deserialize, Serialize};
 
 use super::fastmath::{ln, ln_upper_bound, max, min, neg_ln_erfc};
 use super::lanes::Lanes;
 
-/// Mantissa bits that split each octave into bins (1 bit: 2 bins per octave). Measured with
-/// the cache below: 2 bins per octave and bins from 2^-4 score NAB 69.29 / 62.99 (4 per
-/// octave from 2^-6: 68.86 / 62.11), and the update touches 12 bins instead of 32 (-3% time).
+/// Mantissa bits that split each octave into bins (1 bit: 2 bins per octave): as good as
+/// finer bins on NAB, and the update touches 12 bins instead of 32.
 const SUB_BITS: u32 = 1;
 /// Smallest surprise with a bin of its own is 2^LOW_EXP (smaller ones share bin 0).
 const LOW_EXP: i64 = -4;
@@ -228,7 +222,7 @@ impl<const L: usize> SurpriseCalibrator<L> {
             return Lanes::splat(0.0);
         }
         let gaussian = self.gaussian_floor(surprise);
-        // beyond the cached bins, or a record (where the Pareto tail may apply): exactly
+        // beyond the cached bins, or a record (where the record tail may apply): exactly
         let exact: Lanes<bool, L> =
             Lanes::from_fn(|l| surprise[l] > min(self.max_seen[l], CACHED_UP_TO));
         let fast: Lanes<f64, L> = Lanes::from_fn(|l| {
