@@ -14,7 +14,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; not wired yet, see [`open_store`]) |
+//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; see [`open_store`]) |
 //! | IOPS_STORE | `memory` or `sqlite:PATH` for local runs and tests; `dynamodb` = the tables |
 //! | USE_SAGEMAKER | `true` / `false` (default): the canary switch; `false` is the instant rollback |
 //! | SAGEMAKER_ENDPOINT | endpoint name (required with USE_SAGEMAKER=true) |

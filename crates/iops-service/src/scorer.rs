@@ -1,6 +1,7 @@
 //! The seam between the pipeline and the models that score a sample. The built-in engine is
-//! [`BuiltinScorer`]; the SageMaker canary (a later step) will be another [`Scorer`] that
-//! routes a share of requests to the endpoint and falls back to the built-in one.
+//! [`BuiltinScorer`]; the Lambda's SageMaker canary (iops-lambda's `CanaryScorer`) is another
+//! [`Scorer`] that routes a share of requests to the endpoint and falls back to the built-in
+//! one.
 
 use std::fmt::Debug;
 
