@@ -12,9 +12,11 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use iops_core::engine::{EngineConfig, SeriesScorer};
 use iops_core::eval::nab::{parse_profiles, parse_timestamp, score_corpus, FileScores, LabelSet};
+use iops_service::host_reorder_window;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -63,8 +65,11 @@ fn deliver(
     let (mut late, mut unlearned) = (0, 0);
     for &i in order {
         let (t, x) = (ts[i], xs[i]);
+        // the service's window for this host: at least two of its intervals
+        let window = host_reorder_window(Duration::from_secs_f64(window_secs), scorer.cadence())
+            .as_secs_f64();
         scores[i] = match last {
-            Some(l) if t < l - window_secs => {
+            Some(l) if t < l - window => {
                 unlearned += 1;
                 scorer.clone().observe(t, x)?.score
             }

@@ -23,7 +23,7 @@
 //! | SAGEMAKER_ENDPOINT_URL | runtime API URL override (or the SDK's AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME) |
 //! | MODEL_PATH | host forest `model.json` (or its directory) for the built-in engine |
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
-//! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
+//! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time; or two of its host's intervals, if longer) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
 //! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
 //! ```

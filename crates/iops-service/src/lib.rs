@@ -32,6 +32,7 @@ mod service;
 pub use error::ServiceError;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
-    decode_state, encode_state, IngestOutcome, IngestResponse, InsightList, ListQuery, MetricList,
-    Service, ServiceConfig, SnapshotPolicy, STORED_MESSAGE,
+    decode_state, encode_state, host_reorder_window, IngestOutcome, IngestResponse, InsightList,
+    ListQuery, MetricList, Service, ServiceConfig, SnapshotPolicy, REORDER_INTERVALS,
+    STORED_MESSAGE,
 };

@@ -3,7 +3,8 @@
 //!
 //! A host's state learns every sample once. A sample newer than the newest one learned is
 //! in order. One at most [`ServiceConfig::reorder_window`](crate::ServiceConfig) of event
-//! time older than the newest is learned too, late: the engine's windows are spans of time
+//! time (or two of the host's intervals, if longer) older than the newest is learned too,
+//! late: the engine's windows are spans of time
 //! that a late sample joins at their newest end, so a sample displaced by a few minutes
 //! shifts those statistics by that much and no more, and the seasonal model already matches
 //! the best of the values a season ± `season_jitter` slots back. A sample older than the window is

@@ -43,15 +43,31 @@ pub struct ServiceConfig {
     /// so a backfill cannot pollute the current model. Default 10 minutes: two samples at
     /// the runbook's 5-minute interval, as far as the seasonal model's default
     /// `season_jitter` (2 slots) looks either way. `Duration::ZERO` learns in-order
-    /// samples only. The engine's models are indexed by time, so a sample not learned is
-    /// missing, not a shift; disorder still costs detection, a wider window a little less
-    /// when many samples arrive later than it (docs/performance.md, examples/nab_jitter.rs).
+    /// samples only. A host whose samples are further apart gets [`REORDER_INTERVALS`] of
+    /// its intervals instead (once the engine knows them): a sample of an hourly series
+    /// that is one place late is an hour late. The engine's models are indexed by time, so
+    /// a sample not learned is missing, not a shift; disorder still costs detection, a
+    /// wider window less (docs/performance.md, examples/nab_jitter.rs).
     pub reorder_window: Duration,
     /// `None` (the default): save a host's state with every ingest (compare-and-swap, safe
     /// with many writer processes: the Lambda). `Some`: keep states in memory and snapshot
     /// them by this policy, replaying the stored metrics after a restart; only for a store
     /// that this process alone writes (`iops serve`). See [`SnapshotPolicy`].
     pub snapshots: Option<SnapshotPolicy>,
+}
+
+/// A host's reorder window is at least this many of its intervals (see
+/// [`ServiceConfig::reorder_window`]).
+pub const REORDER_INTERVALS: f64 = 2.0;
+
+/// The reorder window of a host sampled every `cadence` seconds: the configured one, or
+/// [`REORDER_INTERVALS`] intervals when longer; zero stays zero (in-order samples only).
+pub fn host_reorder_window(configured: Duration, cadence: Option<f64>) -> Duration {
+    let intervals = cadence
+        .filter(|_| !configured.is_zero())
+        .and_then(|c| Duration::try_from_secs_f64(REORDER_INTERVALS * c).ok())
+        .unwrap_or(Duration::ZERO);
+    configured.max(intervals)
 }
 
 impl Default for ServiceConfig {
@@ -310,7 +326,14 @@ impl Service {
             };
             let last = loaded.last_timestamp();
             let ledger = loaded.ledger();
-            let arrival = ledger.classify(sample.timestamp, last, window);
+            let mut arrival = ledger.classify(sample.timestamp, last, window);
+            if arrival == Arrival::TooOld {
+                // too old for the configured window, perhaps not for the host's cadence
+                let wider = host_reorder_window(window, loaded.cadence());
+                if wider > window {
+                    arrival = ledger.classify(sample.timestamp, last, wider);
+                }
+            }
             let (learn, too_old) = match arrival {
                 Arrival::InOrder | Arrival::Late => (true, false),
                 Arrival::TooOld if inserted => (false, true),
@@ -353,7 +376,11 @@ impl Service {
                 _ => ledger,
             };
             let last_timestamp = last.map_or(sample.timestamp, |l| l.max(sample.timestamp));
-            ledger.record(sample.timestamp, last_timestamp, window);
+            ledger.record(
+                sample.timestamp,
+                last_timestamp,
+                host_reorder_window(window, state.cadence()),
+            );
             let update = StateUpdate {
                 hostname: host.clone(),
                 expected_version,
@@ -606,6 +633,16 @@ impl Loaded {
             Loaded::Cached(c) => c.ledger.clone(),
         }
     }
+
+    /// The host's cadence, where its state knows it (a stored state is decoded for it:
+    /// asked only for a sample too late for the configured window, a rare one).
+    fn cadence(&self) -> Option<f64> {
+        match self {
+            Loaded::None => None,
+            Loaded::Stored(s) => decode_state(&s.state).and_then(|state| state.cadence()),
+            Loaded::Cached(c) => c.state.cadence(),
+        }
+    }
 }
 
 /// First byte of the compact (postcard) state encoding. JSON states start with `{`.
@@ -639,5 +676,26 @@ pub fn decode_state(bytes: &[u8]) -> Option<HostState> {
         // what the service saves: the record of learned late samples, then the state
         _ => reorder::decode_ledger(bytes)
             .and_then(|(_, rest)| reorder::decode_state_after_ledger(rest)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hosts_reorder_window_is_at_least_two_of_its_intervals() {
+        let ten = Duration::from_secs(600);
+        assert_eq!(host_reorder_window(ten, None), ten);
+        assert_eq!(host_reorder_window(ten, Some(60.0)), ten);
+        assert_eq!(
+            host_reorder_window(ten, Some(3600.0)),
+            Duration::from_secs(7200)
+        );
+        // zero: in-order samples only, whatever the cadence
+        assert_eq!(
+            host_reorder_window(Duration::ZERO, Some(3600.0)),
+            Duration::ZERO
+        );
     }
 }

@@ -202,6 +202,39 @@ async fn late_samples_within_the_window_are_scored_and_learned_once() {
     assert_eq!(stored_state(&store, "web-1").await.n_seen(), 7);
 }
 
+/// An hourly host's window is two of its intervals, not the configured 10 minutes: a sample
+/// one place (an hour) late is learned, one three hours late is not.
+#[tokio::test]
+async fn an_hourly_hosts_window_is_two_of_its_intervals() {
+    let (svc, store) = service();
+    let hourly = |i: u64| {
+        format!(
+            r#"{{"timestamp":{},"hostname":"db-9","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+            T0 + i * 3600,
+            40.0 + (i % 7) as f64
+        )
+    };
+    // 0..=15 give the engine its cadence; 16 and 17 are held back
+    for i in (0..22).filter(|i| !(16..=17).contains(i)) {
+        svc.ingest(hourly(i).as_bytes()).await.unwrap();
+    }
+    assert_eq!(stored_state(&store, "db-9").await.cadence(), Some(3600.0));
+    // 17, four hours behind the newest (21): too old even for two intervals
+    let late = svc.ingest(hourly(17).as_bytes()).await.unwrap();
+    assert_eq!(late.outcome, IngestOutcome::ScoredLate { learned: false });
+    // 23, an hour behind 24: beyond the configured 10 minutes, within two intervals
+    for i in [22, 24] {
+        svc.ingest(hourly(i).as_bytes()).await.unwrap();
+    }
+    let one_late = svc.ingest(hourly(23).as_bytes()).await.unwrap();
+    assert_eq!(
+        one_late.outcome,
+        IngestOutcome::ScoredLate { learned: true }
+    );
+    let n = stored_state(&store, "db-9").await.n_seen();
+    assert_eq!(n, 23, "0..=15, 18..=24 learned; 16 and 17 not");
+}
+
 /// A sample older than the window (a backfill) is scored against the current model and its
 /// insights are stored, but the state does not learn it; posting it again repeats them.
 #[tokio::test]

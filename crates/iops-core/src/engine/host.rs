@@ -106,6 +106,12 @@ impl HostState {
         self.series.n_seen()
     }
 
+    /// Seconds between this host's samples, observed on its first ones (`None` until its
+    /// models start).
+    pub fn cadence(&self) -> Option<f64> {
+        self.series.sizes().map(|s| s.cadence)
+    }
+
     /// True once the host's models have a full season (and window) of history and their
     /// calibrations are warm: from then on its z-scores are as steady as the forest's
     /// training rows, which skip the same warm-up (see

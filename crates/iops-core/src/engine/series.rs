@@ -533,7 +533,6 @@ impl<const L: usize> Pipeline<L> {
     }
 
     /// The sizes the models run with, once the cadence is known.
-    #[cfg(test)]
     pub(crate) fn sizes(&self) -> Option<Sizes> {
         self.models.as_ref().map(|m| m.sizes)
     }
@@ -588,6 +587,11 @@ impl SeriesScorer {
     /// Samples seen so far.
     pub fn n_seen(&self) -> u64 {
         self.0.n_seen()
+    }
+
+    /// Seconds between samples, observed on the first ones (`None` until the models start).
+    pub fn cadence(&self) -> Option<f64> {
+        self.0.sizes().map(|s| s.cadence)
     }
 
     /// Scores `x` at time `t` (epoch seconds), then learns it. A non-finite value or time
