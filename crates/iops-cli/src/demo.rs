@@ -249,6 +249,7 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
 const FOREST_CONTAMINATION: f64 = 0.001;
 
 /// Terminal colours, or nothing when stdout is not a terminal (or NO_COLOR is set).
+#[derive(Debug, Clone, Copy)]
 struct Style {
     on: bool,
 }
@@ -312,6 +313,49 @@ struct Catch {
 }
 
 pub fn run(args: &DemoArgs) -> Result<()> {
+    let fleet = demo_fleet(args)?;
+    let style = Style {
+        on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut out = std::io::stdout().lock();
+    print_intro(&mut out, &fleet, args, style)?;
+    let (config, description) = demo_engine(&mut out, args)?;
+    writeln!(out)?;
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| started + d);
+    let mut sink = if args.terminal {
+        Sink::Local(Box::new(InsightEngine::new(config)))
+    } else {
+        let served = start_server(args, config, description)?;
+        print_dashboard_intro(&mut out, &served, args, style)?;
+        Sink::Served(Box::new(served))
+    };
+    let run = stream_fleet(&mut out, &fleet, args, style, &mut sink, deadline)?;
+    print_summary(&mut out, &fleet, args, style, &run, started.elapsed())?;
+    if let Sink::Served(served) = sink {
+        writeln!(out)?;
+        let until = match deadline {
+            Some(_) => "until --duration is over",
+            None => "until ctrl-c",
+        };
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                "1",
+                &format!("Dashboard: {} — serving {until}.", served.url)
+            )
+        )?;
+        out.flush()?;
+        drop(out);
+        return serve_until_done(*served, deadline);
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The fleet the arguments describe (checked: incidents start after the warm-up).
+fn demo_fleet(args: &DemoArgs) -> Result<Fleet> {
     if args.days <= args.warmup_days {
         bail!(
             "--days ({}) must be larger than --warmup-days ({}): incidents start after the warm-up",
@@ -324,7 +368,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             bail!("--speed must be a number > 0, got {speed}");
         }
     }
-    let fleet = Fleet::new(FleetParams {
+    Fleet::new(FleetParams {
         hosts: args.hosts,
         interval_secs: args.interval_secs,
         days: f64::from(args.days),
@@ -333,15 +377,16 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         calm_days: f64::from(args.warmup_days),
         ..FleetParams::default()
     })
-    .context("invalid fleet")?;
-    let style = Style {
-        on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let incidents = fleet.incidents();
-    let grace = i64::from(args.grace_minutes) * 60;
-    let warm_end = fleet.start_secs() + i64::from(args.warmup_days) * 86_400;
-    let mut out = std::io::stdout().lock();
+    .context("invalid fleet")
+}
 
+/// End of the warm-up (epoch seconds): incidents start from then on.
+fn warm_end(fleet: &Fleet, args: &DemoArgs) -> i64 {
+    fleet.start_secs() + i64::from(args.warmup_days) * 86_400
+}
+
+/// What the fleet is and what will happen to it.
+fn print_intro(out: &mut impl Write, fleet: &Fleet, args: &DemoArgs, style: Style) -> Result<()> {
     let roles = |r: Role| fleet.hosts().iter().filter(|h| h.role == r).count();
     writeln!(
         out,
@@ -358,7 +403,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     writeln!(
         out,
         "{} incidents will be injected after a {}-day warm-up in which the engine learns each host's normal.",
-        incidents.len(),
+        fleet.incidents().len(),
         args.warmup_days
     )?;
     writeln!(
@@ -370,10 +415,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         )
     )?;
     writeln!(out)?;
+    Ok(())
+}
 
-    let mut config = EngineConfig::default();
-    let mut description =
-        "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned();
+/// The engine's configuration (with the fleet forest, unless there is none) and the model
+/// description the dashboard shows.
+fn demo_engine(out: &mut impl Write, args: &DemoArgs) -> Result<(EngineConfig, String)> {
     match fleet_forest(args)? {
         Some((model, how)) => {
             writeln!(
@@ -381,56 +428,90 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                 "Fleet forest: {} trees over each host's standardised metrics, {how}.",
                 model.forest().n_trees()
             )?;
-            description = crate::serve::forest_description(&model, "demo");
-            config = config.with_forest(model)?;
+            let description = crate::serve::forest_description(&model, "demo");
+            Ok((EngineConfig::default().with_forest(model)?, description))
         }
-        None => writeln!(out, "No fleet forest: streaming per-metric models only.")?,
+        None => {
+            writeln!(out, "No fleet forest: streaming per-metric models only.")?;
+            Ok((
+                EngineConfig::default(),
+                "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
+            ))
+        }
     }
-    writeln!(out)?;
-    let serving = !args.terminal;
-    let started = Instant::now();
-    let deadline = args.duration.map(|d| started + d);
-    let mut sink = if serving {
-        let served = start_server(args, config, description)?;
-        writeln!(
-            out,
-            "{}",
-            style.paint(
-                "1",
-                &format!(
-                    "Dashboard: {} (API on the same address; database {})",
-                    served.url,
-                    served.db.display()
-                )
+}
+
+/// Where the dashboard is and what it shows.
+fn print_dashboard_intro(
+    out: &mut impl Write,
+    served: &Served,
+    args: &DemoArgs,
+    style: Style,
+) -> Result<()> {
+    writeln!(
+        out,
+        "{}",
+        style.paint(
+            "1",
+            &format!(
+                "Dashboard: {} (API on the same address; database {})",
+                served.url,
+                served.db.display()
             )
-        )?;
-        writeln!(out, "Open it in a browser and watch the fleet stream in (2 simulated hours a second after the warm-up):")?;
-        writeln!(out, "  - Hosts: each host's status, the worst insight of the hour before its newest sample;")?;
-        writeln!(out, "  - click a host: its four metrics, insight markers and the expected band (expected +/- 3 spreads);")?;
-        writeln!(out, "  - Recent insights: severity, type, the message with actual vs expected, the metrics that drove it;")?;
-        writeln!(
-            out,
-            "  - the model in use, at the top. POST your own metrics to {}metrics too.",
-            served.url
-        )?;
-        let stop_how = match args.duration {
-            Some(d) => format!("stops after {:.0} s", d.as_secs_f64()),
-            None => "ctrl-c stops it".to_owned(),
-        };
-        writeln!(
-            out,
-            "  ({stop_how}; --terminal prints the same run without a server.)"
-        )?;
-        writeln!(out)?;
-        Sink::Served(Box::new(served))
-    } else {
-        Sink::Local(Box::new(InsightEngine::new(config)))
+        )
+    )?;
+    writeln!(out, "Open it in a browser and watch the fleet stream in (2 simulated hours a second after the warm-up):")?;
+    writeln!(
+        out,
+        "  - Hosts: each host's status, the worst insight of the hour before its newest sample;"
+    )?;
+    writeln!(out, "  - click a host: its four metrics, insight markers and the expected band (expected +/- 3 spreads);")?;
+    writeln!(out, "  - Recent insights: severity, type, the message with actual vs expected, the metrics that drove it;")?;
+    writeln!(
+        out,
+        "  - the model in use, at the top. POST your own metrics to {}metrics too.",
+        served.url
+    )?;
+    let stop_how = match args.duration {
+        Some(d) => format!("stops after {:.0} s", d.as_secs_f64()),
+        None => "ctrl-c stops it".to_owned(),
     };
-    let mut all: Vec<(Insight, i64)> = Vec::new();
-    let mut caught: BTreeMap<usize, Catch> = BTreeMap::new();
-    let mut samples = 0u64;
+    writeln!(
+        out,
+        "  ({stop_how}; --terminal prints the same run without a server.)"
+    )?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// What the stream raised: every insight with its time, the first catch of each incident,
+/// and the samples processed.
+struct Run {
+    all: Vec<(Insight, i64)>,
+    caught: BTreeMap<usize, Catch>,
+    samples: u64,
+}
+
+/// Streams the fleet, time step by time step, into the sink at the demo's pace, printing
+/// each insight as it is raised (tagged warm-up, incident or false alarm).
+fn stream_fleet(
+    out: &mut impl Write,
+    fleet: &Fleet,
+    args: &DemoArgs,
+    style: Style,
+    sink: &mut Sink,
+    deadline: Option<Instant>,
+) -> Result<Run> {
+    let incidents = fleet.incidents();
+    let grace = i64::from(args.grace_minutes) * 60;
+    let warm_end = warm_end(fleet, args);
+    let mut run = Run {
+        all: Vec::new(),
+        caught: BTreeMap::new(),
+        samples: 0,
+    };
     let mut announced_warm = false;
-    let speed = match (args.speed, args.fast, serving) {
+    let speed = match (args.speed, args.fast, !args.terminal) {
         (Some(speed), false, _) => Some(speed),
         (None, false, true) => Some(SERVE_SPEED),
         _ => None,
@@ -477,12 +558,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             writeln!(out, "{}", style.paint("1", &line))?;
         }
         for insights in sink.process_step(&step)? {
-            samples += 1;
+            run.samples += 1;
             for insight in insights {
                 let tag = if secs < warm_end {
                     style.paint("2", "[warm-up]")
                 } else if let Some(inc) = attribute(incidents, &insight.hostname, secs, grace) {
-                    caught.entry(inc.id).or_insert(Catch {
+                    run.caught.entry(inc.id).or_insert(Catch {
                         secs,
                         kind: insight.kind.as_str(),
                         severity: insight.severity,
@@ -491,41 +572,64 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                 } else {
                     style.paint("35", "[false alarm]")
                 };
-                let drivers = if insight.drivers.is_empty()
-                    || insight.kind == InsightType::MultiMetricAnomaly
-                {
-                    String::new()
-                } else {
-                    let named: Vec<String> = insight
-                        .drivers
-                        .iter()
-                        .filter(|d| d.share >= 0.15)
-                        .map(|d| format!("{} {:.0}%", d.metric, 100.0 * d.share))
-                        .collect();
-                    style.paint("2", &format!(" [fleet forest: {}]", named.join(", ")))
-                };
-                writeln!(
-                    out,
-                    "{}  {} {:<16} {:<8} {}{drivers} {}",
-                    when(secs),
-                    style.severity(insight.severity),
-                    insight.kind.as_str(),
-                    insight.hostname,
-                    insight.message,
-                    tag
-                )?;
-                all.push((insight, secs));
+                print_insight(out, &insight, secs, &tag, style)?;
+                run.all.push((insight, secs));
             }
         }
     }
-    let elapsed = started.elapsed();
+    Ok(run)
+}
 
-    // Summary: plain "key: number" lines so a script (and the test) can read them.
+/// One insight's line: time, severity, type, host, message, the fleet forest's drivers.
+fn print_insight(
+    out: &mut impl Write,
+    insight: &Insight,
+    secs: i64,
+    tag: &str,
+    style: Style,
+) -> Result<()> {
+    let drivers = if insight.drivers.is_empty() || insight.kind == InsightType::MultiMetricAnomaly {
+        String::new()
+    } else {
+        let named: Vec<String> = insight
+            .drivers
+            .iter()
+            .filter(|d| d.share >= 0.15)
+            .map(|d| format!("{} {:.0}%", d.metric, 100.0 * d.share))
+            .collect();
+        style.paint("2", &format!(" [fleet forest: {}]", named.join(", ")))
+    };
+    writeln!(
+        out,
+        "{}  {} {:<16} {:<8} {}{drivers} {}",
+        when(secs),
+        style.severity(insight.severity),
+        insight.kind.as_str(),
+        insight.hostname,
+        insight.message,
+        tag
+    )?;
+    Ok(())
+}
+
+/// The summary: plain "key: number" lines so a script (and the test) can read them.
+fn print_summary(
+    out: &mut impl Write,
+    fleet: &Fleet,
+    args: &DemoArgs,
+    style: Style,
+    run: &Run,
+    elapsed: Duration,
+) -> Result<()> {
+    let (all, caught, incidents) = (&run.all, &run.caught, fleet.incidents());
+    let grace = i64::from(args.grace_minutes) * 60;
+    let warm_end = warm_end(fleet, args);
     writeln!(out)?;
     writeln!(out, "{}", style.paint("1", "== summary =="))?;
     writeln!(
         out,
-        "samples processed: {samples} ({} hosts x {} times, {}-minute interval) in {:.2} s",
+        "samples processed: {} ({} hosts x {} times, {}-minute interval) in {:.2} s",
+        run.samples,
         fleet.hosts().len(),
         fleet.steps(),
         args.interval_secs / 60,
@@ -541,7 +645,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         count_sev(Severity::Info)
     )?;
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, _) in &all {
+    for (i, _) in all {
         *by_type.entry(i.kind.as_str()).or_default() += 1;
     }
     let types: Vec<String> = by_type.iter().map(|(k, n)| format!("{k} {n}")).collect();
@@ -600,48 +704,35 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     if let Some(median) = delays.get(delays.len() / 2) {
         writeln!(out, "median detection delay: {median} min")?;
     }
-    if let Sink::Served(served) = sink {
-        writeln!(out)?;
-        let until = match deadline {
-            Some(_) => "until --duration is over",
-            None => "until ctrl-c",
-        };
-        writeln!(
-            out,
-            "{}",
-            style.paint(
-                "1",
-                &format!("Dashboard: {} — serving {until}.", served.url)
-            )
-        )?;
-        out.flush()?;
-        drop(out);
-        let Served {
-            runtime,
-            state,
-            server,
-            stop,
-            _dir,
-            ..
-        } = *served;
-        runtime.block_on(async {
-            if let Some(d) = deadline {
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(d.into()).await;
-                    stop.notify_one();
-                });
-            }
-            server
-                .await
-                .context("server task failed")?
-                .context("server error")?;
-            state.flush().await.map(drop)
-        })?;
-        drop(state);
-        drop(runtime);
-        eprintln!("stopped");
-        return Ok(());
-    }
-    out.flush()?;
+    Ok(())
+}
+
+/// Keeps the demo's server up after the stream, until ctrl-c or the deadline, then closes
+/// the store.
+fn serve_until_done(served: Served, deadline: Option<Instant>) -> Result<()> {
+    let Served {
+        runtime,
+        state,
+        server,
+        stop,
+        _dir,
+        ..
+    } = served;
+    runtime.block_on(async {
+        if let Some(d) = deadline {
+            tokio::spawn(async move {
+                tokio::time::sleep_until(d.into()).await;
+                stop.notify_one();
+            });
+        }
+        server
+            .await
+            .context("server task failed")?
+            .context("server error")?;
+        state.flush().await.map(drop)
+    })?;
+    drop(state);
+    drop(runtime);
+    eprintln!("stopped");
     Ok(())
 }
