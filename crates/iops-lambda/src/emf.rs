@@ -3,8 +3,9 @@
 //!
 //! `ModelSource` is the model the request was *routed* to: `builtin`, `sagemaker` (the canary
 //! share, including requests that fell back), or `none` (not scored: GET, 4xx, duplicate
-//! samples). So the canary monitor reads Fallbacks / Requests of `sagemaker`, and the
-//! runbook's alarms read Errors / Requests and p99 of LatencyMs across all values.
+//! samples). So the canary monitor reads Fallbacks of `sagemaker`, and the runbook's
+//! error-rate alarm (infra/template.yaml) adds Errors of every value to the function's
+//! failed invocations: a 5xx answer is a successful invocation to Lambda.
 
 use serde::Serialize;
 
