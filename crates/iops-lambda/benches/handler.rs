@@ -195,7 +195,7 @@ fn host_forest_file(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn app_on(store: Arc<dyn Store>, model: Option<&std::path::Path>) -> App {
-    let (engine, _) = iops_lambda::load_engine(model).unwrap();
+    let engine = iops_lambda::load_engine(model).unwrap();
     App::new(Arc::new(Service::new(store, engine)), MetricsSink::Off)
 }
 
@@ -277,7 +277,7 @@ fn bench(c: &mut Criterion) {
     // The share of the handler that is the host state's JSON codec (iops-service stores the
     // state as serde JSON; a compact codec is its planned next step).
     {
-        let (engine, _) = iops_lambda::load_engine(None).unwrap();
+        let engine = iops_lambda::load_engine(None).unwrap();
         let mut state = HostState::new(&engine).unwrap();
         for i in (0..WARM).step_by(HOSTS as usize) {
             let e: serde_json::Value = serde_json::from_str(&event(i)).unwrap();

@@ -121,11 +121,9 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, StartupE
 /// Reads MODEL_PATH (a `model.json`, or a directory holding one) into the engine's
 /// configuration. Only a host forest (trained on [`HOST_FEATURES`], as `iops train` writes)
 /// fits the built-in engine; any other model is a startup error.
-pub fn load_engine(
-    model_path: Option<&Path>,
-) -> Result<(EngineConfig, Option<String>), StartupError> {
+pub fn load_engine(model_path: Option<&Path>) -> Result<EngineConfig, StartupError> {
     let Some(path) = model_path else {
-        return Ok((EngineConfig::default(), None));
+        return Ok(EngineConfig::default());
     };
     let file = if path.is_dir() {
         path.join("model.json")
@@ -144,29 +142,17 @@ pub fn load_engine(
             artifact.feature_names()
         )));
     }
-    let checksum = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| {
-            v.get("checksum")
-                .and_then(|c| c.as_str())
-                .map(str::to_owned)
-        });
-    let engine = EngineConfig::default()
+    EngineConfig::default()
         .with_forest(artifact)
-        .map_err(|e| model_err(e.to_string()))?;
-    Ok((engine, checksum))
+        .map_err(|e| model_err(e.to_string()))
 }
 
 /// Cold start: the store, the engine (with MODEL_PATH's forest), the canary's client, the
 /// service. Makes no network request.
 pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupError> {
     let store = open_store(&config.store).await?;
-    let (engine, checksum) = load_engine(config.model_path.as_deref())?;
-    let mut builtin = BuiltinScorer::new(engine);
-    if let Some(checksum) = checksum {
-        let version = format!("{}+{checksum}", builtin.version());
-        builtin = builtin.with_version(version);
-    }
+    // (its model version names the forest by the checksum model.json carries)
+    let builtin = BuiltinScorer::new(load_engine(config.model_path.as_deref())?);
     let scorer = match &config.canary {
         Some(canary) => CanaryScorer::with_canary(
             builtin,

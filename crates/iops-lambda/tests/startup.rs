@@ -31,14 +31,24 @@ fn artifact(names: [&str; 4]) -> String {
 #[test]
 fn model_path_loads_a_host_forest_from_a_file_or_directory() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("model.json"), artifact(HOST_FEATURES)).unwrap();
+    let json = artifact(HOST_FEATURES);
+    std::fs::write(dir.path().join("model.json"), &json).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&json).unwrap();
     for path in [dir.path().to_path_buf(), dir.path().join("model.json")] {
-        let (engine, checksum) = load_engine(Some(&path)).unwrap();
+        let engine = load_engine(Some(&path)).unwrap();
+        // the insights' model version names the forest by the file's checksum
+        let version = iops_service::BuiltinScorer::new(engine.clone())
+            .version()
+            .to_owned();
+        let checksum = written["checksum"].as_str().unwrap();
+        assert!(checksum.starts_with("sha256:"));
+        assert!(
+            version.ends_with(&format!("+forest-{checksum}")),
+            "{version}"
+        );
         assert!(engine.forest().is_some());
-        assert!(checksum.unwrap().starts_with("sha256:"));
     }
-    let (engine, checksum) = load_engine(None).unwrap();
-    assert!(engine.forest().is_none() && checksum.is_none());
+    assert!(load_engine(None).unwrap().forest().is_none());
 }
 
 #[test]

@@ -52,12 +52,13 @@ pub struct BuiltinScorer {
 
 impl BuiltinScorer {
     /// The engine with `config`. Its model version is `builtin-<crate version>`, plus
-    /// `+forest-<created_at>` when a forest is configured; override it with
-    /// [`BuiltinScorer::with_version`] (e.g. the artifact file's checksum).
+    /// `+forest-sha256:<hex>` (the artifact's checksum, as the SageMaker container reports
+    /// it) when a forest is configured; override it with [`BuiltinScorer::with_version`].
     pub fn new(config: EngineConfig) -> Self {
         let mut version = format!("builtin-{}", env!("CARGO_PKG_VERSION"));
         if let Some(forest) = config.forest() {
-            version.push_str(&format!("+forest-{}", forest.model().created_at()));
+            let checksum = forest.model().checksum().unwrap_or("sha256:unknown");
+            version.push_str(&format!("+forest-{checksum}"));
         }
         BuiltinScorer { config, version }
     }
