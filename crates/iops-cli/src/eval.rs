@@ -152,6 +152,11 @@ fn corpus(labels: &LabelSet, files: &[Scored], profiles: &[Profile]) -> Result<C
 }
 
 pub fn eval_nab(args: &NabArgs) -> Result<NabReport> {
+    eval_nab_with(args, &engine_config(args.params.as_deref())?)
+}
+
+/// [`eval_nab`] with the engine configuration already read (`args.params` is not read).
+fn eval_nab_with(args: &NabArgs, config: &EngineConfig) -> Result<NabReport> {
     let dir = NabDir::open(&args.data)?;
     let mut labels = dir.labels()?;
     if let Some(cat) = &args.only_category {
@@ -161,7 +166,6 @@ pub fn eval_nab(args: &NabArgs) -> Result<NabReport> {
         }
     }
     let profiles = dir.profiles()?;
-    let config = engine_config(args.params.as_deref())?;
     let names: Vec<String> = labels.files().map(|(n, _)| n.to_owned()).collect();
     let scored = parallel_map(&names, |name| -> Result<Scored> {
         let data_path = dir.data_file(name);
@@ -181,7 +185,7 @@ pub fn eval_nab(args: &NabArgs) -> Result<NabReport> {
                 }
                 scores
             }
-            _ => score_series(&config, &series.timestamps, &series.values)
+            _ => score_series(config, &series.timestamps, &series.values)
                 .with_context(|| format!("engine failed on {}", data_path.display()))?,
         };
         Ok(Scored {
@@ -213,7 +217,7 @@ pub fn eval_nab(args: &NabArgs) -> Result<NabReport> {
     Ok(NabReport {
         detector: args.detector.clone().unwrap_or_else(|| "iops".to_owned()),
         source: if from_results { "results" } else { "engine" },
-        engine_config: (!from_results).then_some(config),
+        engine_config: (!from_results).then_some(config.clone()),
         only_category: args.only_category.clone(),
         n_files: all.n_files,
         n_windows: all.n_windows,
@@ -313,20 +317,28 @@ fn engine_config(params: Option<&Path>) -> Result<EngineConfig> {
 
 pub fn eval_corpora(dirs: &[PathBuf], params: Option<&Path>) -> Result<CorporaReport> {
     let engine_config = engine_config(params)?;
+    // (names first: a clash is an error before any corpus is scored)
+    let names = dirs
+        .iter()
+        .map(|d| corpus_name(d))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            bail!("two corpora are named {name}: give directories with different names");
+        }
+    }
     let mut corpora = BTreeMap::new();
-    for dir in dirs {
-        let name = corpus_name(dir)?;
-        let report = eval_nab(&NabArgs {
+    for (dir, name) in dirs.iter().zip(names) {
+        let args = NabArgs {
             data: dir.clone(),
             results: None,
             detector: None,
             only_category: None,
-            params: params.map(Path::to_path_buf),
-        })
-        .with_context(|| format!("corpus {}", dir.display()))?;
-        if corpora.insert(name.clone(), report).is_some() {
-            bail!("two corpora are named {name}: give directories with different names");
-        }
+            params: None,
+        };
+        let report = eval_nab_with(&args, &engine_config)
+            .with_context(|| format!("corpus {}", dir.display()))?;
+        corpora.insert(name, report);
     }
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for r in corpora.values() {
