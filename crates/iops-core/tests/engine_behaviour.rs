@@ -3,18 +3,9 @@
 use iops_core::engine::{EngineConfig, EngineParams, HostState, InsightEngine};
 use iops_core::{Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
 
-/// Deterministic noise in [-1, 1) (xorshift64*).
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let u = (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-        2.0 * u - 1.0
-    }
-}
+#[path = "support/noise.rs"]
+mod noise;
+use noise::Noise;
 
 const START: f64 = 1_764_000_000.0;
 const STEP: f64 = 300.0;
