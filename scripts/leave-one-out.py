@@ -28,8 +28,7 @@ DAY = 24 * H
 # Each parameter's candidate values (its default among them).
 GRID = {
     "window_seconds": [8 * H, 12 * H, 20 * H, DAY, 2 * DAY],
-    "short_level_seconds": [H / 4, H / 2, H],
-    "long_level_seconds": [2 * H, 4 * H, 8 * H],
+    "level_seconds": [H / 4, H / 2, H],
     "volatility_seconds": [H / 2, H, 2 * H],
     "memory_seconds": [14 * DAY, 28 * DAY, 56 * DAY],
     "calibration_horizon_seconds": [3 * DAY, 7 * DAY, 14 * DAY],
@@ -40,12 +39,11 @@ GRID = {
     "seasonal_preference": [0.5, 0.7, 0.9],
 }
 # Each change from the sample-counting engine (commit 9f0750b) reverted alone: what it buys.
-# (The time-aware sizes, the seasonal slots, the volatility model and the guard's band hold
-# and adoption have no off switch.)
+# (The time-aware sizes, the seasonal slots, the volatility and evidence models and the
+# guard's band hold and adoption have no off switch.)
 ABLATIONS = {
     "memory of one week (the old 2016-sample baseline)": {"memory_seconds": 7 * DAY, "calibration_horizon_seconds": 7 * DAY},
     "no calibration horizon (= memory)": {"calibration_horizon_seconds": 28 * DAY},
-    "no long level model (its span = the short one's)": {"long_level_seconds": H / 2},
     "Pareto record tail (record_tail_samples 0)": {"record_tail_samples": 0},
     "suppression over 3 hours (the old 36 samples)": {"suppression_seconds": 3 * H},
     "no guard (incidents learned at once: adoption 0)": {"adoption_seconds": 0},

@@ -10,16 +10,19 @@ use std::process::Command;
 
 /// Corpus, category (None: the whole corpus), profile, floor.
 const FLOORS: &[(&str, Option<&str>, &str, f64)] = &[
-    ("nab-full", None, "standard", 63.7),
-    ("nab-full", None, "reward_low_FP_rate", 54.2),
-    ("nab-full", None, "reward_low_FN_rate", 69.5),
-    // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57 (here 64.74 less the margin)
-    ("nab-full", Some("realAWSCloudwatch"), "standard", 64.2),
-    ("ms-cloud-monitoring", None, "standard", 60.1),
-    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 51.0),
-    ("ms-cloud-monitoring", None, "reward_low_FN_rate", 67.5),
-    ("smd", None, "standard", 72.0),
-    ("smd", None, "reward_low_FP_rate", 62.3),
+    ("nab-full", None, "standard", 65.9),
+    ("nab-full", None, "reward_low_FP_rate", 54.3),
+    ("nab-full", None, "reward_low_FN_rate", 72.2),
+    // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57 (here 68.01 less the margin)
+    ("nab-full", Some("realAWSCloudwatch"), "standard", 67.5),
+    ("ms-cloud-monitoring", None, "standard", 61.3),
+    // the evidence model (engine/evidence.rs) traded 0.8 of ms-cloud's low-FP and 0.6 of
+    // smd's standard for +2.1 on NAB and +1.1 on ms-cloud (docs/performance.md): these two
+    // floors moved down with it, from 51.0 and 72.0
+    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 50.2),
+    ("ms-cloud-monitoring", None, "reward_low_FN_rate", 68.1),
+    ("smd", None, "standard", 71.4),
+    ("smd", None, "reward_low_FP_rate", 62.0),
     ("smd", None, "reward_low_FN_rate", 77.4),
 ];
 

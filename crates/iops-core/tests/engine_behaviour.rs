@@ -340,12 +340,12 @@ fn config_round_trips_and_rejects_bad_values_by_name() {
         assert!(err.to_string().contains(name), "{json}: {err}");
     }
     let err = EngineParams {
-        short_level_seconds: 0.0,
+        level_seconds: 0.0,
         ..EngineParams::default()
     }
     .check()
     .expect_err("checked");
-    assert_eq!(err.field(), Some("short_level_seconds"));
+    assert_eq!(err.field(), Some("level_seconds"));
     assert!(
         serde_json::from_str::<EngineConfig>(r#"{"windw": 3}"#).is_err(),
         "typos are errors"

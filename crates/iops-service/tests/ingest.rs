@@ -853,12 +853,15 @@ fn a_warm_host_state_round_trips_through_the_stored_encoding() {
     assert_eq!(iops_service::decode_state(&bytes[..bytes.len() - 1]), None);
 }
 
-/// A host state saved by the engine before issue 13 (sample counts, not durations: `iops
-/// serve` of commit 9f0750b after 300 quiet samples of web-1) cannot be decoded: the host
-/// starts afresh, says so, and nothing is lost of the new sample.
+/// A host state saved by an earlier engine cannot be decoded: the host starts afresh, says
+/// so, and nothing is lost of the new sample. Both fixtures are what `iops serve` stored
+/// after 300 quiet samples of web-1: at commit 9f0750b (sample counts, not durations) and
+/// at 8669033 (two level models, before the evidence model).
 #[tokio::test]
 async fn a_state_of_the_previous_engine_is_reset_and_reported() {
-    let old = include_bytes!("fixtures/engine-0.1-web-1.state");
+    let older: &[u8] = include_bytes!("fixtures/engine-0.1-web-1.state");
+    assert_eq!(iops_service::decode_state(older), None);
+    let old: &[u8] = include_bytes!("fixtures/engine-0.2-web-1.state");
     assert_eq!(iops_service::decode_state(old), None);
     let (svc, store) = service();
     store

@@ -40,12 +40,12 @@ pub struct EngineParams {
     /// Use the seasonal model when its residual spread is below this fraction of the
     /// rolling model's spread. Default 0.7.
     pub seasonal_preference: f64,
-    /// Span of the short level model: the mean of the last this many seconds against the
-    /// history of such means (sustained shifts). Default 1800 (30 minutes).
-    pub short_level_seconds: f64,
-    /// Span of the long level model (slow drifts). Default 28800 (8 hours): a leak of 0.6%
-    /// an hour is caught (tests/engine_behaviour.rs), which a 4-hour span misses.
-    pub long_level_seconds: f64,
+    /// Span of the level model: the mean of the last this many seconds against the
+    /// history of such means (sustained shifts). Default 1800 (30 minutes). Also read as
+    /// `short_level_seconds`, its name while a second, 8-hour level model existed (the
+    /// evidence model replaced it; `long_level_seconds` is no longer a parameter).
+    #[serde(alias = "short_level_seconds")]
+    pub level_seconds: f64,
     /// Span of the volatility model: the mean absolute change between samples over the
     /// last this many seconds against its history (a series turning erratic or flapping).
     /// Default 3600 (1 hour).
@@ -105,8 +105,7 @@ impl Default for EngineParams {
             season_slot_seconds: 300.0,
             season_jitter: 2,
             seasonal_preference: 0.7,
-            short_level_seconds: 0.5 * HOUR,
-            long_level_seconds: 8.0 * HOUR,
+            level_seconds: 0.5 * HOUR,
             volatility_seconds: HOUR,
             memory_seconds: 28.0 * DAY,
             calibration_horizon_seconds: 7.0 * DAY,
@@ -256,8 +255,7 @@ impl EngineParams {
                 "must be in [0, 1]",
             ));
         }
-        duration("short_level_seconds", self.short_level_seconds, false)?;
-        duration("long_level_seconds", self.long_level_seconds, false)?;
+        duration("level_seconds", self.level_seconds, false)?;
         duration("volatility_seconds", self.volatility_seconds, false)?;
         duration("memory_seconds", self.memory_seconds, false)?;
         duration(
@@ -356,10 +354,8 @@ mod tests {
             ("season_slot_seconds", |p| p.season_slot_seconds = 50_000.0),
             ("season_jitter", |p| p.season_jitter = 101),
             ("seasonal_preference", |p| p.seasonal_preference = 1.5),
-            ("short_level_seconds", |p| p.short_level_seconds = 0.0),
-            ("long_level_seconds", |p| {
-                p.long_level_seconds = f64::INFINITY
-            }),
+            ("level_seconds", |p| p.level_seconds = 0.0),
+            ("level_seconds", |p| p.level_seconds = f64::INFINITY),
             ("volatility_seconds", |p| p.volatility_seconds = -5.0),
             ("memory_seconds", |p| p.memory_seconds = 1e12),
             ("calibration_horizon_seconds", |p| {

@@ -24,6 +24,7 @@
 
 mod calibrate;
 mod config;
+mod evidence;
 mod explain;
 mod fastmath;
 mod host;

@@ -4,9 +4,10 @@
 //! 1. point surprise: the z-score of the value under the better of two models — the values
 //!    of the last day ([`TimeWindow`]) or, when the series repeats itself, the value a day
 //!    ago ([`SlotRing`], the closest within a few slots) plus the typical residual;
-//! 2. level surprises: the mean of the last 30 minutes and of the last 8 hours, each against
-//!    the history of such means ([`Level`]); the larger counts (sustained shifts and drifts
-//!    that no single sample shows);
+//! 2. sustained surprise, the larger of two: the mean of the last 30 minutes against the
+//!    history of such means ([`Level`]: a shift no single sample shows), and the evidence of
+//!    the point surprises before this sample ([`Evidence`]: values that keep missing a moving
+//!    expectation by a little, as on a day that peaks at half its height);
 //! 3. volatility surprise: the mean absolute change between samples over the last hour
 //!    against its history, when it rises (a series turning erratic);
 //! 4. each surprise is a tail probability calibrated on the series' own history
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::SurpriseCalibrator;
 use super::config::{EngineConfig, EngineParams};
+use super::evidence::Evidence;
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
 use super::level::Level;
@@ -89,12 +91,12 @@ pub struct Observation {
     pub spread: f64,
     /// Signed z-score of the value under the chosen point model.
     pub z: f64,
-    /// Signed z-score of the recent mean against the baseline (the level model that is
-    /// more surprised).
+    /// Signed z-score of the recent mean against the baseline of such means.
     pub level_z: f64,
     /// Log-surprise (nats) of the point model: `-ln` of its calibrated tail probability.
     pub point_surprise: f64,
-    /// Log-surprise (nats) of the level models (the larger).
+    /// Log-surprise (nats) of the sustained models: the level model or the evidence of
+    /// persistent surprise, the larger.
     pub level_surprise: f64,
     /// Log-surprise (nats) of the volatility model (0 unless the series is more erratic
     /// than usual).
@@ -203,7 +205,8 @@ struct Models<const L: usize> {
     rolling: TimeWindow<L>,
     seasonal: Option<Seasonal<L>>,
     point_calibration: SurpriseCalibrator<L>,
-    levels: [Level<L>; 2],
+    level: Level<L>,
+    evidence: Evidence<L>,
     volatility: Level<L>,
     /// The previous sample (for the change between samples).
     last: Option<Lanes<f64, L>>,
@@ -257,7 +260,14 @@ impl<const L: usize> Models<L> {
             )
             .with_horizon(sizes.horizon)
             .with_record_tail(p.record_tail_samples),
-            levels: [level(sizes.levels[0]), level(sizes.levels[1])],
+            level: level(sizes.level),
+            evidence: Evidence::new(
+                sizes.memory,
+                sizes.horizon,
+                p.calibration_min_samples as u64,
+                p.gaussian_scale,
+                p.record_tail_samples,
+            ),
             volatility: level(sizes.volatility),
             last: None,
             newest: first,
@@ -325,9 +335,9 @@ impl<const L: usize> Models<L> {
         }
         let abs_z = z.map(f64::abs);
         let (point, point_bin) = self.point_calibration.score(abs_z);
-        // 2. level surprises: the more surprised of the two spans counts
-        let short = self.levels[0].score(t, x);
-        let long = self.levels[1].score(t, x);
+        // 2. sustained surprise: the recent level, and the evidence before this sample
+        let level = self.level.score(t, x);
+        let evidence = self.evidence.score();
         // 3. volatility: the change since the previous sample, when it rises
         let change = self
             .last
@@ -343,19 +353,16 @@ impl<const L: usize> Models<L> {
         };
         let mut gated: Lanes<bool, L> = Lanes::splat(false);
         let mut adopted: Lanes<bool, L> = Lanes::splat(false);
+        let mut point_surprises: Lanes<f64, L> = Lanes::splat(0.0);
         for (l, obs) in out.iter_mut().enumerate() {
             let point_surprise = if warm {
                 min(point[l], MAX_SURPRISE)
             } else {
                 0.0
             };
-            let long_wins = long.surprise[l] > short.surprise[l];
-            let (level_surprise, level_z) = if long_wins {
-                (long.surprise[l], long.z[l])
-            } else {
-                (short.surprise[l], short.z[l])
-            };
-            let level_surprise = min(level_surprise, MAX_SURPRISE);
+            let evidence_surprise = if warm { evidence.surprise[l] } else { 0.0 };
+            let level_surprise = min(max(level.surprise[l], evidence_surprise), MAX_SURPRISE);
+            point_surprises[l] = point_surprise;
             let volatility_surprise = match &erratic {
                 Some((_, v)) if v.z[l] > 0.0 => min(v.surprise[l], MAX_SURPRISE),
                 _ => 0.0,
@@ -394,7 +401,7 @@ impl<const L: usize> Models<L> {
                 expected: expected[l],
                 spread: spread[l],
                 z: z[l],
-                level_z,
+                level_z: level.z[l],
                 point_surprise,
                 level_surprise,
                 volatility_surprise,
@@ -438,9 +445,9 @@ impl<const L: usize> Models<L> {
         }
         if warm {
             self.point_calibration.learn(point_bin, abs_z);
+            self.evidence.learn(&evidence, point_surprises);
         }
-        self.levels[0].learn(t, x, &short);
-        self.levels[1].learn(t, x, &long);
+        self.level.learn(t, x, &level);
         if let Some((c, v)) = &erratic {
             self.volatility.learn(t, *c, v);
         }

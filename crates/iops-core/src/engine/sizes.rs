@@ -54,8 +54,8 @@ pub(crate) struct Sizes {
     /// Seasonal slot width (0: no seasonal model) and slots per period.
     pub(crate) slot: f64,
     pub(crate) slots: u32,
-    /// Spans of the short and long level models and of the volatility model.
-    pub(crate) levels: [f64; 2],
+    /// Spans of the level model and of the volatility model.
+    pub(crate) level: f64,
     pub(crate) volatility: f64,
     /// Memory and horizon of the point calibrator, in samples.
     pub(crate) memory: f64,
@@ -85,10 +85,7 @@ impl Sizes {
             min_samples,
             slot,
             slots,
-            levels: [
-                p.short_level_seconds.max(cadence),
-                p.long_level_seconds.max(cadence),
-            ],
+            level: p.level_seconds.max(cadence),
             volatility: p.volatility_seconds.max(cadence),
             memory: p.memory_seconds / cadence,
             horizon: p.calibration_horizon_seconds / cadence,
@@ -134,7 +131,7 @@ mod tests {
         // hourly: the window holds 24 samples; slots are hours
         let hourly = Sizes::new(&p, 3600.0);
         assert_eq!((hourly.window_keep, hourly.slots), (24.0, 24));
-        assert_eq!(hourly.levels, [3600.0, 28_800.0]);
+        assert_eq!(hourly.level, 3600.0);
         // daily samples have no daily season
         assert_eq!(Sizes::new(&p, 86_400.0).slots, 0);
     }
