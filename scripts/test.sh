@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it: a Python venv for the cross-checks,
-# then fmt check, clippy with warnings as errors, every test in the workspace, and the Python
+# then fmt check, no module cycles (scripts/module-cycles.py), clippy with warnings as errors,
+# every test in the workspace, and the Python
 # package (python/: built with maturin into .venv, then its pytest suite).
 # `scripts/test.sh python` runs only the venv and Python steps (`make py`).
 # Stops at the first failing step (non-zero exit) and prints how long each step took.
@@ -91,6 +92,7 @@ fi
 
 step chromium setup_chromium
 step fmt cargo fmt --all -- --check
+step cycles python3 scripts/module-cycles.py
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step infra .venv/bin/cfn-lint infra/template.yaml
 step test cargo test --workspace

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::series::Observation;
+use super::observation::Observation;
 use crate::{Driver, Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
 
 /// Severity for a score under the configured cut-offs, or `None` below the first.
@@ -99,8 +99,8 @@ pub(crate) fn insight(
 ) -> Insight {
     let detector = match (is_level_shift(obs), obs.model) {
         (true, _) => "level",
-        (false, super::series::Model::Seasonal) => "seasonal",
-        (false, super::series::Model::Rolling) => "zscore",
+        (false, super::observation::Model::Seasonal) => "seasonal",
+        (false, super::observation::Model::Rolling) => "zscore",
     };
     Insight {
         kind: kind(metric, obs),
@@ -178,7 +178,7 @@ pub(crate) fn multi_metric_insight(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::series::Model;
+    use crate::engine::observation::Model;
 
     fn obs(z: f64, point_p: f64, level_p: f64) -> Observation {
         let (point_surprise, level_surprise) = (-point_p.ln(), -level_p.ln());

@@ -10,7 +10,8 @@ use super::explain;
 use super::fastmath::max;
 use super::lanes::Lanes;
 use super::multivariate::{self, HostForest};
-use super::series::{Observation, Pipeline};
+use super::observation::Observation;
+use super::series::Pipeline;
 use crate::{Insight, Metric, MetricSample, Result, Severity};
 
 /// An incident open on one metric: it raised an insight when its score first reached the

@@ -31,17 +31,21 @@ mod host;
 mod lanes;
 mod level;
 mod multivariate;
+mod observation;
 mod season;
 mod series;
 mod sizes;
+mod training;
 mod window;
 
 use std::collections::HashMap;
 
 pub use config::{EngineConfig, EngineParams, MAX_DURATION_SECONDS};
 pub use host::{Assessment, HostState};
-pub use multivariate::{host_features, training_features, HostForest, HOST_FEATURES};
-pub use series::{Model, Observation, SeriesScorer};
+pub use multivariate::{host_features, HostForest, HOST_FEATURES};
+pub use observation::{Model, Observation};
+pub use series::SeriesScorer;
+pub use training::training_features;
 
 use crate::{MetricSample, Result};
 

@@ -41,9 +41,10 @@ use super::evidence::Evidence;
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
 use super::level::Level;
+use super::observation::{Model, Observation};
 use super::season::SlotRing;
 use super::sizes::{cadence, Sizes, CADENCE_SAMPLES, WINDOW_BUCKETS};
-use super::window::{floor_index, TimeWindow};
+use super::window::{floor_index, TimeWindow, INPUT_LIMIT};
 use crate::{finite, Result};
 
 /// Damping applied to a suppressed (same-incident) surprise.
@@ -62,71 +63,6 @@ const NO_PEAK: f64 = -f64::MAX;
 const GUARD_BAND_Z: f64 = 3.0;
 /// "No incident guarded" (finite, for JSON).
 const NOT_GUARDED: f64 = f64::MIN;
-/// Values beyond ± this count as ± this: no metric comes near it, and below it no sum,
-/// square or ratio the models form can overflow, so the hot path needs no saturation.
-pub(crate) const INPUT_LIMIT: f64 = 1e100;
-
-/// Which model explained the value best.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Model {
-    /// Rolling-window mean and spread.
-    Rolling,
-    /// The same time one season ago, plus the typical residual.
-    Seasonal,
-}
-
-/// What the engine concluded about one sample of one series.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Observation {
-    /// Anomaly score in [0, 1).
-    pub score: f64,
-    /// Combined log-surprise in nats before suppression.
-    pub surprise: f64,
-    /// True when the surprise was damped as part of an incident already scored.
-    pub suppressed: bool,
-    /// Value the point model expected.
-    pub expected: f64,
-    /// Spread the point model expected around it (0 while the model is not warm yet).
-    pub spread: f64,
-    /// Signed z-score of the value under the chosen point model.
-    pub z: f64,
-    /// Signed z-score of the recent mean against the baseline of such means.
-    pub level_z: f64,
-    /// Log-surprise (nats) of the point model: `-ln` of its calibrated tail probability.
-    pub point_surprise: f64,
-    /// Log-surprise (nats) of the sustained models: the level model or the evidence of
-    /// persistent surprise, the larger.
-    pub level_surprise: f64,
-    /// Log-surprise (nats) of the volatility model (0 unless the series is more erratic
-    /// than usual).
-    #[serde(default)]
-    pub volatility_surprise: f64,
-    /// The point model used.
-    pub model: Model,
-    /// False until the models have seen enough samples to score.
-    pub warm: bool,
-}
-
-impl Default for Observation {
-    /// The observation of a sample nothing is known about yet.
-    fn default() -> Self {
-        Observation {
-            score: 0.0,
-            surprise: 0.0,
-            suppressed: false,
-            expected: 0.0,
-            spread: 0.0,
-            z: 0.0,
-            level_z: 0.0,
-            point_surprise: 0.0,
-            level_surprise: 0.0,
-            volatility_surprise: 0.0,
-            model: Model::Rolling,
-            warm: false,
-        }
-    }
-}
 
 /// The parameters a pipeline uses once built (copied from the configuration, so a stored
 /// state scores as it was configured).

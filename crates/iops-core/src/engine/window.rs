@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use super::lanes::Lanes;
 use crate::Error;
 
+/// Values beyond ± this count as ± this: no metric comes near it, and below it no sum,
+/// square or ratio the models form can overflow, so the hot path needs no saturation.
+pub(crate) const INPUT_LIMIT: f64 = 1e100;
+
 /// A bucket older than this many spans leaves whatever the count.
 const MAX_AGE_SPANS: i64 = 64;
 /// A window keeps at most this many spans' worth of buckets.
@@ -387,7 +391,6 @@ impl<const L: usize> TimeWindow<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::series::INPUT_LIMIT;
 
     /// The exact mean and sample spread of the values a window should hold.
     fn exact(values: &[f64]) -> (f64, f64) {

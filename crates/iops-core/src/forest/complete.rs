@@ -16,8 +16,7 @@
 
 use ndarray::{ArrayView2, Axis};
 
-use super::model::average_path_length;
-use super::tree::GrownNode;
+use super::tree::{average_path_length, GrownNode};
 
 /// Slots per tree array: 2^MAX_HEIGHT.
 const SLOTS: usize = 256;

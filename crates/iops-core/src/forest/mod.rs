@@ -20,9 +20,10 @@ mod tree;
 
 pub use leaf_sums::{Leaf, LeafSums};
 pub(crate) use model::TreeParts;
-pub use model::{average_path_length, quantile, IsolationForest};
+pub use model::{quantile, IsolationForest};
 pub use params::{
     IsolationForestParams, IsolationForestValidParams, MaxFeatures, MaxSamples, Threshold,
     MAX_FEATURES_LIMIT, MAX_SAMPLES_LIMIT, MAX_TREES,
 };
 pub(crate) use rows::{scan, Scan};
+pub use tree::average_path_length;

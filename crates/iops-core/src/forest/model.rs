@@ -8,8 +8,8 @@ use rayon::prelude::*;
 
 use super::complete::CompleteTrees;
 use super::params::{IsolationForestValidParams, MaxSamples, Threshold};
-use super::rows::{scan, Scan};
-use super::tree::{grow, tree_seeds, GrownNode};
+use super::rows::{check_row, scan, Scan};
+use super::tree::{average_path_length, grow, tree_seeds, GrownNode};
 use crate::{Error, Result};
 
 /// Trees walked side by side for one row: independent chains keep the CPU busy.
@@ -18,21 +18,6 @@ const LANES: usize = 8;
 const ROWS_PER_TASK: usize = 2048;
 /// Deepest tree accepted (a height limit of 63 needs ψ ≥ 2^62 rows).
 pub(crate) const MAX_DEPTH: u32 = 64;
-const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
-
-/// c(n): the average path length of an unsuccessful search in a binary search tree of `n`
-/// points, the paper's normaliser (scikit-learn's `_average_path_length`).
-pub fn average_path_length(n: usize) -> f64 {
-    match n {
-        0 | 1 => 0.0,
-        2 => 1.0,
-        _ => {
-            let n = n as f64;
-            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
-        }
-    }
-}
-
 /// One node as the scorer reads it. A leaf has `threshold = +inf` and `left` = itself, so
 /// `next = left + (x[feature] > threshold)` stays on it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,19 +175,6 @@ pub(crate) struct Fitted {
     pub scores: Option<Array1<f64>>,
     /// The training rows' fingerprint ([`scan`]), when asked for.
     pub fingerprint: Option<u64>,
-}
-
-/// A [`Error::NonFinite`] for the first non-finite value of row `r`.
-pub(crate) fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
-    for (c, v) in row.enumerate() {
-        if !v.is_finite() {
-            return Err(Error::NonFinite {
-                field: format!("feature {c} (row {r})"),
-                value: v,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Linear-interpolation quantile (numpy's default) of `xs` at `q` in [0, 1]; NaN when empty.

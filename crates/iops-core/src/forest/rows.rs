@@ -4,11 +4,23 @@
 use ndarray::{ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 
-use super::model::check_row;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Rows per parallel work item.
 const ROWS: usize = 4096;
+
+/// A [`Error::NonFinite`] for the first non-finite value of row `r`.
+pub(crate) fn check_row(r: usize, row: impl Iterator<Item = f64>) -> Result<()> {
+    for (c, v) in row.enumerate() {
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                field: format!("feature {c} (row {r})"),
+                value: v,
+            });
+        }
+    }
+    Ok(())
+}
 
 /// What [`scan`] does besides reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

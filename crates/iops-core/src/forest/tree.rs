@@ -29,6 +29,21 @@ use ndarray::ArrayView2;
 
 use super::sklearn_rng::{sample_without_replacement, Mt19937, RandR, RAND_R_MAX};
 
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// c(n): the average path length of an unsuccessful search in a binary search tree of `n`
+/// points, the paper's normaliser (scikit-learn's `_average_path_length`).
+pub fn average_path_length(n: usize) -> f64 {
+    match n {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let n = n as f64;
+            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+        }
+    }
+}
+
 /// One node of a grown tree, in breadth-first order. A leaf has `left == 0` (the root is
 /// never a child, so 0 is free to mean "none"); the right child is `left + 1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
