@@ -14,9 +14,8 @@ use clap::Args;
 use std::path::PathBuf;
 
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{training_features, EngineConfig, InsightEngine, HOST_FEATURES};
+use iops_core::engine::{EngineConfig, HostForest, InsightEngine};
 use iops_core::forest::IsolationForestParams;
-use iops_core::ndarray::Array2;
 use iops_core::{Insight, InsightType, MetricSample, ParamGuard, Severity};
 use iops_synth::{Fleet, FleetParams, Incident, Role};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,18 +226,19 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
     })
     .context("invalid training fleet")?;
     let samples: Vec<_> = history.samples().map(|(s, _)| s).collect();
-    let rows = training_features(&EngineConfig::default(), &samples)?;
-    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    let x = Array2::from_shape_vec((rows.len(), 4), flat)?;
     let params = IsolationForestParams::new()
         .seed(args.seed)
         .contamination(FOREST_CONTAMINATION)
         .check()?;
-    let names = HOST_FEATURES.map(str::to_owned).to_vec();
-    let model = ModelArtifact::train(&params, x.view(), names, OffsetDateTime::now_utc())?;
+    let model = HostForest::fit(
+        &EngineConfig::default(),
+        &samples,
+        &params,
+        OffsetDateTime::now_utc(),
+    )?;
     let how = format!(
         "fitted on {} samples of an incident-free {}-day fleet (seed {})",
-        rows.len(),
+        model.training().rows,
         args.warmup_days,
         args.seed.wrapping_add(1)
     );

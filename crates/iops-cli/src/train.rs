@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use clap::ValueEnum;
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{training_features, EngineConfig, HOST_FEATURES};
+use iops_core::engine::{EngineConfig, HostForest};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::{Metric, MetricSample, ParamGuard, Timestamp};
@@ -60,31 +60,6 @@ pub struct TrainArgs {
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let samples = read_samples(&args.input)?;
-    let (x, names) = match args.features {
-        Features::Host => {
-            let rows = training_features(&EngineConfig::default(), &samples)?;
-            if rows.len() < 2 {
-                bail!(
-                    "{}: need at least 2 samples past the engine's warm-up ({} per host); found {}",
-                    args.input.display(),
-                    EngineConfig::default().params().calibration_min_samples,
-                    rows.len()
-                );
-            }
-            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-            (
-                Array2::from_shape_vec((rows.len(), 4), flat)?,
-                HOST_FEATURES.map(str::to_owned).to_vec(),
-            )
-        }
-        Features::Raw => {
-            let flat: Vec<f64> = samples.iter().flat_map(MetricSample::values).collect();
-            (
-                Array2::from_shape_vec((samples.len(), 4), flat)?,
-                Metric::ALL.map(|m| m.wire_name().to_owned()).to_vec(),
-            )
-        }
-    };
     let mut params = IsolationForestParams::new()
         .n_trees(args.n_trees)
         .max_samples(args.max_samples)
@@ -93,8 +68,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         params = params.contamination(c);
     }
     let params = params.check()?;
-    let model = ModelArtifact::train(&params, x.view(), names, OffsetDateTime::now_utc())
-        .context("training failed")?;
+    let created_at = OffsetDateTime::now_utc();
+    let model = match args.features {
+        Features::Host => HostForest::fit(&EngineConfig::default(), &samples, &params, created_at)
+            .with_context(|| format!("{}: cannot fit a host forest", args.input.display()))?,
+        Features::Raw => {
+            let flat: Vec<f64> = samples.iter().flat_map(MetricSample::values).collect();
+            let x = Array2::from_shape_vec((samples.len(), 4), flat)?;
+            let names = Metric::ALL.map(|m| m.wire_name().to_owned()).to_vec();
+            ModelArtifact::train(&params, x.view(), names, created_at).context("training failed")?
+        }
+    };
     let json = model.to_json()?;
     std::fs::write(&args.out, &json)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

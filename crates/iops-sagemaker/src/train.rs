@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{training_features, EngineConfig, HOST_FEATURES};
+use iops_core::engine::{EngineConfig, HostForest, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::ArrayView2;
 use iops_core::{Metric, MetricSample, ParamGuard};
@@ -393,7 +393,14 @@ pub fn train(paths: &MlPaths, created_at: OffsetDateTime) -> Result<TrainReport>
         return Err(config_error(&dir, "no data files in the channel"));
     }
     let metric_names = metric_names();
-    let (values, n_cols, names) = match config.features {
+    let check_dim = |n_cols: usize| match config.feature_dim {
+        Some(dim) if dim != n_cols => Err(config_error(
+            &hp_path,
+            format!("feature_dim is {dim} but the data has {n_cols} features"),
+        )),
+        _ => Ok(()),
+    };
+    let model = match config.features {
         FeatureSet::Raw => {
             let mut values = Vec::new();
             let mut width = config.feature_dim;
@@ -418,7 +425,11 @@ pub fn train(paths: &MlPaths, created_at: OffsetDateTime) -> Result<TrainReport>
             } else {
                 (1..=n_cols).map(|i| format!("feature_{i}")).collect()
             };
-            (values, n_cols, names)
+            check_dim(n_cols)?;
+            let n_rows = values.len().checked_div(n_cols).unwrap_or(0);
+            let x = ArrayView2::from_shape((n_rows, n_cols), &values)
+                .map_err(|e| config_error(&dir, e.to_string()))?;
+            ModelArtifact::train(&params, x, names, created_at).map_err(Error::Train)?
         }
         FeatureSet::Host => {
             let mut samples = Vec::new();
@@ -443,24 +454,11 @@ pub fn train(paths: &MlPaths, created_at: OffsetDateTime) -> Result<TrainReport>
                     samples.push(sample);
                 }
             }
-            let rows = training_features(&EngineConfig::default(), &samples)
-                .map_err(|e| config_error(&dir, e.to_string()))?;
-            let values: Vec<f64> = rows.iter().flatten().copied().collect();
-            (values, 4, HOST_FEATURES.map(str::to_owned).to_vec())
+            check_dim(HOST_FEATURES.len())?;
+            HostForest::fit(&EngineConfig::default(), &samples, &params, created_at)
+                .map_err(|e| config_error(&dir, e.to_string()))?
         }
     };
-    if let Some(dim) = config.feature_dim {
-        if dim != n_cols {
-            return Err(config_error(
-                &hp_path,
-                format!("feature_dim is {dim} but the data has {n_cols} features"),
-            ));
-        }
-    }
-    let n_rows = values.len().checked_div(n_cols).unwrap_or(0);
-    let x = ArrayView2::from_shape((n_rows, n_cols), &values)
-        .map_err(|e| config_error(&dir, e.to_string()))?;
-    let model = ModelArtifact::train(&params, x, names, created_at).map_err(Error::Train)?;
     let json = model.to_json().map_err(Error::Train)?;
     let model_dir = paths.model_dir();
     std::fs::create_dir_all(model_dir).map_err(|source| Error::Io {
@@ -482,7 +480,7 @@ pub fn train(paths: &MlPaths, created_at: OffsetDateTime) -> Result<TrainReport>
         model_path,
         bytes: json.len(),
         rows: model.training().rows,
-        n_features: n_cols,
+        n_features: model.forest().n_features(),
         threshold: model.forest().threshold(),
         files,
     })

@@ -1,10 +1,52 @@
 //! The training rows of a fleet's host forest: the engine's own per-metric models, run over
 //! past samples, give the standardised 4-metric vectors the forest is fitted on.
 
+use ndarray::ArrayView2;
+use time::OffsetDateTime;
+
 use super::config::EngineConfig;
 use super::host::{Assessment, HostState};
-use super::multivariate::host_features;
+use super::multivariate::{host_features, HostForest, HOST_FEATURES};
+use crate::artifact::ModelArtifact;
+use crate::forest::IsolationForestValidParams;
 use crate::{Error, MetricSample, Result};
+
+impl HostForest {
+    /// Fits a fleet's host forest on past samples: the engine's models (`config`) turn them
+    /// into [`training_features`], the forest is fitted on those with `params`, and the model
+    /// is ready for [`HostForest::new`] (summarized). `iops train --features host`, the
+    /// demo's fleet model and the SageMaker `train` entrypoint (`features=host`) all fit
+    /// through here. Fewer than two rows past each host's warm-up is an error naming
+    /// `samples`.
+    pub fn fit(
+        config: &EngineConfig,
+        samples: &[MetricSample],
+        params: &IsolationForestValidParams,
+        created_at: OffsetDateTime,
+    ) -> Result<ModelArtifact> {
+        let rows = training_features(config, samples)?;
+        if rows.len() < 2 {
+            return Err(Error::InvalidField {
+                field: "samples".into(),
+                reason: format!(
+                    "a host forest needs at least 2 samples past each host's warm-up (a \
+                     season, {} s, of each host's samples); found {} of {} samples",
+                    config.params().season_seconds,
+                    rows.len(),
+                    samples.len()
+                ),
+            });
+        }
+        let flat = rows.concat();
+        let x =
+            ArrayView2::from_shape((rows.len(), 4), &flat).map_err(|e| Error::InvalidField {
+                field: "samples".into(),
+                reason: e.to_string(),
+            })?;
+        let names = HOST_FEATURES.map(str::to_owned).to_vec();
+        ModelArtifact::train(params, x, names, created_at)
+    }
+}
 
 /// The training rows of a host forest: runs each host's samples, in time order, through the
 /// engine's per-metric models (`config`, as the engine will run them) and keeps the
@@ -97,6 +139,40 @@ mod tests {
         assert!(rows.iter().flatten().all(|v| v.abs() <= Z_CLIP));
         samples.reverse();
         assert_eq!(training_features(&config, &samples).unwrap(), rows);
+    }
+
+    #[test]
+    fn fit_is_training_features_then_train() {
+        let params = IsolationForestParams::new().seed(7).check().unwrap();
+        let samples = history(2, 400);
+        let fitted = HostForest::fit(
+            &EngineConfig::default(),
+            &samples,
+            &params,
+            time::OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        let rows = training_features(&EngineConfig::default(), &samples).unwrap();
+        let x = ndarray::Array2::from_shape_vec((rows.len(), 4), rows.concat()).unwrap();
+        let names = HOST_FEATURES.map(str::to_owned).to_vec();
+        let by_hand =
+            ModelArtifact::train(&params, x.view(), names, time::OffsetDateTime::UNIX_EPOCH)
+                .unwrap();
+        assert_eq!(fitted.to_json().unwrap(), by_hand.to_json().unwrap());
+        assert!(HostForest::new(fitted).is_ok());
+    }
+
+    #[test]
+    fn fit_needs_samples_past_the_warmup() {
+        let params = IsolationForestParams::new().seed(7).check().unwrap();
+        let err = HostForest::fit(
+            &EngineConfig::default(),
+            &history(2, 100),
+            &params,
+            time::OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("samples"), "{err}");
     }
 
     #[test]
