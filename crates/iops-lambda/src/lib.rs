@@ -60,7 +60,10 @@ use iops_store::{DynamoOptions, DynamoStore, SqliteStore, Store, StoreError, Tab
 use thiserror::Error;
 use tracing_subscriber::fmt::MakeWriter;
 
-pub use canary::{CanaryScorer, SageMakerEndpoint};
+pub use canary::SageMakerEndpoint;
+
+/// The Lambda's scorer: the built-in engine, and the SageMaker endpoint as its canary.
+pub type CanaryScorer = iops_service::CanaryScorer<SageMakerEndpoint>;
 pub use config::{Config, ConfigError, StoreChoice};
 pub use handler::{App, MetricsSink};
 

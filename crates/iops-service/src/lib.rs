@@ -24,11 +24,13 @@
 //! ```
 #![warn(missing_docs)]
 
+mod canary;
 mod error;
 mod reorder;
 mod scorer;
 mod service;
 
+pub use canary::{routes_to_canary, CanaryScorer, RemoteScore, RemoteScorer};
 pub use error::ServiceError;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{

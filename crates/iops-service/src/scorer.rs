@@ -1,7 +1,7 @@
 //! The seam between the pipeline and the models that score a sample. The built-in engine is
-//! [`BuiltinScorer`]; the Lambda's SageMaker canary (iops-lambda's `CanaryScorer`) is another
-//! [`Scorer`] that routes a share of requests to the endpoint and falls back to the built-in
-//! one.
+//! [`BuiltinScorer`]; the canary ([`CanaryScorer`](crate::CanaryScorer)) is another
+//! [`Scorer`] that routes a share of requests to a remote model (the Lambda's SageMaker
+//! endpoint) and falls back to the built-in one.
 
 use std::fmt::Debug;
 
