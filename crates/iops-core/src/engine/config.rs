@@ -391,6 +391,15 @@ mod tests {
     }
 
     #[test]
+    fn the_level_span_keeps_its_old_name_and_the_long_level_is_gone() {
+        let p: EngineParams = serde_json::from_str(r#"{"short_level_seconds": 900}"#).unwrap();
+        assert_eq!(p.level_seconds, 900.0);
+        let err =
+            serde_json::from_str::<EngineParams>(r#"{"long_level_seconds": 28800}"#).unwrap_err();
+        assert!(err.to_string().contains("long_level_seconds"), "{err}");
+    }
+
+    #[test]
     fn old_sample_counts_are_unknown_fields() {
         let err = serde_json::from_str::<EngineParams>(r#"{"window": 288}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `window`"), "{err}");

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::calibrate::SurpriseCalibrator;
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
+use crate::Error;
 
 /// Nats a sample's surprise must exceed to add to the evidence: twice what a calibrated
 /// surprise averages when nothing is wrong.
@@ -41,10 +42,35 @@ pub(crate) struct EvidenceScore<const L: usize> {
 
 /// The evidence of persistent surprise of `L` series, and its calibration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "EvidenceState<L>")]
 pub(crate) struct Evidence<const L: usize> {
     /// Nats gathered per lane (>= 0).
     sum: Lanes<f64, L>,
     calibration: SurpriseCalibrator<L>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceState<const L: usize> {
+    sum: Lanes<f64, L>,
+    calibration: SurpriseCalibrator<L>,
+}
+
+impl<const L: usize> TryFrom<EvidenceState<L>> for Evidence<L> {
+    type Error = Error;
+
+    fn try_from(s: EvidenceState<L>) -> Result<Self, Error> {
+        if !s.sum.iter().all(|v| v.is_finite() && *v >= 0.0) {
+            return Err(Error::Decode {
+                what: "engine evidence state",
+                reason: "evidence sums must be finite and >= 0".into(),
+            });
+        }
+        Ok(Evidence {
+            sum: s.sum,
+            calibration: s.calibration,
+        })
+    }
 }
 
 impl<const L: usize> Evidence<L> {
@@ -128,6 +154,18 @@ mod tests {
             "a spike adds one step at most"
         );
         assert!(after_spike < last - 1.0, "spike {after_spike} vs {last}");
+    }
+
+    #[test]
+    fn a_stored_state_with_a_bad_sum_is_refused() {
+        let mut m = model();
+        let s = m.score();
+        m.learn(&s, Lanes([7.0]));
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Evidence<1>>(&json).unwrap(), m);
+        let bad = json.replace("\"sum\":[5.0]", "\"sum\":[-1.0]");
+        assert_ne!(bad, json);
+        assert!(serde_json::from_str::<Evidence<1>>(&bad).is_err());
     }
 
     #[test]
