@@ -209,10 +209,7 @@ fn fleet_forest(args: &DemoArgs) -> Result<Option<(ModelArtifact, String)>> {
         return Ok(None);
     }
     if let Some(path) = &args.model {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let model = ModelArtifact::from_slice(&bytes)
-            .with_context(|| format!("{}: not a model artifact", path.display()))?;
+        let model = iops_service::read_model(path)?;
         return Ok(Some((model, format!("loaded from {}", path.display()))));
     }
     let history = Fleet::new(FleetParams {

@@ -53,8 +53,7 @@ pub mod handler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use iops_core::artifact::ModelArtifact;
-use iops_core::engine::{EngineConfig, HOST_FEATURES};
+use iops_core::engine::EngineConfig;
 use iops_service::{BuiltinScorer, Service, ServiceConfig};
 use iops_store::{DynamoOptions, DynamoStore, SqliteStore, Store, StoreError, TableNames};
 use thiserror::Error;
@@ -122,32 +121,14 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, StartupE
 }
 
 /// Reads MODEL_PATH (a `model.json`, or a directory holding one) into the engine's
-/// configuration. Only a host forest (trained on [`HOST_FEATURES`], as `iops train` writes)
-/// fits the built-in engine; any other model is a startup error.
+/// configuration ([`iops_service::load_engine`]). Only a host forest (trained on
+/// [`HOST_FEATURES`](iops_core::engine::HOST_FEATURES), as `iops train` writes) fits the
+/// built-in engine; any other model is a startup error.
 pub fn load_engine(model_path: Option<&Path>) -> Result<EngineConfig, StartupError> {
-    let Some(path) = model_path else {
-        return Ok(EngineConfig::default());
-    };
-    let file = if path.is_dir() {
-        path.join("model.json")
-    } else {
-        path.to_path_buf()
-    };
-    let model_err = |reason: String| StartupError::Model {
-        path: file.clone(),
-        reason,
-    };
-    let bytes = std::fs::read(&file).map_err(|e| model_err(e.to_string()))?;
-    let artifact = ModelArtifact::from_slice(&bytes).map_err(|e| model_err(e.to_string()))?;
-    if artifact.feature_names() != HOST_FEATURES {
-        return Err(model_err(format!(
-            "not a host forest: its features are {:?}, the built-in engine needs {HOST_FEATURES:?} (`iops train` writes them)",
-            artifact.feature_names()
-        )));
-    }
-    EngineConfig::default()
-        .with_forest(artifact)
-        .map_err(|e| model_err(e.to_string()))
+    iops_service::load_engine(model_path).map_err(|e| StartupError::Model {
+        path: e.path,
+        reason: e.reason,
+    })
 }
 
 /// Cold start: the store, the engine (with MODEL_PATH's forest), the canary's client, the

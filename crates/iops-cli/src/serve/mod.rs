@@ -141,20 +141,17 @@ impl AppState {
     }
 }
 
-/// The engine and its description: streaming models, plus the forest of `model` if given.
+/// The engine and its description: streaming models, plus the forest of `model` if given
+/// (a `model.json`, or a directory holding one; read by [`iops_service::load_engine`]).
 pub fn engine_with(model: Option<&Path>) -> Result<(EngineConfig, String)> {
-    let config = EngineConfig::default();
-    let Some(path) = model else {
-        return Ok((
-            config,
-            "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
-        ));
+    let config = iops_service::load_engine(model)?;
+    let description = match (model, config.forest()) {
+        (Some(path), Some(forest)) => {
+            forest_description(forest.model(), &format!("from {}", path.display()))
+        }
+        _ => "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
     };
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let artifact = ModelArtifact::from_slice(&bytes)
-        .with_context(|| format!("{}: not a model artifact", path.display()))?;
-    let description = forest_description(&artifact, &format!("from {}", path.display()));
-    Ok((config.with_forest(artifact)?, description))
+    Ok((config, description))
 }
 
 /// "streaming per-metric models + fleet forest of N trees (created …, from …)".

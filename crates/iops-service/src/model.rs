@@ -1,0 +1,66 @@
+//! The built-in engine's fleet forest, read from disk: one loader for the Lambda
+//! (MODEL_PATH), `iops serve --model` and `iops demo --model`. It reads the file, verifies it
+//! (size, format version, checksum: `ModelArtifact::from_slice`), checks that it is a host
+//! forest, and builds the engine's configuration; [`BuiltinScorer`](crate::BuiltinScorer)
+//! then names the model by its checksum.
+
+use std::path::{Path, PathBuf};
+
+use iops_core::artifact::ModelArtifact;
+use iops_core::engine::{EngineConfig, HOST_FEATURES};
+use thiserror::Error;
+
+/// A model file that cannot be read, is not a model artifact, or is not a host forest.
+#[derive(Debug, Error)]
+#[error("{path}: {reason}")]
+pub struct ModelError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// `path` itself, or `path/model.json` when it is a directory (as SageMaker and the
+/// Lambda's layer lay models out).
+pub fn model_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads and verifies the model artifact at `path` (a file, or a directory holding
+/// `model.json`).
+pub fn read_model(path: &Path) -> Result<ModelArtifact, ModelError> {
+    let file = model_file(path);
+    let error = |reason: String| ModelError {
+        path: file.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&file).map_err(|e| error(e.to_string()))?;
+    ModelArtifact::from_slice(&bytes).map_err(|e| error(e.to_string()))
+}
+
+/// The built-in engine's configuration: the defaults, with the host forest at `path` when
+/// one is given. Only a host forest (trained on [`HOST_FEATURES`], as `iops train` writes)
+/// fits the engine; any other model is an error naming the file.
+pub fn load_engine(path: Option<&Path>) -> Result<EngineConfig, ModelError> {
+    let Some(path) = path else {
+        return Ok(EngineConfig::default());
+    };
+    let artifact = read_model(path)?;
+    let error = |reason: String| ModelError {
+        path: model_file(path),
+        reason,
+    };
+    if artifact.feature_names() != HOST_FEATURES {
+        return Err(error(format!(
+            "not a host forest: its features are {:?}, the built-in engine needs {HOST_FEATURES:?} (`iops train` writes them)",
+            artifact.feature_names()
+        )));
+    }
+    EngineConfig::default()
+        .with_forest(artifact)
+        .map_err(|e| error(e.to_string()))
+}
