@@ -3,7 +3,8 @@
 //! A seeded synthetic fleet for iops: hosts with roles (web, db, batch) and their own
 //! baselines, daily and weekly cycles, autocorrelated noise, routine nightly jobs, and
 //! labelled incidents (CPU spike, memory leak, disk I/O storm, network outage, level shift).
-//! No I/O. The same [`FleetParams`] give the same data on every platform.
+//! No file or network I/O: the metrics CSV format ([`csv_file`]) reads and writes through
+//! `Read` and `Write`. The same [`FleetParams`] give the same data on every platform.
 //!
 //! ```
 //! use iops_synth::{Fleet, FleetParams, IncidentKind};
@@ -26,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod csv_file;
 mod fleet;
 mod incident;
 mod profile;
