@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use iops_core::artifact::ModelArtifact;
-use iops_core::engine::{EngineConfig, HOST_FEATURES};
+use iops_core::engine::EngineConfig;
 use thiserror::Error;
 
 /// A model file that cannot be read, is not a model artifact, or is not a host forest.
@@ -33,34 +33,33 @@ pub fn model_file(path: &Path) -> PathBuf {
 /// Reads and verifies the model artifact at `path` (a file, or a directory holding
 /// `model.json`).
 pub fn read_model(path: &Path) -> Result<ModelArtifact, ModelError> {
-    let file = model_file(path);
+    read_file(&model_file(path))
+}
+
+fn read_file(file: &Path) -> Result<ModelArtifact, ModelError> {
     let error = |reason: String| ModelError {
-        path: file.clone(),
+        path: file.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(&file).map_err(|e| error(e.to_string()))?;
+    let bytes = std::fs::read(file).map_err(|e| error(e.to_string()))?;
     ModelArtifact::from_slice(&bytes).map_err(|e| error(e.to_string()))
 }
 
 /// The built-in engine's configuration: the defaults, with the host forest at `path` when
-/// one is given. Only a host forest (trained on [`HOST_FEATURES`], as `iops train` writes)
-/// fits the engine; any other model is an error naming the file.
+/// one is given. Only a host forest (trained on
+/// [`HOST_FEATURES`](iops_core::engine::HOST_FEATURES), as `iops train` writes)
+/// fits the engine (`HostForest::new` checks it); any other model is an error naming the
+/// file and `feature_names`.
 pub fn load_engine(path: Option<&Path>) -> Result<EngineConfig, ModelError> {
     let Some(path) = path else {
         return Ok(EngineConfig::default());
     };
-    let artifact = read_model(path)?;
-    let error = |reason: String| ModelError {
-        path: model_file(path),
-        reason,
-    };
-    if artifact.feature_names() != HOST_FEATURES {
-        return Err(error(format!(
-            "not a host forest: its features are {:?}, the built-in engine needs {HOST_FEATURES:?} (`iops train` writes them)",
-            artifact.feature_names()
-        )));
-    }
+    let file = model_file(path);
+    let artifact = read_file(&file)?;
     EngineConfig::default()
         .with_forest(artifact)
-        .map_err(|e| error(e.to_string()))
+        .map_err(|e| ModelError {
+            path: file,
+            reason: e.to_string(),
+        })
 }

@@ -48,7 +48,7 @@ fn what_is_not_a_verified_host_forest_names_the_file() {
     assert_ne!(tampered, json);
     std::fs::write(&edited, tampered).unwrap();
     let missing = dir.path().join("missing.json");
-    for (path, says) in [(&raw, "not a host forest"), (&edited, ""), (&missing, "")] {
+    for (path, says) in [(&raw, "feature_names"), (&edited, ""), (&missing, "")] {
         let e = load_engine(Some(path)).unwrap_err();
         assert_eq!(&e.path, path);
         assert!(
