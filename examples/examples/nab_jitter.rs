@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use iops_core::engine::{EngineConfig, SeriesScorer};
-use iops_core::eval::nab::{parse_profiles, parse_timestamp, score_corpus, FileScores, LabelSet};
+use iops_eval::nab::{parse_profiles, parse_timestamp, score_corpus, FileScores, LabelSet};
 use iops_service::host_reorder_window;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};

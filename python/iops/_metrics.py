@@ -1,4 +1,4 @@
-"""Evaluation metrics (iops_core::eval): ROC AUC, average precision, NAB score."""
+"""Evaluation metrics (iops_eval): ROC AUC, average precision, NAB score."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-//! Evaluation metrics of iops_core::eval: ROC AUC, average precision and the NAB score.
+//! Evaluation metrics of iops_eval: ROC AUC, average precision and the NAB score.
 
 use std::borrow::Cow;
 
-use iops_core::eval::nab::{self, CostMatrix, FileScores, LabelSet};
-use iops_core::eval::roc;
+use iops_eval::nab::{self, CostMatrix, FileScores, LabelSet};
+use iops_eval::roc;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

@@ -1,7 +1,7 @@
 """ROC AUC parity with scikit-learn's IsolationForest on the tabular outlier sets, through the
 Python binding: 100 trees, 256 samples, fit and score on all rows, mean of seeds 0–4, against
 scikit-learn's mean in shared/data/README.md, within the issue's 0.01 on every set (as
-crates/iops-core/tests/forest_parity.rs). The forest grows scikit-learn's own trees for a
+crates/iops-eval/tests/forest_parity.rs). The forest grows scikit-learn's own trees for a
 seed (test_sklearn_trees.py), so the means agree to the README's rounding."""
 
 from __future__ import annotations

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use iops_core::engine::{score_series, EngineConfig};
-
-use crate::nab_dir::{parallel_map, read_series, results_file, write_results, NabDir};
+use iops_core::engine::EngineConfig;
+use iops_eval::nab_dir::detect;
 
 /// Input/output layouts `detect` understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,36 +38,14 @@ pub fn run(args: &DetectArgs) -> Result<()> {
 }
 
 fn detect_nab(args: &DetectArgs) -> Result<()> {
-    if args.detector.is_empty() || args.detector.contains(['/', '\\']) {
-        bail!("--detector must be a plain name, got {:?}", args.detector);
-    }
-    let dir = NabDir::open(&args.data)?;
-    let files = dir.data_files()?;
-    if files.is_empty() {
-        bail!(
-            "no data/<category>/<file>.csv under {}",
-            args.data.display()
-        );
-    }
-    let config = EngineConfig::default();
-    let rows = parallel_map(&files, |rel| -> Result<usize> {
-        let data_path = dir.data_file(rel);
-        let series = read_series(&data_path)?;
-        let scores = score_series(&config, &series.timestamps, &series.values)
-            .with_context(|| format!("engine failed on {}", data_path.display()))?;
-        write_results(
-            &results_file(&args.out, &args.detector, rel)?,
-            &series,
-            &scores,
-        )?;
-        Ok(scores.len())
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>>>()?;
+    let (files, rows) = detect(
+        &args.data,
+        &args.out,
+        &args.detector,
+        &EngineConfig::default(),
+    )?;
     eprintln!(
-        "scored {} files ({} rows) into {}",
-        files.len(),
-        rows.iter().sum::<usize>(),
+        "scored {files} files ({rows} rows) into {}",
         args.out.join(&args.detector).display()
     );
     Ok(())

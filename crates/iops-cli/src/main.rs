@@ -4,7 +4,6 @@ mod demo;
 mod detect;
 mod eval;
 mod loadgen;
-mod nab_dir;
 mod serve;
 mod tabular;
 mod train;

@@ -1,16 +1,11 @@
 //! `iops eval tabular`: isolation-forest ROC AUC and average precision on labelled CSV sets
 //! (first column `label`, 1 = anomaly; the rest are features), mean over seeds.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use iops_core::eval::roc::{average_precision, roc_auc};
-use iops_core::forest::IsolationForestParams;
-use iops_core::ndarray::Array2;
-use iops_core::ParamGuard;
-use serde::Serialize;
+use iops_eval::tabular::{eval_tabular, TabularOptions};
 
 #[derive(Debug, Args)]
 pub struct TabularArgs {
@@ -32,192 +27,14 @@ pub struct TabularArgs {
     pub reference: Option<PathBuf>,
 }
 
-/// One labelled table.
-#[derive(Debug)]
-pub struct Table {
-    pub x: Array2<f64>,
-    pub labels: Vec<bool>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileReport {
-    pub set: String,
-    pub rows: usize,
-    pub features: usize,
-    pub anomalies: usize,
-    /// Mean over seeds.
-    pub roc_auc: f64,
-    /// Mean over seeds.
-    pub average_precision: f64,
-    pub roc_auc_per_seed: Vec<f64>,
-    /// The reference ROC AUC (scikit-learn, from the reference table), when listed.
-    pub reference_roc_auc: Option<f64>,
-    /// `roc_auc - reference_roc_auc`.
-    pub delta: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TabularReport {
-    pub n_trees: usize,
-    pub max_samples: usize,
-    pub seeds: Vec<u64>,
-    pub reference: Option<String>,
-    pub files: Vec<FileReport>,
-}
-
 pub fn run(args: &TabularArgs) -> Result<()> {
-    let report = eval_tabular(args)?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
-}
-
-/// Reads a labelled CSV: header row, first column the label (0/1), the rest numbers.
-pub fn read_table(path: &Path) -> Result<Table> {
-    let mut rdr =
-        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let width = rdr.headers()?.len();
-    if width < 2 {
-        bail!(
-            "{}: need a label column and at least one feature",
-            path.display()
-        );
-    }
-    let d = width - 1;
-    let mut values = Vec::new();
-    let mut labels = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: row {}", path.display(), i + 2))?;
-        if rec.len() != width {
-            bail!(
-                "{}: row {} has {} columns, expected {width}",
-                path.display(),
-                i + 2,
-                rec.len()
-            );
-        }
-        for (j, field) in rec.iter().enumerate() {
-            let v: f64 = field.trim().parse().with_context(|| {
-                format!(
-                    "{}: row {}, column {}: {field:?} is not a number",
-                    path.display(),
-                    i + 2,
-                    j + 1
-                )
-            })?;
-            if j == 0 {
-                if v != 0.0 && v != 1.0 {
-                    bail!(
-                        "{}: row {}, column 1 (label): must be 0 or 1, got {field:?}",
-                        path.display(),
-                        i + 2
-                    );
-                }
-                labels.push(v == 1.0);
-            } else if v.is_finite() {
-                values.push(v);
-            } else {
-                bail!(
-                    "{}: row {}, column {}: {field:?} is not a finite number",
-                    path.display(),
-                    i + 2,
-                    j + 1
-                );
-            }
-        }
-    }
-    let x = Array2::from_shape_vec((labels.len(), d), values)?;
-    Ok(Table { x, labels })
-}
-
-/// Reference ROC AUC per set from a markdown table whose first column is the set name and
-/// last column the AUC (rows with a non-numeric last cell are skipped).
-pub fn parse_reference(markdown: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in markdown.lines() {
-        let cells: Vec<&str> = line
-            .trim()
-            .trim_matches('|')
-            .split('|')
-            .map(str::trim)
-            .collect();
-        if cells.len() < 5 {
-            continue;
-        }
-        if let (Some(name), Some(Ok(auc))) = (cells.first(), cells.last().map(|c| c.parse::<f64>()))
-        {
-            if (0.0..=1.0).contains(&auc) && !name.is_empty() {
-                out.insert((*name).to_owned(), auc);
-            }
-        }
-    }
-    out
-}
-
-pub fn eval_tabular(args: &TabularArgs) -> Result<TabularReport> {
-    if args.seeds.is_empty() {
-        bail!("--seeds must list at least one seed");
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.data)
-        .with_context(|| format!("cannot read {}", args.data.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("no *.csv in {}", args.data.display());
-    }
-    let reference_path = args.reference.clone().or_else(|| {
-        let p = args.data.parent()?.join("README.md");
-        p.exists().then_some(p)
-    });
-    let reference = match &reference_path {
-        Some(p) => parse_reference(
-            &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
-        ),
-        None => BTreeMap::new(),
-    };
-    let mut reports = Vec::new();
-    for path in &files {
-        let set = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let table = read_table(path)?;
-        let mut aucs = Vec::new();
-        let mut aps = Vec::new();
-        for &seed in &args.seeds {
-            let forest = IsolationForestParams::new()
-                .n_trees(args.n_trees)
-                .max_samples(args.max_samples)
-                .seed(seed)
-                .check()?
-                .fit(table.x.view())
-                .with_context(|| format!("fit failed on {}", path.display()))?;
-            let scores = forest.score_samples(table.x.view())?;
-            let scores = scores.to_vec();
-            aucs.push(roc_auc(&scores, &table.labels).with_context(|| set.clone())?);
-            aps.push(average_precision(&scores, &table.labels).with_context(|| set.clone())?);
-        }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let roc = mean(&aucs);
-        let reference_roc_auc = reference.get(&set).copied();
-        reports.push(FileReport {
-            rows: table.labels.len(),
-            features: table.x.ncols(),
-            anomalies: table.labels.iter().filter(|&&l| l).count(),
-            roc_auc: roc,
-            average_precision: mean(&aps),
-            roc_auc_per_seed: aucs,
-            delta: reference_roc_auc.map(|r| roc - r),
-            reference_roc_auc,
-            set,
-        });
-    }
-    Ok(TabularReport {
+    let report = eval_tabular(&TabularOptions {
+        data: args.data.clone(),
+        seeds: args.seeds.clone(),
         n_trees: args.n_trees,
         max_samples: args.max_samples,
-        seeds: args.seeds.clone(),
-        reference: reference_path.map(|p| p.display().to_string()),
-        files: reports,
-    })
+        reference: args.reference.clone(),
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iops_core::eval::nab::{parse_timestamp, window_rows, LabelSet};
+use iops_eval::nab::{parse_timestamp, window_rows, LabelSet};
 
 const CLOUDWATCH: &str = "realAWSCloudwatch";
 const PROFILES: [&str; 3] = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"];

@@ -129,7 +129,7 @@ impl From<linfa::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Returns `Ok(x)` when `x` is finite, else a [`Error::NonFinite`] naming `field`.
-pub(crate) fn finite(field: &str, x: f64) -> Result<f64> {
+pub fn finite(field: &str, x: f64) -> Result<f64> {
     if x.is_finite() {
         Ok(x)
     } else {

@@ -1,23 +1,21 @@
 //! # iops-core
 //!
 //! The anomaly-detection engine of iops, with no I/O: wire types, streaming detectors,
-//! the insight engine that turns detector outputs into insights, and the evaluation
-//! metrics (NAB scoring) that show how well it detects.
+//! the isolation forest, and the insight engine that turns detector outputs into insights.
+//! How well it detects is measured by `iops-eval` (NAB scoring, ROC).
 #![warn(missing_docs)]
 
 pub mod artifact;
 pub mod detector;
 pub mod engine;
 mod error;
-pub mod eval;
 pub mod forest;
 mod insight;
 mod metric;
 mod param_guard;
 mod timestamp;
 
-pub(crate) use error::finite;
-pub use error::{Error, Result};
+pub use error::{finite, Error, Result};
 pub use insight::{Driver, Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).

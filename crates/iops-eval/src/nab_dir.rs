@@ -6,7 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use iops_core::eval::nab::{parse_profiles, parse_timestamp, LabelSet, Profile};
+use iops_core::engine::{score_series, EngineConfig};
+use rayon::prelude::*;
+
+use crate::nab::{parse_profiles, parse_timestamp, LabelSet, Profile};
 
 /// A NAB data directory, checked to have the three parts.
 #[derive(Debug, Clone)]
@@ -15,6 +18,7 @@ pub struct NabDir {
 }
 
 impl NabDir {
+    /// Opens `root`; the error names the part that is missing.
     pub fn open(root: &Path) -> Result<Self> {
         if !root.is_dir() {
             bail!(
@@ -37,6 +41,7 @@ impl NabDir {
         Ok(dir)
     }
 
+    /// DIR/data.
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
@@ -49,12 +54,14 @@ impl NabDir {
         self.root.join("config").join("profiles.json")
     }
 
+    /// The labelled windows (labels/combined_windows.json).
     pub fn labels(&self) -> Result<LabelSet> {
         let path = self.labels_path();
         let text = read_text(&path)?;
         LabelSet::parse(&text).with_context(|| format!("reading {}", path.display()))
     }
 
+    /// The cost profiles (config/profiles.json), in the file's order.
     pub fn profiles(&self) -> Result<Vec<Profile>> {
         let path = self.profiles_path();
         let text = read_text(&path)?;
@@ -119,9 +126,13 @@ fn file_name(p: &Path) -> Result<String> {
 /// One data file: the raw text of each row (written back unchanged) and the parsed values.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
+    /// Each row's timestamp as written.
     pub timestamp_text: Vec<String>,
+    /// Each row's value as written.
     pub value_text: Vec<String>,
+    /// Seconds since the epoch.
     pub timestamps: Vec<f64>,
+    /// The values.
     pub values: Vec<f64>,
 }
 
@@ -238,35 +249,32 @@ pub fn write_results(path: &Path, series: &Series, scores: &[f64]) -> Result<()>
     Ok(())
 }
 
-/// Runs `f` over `items` on up to two worker threads; results come back in input order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 2);
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
+/// Scores every data file of `data` with the engine and writes the results under
+/// `out/<detector>/` in NAB's results layout; returns the files and rows scored.
+pub fn detect(
+    data: &Path,
+    out: &Path,
+    detector: &str,
+    config: &EngineConfig,
+) -> Result<(usize, usize)> {
+    if detector.is_empty() || detector.contains(['/', '\\']) {
+        bail!("--detector must be a plain name, got {detector:?}");
+    }
+    let dir = NabDir::open(data)?;
+    let files = dir.data_files()?;
+    if files.is_empty() {
+        bail!("no data/<category>/<file>.csv under {}", data.display());
+    }
+    let rows = files
+        .par_iter()
+        .map(|rel| -> Result<usize> {
+            let data_path = dir.data_file(rel);
+            let series = read_series(&data_path)?;
+            let scores = score_series(config, &series.timestamps, &series.values)
+                .with_context(|| format!("engine failed on {}", data_path.display()))?;
+            write_results(&results_file(out, detector, rel)?, &series, &scores)?;
+            Ok(scores.len())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((files.len(), rows.iter().sum()))
 }

@@ -18,7 +18,7 @@
 //!   `perfect = tpWeight * windows`, counting every window of the label set.
 //!
 //! ```
-//! use iops_core::eval::nab::{parse_profiles, score_corpus, FileScores, LabelSet};
+//! use iops_eval::nab::{parse_profiles, score_corpus, FileScores, LabelSet};
 //!
 //! let labels = LabelSet::parse(r#"{"cat/a.csv": [["2024-01-01 00:00:05", "2024-01-01 00:00:06"]]}"#)?;
 //! let profiles = parse_profiles(
@@ -40,7 +40,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{Error, Result};
+use iops_core::{Error, Result};
 
 /// Fraction of each file's rows that is probationary (not scored).
 pub const PROBATION_PCT: f64 = 0.15;

@@ -1,7 +1,7 @@
 //! Ranking metrics of anomaly scores against binary labels: ROC AUC and average precision,
 //! with tied scores handled as scikit-learn does (one curve point per distinct score).
 
-use crate::{finite, Error, Result};
+use iops_core::{finite, Error, Result};
 
 /// Cumulative (true positives, false positives) at each distinct score, highest first,
 /// with the totals of positives and negatives.

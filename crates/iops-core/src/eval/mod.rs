@@ -1,4 +1,0 @@
-//! Evaluation metrics: how well a detector's scores match labels.
-
-pub mod nab;
-pub mod roc;
