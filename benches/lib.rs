@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use iops_core::engine::{Assessment, EngineConfig, HostState};
+use iops_core::engine::{Assessment, EngineConfig, HostForest, HostState};
 use iops_core::{MetricSample, Timestamp};
 
 /// Samples that warm a host's state before a stream is measured: a week of 5-minute
@@ -14,12 +14,13 @@ pub const WARM_SAMPLES: usize = 2016;
 /// shorter), and the rest of the stream, to be measured.
 pub fn warm_host<'a>(
     config: &EngineConfig,
+    forest: Option<&HostForest>,
     stream: &'a [MetricSample],
 ) -> (HostState, &'a [MetricSample]) {
     let (warm, rest) = stream.split_at(WARM_SAMPLES.min(stream.len()));
     let mut state = HostState::new(config).expect("a checked config builds a state");
     for s in warm {
-        state.process(config, s).expect("valid sample");
+        state.process(config, forest, s).expect("valid sample");
     }
     (state, rest)
 }
@@ -31,12 +32,13 @@ pub fn warm_host<'a>(
 pub fn stream_host(
     state: &mut HostState,
     config: &EngineConfig,
+    forest: Option<&HostForest>,
     samples: &[MetricSample],
     out: &mut Assessment,
 ) {
     for s in samples {
         state
-            .process_into(config, black_box(s), out)
+            .process_into(config, forest, black_box(s), out)
             .expect("valid sample");
         black_box(&*out);
     }

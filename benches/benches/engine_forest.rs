@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use iops_benches::{day_shaped_host, stream_host, warm_host};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{training_features, Assessment, EngineConfig, HOST_FEATURES};
+use iops_core::engine::{training_features, Assessment, EngineConfig, HostForest, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::{MetricSample, ParamGuard};
@@ -27,16 +27,16 @@ fn engine_with_forest(c: &mut Criterion) {
     let names = HOST_FEATURES.map(str::to_owned).to_vec();
     let model =
         ModelArtifact::train(&params, x.view(), names, OffsetDateTime::UNIX_EPOCH).expect("fits");
-    let config = plain.with_forest(model).expect("host features");
+    let forest = HostForest::new(model).expect("host features");
 
     let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
-    let (warm, rest) = warm_host(&config, &stream);
+    let (warm, rest) = warm_host(&plain, Some(&forest), &stream);
     let mut group = c.benchmark_group("engine_forest");
     group.throughput(Throughput::Elements(rest.len() as u64));
     group.bench_function("host_sample_4_metrics", |b| {
         b.iter_batched_ref(
             || (warm.clone(), Assessment::default()),
-            |(state, out)| stream_host(state, &config, rest, out),
+            |(state, out)| stream_host(state, &plain, Some(&forest), rest, out),
             BatchSize::LargeInput,
         )
     });

@@ -21,14 +21,14 @@ fn engine(c: &mut Criterion) {
     let config = EngineConfig::default();
     let stream = day_shaped_host("bench-1", 20_000, 0x1057_5eed);
     // Warm state: a week of history, as a long-running host has.
-    let (warm, rest) = warm_host(&config, &stream);
+    let (warm, rest) = warm_host(&config, None, &stream);
 
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(rest.len() as u64));
     group.bench_function("host_sample_4_metrics", |b| {
         b.iter_batched_ref(
             || (warm.clone(), Assessment::default()),
-            |(state, out)| stream_host(state, &config, rest, out),
+            |(state, out)| stream_host(state, &config, None, rest, out),
             BatchSize::LargeInput,
         )
     });

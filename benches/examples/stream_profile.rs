@@ -19,9 +19,9 @@ fn main() {
         .unwrap_or(18_000);
     let config = EngineConfig::default();
     let stream = day_shaped_host("bench-1", WARM_SAMPLES + n, 0x1057_5eed);
-    let (mut state, rest) = warm_host(&config, &stream);
+    let (mut state, rest) = warm_host(&config, None, &stream);
     let mut out = Assessment::default();
-    stream_host(&mut state, &config, rest, &mut out);
+    stream_host(&mut state, &config, None, rest, &mut out);
     println!(
         "{} samples streamed, last score {:.4}",
         rest.len(),

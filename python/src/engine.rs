@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use iops_core::artifact::ModelArtifact;
-use iops_core::engine::{self, Assessment, EngineConfig, EngineParams, HostState};
+use iops_core::engine::{self, Assessment, EngineConfig, EngineParams, HostForest, HostState};
 use iops_core::{Error, Metric, MetricSample, Result, Timestamp};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyTypeError;
@@ -135,7 +135,7 @@ pub struct InsightEngine {
 impl InsightEngine {
     /// Keyword arguments are the fields of the Rust `EngineParams` (window, season, …,
     /// cooldown); unset ones keep their defaults. See `InsightEngine.default_params()`.
-    /// `model` is a host forest (`EngineConfig::with_forest`): a `ForestModel` or fitted
+    /// `model` is a host forest (`HostForest`, beside the parameters): a `ForestModel` or fitted
     /// `IsolationForest` trained on `host_features` (feature names `HOST_FEATURES`, as
     /// train.py and `iops train` write them); with it, insights name their `drivers` and
     /// `multi_metric_anomaly` insights can appear. Another model is an InvalidFieldError
@@ -147,12 +147,12 @@ impl InsightEngine {
         model: Option<&Bound<'_, PyAny>>,
         params: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut config = engine_config(py, params)?;
+        let mut inner = engine::InsightEngine::new(engine_config(py, params)?);
         if let Some(m) = model {
-            config = config.with_forest(host_model(m)?).or_raise(py)?;
+            inner = inner.with_forest(HostForest::new(host_model(m)?).or_raise(py)?);
         }
         Ok(Self {
-            inner: engine::InsightEngine::new(config),
+            inner,
             buf: Assessment::default(),
         })
     }
@@ -161,7 +161,6 @@ impl InsightEngine {
     #[getter]
     fn model(&self) -> Option<ForestModel> {
         self.inner
-            .config()
             .forest()
             .map(|f| ForestModel::from_artifact(f.model().clone()))
     }
@@ -242,7 +241,6 @@ impl InsightEngine {
             params: self.inner.config().params().clone(),
             model: self
                 .inner
-                .config()
                 .forest()
                 .map(|f| f.model().to_json())
                 .transpose()
@@ -266,12 +264,11 @@ impl InsightEngine {
         let s: EngineState = serde_json::from_str(state)
             .map_err(|e| decode("engine state", e))
             .or_raise(py)?;
-        let mut config = s.params.check().or_raise(py)?;
+        let mut inner = engine::InsightEngine::new(s.params.check().or_raise(py)?);
         if let Some(json) = s.model {
             let model = ModelArtifact::from_slice(json.as_bytes()).or_raise(py)?;
-            config = config.with_forest(model).or_raise(py)?;
+            inner = inner.with_forest(HostForest::new(model).or_raise(py)?);
         }
-        let mut inner = engine::InsightEngine::new(config);
         for (h, st) in s.hosts {
             inner.restore_host(h, st);
         }
@@ -355,7 +352,7 @@ fn host_run(
         sample.disk_io = v[2];
         sample.network_io = v[3];
         state
-            .process_into(config, &sample, &mut out)
+            .process_into(config, None, &sample, &mut out)
             .map_err(|e| at(e.field().unwrap_or("sample").to_owned(), e.to_string()))?;
         if !state.forest_ready(config) {
             continue;
@@ -384,7 +381,7 @@ pub fn host_features<'py>(
     params: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     use rayon::prelude::*;
-    let config = engine_config(py, params)?.without_forest();
+    let config = engine_config(py, params)?;
     let (t, h) = (slice(&timestamps), crate::args::slice_i64(&host));
     let x = values.as_array();
     let n = t.len();

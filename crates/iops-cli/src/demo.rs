@@ -18,6 +18,8 @@ use iops_core::engine::{EngineConfig, HostForest, InsightEngine};
 use iops_core::forest::IsolationForestParams;
 use iops_core::{Insight, InsightType, MetricSample, ParamGuard, Severity};
 use iops_synth::{Fleet, FleetParams, Incident, Role};
+
+use crate::serve::{ServedEngine, NO_FOREST};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -150,7 +152,7 @@ impl Sink {
 }
 
 /// Starts the demo's server on its engine.
-fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> Result<Served> {
+fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
     let (dir, db) = match &args.db {
         Some(db) => (None, db.clone()),
         None => {
@@ -168,13 +170,7 @@ fn start_server(args: &DemoArgs, config: EngineConfig, description: String) -> R
         .context("cannot start the async runtime")?;
     // Demo data is not precious: durable against a crash of the process, not power loss.
     let store = crate::serve::open_store(&db, crate::serve::Durability::Normal)?;
-    let state = runtime.block_on(crate::serve::AppState::new(
-        store,
-        config,
-        description,
-        64 * 1024,
-        None,
-    ))?;
+    let state = runtime.block_on(crate::serve::AppState::new(store, engine, 64 * 1024, None))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(args.addr))
         .with_context(|| format!("cannot bind {} (use --addr)", args.addr))?;
@@ -316,14 +312,18 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     };
     let mut out = std::io::stdout().lock();
     print_intro(&mut out, &fleet, args, style)?;
-    let (config, description) = demo_engine(&mut out, args)?;
+    let engine = demo_engine(&mut out, args)?;
     writeln!(out)?;
     let started = Instant::now();
     let deadline = args.duration.map(|d| started + d);
     let mut sink = if args.terminal {
-        Sink::Local(Box::new(InsightEngine::new(config)))
+        let local = InsightEngine::new(engine.config);
+        Sink::Local(Box::new(match engine.forest {
+            Some(forest) => local.with_forest(forest),
+            None => local,
+        }))
     } else {
-        let served = start_server(args, config, description)?;
+        let served = start_server(args, engine)?;
         print_dashboard_intro(&mut out, &served, args, style)?;
         Sink::Served(Box::new(served))
     };
@@ -415,9 +415,10 @@ fn print_intro(out: &mut impl Write, fleet: &Fleet, args: &DemoArgs, style: Styl
     Ok(())
 }
 
-/// The engine's configuration (with the fleet forest, unless there is none) and the model
+/// The engine's configuration, the fleet forest (unless there is none) and the model
 /// description the dashboard shows.
-fn demo_engine(out: &mut impl Write, args: &DemoArgs) -> Result<(EngineConfig, String)> {
+fn demo_engine(out: &mut impl Write, args: &DemoArgs) -> Result<ServedEngine> {
+    let config = EngineConfig::default();
     match fleet_forest(args)? {
         Some((model, how)) => {
             writeln!(
@@ -426,14 +427,19 @@ fn demo_engine(out: &mut impl Write, args: &DemoArgs) -> Result<(EngineConfig, S
                 model.forest().n_trees()
             )?;
             let description = crate::serve::forest_description(&model, "demo");
-            Ok((EngineConfig::default().with_forest(model)?, description))
+            Ok(ServedEngine {
+                config,
+                forest: Some(HostForest::new(model)?),
+                description,
+            })
         }
         None => {
             writeln!(out, "No fleet forest: streaming per-metric models only.")?;
-            Ok((
-                EngineConfig::default(),
-                "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
-            ))
+            Ok(ServedEngine {
+                config,
+                forest: None,
+                description: NO_FOREST.to_owned(),
+            })
         }
     }
 }

@@ -271,13 +271,13 @@ fn restored_host_state_continues_identically() {
     let config = EngineConfig::default();
     let mut live = HostState::new(&config).expect("valid config");
     for s in &samples[..AT] {
-        live.process(&config, s).expect("valid");
+        live.process(&config, None, s).expect("valid");
     }
     let json = serde_json::to_string(&live).expect("serialises");
     let mut restored: HostState = serde_json::from_str(&json).expect("deserialises");
     for s in &samples[AT..] {
-        let a = live.process(&config, s).expect("valid");
-        let b = restored.process(&config, s).expect("valid");
+        let a = live.process(&config, None, s).expect("valid");
+        let b = restored.process(&config, None, s).expect("valid");
         assert_eq!(a, b);
         for (oa, ob) in a.metrics.iter().zip(&b.metrics) {
             assert_eq!(oa.score.to_bits(), ob.score.to_bits());
@@ -359,7 +359,7 @@ fn assessments_round_trip_through_json_from_the_first_sample() {
     let config = EngineConfig::default();
     let mut state = HostState::new(&config).unwrap();
     for (i, s) in host("web-1", 400, 11, |_, _| {}).iter().enumerate() {
-        let a = state.process(&config, s).unwrap();
+        let a = state.process(&config, None, s).unwrap();
         let json = serde_json::to_string(&a).unwrap();
         // the only null is the absent forest score (no forest configured)
         assert_eq!(json.matches("null").count(), 1, "sample {i}: {json}");

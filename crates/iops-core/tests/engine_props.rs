@@ -128,14 +128,14 @@ proptest! {
         let cut = ((rows.len() as f64) * split) as usize;
         let mut live = HostState::new(&config).expect("valid");
         for (i, v) in rows[..cut].iter().enumerate() {
-            live.process(&config, &sample(i, *v)).expect("valid sample");
+            live.process(&config, None, &sample(i, *v)).expect("valid sample");
         }
         let json = serde_json::to_string(&live).expect("serialises");
         let mut restored: HostState = serde_json::from_str(&json).expect("deserialises");
         prop_assert_eq!(&restored, &live);
         for (i, v) in rows.iter().enumerate().skip(cut) {
             let s = sample(i, *v);
-            let (a, b) = (live.process(&config, &s).expect("valid"), restored.process(&config, &s).expect("valid"));
+            let (a, b) = (live.process(&config, None, &s).expect("valid"), restored.process(&config, None, &s).expect("valid"));
             prop_assert_eq!(a, b);
         }
     }

@@ -17,12 +17,12 @@ use async_trait::async_trait;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::{HostState, HOST_FEATURES};
+use iops_core::engine::{EngineConfig, HostState, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::{MetricSample, ParamGuard, Timestamp};
 use iops_lambda::{build, App, Config, MetricsSink};
-use iops_service::Service;
+use iops_service::{BuiltinScorer, Service, ServiceConfig};
 use iops_store::{
     ids, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore, StateUpdate, Store,
     StoreError, StoredInsight, StoredMetric, StoredState,
@@ -195,8 +195,10 @@ fn host_forest_file(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn app_on(store: Arc<dyn Store>, model: Option<&std::path::Path>) -> App {
-    let engine = iops_lambda::load_engine(model).unwrap();
-    App::new(Arc::new(Service::new(store, engine)), MetricsSink::Off)
+    let scorer = BuiltinScorer::new(EngineConfig::default())
+        .with_forest(iops_lambda::load_forest(model).unwrap());
+    let service = Service::with_scorer(store, Arc::new(scorer), ServiceConfig::default());
+    App::new(Arc::new(service), MetricsSink::Off)
 }
 
 /// One POST /metrics: the event's JSON → lambda_http Request → the handler's response.
@@ -277,12 +279,12 @@ fn bench(c: &mut Criterion) {
     // The share of the handler that is the host state's JSON codec (iops-service stores the
     // state as serde JSON; a compact codec is its planned next step).
     {
-        let engine = iops_lambda::load_engine(None).unwrap();
+        let engine = EngineConfig::default();
         let mut state = HostState::new(&engine).unwrap();
         for i in (0..WARM).step_by(HOSTS as usize) {
             let e: serde_json::Value = serde_json::from_str(&event(i)).unwrap();
             let sample = MetricSample::from_json(e["body"].as_str().unwrap().as_bytes()).unwrap();
-            state.process(&engine, &sample).unwrap();
+            state.process(&engine, None, &sample).unwrap();
         }
         let bytes = serde_json::to_vec(&state).unwrap();
         eprintln!(

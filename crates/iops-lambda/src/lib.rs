@@ -53,7 +53,7 @@ pub mod handler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use iops_core::engine::EngineConfig;
+use iops_core::engine::{EngineConfig, HostForest};
 use iops_service::{BuiltinScorer, Service, ServiceConfig};
 use iops_store::{DynamoOptions, DynamoStore, SqliteStore, Store, StoreError, TableNames};
 use thiserror::Error;
@@ -120,12 +120,12 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, StartupE
     }
 }
 
-/// Reads MODEL_PATH (a `model.json`, or a directory holding one) into the engine's
-/// configuration ([`iops_service::load_engine`]). Only a host forest (trained on
+/// Reads MODEL_PATH (a `model.json`, or a directory holding one): the built-in engine's fleet
+/// forest ([`iops_service::load_forest`]). Only a host forest (trained on
 /// [`HOST_FEATURES`](iops_core::engine::HOST_FEATURES), as `iops train` writes) fits the
 /// built-in engine; any other model is a startup error.
-pub fn load_engine(model_path: Option<&Path>) -> Result<EngineConfig, StartupError> {
-    iops_service::load_engine(model_path).map_err(|e| StartupError::Model {
+pub fn load_forest(model_path: Option<&Path>) -> Result<Option<HostForest>, StartupError> {
+    iops_service::load_forest(model_path).map_err(|e| StartupError::Model {
         path: e.path,
         reason: e.reason,
     })
@@ -136,7 +136,8 @@ pub fn load_engine(model_path: Option<&Path>) -> Result<EngineConfig, StartupErr
 pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupError> {
     let store = open_store(&config.store).await?;
     // (its model version names the forest by the checksum model.json carries)
-    let builtin = BuiltinScorer::new(load_engine(config.model_path.as_deref())?);
+    let builtin = BuiltinScorer::new(EngineConfig::default())
+        .with_forest(load_forest(config.model_path.as_deref())?);
     let scorer = match &config.canary {
         Some(canary) => CanaryScorer::with_canary(
             builtin,

@@ -4,11 +4,11 @@
 use std::process::Command;
 
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
-use iops_core::engine::HOST_FEATURES;
+use iops_core::engine::{EngineConfig, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
 use iops_core::ParamGuard;
-use iops_lambda::{load_engine, StartupError};
+use iops_lambda::{load_forest, StartupError};
 
 fn artifact(names: [&str; 4]) -> String {
     let x = Array2::from_shape_fn((256, 4), |(i, j)| ((i * (j + 3)) % 17) as f64 / 4.0 - 2.0);
@@ -35,9 +35,11 @@ fn model_path_loads_a_host_forest_from_a_file_or_directory() {
     std::fs::write(dir.path().join("model.json"), &json).unwrap();
     let written: serde_json::Value = serde_json::from_str(&json).unwrap();
     for path in [dir.path().to_path_buf(), dir.path().join("model.json")] {
-        let engine = load_engine(Some(&path)).unwrap();
+        let forest = load_forest(Some(&path)).unwrap();
+        assert!(forest.is_some());
         // the insights' model version names the forest by the file's checksum
-        let version = iops_service::BuiltinScorer::new(engine.clone())
+        let version = iops_service::BuiltinScorer::new(EngineConfig::default())
+            .with_forest(forest)
             .version()
             .to_owned();
         let checksum = written["checksum"].as_str().unwrap();
@@ -46,9 +48,8 @@ fn model_path_loads_a_host_forest_from_a_file_or_directory() {
             version.ends_with(&format!("+forest-{checksum}")),
             "{version}"
         );
-        assert!(engine.forest().is_some());
     }
-    assert!(load_engine(None).unwrap().forest().is_none());
+    assert!(load_forest(None).unwrap().is_none());
 }
 
 #[test]
@@ -63,7 +64,7 @@ fn model_path_errors_name_the_variable() {
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "{\"format_version\":").unwrap();
     for path in [raw, garbage, dir.path().join("missing.json")] {
-        let e = load_engine(Some(&path)).unwrap_err();
+        let e = load_forest(Some(&path)).unwrap_err();
         assert!(matches!(e, StartupError::Model { .. }), "{e}");
         assert!(
             e.to_string()

@@ -1,13 +1,13 @@
 //! The built-in engine's fleet forest, read from disk: one loader for the Lambda
 //! (MODEL_PATH), `iops serve --model` and `iops demo --model`. It reads the file, verifies it
-//! (size, format version, checksum: `ModelArtifact::from_slice`), checks that it is a host
-//! forest, and builds the engine's configuration; [`BuiltinScorer`](crate::BuiltinScorer)
-//! then names the model by its checksum.
+//! (size, format version, checksum: `ModelArtifact::from_slice`) and checks that it is a host
+//! forest; [`BuiltinScorer::with_forest`](crate::BuiltinScorer::with_forest) then names the
+//! model by its checksum.
 
 use std::path::{Path, PathBuf};
 
 use iops_core::artifact::ModelArtifact;
-use iops_core::engine::EngineConfig;
+use iops_core::engine::HostForest;
 use thiserror::Error;
 
 /// A model file that cannot be read, is not a model artifact, or is not a host forest.
@@ -45,21 +45,18 @@ fn read_file(file: &Path) -> Result<ModelArtifact, ModelError> {
     ModelArtifact::from_slice(&bytes).map_err(|e| error(e.to_string()))
 }
 
-/// The built-in engine's configuration: the defaults, with the host forest at `path` when
-/// one is given. Only a host forest (trained on
-/// [`HOST_FEATURES`](iops_core::engine::HOST_FEATURES), as `iops train` writes)
+/// The built-in engine's fleet forest at `path`, when one is given. Only a host forest
+/// (trained on [`HOST_FEATURES`](iops_core::engine::HOST_FEATURES), as `iops train` writes)
 /// fits the engine (`HostForest::new` checks it); any other model is an error naming the
 /// file and `feature_names`.
-pub fn load_engine(path: Option<&Path>) -> Result<EngineConfig, ModelError> {
+pub fn load_forest(path: Option<&Path>) -> Result<Option<HostForest>, ModelError> {
     let Some(path) = path else {
-        return Ok(EngineConfig::default());
+        return Ok(None);
     };
     let file = model_file(path);
     let artifact = read_file(&file)?;
-    EngineConfig::default()
-        .with_forest(artifact)
-        .map_err(|e| ModelError {
-            path: file,
-            reason: e.to_string(),
-        })
+    HostForest::new(artifact).map(Some).map_err(|e| ModelError {
+        path: file,
+        reason: e.to_string(),
+    })
 }

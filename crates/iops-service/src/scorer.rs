@@ -4,9 +4,10 @@
 //! endpoint) and falls back to the built-in one.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use iops_core::engine::{Assessment, EngineConfig, HostState};
+use iops_core::engine::{Assessment, EngineConfig, HostForest, HostState};
 use iops_core::MetricSample;
 use iops_store::ModelSource;
 
@@ -47,20 +48,33 @@ pub trait Scorer: Send + Sync + Debug {
 #[derive(Debug, Clone)]
 pub struct BuiltinScorer {
     config: EngineConfig,
+    forest: Option<Arc<HostForest>>,
     version: String,
 }
 
 impl BuiltinScorer {
-    /// The engine with `config`. Its model version is `builtin-<crate version>`, plus
-    /// `+forest-sha256:<hex>` (the artifact's checksum, as the SageMaker container reports
-    /// it) when a forest is configured; override it with [`BuiltinScorer::with_version`].
+    /// The engine with `config`, without a fleet forest. Its model version is
+    /// `builtin-<crate version>`; override it with [`BuiltinScorer::with_version`].
     pub fn new(config: EngineConfig) -> Self {
-        let mut version = format!("builtin-{}", env!("CARGO_PKG_VERSION"));
-        if let Some(forest) = config.forest() {
-            let checksum = forest.model().checksum().unwrap_or("sha256:unknown");
-            version.push_str(&format!("+forest-{checksum}"));
+        BuiltinScorer {
+            config,
+            forest: None,
+            version: format!("builtin-{}", env!("CARGO_PKG_VERSION")),
         }
-        BuiltinScorer { config, version }
+    }
+
+    /// This scorer with a fleet forest scoring every host's 4-metric vector (none if
+    /// `None`). The model version gains `+forest-sha256:<hex>`: the artifact's checksum, as
+    /// the SageMaker container reports it.
+    pub fn with_forest(self, forest: Option<HostForest>) -> Self {
+        let Some(forest) = forest else { return self };
+        let checksum = forest.model().checksum().unwrap_or("sha256:unknown");
+        let version = format!("{}+forest-{checksum}", self.version);
+        BuiltinScorer {
+            forest: Some(Arc::new(forest)),
+            version,
+            ..self
+        }
     }
 
     /// Records `version` as the model version of its insights.
@@ -77,6 +91,11 @@ impl BuiltinScorer {
     /// The engine configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The fleet forest, if one is set.
+    pub fn forest(&self) -> Option<&HostForest> {
+        self.forest.as_deref()
     }
 }
 
@@ -95,7 +114,7 @@ impl Scorer for BuiltinScorer {
         sample: &MetricSample,
     ) -> Result<Scored, ServiceError> {
         let assessment = state
-            .process(&self.config, sample)
+            .process(&self.config, self.forest.as_deref(), sample)
             .map_err(|e| ServiceError::invalid(e, "body"))?;
         Ok(Scored {
             assessment,

@@ -188,9 +188,9 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
             assert_eq!(replay.n_seen(), after, "{name}: learned in sequence");
             let s = MetricSample::from_json(body(host, i).as_bytes()).unwrap();
             let a = if learned {
-                replay.process(&config, &s).unwrap()
+                replay.process(&config, None, &s).unwrap()
             } else {
-                replay.clone().process(&config, &s).unwrap()
+                replay.clone().process(&config, None, &s).unwrap()
             };
             for (n, insight) in a.insights.into_iter().enumerate() {
                 expected.push((ids::insight_id(&name, s.timestamp, n), insight));

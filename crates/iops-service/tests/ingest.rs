@@ -397,7 +397,7 @@ async fn jittered_delivery(order: &[u64], window_secs: u64) -> Delivery {
     let mut replay = HostState::new(&config).unwrap();
     for (_, i) in &learned {
         let s = MetricSample::from_json(bodies[*i as usize].as_bytes()).unwrap();
-        replay.process(&config, &s).unwrap();
+        replay.process(&config, None, &s).unwrap();
     }
     let state = store.load_state("web-1").await.unwrap().unwrap();
     assert_eq!(iops_service::decode_state(&state.state).unwrap(), replay);
@@ -583,7 +583,7 @@ async fn concurrent_ingest(n_services: usize) -> [usize; 3] {
     for (n, (after, i)) in learned.iter().enumerate() {
         assert_eq!(*after, n as u64, "learned in sequence");
         let s = MetricSample::from_json(quiet("web-1", *i).as_bytes()).unwrap();
-        replay.process(&config, &s).unwrap();
+        replay.process(&config, None, &s).unwrap();
     }
     assert_eq!(state, replay);
     [
@@ -789,7 +789,7 @@ async fn a_state_written_by_another_process_wins_over_the_cache() {
     let mut replay = HostState::new(&config).unwrap();
     for i in 0..21 {
         let s = MetricSample::from_json(quiet("web-1", i).as_bytes()).unwrap();
-        replay.process(&config, &s).unwrap();
+        replay.process(&config, None, &s).unwrap();
     }
     assert_eq!(stored_state(&store, "web-1").await, replay);
     assert_eq!(
@@ -805,7 +805,7 @@ async fn a_json_state_of_an_earlier_version_still_decodes() {
     let mut state = HostState::new(&config).unwrap();
     for i in 0..5 {
         let s = MetricSample::from_json(quiet("web-1", i).as_bytes()).unwrap();
-        state.process(&config, &s).unwrap();
+        state.process(&config, None, &s).unwrap();
     }
     store
         .save_state(StateUpdate {
@@ -820,7 +820,7 @@ async fn a_json_state_of_an_earlier_version_still_decodes() {
     let r = svc.ingest(quiet("web-1", 5).as_bytes()).await.unwrap();
     assert_eq!((r.outcome, r.state_reset), (IngestOutcome::Scored, false));
     let s = MetricSample::from_json(quiet("web-1", 5).as_bytes()).unwrap();
-    state.process(&config, &s).unwrap();
+    state.process(&config, None, &s).unwrap();
     assert_eq!(stored_state(&store, "web-1").await, state);
     // A state saved without the record of learned late samples cannot tell which samples
     // before its newest were learned: a late one is scored, not learned (never twice).
@@ -844,7 +844,7 @@ fn a_warm_host_state_round_trips_through_the_stored_encoding() {
             30.0 + (i % 7) as f64
         };
         let s = MetricSample::from_json(body("web-1", i, cpu).as_bytes()).unwrap();
-        state.process(&config, &s).unwrap();
+        state.process(&config, None, &s).unwrap();
     }
     let bytes = iops_service::encode_state(&state).unwrap();
     assert_eq!(iops_service::decode_state(&bytes), Some(state.clone()));
@@ -879,7 +879,7 @@ async fn a_state_of_the_previous_engine_is_reset_and_reported() {
     let config = EngineConfig::default();
     let mut fresh = HostState::new(&config).unwrap();
     let s = MetricSample::from_json(quiet("web-1", 300).as_bytes()).unwrap();
-    fresh.process(&config, &s).unwrap();
+    fresh.process(&config, None, &s).unwrap();
     assert_eq!(stored_state(&store, "web-1").await, fresh);
     assert_eq!(
         store

@@ -247,7 +247,8 @@ fn replay_band(
         return bands;
     };
     for m in metrics {
-        let Ok(a) = state.process(engine, &m.sample) else {
+        // (the band is the metrics' models'; the forest plays no part in it)
+        let Ok(a) = state.process(engine, None, &m.sample) else {
             continue;
         };
         let t = m.sample.timestamp.epoch_seconds();

@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
-use iops_core::engine::EngineConfig;
+use iops_core::engine::{EngineConfig, HostForest};
 use iops_service::{
     BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
 };
@@ -82,20 +82,31 @@ pub struct AppState {
     model: Arc<ModelInfo>,
 }
 
+/// What a server scores with: the engine's parameters, the fleet forest beside them (if
+/// any), and how the dashboard and /health describe them.
+#[derive(Debug)]
+pub struct ServedEngine {
+    /// The engine's checked parameters.
+    pub config: EngineConfig,
+    /// The fleet forest.
+    pub forest: Option<HostForest>,
+    /// One line for people.
+    pub description: String,
+}
+
 impl AppState {
     /// A server over `store`, scoring with `engine`.
     pub async fn new(
         store: Arc<SqliteStore>,
-        engine: EngineConfig,
-        model_description: String,
+        engine: ServedEngine,
         max_body_bytes: usize,
         api_key: Option<String>,
     ) -> Result<Self> {
         let hosts = HostIndex::load(store.as_ref()).await?;
-        let scorer = BuiltinScorer::new(engine.clone());
+        let scorer = BuiltinScorer::new(engine.config.clone()).with_forest(engine.forest);
         let model = ModelInfo {
             version: scorer.version().to_owned(),
-            description: model_description,
+            description: engine.description,
         };
         // This process is the store's only writer: host states live in memory and are
         // snapshotted now and then (metrics and insights are still committed per request).
@@ -109,7 +120,7 @@ impl AppState {
             service: Arc::new(service),
             hosts: Arc::new(hosts),
             api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from),
-            engine: Arc::new(engine.without_forest()),
+            engine: Arc::new(engine.config),
             model: Arc::new(model),
         })
     }
@@ -142,17 +153,24 @@ impl AppState {
 }
 
 /// The engine and its description: streaming models, plus the forest of `model` if given
-/// (a `model.json`, or a directory holding one; read by [`iops_service::load_engine`]).
-pub fn engine_with(model: Option<&Path>) -> Result<(EngineConfig, String)> {
-    let config = iops_service::load_engine(model)?;
-    let description = match (model, config.forest()) {
+/// (a `model.json`, or a directory holding one; read by [`iops_service::load_forest`]).
+pub fn engine_with(model: Option<&Path>) -> Result<ServedEngine> {
+    let forest = iops_service::load_forest(model)?;
+    let description = match (model, &forest) {
         (Some(path), Some(forest)) => {
             forest_description(forest.model(), &format!("from {}", path.display()))
         }
-        _ => "streaming per-metric models (rolling + seasonal); no fleet forest".to_owned(),
+        _ => NO_FOREST.to_owned(),
     };
-    Ok((config, description))
+    Ok(ServedEngine {
+        config: EngineConfig::default(),
+        forest,
+        description,
+    })
 }
+
+/// The description of an engine without a fleet forest.
+pub const NO_FOREST: &str = "streaming per-metric models (rolling + seasonal); no fleet forest";
 
 /// "streaming per-metric models + fleet forest of N trees (created …, from …)".
 pub fn forest_description(artifact: &ModelArtifact, origin: &str) -> String {
@@ -204,7 +222,7 @@ pub async fn serve(
 
 /// `iops serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let (engine, description) = engine_with(args.model.as_deref())?;
+    let engine = engine_with(args.model.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -214,7 +232,6 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         let state = AppState::new(
             Arc::clone(&store),
             engine,
-            description,
             args.max_body_bytes,
             args.api_key.clone(),
         )

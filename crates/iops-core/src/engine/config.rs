@@ -3,12 +3,8 @@
 //! models count them in samples of its own cadence, observed from its first samples, so
 //! one configuration serves 10-second, 1-minute, 5-minute and hourly metrics alike.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
-use super::multivariate::HostForest;
-use crate::artifact::ModelArtifact;
 use crate::{Error, Result};
 
 /// One hour, in seconds.
@@ -127,45 +123,19 @@ impl Default for EngineParams {
     }
 }
 
-/// Checked engine configuration: the only form the engine accepts. Optionally carries a
-/// fleet isolation forest ([`EngineConfig::with_forest`]); without one the engine runs its
-/// streaming per-metric models only. Serialises as its [`EngineParams`] (the model is a file
-/// of its own, `model.json`, and is not part of the configuration's JSON).
+/// Checked engine configuration: the only form the engine accepts. Parameters only: a
+/// fitted fleet forest ([`HostForest`](super::HostForest)) is passed beside it. Serialises
+/// as its [`EngineParams`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "EngineParams", into = "EngineParams")]
 pub struct EngineConfig {
     params: EngineParams,
-    forest: Option<Arc<HostForest>>,
 }
 
 impl EngineConfig {
     /// The checked parameters.
     pub fn params(&self) -> &EngineParams {
         &self.params
-    }
-
-    /// This configuration with a fleet forest scoring every host's 4-metric vector. The
-    /// model must have been trained on the engine's standardised features
-    /// ([`HOST_FEATURES`](super::HOST_FEATURES), as `iops train` does); otherwise the error
-    /// names `feature_names`.
-    pub fn with_forest(self, model: ModelArtifact) -> Result<Self> {
-        Ok(EngineConfig {
-            forest: Some(Arc::new(HostForest::new(model)?)),
-            ..self
-        })
-    }
-
-    /// This configuration without a forest.
-    pub fn without_forest(&self) -> Self {
-        EngineConfig {
-            params: self.params.clone(),
-            forest: None,
-        }
-    }
-
-    /// The fleet forest, if one is configured.
-    pub fn forest(&self) -> Option<&HostForest> {
-        self.forest.as_deref()
     }
 }
 
@@ -329,10 +299,7 @@ impl EngineParams {
     /// Checks every parameter; the error names the first bad one.
     pub fn check(self) -> Result<EngineConfig> {
         self.validate()?;
-        Ok(EngineConfig {
-            params: self,
-            forest: None,
-        })
+        Ok(EngineConfig { params: self })
     }
 }
 

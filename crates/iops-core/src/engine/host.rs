@@ -124,10 +124,15 @@ impl HostState {
     }
 
     /// Scores a sample (validated first; an invalid one changes nothing), learns it, and
-    /// raises insights.
-    pub fn process(&mut self, config: &EngineConfig, sample: &MetricSample) -> Result<Assessment> {
+    /// raises insights; with a fleet `forest`, also scores the host's 4-metric vector.
+    pub fn process(
+        &mut self,
+        config: &EngineConfig,
+        forest: Option<&HostForest>,
+        sample: &MetricSample,
+    ) -> Result<Assessment> {
         let mut out = Assessment::default();
-        self.process_into(config, sample, &mut out)?;
+        self.process_into(config, forest, sample, &mut out)?;
         Ok(out)
     }
 
@@ -138,11 +143,12 @@ impl HostState {
     pub fn process_into(
         &mut self,
         config: &EngineConfig,
+        forest: Option<&HostForest>,
         sample: &MetricSample,
         out: &mut Assessment,
     ) -> Result<()> {
         sample.validate()?;
-        self.process_valid(config, sample, out);
+        self.process_valid(config, forest, sample, out);
         Ok(())
     }
 
@@ -150,6 +156,7 @@ impl HostState {
     pub(crate) fn process_valid(
         &mut self,
         config: &EngineConfig,
+        forest: Option<&HostForest>,
         sample: &MetricSample,
         out: &mut Assessment,
     ) {
@@ -198,7 +205,7 @@ impl HostState {
             }
         }
         out.forest = None;
-        if let Some(forest) = config.forest() {
+        if let Some(forest) = forest {
             if self.forest_ready(config) {
                 self.assess_with_forest(forest, t, p.cooldown_seconds, sample, out);
             }
@@ -286,8 +293,8 @@ mod tests {
         let mut raised = 0;
         for i in 0..1000 {
             let s = sample(i);
-            let want = a.process(&config, &s).unwrap();
-            b.process_into(&config, &s, &mut out).unwrap();
+            let want = a.process(&config, None, &s).unwrap();
+            b.process_into(&config, None, &s, &mut out).unwrap();
             assert_eq!(out, want, "sample {i}");
             raised += out.insights.len();
         }
@@ -297,7 +304,7 @@ mod tests {
         let before = (b.clone(), out.clone());
         let mut bad = sample(1000);
         bad.cpu_usage = f64::NAN;
-        assert!(b.process_into(&config, &bad, &mut out).is_err());
+        assert!(b.process_into(&config, None, &bad, &mut out).is_err());
         assert_eq!((b, out), before);
     }
 }

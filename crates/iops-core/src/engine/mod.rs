@@ -39,6 +39,7 @@ mod training;
 mod window;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use config::{EngineConfig, EngineParams, MAX_DURATION_SECONDS};
 pub use host::{Assessment, HostState};
@@ -54,6 +55,7 @@ use crate::{MetricSample, Result};
 #[derive(Debug, Clone)]
 pub struct InsightEngine {
     config: EngineConfig,
+    forest: Option<Arc<HostForest>>,
     hosts: HashMap<String, HostState>,
 }
 
@@ -62,13 +64,27 @@ impl InsightEngine {
     pub fn new(config: EngineConfig) -> Self {
         InsightEngine {
             config,
+            forest: None,
             hosts: HashMap::new(),
+        }
+    }
+
+    /// This engine with a fleet forest scoring every host's 4-metric vector.
+    pub fn with_forest(self, forest: impl Into<Arc<HostForest>>) -> Self {
+        InsightEngine {
+            forest: Some(forest.into()),
+            ..self
         }
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The fleet forest, if one is set.
+    pub fn forest(&self) -> Option<&HostForest> {
+        self.forest.as_deref()
     }
 
     /// Validates, scores and learns one sample; returns the assessment with any insights.
@@ -92,7 +108,7 @@ impl InsightEngine {
                 .or_insert(HostState::new(&self.config)?),
         };
         // validated once, above
-        state.process_valid(&self.config, sample, out);
+        state.process_valid(&self.config, self.forest.as_deref(), sample, out);
         Ok(())
     }
 

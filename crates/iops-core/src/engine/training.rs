@@ -66,18 +66,17 @@ pub fn training_features(config: &EngineConfig, samples: &[MetricSample]) -> Res
             .cmp(&b.hostname)
             .then(a.timestamp.epoch_nanos().cmp(&b.timestamp.epoch_nanos()))
     });
-    // The forest plays no part in the features: score them without one.
-    let config = config.without_forest();
+    // (the forest plays no part in the features: they are scored without one)
     let mut rows = Vec::new();
     let mut out = Assessment::default();
     let mut host: Option<(&str, HostState)> = None;
     for sample in order {
         let state = match &mut host {
             Some((name, state)) if *name == sample.hostname => state,
-            _ => &mut host.insert((&sample.hostname, HostState::new(&config)?)).1,
+            _ => &mut host.insert((&sample.hostname, HostState::new(config)?)).1,
         };
-        state.process_valid(&config, sample, &mut out);
-        if !state.forest_ready(&config) {
+        state.process_valid(config, None, sample, &mut out);
+        if !state.forest_ready(config) {
             continue;
         }
         if let Some(x) = host_features(&out.metrics) {
@@ -188,10 +187,6 @@ mod tests {
         let err =
             HostForest::new(model(["cpuUsage", "memoryUsage", "diskIO", "networkIO"])).unwrap_err();
         assert_eq!(err.field(), Some("feature_names"), "{err}");
-        let err = EngineConfig::default()
-            .with_forest(model(["a", "b", "c", "d"]))
-            .unwrap_err();
-        assert_eq!(err.field(), Some("feature_names"));
     }
 
     #[test]
@@ -237,10 +232,10 @@ mod tests {
     #[test]
     fn the_engine_scores_hosts_with_a_forest_and_restores_identically() {
         let config = EngineConfig::default();
-        let with = config.clone().with_forest(model(HOST_FEATURES)).unwrap();
+        let forest = HostForest::new(model(HOST_FEATURES)).unwrap();
         let (mut plain, mut host) = (
             HostState::new(&config).unwrap(),
-            HostState::new(&with).unwrap(),
+            HostState::new(&config).unwrap(),
         );
         // ready after a season (a day) of 5-minute samples
         let warm = 288u64;
@@ -252,8 +247,8 @@ mod tests {
                 s.cpu_usage = 99.0;
                 s.network_io = 400.0;
             }
-            let a = plain.process(&config, &s).unwrap();
-            let b = host.process(&with, &s).unwrap();
+            let a = plain.process(&config, None, &s).unwrap();
+            let b = host.process(&config, Some(&forest), &s).unwrap();
             assert_eq!(a.forest, None);
             assert_eq!(b.forest.is_some(), i as u64 >= warm, "sample {i}");
             // the forest never changes what the metrics' models say
@@ -261,7 +256,7 @@ mod tests {
             assert_eq!(a.score, b.score);
             if i == 650 {
                 let f = b.forest.unwrap();
-                assert!(f >= with.forest().unwrap().threshold(), "score {f}");
+                assert!(f >= forest.threshold(), "score {f}");
                 assert!(!b.insights.is_empty());
                 for insight in &b.insights {
                     let top: Vec<Metric> =
@@ -281,8 +276,8 @@ mod tests {
         for i in 700..760 {
             let s = sample(1, i);
             assert_eq!(
-                host.process(&with, &s).unwrap(),
-                restored.process(&with, &s).unwrap()
+                host.process(&config, Some(&forest), &s).unwrap(),
+                restored.process(&config, Some(&forest), &s).unwrap()
             );
         }
     }
