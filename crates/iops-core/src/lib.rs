@@ -21,4 +21,4 @@ pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).
 pub use ndarray;
 pub use param_guard::ParamGuard;
-pub use timestamp::Timestamp;
+pub use timestamp::{json_type, Timestamp};

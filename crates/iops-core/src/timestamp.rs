@@ -208,8 +208,8 @@ fn decimal_nanos(text: &str) -> Option<i128> {
     Some(if negative { -nanos } else { nanos })
 }
 
-/// The JSON type of a value, for error messages (`string`, `number`, …).
-pub(crate) fn json_type(v: &Value) -> &'static str {
+/// The JSON type of a value, for error messages (`a string`, `a number`, …).
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

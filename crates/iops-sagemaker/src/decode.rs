@@ -2,6 +2,7 @@
 //! values. Every error names the row (1-based, counting data rows only) and, where there is
 //! one, the column (1-based position, or the field name of a metric object).
 
+use iops_core::json_type;
 use serde_json::Value;
 
 use crate::error::{bad, Result};
@@ -205,17 +206,6 @@ fn decode_csv(body: &[u8], schema: Schema<'_>, sink: &mut Sink) -> Result<()> {
         sink.end_row()?;
     }
     Ok(())
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn number(sink: &Sink, column: impl std::fmt::Display, v: &Value) -> Result<f64> {
