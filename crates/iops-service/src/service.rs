@@ -146,6 +146,12 @@ pub struct IngestResponse {
     /// duplicate. Not on the wire: it orders a replay of the host's stream.
     #[serde(skip)]
     pub scored_after: Option<u64>,
+    /// The sample's host. Not on the wire: for the adapter (`iops serve`'s host list).
+    #[serde(skip)]
+    pub hostname: String,
+    /// The sample's time. Not on the wire.
+    #[serde(skip)]
+    pub timestamp: Timestamp,
 }
 
 impl IngestResponse {
@@ -291,6 +297,8 @@ impl Service {
             scored_by: scored.scored_by,
             fallback: scored.fallback,
             scored_after: scored.scored_after,
+            hostname: sample.hostname,
+            timestamp: sample.timestamp,
         })
     }
 
