@@ -323,6 +323,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let mut sink = if args.terminal {
         Sink::Local(Box::new(InsightEngine::new(config)))
     } else {
+        crate::serve::log_to_stderr();
         let served = start_server(args, config, description)?;
         print_dashboard_intro(&mut out, &served, args, style)?;
         Sink::Served(Box::new(served))

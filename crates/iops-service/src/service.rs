@@ -129,7 +129,7 @@ pub struct IngestResponse {
     #[serde(skip)]
     pub outcome: IngestOutcome,
     /// True when the host's stored state could not be decoded (written by an incompatible
-    /// version) and was started afresh; worth a log line (not on the wire).
+    /// version) and was started afresh; [`Service::ingest`] has logged a WARN (not on the wire).
     #[serde(skip)]
     pub state_reset: bool,
     /// The model that scored the sample; `None` when this request did not score it
@@ -288,6 +288,15 @@ impl Service {
         drop(lock);
         self.unlock_host(&sample.hostname);
         let (put, scored) = result?;
+        if scored.state_reset {
+            // Nothing of the sample is lost, but the host's history is: worth a line in
+            // every runtime's log.
+            tracing::warn!(
+                hostname = %sample.hostname,
+                metric_id = %put.metric_id,
+                "host state could not be decoded (older format?); started afresh"
+            );
+        }
         Ok(IngestResponse {
             message: STORED_MESSAGE,
             metric_id: put.metric_id,

@@ -19,13 +19,6 @@ pub(super) async fn post_metrics(State(service): State<Arc<Service>>, body: Body
     };
     let response = match answer {
         Ok(answer) => {
-            if answer.state_reset {
-                tracing::warn!(
-                    hostname = %answer.hostname,
-                    metric_id = %answer.metric_id,
-                    "host state could not be decoded (older format?); started afresh"
-                );
-            }
             let mut r = json(StatusCode::OK, answer.to_json());
             r.extensions_mut().insert(Ingested::from(answer));
             r
