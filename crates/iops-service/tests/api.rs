@@ -32,25 +32,12 @@ async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
     router.clone().oneshot(request).await.unwrap()
 }
 
-async fn answer(response: Response<Body>) -> Answer {
-    let (parts, body) = response.into_parts();
-    let bytes = http_body_util::BodyExt::collect(body)
-        .await
-        .unwrap()
-        .to_bytes();
-    Answer {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
-
 #[tokio::test]
 async fn the_api_cases() {
     let router = Api::new(service()).router();
     api_cases::all(|r: Request<Vec<u8>>| {
         let router = router.clone();
-        async move { answer(send(&router, r.map(Body::from)).await).await }
+        async move { Answer::read(send(&router, r.map(Body::from)).await).await }
     })
     .await;
 }
@@ -66,7 +53,7 @@ async fn writes_need_the_api_key_when_one_is_set() {
         r
     };
     for key in [None, Some("s3creT"), Some("s3cre"), Some("")] {
-        let r = answer(send(&router, post(key)).await).await;
+        let r = Answer::read(send(&router, post(key)).await).await;
         assert_eq!(r.status, 401, "{key:?}");
         assert_eq!(r.json()["error"], "missing or wrong x-api-key header");
     }
@@ -138,7 +125,7 @@ async fn a_streamed_body_over_the_limit_is_refused_without_its_size() {
     let router = Api::new(service()).router();
     let chunks = vec![Bytes::from(" ".repeat(300)), Bytes::from(" ".repeat(300))];
     let r = request("POST", "/metrics", "").map(|_| Body::new(Streamed(chunks)));
-    let r = answer(send(&router, r).await).await;
+    let r = Answer::read(send(&router, r).await).await;
     assert_eq!(r.status, 413);
     assert_eq!(
         r.json()["error"],

@@ -10,7 +10,6 @@ use api_cases::{request, sample, Answer, LIMIT};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use http_body_util::BodyExt;
 use iops_core::engine::EngineConfig;
 use iops_store::SqliteStore;
 use tower::ServiceExt;
@@ -32,18 +31,8 @@ async fn state(api_key: Option<&str>) -> AppState {
 }
 
 async fn call(router: &Router, request: Request<Vec<u8>>) -> Answer {
-    let response = router
-        .clone()
-        .oneshot(request.map(Body::from))
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    Answer {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    let response = router.clone().oneshot(request.map(Body::from)).await;
+    Answer::read(response.unwrap()).await
 }
 
 #[tokio::test]

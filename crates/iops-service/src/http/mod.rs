@@ -90,5 +90,5 @@ fn allowing(
     methods: MethodRouter<Arc<Service>>,
 ) -> MethodRouter<Arc<Service>> {
     let refuse = move || async move { respond::not_allowed(allow) };
-    methods.head(refuse.clone()).fallback(refuse)
+    methods.head(refuse).fallback(refuse)
 }

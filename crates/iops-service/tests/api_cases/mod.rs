@@ -22,6 +22,17 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An axum response, read to its end.
+    pub async fn read(response: axum::response::Response) -> Answer {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
@@ -44,23 +55,28 @@ pub fn sample(host: &str, cpu: f64) -> String {
 }
 
 /// Every case, in turn, on one runtime.
-pub async fn all<F, Fut>(call: F)
-where
-    F: Fn(Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Answer>,
-{
+pub async fn all(call: impl Call) {
     post_then_list(&call).await;
     bad_input_names_the_field(&call).await;
     oversized_bodies(&call).await;
     other_routes_and_methods(&call).await;
 }
 
-async fn post_then_list<F, Fut>(call: &F)
-where
-    F: Fn(Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Answer>,
-{
-    let r = call(request("POST", "/metrics", &sample("case-1", 75.5))).await;
+/// A runtime under test: a function answering one request.
+pub trait Call {
+    fn call(&self, request: Request<Vec<u8>>) -> impl Future<Output = Answer>;
+}
+
+impl<F: Fn(Request<Vec<u8>>) -> Fut, Fut: Future<Output = Answer>> Call for F {
+    fn call(&self, request: Request<Vec<u8>>) -> impl Future<Output = Answer> {
+        self(request)
+    }
+}
+
+async fn post_then_list(call: &impl Call) {
+    let r = call
+        .call(request("POST", "/metrics", &sample("case-1", 75.5)))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.headers["content-type"], "application/json");
     let first = r.json();
@@ -69,7 +85,9 @@ where
     let id = first["metricId"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 32, "{id}");
     // A retry: the same id, nothing new stored.
-    let again = call(request("POST", "/metrics/", &sample("case-1", 75.5))).await;
+    let again = call
+        .call(request("POST", "/metrics/", &sample("case-1", 75.5)))
+        .await;
     assert_eq!(
         (again.status, again.json()["metricId"].as_str()),
         (200, Some(id.as_str()))
@@ -82,7 +100,7 @@ where
         // the first of a repeated parameter counts
         "/metrics?hostname=case-1&hostname=nobody",
     ] {
-        let r = call(request("GET", uri, "")).await;
+        let r = call.call(request("GET", uri, "")).await;
         assert_eq!(r.status, 200, "{uri}: {}", r.body);
         assert_eq!(r.headers["content-type"], "application/json");
         let listed = r.json();
@@ -94,29 +112,28 @@ where
         assert_eq!(listed["metrics"][0]["metricId"], id.as_str());
         assert_eq!(listed["metrics"][0]["cpuUsage"], 75.5);
     }
-    let r = call(request(
-        "GET",
-        "/metrics?hostname=case-1&since=2026-11-26T17:00:01Z",
-        "",
-    ))
-    .await;
+    let r = call
+        .call(request(
+            "GET",
+            "/metrics?hostname=case-1&since=2026-11-26T17:00:01Z",
+            "",
+        ))
+        .await;
     assert_eq!(r.json(), json!({"metrics": []}));
-    let r = call(request("GET", "/insights?hostname=case-1&limit=5", "")).await;
+    let r = call
+        .call(request("GET", "/insights?hostname=case-1&limit=5", ""))
+        .await;
     assert_eq!((r.status, r.json()), (200, json!({"insights": []})));
 }
 
-async fn bad_input_names_the_field<F, Fut>(call: &F)
-where
-    F: Fn(Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Answer>,
-{
+async fn bad_input_names_the_field(call: &impl Call) {
     for (body, field) in [
         (sample("case-2", 140.0), "cpuUsage"),
         (sample("case 2", 40.0), "hostname"),
         ("{not json".to_owned(), "body"),
         (String::new(), "body"),
     ] {
-        let r = call(request("POST", "/metrics", &body)).await;
+        let r = call.call(request("POST", "/metrics", &body)).await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         let e = r.json();
         assert_eq!(e["field"], field, "{body}: {e}");
@@ -129,48 +146,48 @@ where
         ("?hostname=case-2&limit=0", "limit"),
     ] {
         for path in ["/metrics", "/insights"] {
-            let r = call(request("GET", &format!("{path}{query}"), "")).await;
+            let r = call
+                .call(request("GET", &format!("{path}{query}"), ""))
+                .await;
             assert_eq!(r.status, 400, "{path}{query}");
             let e = r.json();
             assert_eq!(e["field"], field, "{path}{query}: {e}");
         }
     }
-    let r = call(request("GET", "/metrics?hostname=case-2", "")).await;
+    let r = call
+        .call(request("GET", "/metrics?hostname=case-2", ""))
+        .await;
     assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
 }
 
-async fn oversized_bodies<F, Fut>(call: &F)
-where
-    F: Fn(Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Answer>,
-{
+async fn oversized_bodies(call: &impl Call) {
     let padded = |size: usize| {
         let s = sample("case-3", 40.0);
         format!("{{{}{}", " ".repeat(size - s.len()), &s[1..])
     };
-    let r = call(request("POST", "/metrics", &padded(LIMIT + 1))).await;
+    let r = call
+        .call(request("POST", "/metrics", &padded(LIMIT + 1)))
+        .await;
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(
         r.json(),
         json!({"error": format!("request body is {} bytes, larger than the limit of {LIMIT} bytes", LIMIT + 1)})
     );
-    let r = call(request("GET", "/metrics?hostname=case-3", "")).await;
+    let r = call
+        .call(request("GET", "/metrics?hostname=case-3", ""))
+        .await;
     assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
-    let r = call(request("POST", "/metrics", &padded(LIMIT))).await;
+    let r = call.call(request("POST", "/metrics", &padded(LIMIT))).await;
     assert_eq!(r.status, 200, "a body of the limit passes: {}", r.body);
 }
 
-async fn other_routes_and_methods<F, Fut>(call: &F)
-where
-    F: Fn(Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Answer>,
-{
+async fn other_routes_and_methods(call: &impl Call) {
     for (method, uri, message) in [
         ("GET", "/nowhere", "no route for GET /nowhere"),
         ("GET", "/nowhere/", "no route for GET /nowhere"),
         ("POST", "/metrics/extra", "no route for POST /metrics/extra"),
     ] {
-        let r = call(request(method, uri, "{}")).await;
+        let r = call.call(request(method, uri, "{}")).await;
         assert_eq!(r.status, 404, "{method} {uri}");
         assert_eq!(r.headers["content-type"], "application/json");
         assert_eq!(r.json(), json!({ "error": message }));
@@ -180,7 +197,7 @@ where
         ("PUT", "/metrics/", "GET, POST"),
         ("POST", "/insights", "GET"),
     ] {
-        let r = call(request(method, uri, "{}")).await;
+        let r = call.call(request(method, uri, "{}")).await;
         assert_eq!(r.status, 405, "{method} {uri}");
         assert_eq!(r.headers["allow"], allow, "{method} {uri}");
         assert_eq!(
@@ -189,7 +206,9 @@ where
         );
     }
     // The API has no HEAD (the Lambda never answered it as a GET).
-    let r = call(request("HEAD", "/insights?hostname=case-1", "")).await;
+    let r = call
+        .call(request("HEAD", "/insights?hostname=case-1", ""))
+        .await;
     assert_eq!(
         (r.status, &r.headers["allow"]),
         (405, &"GET".parse().unwrap())
