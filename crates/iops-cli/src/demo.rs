@@ -323,6 +323,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             None => local,
         }))
     } else {
+        crate::serve::log_to_stderr();
         let served = start_server(args, engine)?;
         print_dashboard_intro(&mut out, &served, args, style)?;
         Sink::Served(Box::new(served))

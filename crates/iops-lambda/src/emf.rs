@@ -7,6 +7,12 @@
 //! error-rate alarm (infra/template.yaml) adds Errors of every value to the function's
 //! failed invocations: a 5xx answer is a successful invocation to Lambda.
 
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use iops_service::http::{Ingested, Route};
 use serde::Serialize;
 
 /// The metric namespace.
@@ -33,6 +39,33 @@ pub struct RequestMetrics {
     /// `duplicate`: [`iops_service::IngestOutcome::as_str`]), as a property: Logs Insights
     /// counts how much arrives late. `None` (left out) on other requests.
     pub ingest: Option<&'static str>,
+}
+
+/// Where the per-request EMF lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsSink {
+    /// stdout, one line per request (the Lambda default: CloudWatch Logs reads it).
+    Stdout,
+    /// Nowhere (benches, tests).
+    Off,
+}
+
+/// The layer's function (`axum::middleware::from_fn_with_state`): one line per request to
+/// `sink`, whatever the router answered.
+pub async fn record(State(sink): State<MetricsSink>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let response = next.run(request).await;
+    if sink == MetricsSink::Stdout {
+        let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        let timestamp_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        println!(
+            "{}",
+            RequestMetrics::of(&response, latency_ms, timestamp_ms).to_emf()
+        );
+    }
+    response
 }
 
 #[derive(Serialize)]
@@ -80,6 +113,31 @@ struct MetricDef<'a> {
 }
 
 impl RequestMetrics {
+    /// The measurements of one answered request, from what the router's response says it
+    /// did ([`Route`]: `other` without one; [`Ingested`] on a stored sample).
+    pub fn of(response: &Response, latency_ms: f64, timestamp_ms: u64) -> Self {
+        let status = response.status().as_u16();
+        let ingested = response.extensions().get::<Ingested>();
+        RequestMetrics {
+            model_source: ingested.map_or("none", |i| match (i.scored_by, i.fallback) {
+                // The dimension is the model the request was routed to.
+                (_, true) => "sagemaker",
+                (Some(source), false) => source.as_str(),
+                (None, false) => "none",
+            }),
+            error: status >= 500,
+            fallback: ingested.is_some_and(|i| i.fallback),
+            latency_ms,
+            timestamp_ms,
+            route: response
+                .extensions()
+                .get::<Route>()
+                .map_or("other", |r| r.as_str()),
+            status,
+            ingest: ingested.map(|i| i.outcome.as_str()),
+        }
+    }
+
     /// The EMF JSON line (without the newline).
     pub fn to_emf(&self) -> String {
         let line = Line {
@@ -180,6 +238,78 @@ mod tests {
         }
         for metric in d["Metrics"].as_array().unwrap() {
             assert!(v[metric["Name"].as_str().unwrap()].is_number());
+        }
+    }
+
+    /// The router's answers, measured: the route it names (or `other`), the status, and for
+    /// a stored sample the model it was routed to and what happened to it.
+    #[tokio::test]
+    async fn measurements_come_from_the_router_answer() {
+        use std::sync::Arc;
+
+        use iops_service::http::Api;
+        use iops_service::Service;
+        use tower::ServiceExt;
+
+        let store = Arc::new(iops_store::SqliteStore::open_in_memory().unwrap());
+        let service = Service::new(store, iops_core::engine::EngineConfig::default());
+        let router = Api::new(Arc::new(service)).router();
+        let call = |method: &str, uri: &str, body: &str| {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(axum::body::Body::from(body.to_owned()))
+                .unwrap();
+            router.clone().oneshot(request)
+        };
+        let sample = r#"{"timestamp":"2026-11-26T17:00:00Z","hostname":"web-1","cpuUsage":75.5,"memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2}"#;
+        let cases = [
+            (
+                "POST",
+                "/metrics",
+                sample,
+                "POST /metrics",
+                200,
+                "builtin",
+                Some("scored"),
+            ),
+            (
+                "POST",
+                "/metrics",
+                sample,
+                "POST /metrics",
+                200,
+                "none",
+                Some("duplicate"),
+            ),
+            ("POST", "/metrics", "{", "POST /metrics", 400, "none", None),
+            (
+                "GET",
+                "/metrics?hostname=web-1",
+                "",
+                "GET /metrics",
+                200,
+                "none",
+                None,
+            ),
+            ("GET", "/insights", "", "GET /insights", 400, "none", None),
+            ("GET", "/", "", "other", 404, "none", None),
+            ("PUT", "/metrics", "", "other", 405, "none", None),
+        ];
+        for (method, uri, body, route, status, source, ingest) in cases {
+            let response = call(method, uri, body).await.unwrap();
+            let m = RequestMetrics::of(&response, 1.5, 7);
+            let want = RequestMetrics {
+                model_source: source,
+                error: false,
+                fallback: false,
+                latency_ms: 1.5,
+                timestamp_ms: 7,
+                route,
+                status,
+                ingest,
+            };
+            assert_eq!(m, want, "{method} {uri}");
         }
     }
 

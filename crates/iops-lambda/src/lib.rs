@@ -1,12 +1,16 @@
 //! # iops-lambda
 //!
-//! The AWS Lambda adapter: API Gateway REST (v1) and HTTP (v2) events → the
-//! [`iops_service::Service`] → responses, with the SageMaker canary of [`canary`] and one
-//! CloudWatch EMF line per request ([`emf`]). The binary `bootstrap` is [`config::Config`]
-//! from the environment → [`build`] at cold start → [`App::handle`] per invocation.
+//! The AWS Lambda adapter, a translation layer: API Gateway REST (v1) and HTTP (v2) events →
+//! the API's router ([`iops_service::http`], the one `iops serve` uses too) → the
+//! [`iops_service::Service`]. This crate adds the configuration ([`config`]), the store
+//! choice ([`open_store`]), the SageMaker canary's client ([`canary`]), and two layers: the
+//! stage prefix removed before routing ([`stage`]) and one CloudWatch EMF line per request
+//! ([`emf`]). The binary `bootstrap` is [`config::Config`] from the environment → [`build`]
+//! at cold start → `lambda_http::run(`[`App::function`]`)`; [`App::handle`] answers one
+//! request the same way without the runtime (tests, benches).
 //!
-//! Routes: POST /metrics (200 `{"message":"Metric stored successfully","metricId":...,
-//! "insights":[...]}`, 400 `{"error","field"}`, 413 over MAX_BODY_BYTES), GET
+//! Routes (the router's): POST /metrics (200 `{"message":"Metric stored successfully",
+//! "metricId":..., "insights":[...]}`, 400 `{"error","field"}`, 413 over MAX_BODY_BYTES), GET
 //! /metrics?hostname=&since=&limit=, GET /insights?hostname=&since=&limit=; 404 / 405 for
 //! anything else.
 //!
@@ -49,6 +53,7 @@ pub mod canary;
 pub mod config;
 pub mod emf;
 pub mod handler;
+pub mod stage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

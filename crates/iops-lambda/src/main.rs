@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use iops_lambda::{build, json_subscriber, App, Config, MetricsSink};
-use lambda_http::{service_fn, Request};
 
 fn log_level() -> tracing::Level {
     // AWS_LAMBDA_LOG_LEVEL (Lambda's advanced logging), else a plain level in RUST_LOG.
@@ -34,11 +33,7 @@ async fn main() -> ExitCode {
         forest = config.model_path.is_some(),
         "ready"
     );
-    let app = &app;
-    let handler = service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(app.handle(request).await)
-    });
-    match lambda_http::run(handler).await {
+    match lambda_http::run(app.function()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "runtime stopped");

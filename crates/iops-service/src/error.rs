@@ -26,6 +26,13 @@ pub enum ServiceError {
         /// The limit.
         limit: usize,
     },
+    /// The request body is larger than the service accepts, and was not read to its end
+    /// (its size is unknown: a streamed body). Nothing was stored.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLargeUnread {
+        /// The limit.
+        limit: usize,
+    },
     /// Other writers kept changing the host's state; the metric is stored but was not
     /// scored. Retrying the same request is safe (it is idempotent) and scores it.
     #[error("state of host `{hostname}` kept changing: gave up after {attempts} attempts")]
@@ -74,7 +81,7 @@ impl ServiceError {
     pub fn status(&self) -> u16 {
         match self {
             ServiceError::Invalid { .. } => 400,
-            ServiceError::TooLarge { .. } => 413,
+            ServiceError::TooLarge { .. } | ServiceError::TooLargeUnread { .. } => 413,
             ServiceError::Contention { .. } => 503,
             ServiceError::Store(e) if e.is_retryable() => 503,
             ServiceError::Store(_) | ServiceError::Scoring { .. } => 500,

@@ -26,6 +26,8 @@
 
 mod canary;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod model;
 mod reorder;
 mod scorer;

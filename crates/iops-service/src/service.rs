@@ -129,7 +129,7 @@ pub struct IngestResponse {
     #[serde(skip)]
     pub outcome: IngestOutcome,
     /// True when the host's stored state could not be decoded (written by an incompatible
-    /// version) and was started afresh; worth a log line (not on the wire).
+    /// version) and was started afresh; [`Service::ingest`] has logged a WARN (not on the wire).
     #[serde(skip)]
     pub state_reset: bool,
     /// The model that scored the sample; `None` when this request did not score it
@@ -146,6 +146,12 @@ pub struct IngestResponse {
     /// duplicate. Not on the wire: it orders a replay of the host's stream.
     #[serde(skip)]
     pub scored_after: Option<u64>,
+    /// The sample's host. Not on the wire: for the adapter (`iops serve`'s host list).
+    #[serde(skip)]
+    pub hostname: String,
+    /// The sample's time. Not on the wire.
+    #[serde(skip)]
+    pub timestamp: Timestamp,
 }
 
 impl IngestResponse {
@@ -282,6 +288,15 @@ impl Service {
         drop(lock);
         self.unlock_host(&sample.hostname);
         let (put, scored) = result?;
+        if scored.state_reset {
+            // Nothing of the sample is lost, but the host's history is: worth a line in
+            // every runtime's log.
+            tracing::warn!(
+                hostname = %sample.hostname,
+                metric_id = %put.metric_id,
+                "host state could not be decoded (older format?); started afresh"
+            );
+        }
         Ok(IngestResponse {
             message: STORED_MESSAGE,
             metric_id: put.metric_id,
@@ -291,6 +306,8 @@ impl Service {
             scored_by: scored.scored_by,
             fallback: scored.fallback,
             scored_after: scored.scored_after,
+            hostname: sample.hostname,
+            timestamp: sample.timestamp,
         })
     }
 

@@ -1,10 +1,13 @@
-//! `iops serve`: the HTTP API of the Lambda (POST /metrics, GET /metrics, GET /insights,
-//! GET /health) and a dashboard at `/`, on one machine, over the embedded SQLite store.
+//! `iops serve`: the HTTP API of the Lambda (POST /metrics, GET /metrics, GET /insights: the
+//! same router, [`iops_service::http`]), GET /health and a dashboard at `/`, on one machine,
+//! over the embedded SQLite store.
 
 mod api;
 mod chart;
 mod dashboard;
 mod hosts;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::{EngineConfig, HostForest};
+use iops_service::http::Api;
 use iops_service::{
     BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
 };
@@ -134,20 +138,11 @@ impl AppState {
             .context("cannot save the host states")
     }
 
-    /// Ingests one POST /metrics body and keeps the dashboard's host list current.
+    /// Ingests one POST /metrics body without HTTP (the demo) and keeps the dashboard's host
+    /// list current, as [`api::note_host`] does for the API's.
     pub async fn ingest(&self, body: &[u8]) -> Result<IngestResponse, ServiceError> {
         let answer = self.service.ingest(body).await?;
-        // The service has validated it: this parse cannot fail, and costs a microsecond.
-        if let Ok(sample) = iops_core::MetricSample::from_json(body) {
-            if answer.state_reset {
-                eprintln!(
-                    "host {}: its stored state could not be decoded (an older engine's?); \
-                     started afresh",
-                    sample.hostname
-                );
-            }
-            self.hosts.record(&sample.hostname, sample.timestamp);
-        }
+        self.hosts.record(&answer.hostname, answer.timestamp);
         Ok(answer)
     }
 }
@@ -196,18 +191,19 @@ pub fn open_store(path: &Path, durability: Durability) -> Result<Arc<SqliteStore
     Ok(Arc::new(store))
 }
 
-/// The router: the API, the dashboard, and the body limit.
+/// The router: the API's (with the API key, if set, and the host list's layer), plus
+/// /health and the dashboard.
 pub fn app(state: AppState) -> Router {
-    let limit = state.service.config().max_body_bytes;
+    let api = Api::new(Arc::clone(&state.service))
+        .with_api_key(state.api_key.as_deref())
+        .router()
+        .layer(from_fn_with_state(Arc::clone(&state.hosts), api::note_host));
     Router::new()
-        .route("/metrics", get(api::list_metrics).post(api::post_metrics))
-        .route("/insights", get(api::list_insights))
         .route("/health", get(api::health))
         .route("/", get(dashboard::overview))
         .route("/hosts/{hostname}", get(dashboard::host_page))
-        // One byte over the service's limit, so the service itself names the size (413).
-        .layer(DefaultBodyLimit::max(limit.saturating_add(1)))
         .with_state(state)
+        .merge(api)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and waits
@@ -220,8 +216,21 @@ pub async fn serve(
     iops_http::serve(listener, app(state), shutdown).await
 }
 
+/// The server's log (the API's 5xx details, a host state started afresh): WARN and above,
+/// plain lines on stderr.
+pub fn log_to_stderr() {
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .with_target(false)
+        .without_time()
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
 /// `iops serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
+    log_to_stderr();
     let engine = engine_with(args.model.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -52,10 +52,17 @@ pub fn v1(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) 
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v)))
             .collect();
-        let multi: serde_json::Map<String, Value> = query
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!([v])))
-            .collect();
+        // A repeated parameter: every value in the multi-value map, the last in the other
+        // (as API Gateway sends them).
+        let mut multi = serde_json::Map::new();
+        for (k, v) in query {
+            multi
+                .entry(k.to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(v));
+        }
         e["queryStringParameters"] = Value::Object(single);
         e["multiValueQueryStringParameters"] = Value::Object(multi);
     }

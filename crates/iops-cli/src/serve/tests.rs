@@ -1,0 +1,68 @@
+//! `iops serve`'s router through tower's `oneshot`: the API's shared cases (iops-service's
+//! tests/api_cases, also run on the Lambda), and what serve adds around them.
+
+#[path = "../../../iops-service/tests/api_cases/mod.rs"]
+mod api_cases;
+
+use std::sync::Arc;
+
+use api_cases::{request, sample, Answer, LIMIT};
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use iops_core::engine::EngineConfig;
+use iops_store::SqliteStore;
+use tower::ServiceExt;
+
+use super::{app, AppState, ServedEngine};
+
+async fn state(api_key: Option<&str>) -> AppState {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = ServedEngine {
+        config: EngineConfig::default(),
+        forest: None,
+        description: "test".into(),
+    };
+    AppState::new(store, engine, LIMIT, api_key.map(str::to_owned))
+        .await
+        .unwrap()
+}
+
+async fn call(router: &Router, request: Request<Vec<u8>>) -> Answer {
+    let response = router.clone().oneshot(request.map(Body::from)).await;
+    Answer::read(response.unwrap()).await
+}
+
+#[tokio::test]
+async fn the_api_cases() {
+    let router = app(state(None).await);
+    api_cases::all(|r| call(&router, r)).await;
+}
+
+#[tokio::test]
+async fn a_stored_sample_reaches_the_host_list_and_the_dashboard_stays() {
+    let state = state(Some("s3cret")).await;
+    let router = app(state.clone());
+    let mut post = request("POST", "/metrics", &sample("web-7", 40.0));
+    assert_eq!(call(&router, post.clone()).await.status, 401);
+    assert_eq!(state.hosts.len(), 0, "a refused write notes no host");
+    post.headers_mut()
+        .insert("x-api-key", "s3cret".parse().unwrap());
+    assert_eq!(call(&router, post).await.status, 200);
+    assert_eq!(
+        state.hosts.last_seen("web-7"),
+        Some("2026-11-26T17:00:00Z".parse().unwrap())
+    );
+    let health = call(&router, request("GET", "/health", "")).await;
+    assert_eq!(health.json()["hosts"], 1);
+    assert_eq!(health.json()["writesNeedApiKey"], true);
+    let page = call(&router, request("GET", "/", "")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/hosts/web-7"));
+    assert_eq!(
+        call(&router, request("GET", "/hosts/web-7", ""))
+            .await
+            .status,
+        200
+    );
+}

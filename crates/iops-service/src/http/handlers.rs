@@ -1,0 +1,65 @@
+//! The handlers: translate a request for the [`Service`] and its answer or error back.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+
+use super::body;
+use super::respond::{encoded, error_response, json, not_found as no_route};
+use super::route::{Ingested, Route};
+use crate::{ListQuery, Service, ServiceError};
+
+pub(super) async fn post_metrics(State(service): State<Arc<Service>>, body: Body) -> Response {
+    let answer = match body::read(body, service.config().max_body_bytes).await {
+        Ok(bytes) => service.ingest(&bytes).await,
+        Err(e) => Err(e),
+    };
+    let response = match answer {
+        Ok(answer) => {
+            let mut r = json(StatusCode::OK, answer.to_json());
+            r.extensions_mut().insert(Ingested::from(answer));
+            r
+        }
+        Err(e) => error_response(&e),
+    };
+    Route::PostMetrics.label(response)
+}
+
+pub(super) async fn list_metrics(State(service): State<Arc<Service>>, uri: Uri) -> Response {
+    let answer = match query(&service, &uri) {
+        Ok(q) => service.list_metrics(&q).await,
+        Err(e) => Err(e),
+    };
+    Route::GetMetrics.label(encoded(answer))
+}
+
+pub(super) async fn list_insights(State(service): State<Arc<Service>>, uri: Uri) -> Response {
+    let answer = match query(&service, &uri) {
+        Ok(q) => service.list_insights(&q).await,
+        Err(e) => Err(e),
+    };
+    Route::GetInsights.label(encoded(answer))
+}
+
+pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
+    no_route(&method, uri.path())
+}
+
+/// `hostname`, `since` and `limit` of the query string (the first of each), parsed by
+/// [`Service::parse_query`].
+fn query(service: &Service, uri: &Uri) -> Result<ListQuery, ServiceError> {
+    let (mut hostname, mut since, mut limit) = (None, None, None);
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        let slot = match k.as_ref() {
+            "hostname" => &mut hostname,
+            "since" => &mut since,
+            "limit" => &mut limit,
+            _ => continue,
+        };
+        slot.get_or_insert(v);
+    }
+    service.parse_query(hostname.as_deref(), since.as_deref(), limit.as_deref())
+}

@@ -1,0 +1,94 @@
+//! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
+//! POST /metrics, GET /metrics, GET /insights, with JSON 404 and 405 answers.
+//!
+//! It lives here (feature `http`) because it is the service's HTTP face and needs only the
+//! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
+//! shares that crate. What the runtimes add is theirs, as layers around the router: the
+//! Lambda's stage prefix and EMF line, `iops serve`'s dashboard routes and host list. They read
+//! what a request did from response extensions ([`Route`], [`Ingested`]), not from the body.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use iops_core::engine::EngineConfig;
+//! use iops_service::{http::Api, Service};
+//! use iops_store::SqliteStore;
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let service = Service::new(Arc::new(SqliteStore::open_in_memory().unwrap()), EngineConfig::default());
+//! let router = Api::new(Arc::new(service)).router();
+//! let request = axum::http::Request::get("/metrics?hostname=web-1").body(axum::body::Body::empty()).unwrap();
+//! let response = router.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # });
+//! ```
+
+mod api_key;
+mod body;
+mod handlers;
+mod respond;
+mod route;
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+use crate::Service;
+
+pub use api_key::API_KEY_HEADER;
+pub use respond::{error_response, json};
+pub use route::{Ingested, Route};
+
+/// The API's configuration: the service, and the key writes need (if any).
+#[derive(Debug, Clone)]
+pub struct Api {
+    service: Arc<Service>,
+    api_key: Option<Arc<str>>,
+}
+
+impl Api {
+    /// The API of `service`, open to every client.
+    pub fn new(service: Arc<Service>) -> Self {
+        Api {
+            service,
+            api_key: None,
+        }
+    }
+
+    /// Writes (POST /metrics) need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay
+    /// open. `None` or an empty key: no key needed.
+    pub fn with_api_key(mut self, key: Option<&str>) -> Self {
+        self.api_key = key.filter(|k| !k.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The router. A trailing slash names the same route; any other path answers 404 and an
+    /// unlisted method 405 with `Allow` (HEAD included: the API has no HEAD), both as JSON.
+    pub fn router(self) -> Router {
+        let mut ingest = post(handlers::post_metrics);
+        if let Some(key) = self.api_key {
+            ingest = ingest.route_layer(from_fn_with_state(key, api_key::require));
+        }
+        let metrics = allowing("GET, POST", get(handlers::list_metrics).merge(ingest));
+        let insights = allowing("GET", get(handlers::list_insights));
+        Router::new()
+            .route("/metrics", metrics.clone())
+            .route("/metrics/", metrics)
+            .route("/insights", insights.clone())
+            .route("/insights/", insights)
+            .fallback(handlers::not_found)
+            .with_state(self.service)
+    }
+}
+
+/// `methods`, with every other method (HEAD too, which axum would otherwise answer as GET)
+/// answered 405 naming `allow`.
+fn allowing(
+    allow: &'static str,
+    methods: MethodRouter<Arc<Service>>,
+) -> MethodRouter<Arc<Service>> {
+    let refuse = move || async move { respond::not_allowed(allow) };
+    methods.head(refuse).fallback(refuse)
+}

@@ -1,0 +1,64 @@
+//! What a request did, as response extensions for the runtimes' layers: which route answered
+//! (the Lambda's EMF `Route`) and what an ingest did (its EMF properties, `iops serve`'s host
+//! list). Not on the wire.
+
+use axum::response::Response;
+use iops_core::Timestamp;
+use iops_store::ModelSource;
+
+use crate::{IngestOutcome, IngestResponse};
+
+/// The API route that answered a request, whatever its status. Absent on 404 and 405.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// POST /metrics.
+    PostMetrics,
+    /// GET /metrics.
+    GetMetrics,
+    /// GET /insights.
+    GetInsights,
+}
+
+impl Route {
+    /// `POST /metrics`, `GET /metrics`, `GET /insights`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::PostMetrics => "POST /metrics",
+            Route::GetMetrics => "GET /metrics",
+            Route::GetInsights => "GET /insights",
+        }
+    }
+
+    /// `response`, labelled with this route.
+    pub(crate) fn label(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// A sample POST /metrics stored (on its 200 answer only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    /// The sample's host.
+    pub hostname: String,
+    /// The sample's time.
+    pub timestamp: Timestamp,
+    /// What the service did with it.
+    pub outcome: IngestOutcome,
+    /// The model that scored it (`None`: a duplicate, not scored again).
+    pub scored_by: Option<ModelSource>,
+    /// True when the model it was routed to failed and the built-in one scored instead.
+    pub fallback: bool,
+}
+
+impl From<IngestResponse> for Ingested {
+    fn from(answer: IngestResponse) -> Self {
+        Ingested {
+            hostname: answer.hostname,
+            timestamp: answer.timestamp,
+            outcome: answer.outcome,
+            scored_by: answer.scored_by,
+            fallback: answer.fallback,
+        }
+    }
+}

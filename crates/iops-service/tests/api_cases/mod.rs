@@ -1,0 +1,216 @@
+//! The API's cases, run against every runtime that serves it: the router alone
+//! (iops-service's tests/api.rs), the Lambda's stack (iops-lambda's tests/api.rs) and
+//! `iops serve`'s router (iops-cli's serve tests), each included with `#[path]`. A runtime
+//! passes [`all`] a function answering one request, over an empty store with a body limit of
+//! [`LIMIT`] bytes; every runtime must answer each request the same.
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use axum::http::{HeaderMap, Request};
+use serde_json::{json, Value};
+
+/// The body limit the runtime under test is built with.
+pub const LIMIT: usize = 400;
+
+/// One answer, as the runtime's client sees it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    /// An axum response, read to its end.
+    pub async fn read(response: axum::response::Response) -> Answer {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+pub fn request(method: &str, uri: &str, body: &str) -> Request<Vec<u8>> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+pub fn sample(host: &str, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":"2026-11-26T17:00:00Z","hostname":"{host}","cpuUsage":{cpu},"memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2}}"#
+    )
+}
+
+/// Every case, in turn, on one runtime.
+pub async fn all(call: impl Call) {
+    post_then_list(&call).await;
+    bad_input_names_the_field(&call).await;
+    oversized_bodies(&call).await;
+    other_routes_and_methods(&call).await;
+}
+
+/// A runtime under test: a function answering one request.
+pub trait Call {
+    fn call(&self, request: Request<Vec<u8>>) -> impl Future<Output = Answer>;
+}
+
+impl<F: Fn(Request<Vec<u8>>) -> Fut, Fut: Future<Output = Answer>> Call for F {
+    fn call(&self, request: Request<Vec<u8>>) -> impl Future<Output = Answer> {
+        self(request)
+    }
+}
+
+async fn post_then_list(call: &impl Call) {
+    let r = call
+        .call(request("POST", "/metrics", &sample("case-1", 75.5)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let first = r.json();
+    assert_eq!(first["message"], "Metric stored successfully");
+    assert_eq!(first["insights"], json!([]));
+    let id = first["metricId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    // A retry: the same id, nothing new stored.
+    let again = call
+        .call(request("POST", "/metrics/", &sample("case-1", 75.5)))
+        .await;
+    assert_eq!(
+        (again.status, again.json()["metricId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    for uri in [
+        "/metrics?hostname=case-1",
+        "/metrics/?hostname=case-1",
+        "/metrics?hostname=case%2D1&since=2026-11-26T17:00:00Z",
+        // the first of a repeated parameter counts
+        "/metrics?hostname=case-1&hostname=nobody",
+    ] {
+        let r = call.call(request("GET", uri, "")).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.body);
+        assert_eq!(r.headers["content-type"], "application/json");
+        let listed = r.json();
+        assert_eq!(
+            listed["metrics"].as_array().unwrap().len(),
+            1,
+            "{uri}: {listed}"
+        );
+        assert_eq!(listed["metrics"][0]["metricId"], id.as_str());
+        assert_eq!(listed["metrics"][0]["cpuUsage"], 75.5);
+    }
+    let r = call
+        .call(request(
+            "GET",
+            "/metrics?hostname=case-1&since=2026-11-26T17:00:01Z",
+            "",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"metrics": []}));
+    let r = call
+        .call(request("GET", "/insights?hostname=case-1&limit=5", ""))
+        .await;
+    assert_eq!((r.status, r.json()), (200, json!({"insights": []})));
+}
+
+async fn bad_input_names_the_field(call: &impl Call) {
+    for (body, field) in [
+        (sample("case-2", 140.0), "cpuUsage"),
+        (sample("case 2", 40.0), "hostname"),
+        ("{not json".to_owned(), "body"),
+        (String::new(), "body"),
+    ] {
+        let r = call.call(request("POST", "/metrics", &body)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let e = r.json();
+        assert_eq!(e["field"], field, "{body}: {e}");
+        assert!(e["error"].as_str().unwrap().contains(field), "{e}");
+    }
+    for (query, field) in [
+        ("", "hostname"),
+        ("?hostname=web%201", "hostname"),
+        ("?hostname=case-2&since=yesterday", "since"),
+        ("?hostname=case-2&limit=0", "limit"),
+    ] {
+        for path in ["/metrics", "/insights"] {
+            let r = call
+                .call(request("GET", &format!("{path}{query}"), ""))
+                .await;
+            assert_eq!(r.status, 400, "{path}{query}");
+            let e = r.json();
+            assert_eq!(e["field"], field, "{path}{query}: {e}");
+        }
+    }
+    let r = call
+        .call(request("GET", "/metrics?hostname=case-2", ""))
+        .await;
+    assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
+}
+
+async fn oversized_bodies(call: &impl Call) {
+    let padded = |size: usize| {
+        let s = sample("case-3", 40.0);
+        format!("{{{}{}", " ".repeat(size - s.len()), &s[1..])
+    };
+    let r = call
+        .call(request("POST", "/metrics", &padded(LIMIT + 1)))
+        .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"error": format!("request body is {} bytes, larger than the limit of {LIMIT} bytes", LIMIT + 1)})
+    );
+    let r = call
+        .call(request("GET", "/metrics?hostname=case-3", ""))
+        .await;
+    assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
+    let r = call.call(request("POST", "/metrics", &padded(LIMIT))).await;
+    assert_eq!(r.status, 200, "a body of the limit passes: {}", r.body);
+}
+
+async fn other_routes_and_methods(call: &impl Call) {
+    for (method, uri, message) in [
+        ("GET", "/nowhere", "no route for GET /nowhere"),
+        ("GET", "/nowhere/", "no route for GET /nowhere"),
+        ("POST", "/metrics/extra", "no route for POST /metrics/extra"),
+    ] {
+        let r = call.call(request(method, uri, "{}")).await;
+        assert_eq!(r.status, 404, "{method} {uri}");
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(r.json(), json!({ "error": message }));
+    }
+    for (method, uri, allow) in [
+        ("DELETE", "/metrics", "GET, POST"),
+        ("PUT", "/metrics/", "GET, POST"),
+        ("POST", "/insights", "GET"),
+    ] {
+        let r = call.call(request(method, uri, "{}")).await;
+        assert_eq!(r.status, 405, "{method} {uri}");
+        assert_eq!(r.headers["allow"], allow, "{method} {uri}");
+        assert_eq!(
+            r.json(),
+            json!({ "error": format!("method not allowed; use {allow}") })
+        );
+    }
+    // The API has no HEAD (the Lambda never answered it as a GET).
+    let r = call
+        .call(request("HEAD", "/insights?hostname=case-1", ""))
+        .await;
+    assert_eq!(
+        (r.status, &r.headers["allow"]),
+        (405, &"GET".parse().unwrap())
+    );
+}
