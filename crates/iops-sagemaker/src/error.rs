@@ -54,14 +54,9 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A model artifact could not be loaded.
-    #[error("model {}: {source}", path.display())]
-    Model {
-        /// The artifact file.
-        path: PathBuf,
-        /// Why it was refused.
-        source: iops_core::Error,
-    },
+    /// A model artifact could not be loaded (the error names the file).
+    #[error("model {0}")]
+    Model(#[from] iops_model::ModelError),
     /// A training configuration file or data file is invalid.
     #[error("{}: {reason}", path.display())]
     Config {
@@ -90,7 +85,7 @@ impl Error {
             Error::Scoring(_)
             | Error::Internal(_)
             | Error::Io { .. }
-            | Error::Model { .. }
+            | Error::Model(_)
             | Error::Config { .. }
             | Error::Train(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,15 +1,15 @@
 //! The served model and the state shared by every request.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderValue;
 use iops_core::artifact::ModelArtifact;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// File name of the model artifact inside the model directory.
-pub const MODEL_FILE: &str = "model.json";
+pub use iops_model::MODEL_FILE;
 
 /// A model ready to serve: the artifact and the version the responses carry.
 #[derive(Debug)]
@@ -50,14 +50,17 @@ impl LoadedModel {
         Ok(Self::new(artifact, &version))
     }
 
-    /// Loads `dir/model.json`.
+    /// Loads `dir/model.json` with the one model loader ([`iops_model::read_model`]).
     pub fn load(dir: &Path) -> Result<Self> {
-        let path: PathBuf = dir.join(MODEL_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Self::from_slice(&bytes).map_err(|source| Error::Model { path, source })
+        let artifact = iops_model::read_model(dir)?;
+        let version = artifact
+            .checksum()
+            .map_err(|e| iops_model::ModelError {
+                path: iops_model::model_file(dir),
+                reason: e.to_string(),
+            })?
+            .to_owned();
+        Ok(Self::new(artifact, &version))
     }
 
     /// The artifact.

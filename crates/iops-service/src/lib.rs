@@ -35,7 +35,8 @@ mod service;
 
 pub use canary::{routes_to_canary, CanaryScorer, RemoteScore, RemoteScorer};
 pub use error::ServiceError;
-pub use model::{load_forest, model_file, read_model, ModelError};
+pub use iops_model::{model_file, read_model, ModelError};
+pub use model::load_forest;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, IngestOutcome, IngestResponse, InsightList,
