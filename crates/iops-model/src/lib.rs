@@ -66,7 +66,10 @@ mod tests {
             }
             let e = read_model(dir.path()).unwrap_err();
             assert_eq!(e.path, file);
-            assert!(e.to_string().starts_with(&file.display().to_string()), "{e}");
+            assert!(
+                e.to_string().starts_with(&file.display().to_string()),
+                "{e}"
+            );
         }
     }
 }
