@@ -178,14 +178,15 @@ fn network_outage_is_a_network_anomaly() {
 
 #[test]
 fn hosts_are_judged_against_their_own_baselines() {
-    // Host b runs at 90% CPU all the time: routine for b, it must not alarm; a's spike must.
+    // Host b runs at 60-90% CPU all the time, below the saturation ceiling: routine for b, it
+    // must not alarm; a's spike to 90% must.
     let a = host("a", AT + 10, 19, |i, s| {
         if i == AT {
             s.cpu_usage = 90.0;
         }
     });
     let b = host("b", AT + 10, 23, |_, s| {
-        s.cpu_usage = (s.cpu_usage + 50.0).min(100.0)
+        s.cpu_usage = (s.cpu_usage + 40.0).min(90.0)
     });
     let mut engine = InsightEngine::new(EngineConfig::default());
     let mut by_host = std::collections::HashMap::<String, usize>::new();
@@ -366,4 +367,28 @@ fn assessments_round_trip_through_json_from_the_first_sample() {
         let back: iops_core::engine::Assessment = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a, "sample {i}");
     }
+}
+
+#[test]
+fn a_host_pegged_at_the_ceiling_every_afternoon_is_one_critical_incident_a_day() {
+    // CPU at 100% for hours each afternoon: saturated, however routine; one critical insight
+    // per episode (the incident stays open while the saturation lasts), not one per sample.
+    let days = 3;
+    let samples = host("pegged", 288 * days, 29, |_, s| {
+        s.cpu_usage = (s.cpu_usage + 55.0).min(100.0)
+    });
+    let cpu: Vec<Insight> = run(&samples)
+        .into_iter()
+        .filter(|i| i.metric == Metric::Cpu)
+        .collect();
+    assert!(!cpu.is_empty());
+    assert!(
+        cpu.iter().all(|i| i.severity == Severity::Critical),
+        "{cpu:#?}"
+    );
+    assert!(
+        cpu.iter().all(|i| i.message.ends_with("; saturated")),
+        "{cpu:#?}"
+    );
+    assert!(cpu.len() <= days, "{cpu:#?}");
 }

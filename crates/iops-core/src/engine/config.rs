@@ -77,6 +77,16 @@ pub struct EngineParams {
     pub warning_score: f64,
     /// Anomaly score from which an insight is critical. Default 0.5.
     pub critical_score: f64,
+    /// CPU or memory (percent) at or above this for `saturation_seconds` is critical:
+    /// saturation, however usual it has become. Default 95.
+    pub saturation_percent: f64,
+    /// How long a saturation must last to be critical without surprise. Default 300.
+    pub saturation_seconds: f64,
+    /// A surprising CPU or memory value at or above this percent is critical. Default 90.
+    pub saturation_surprise_percent: f64,
+    /// A surprising disk or network I/O value at or below this fraction of its expected
+    /// value is an outage, critical. Default 0.1.
+    pub outage_fraction: f64,
     /// An incident on a host and metric stays open (no new insight but for an escalation of
     /// its severity) until its score stays below 90% of `info_score` for this many seconds.
     /// Default 10800 (3 hours).
@@ -116,6 +126,10 @@ impl Default for EngineParams {
             info_score: 0.35,
             warning_score: 0.40,
             critical_score: 0.5,
+            saturation_percent: 95.0,
+            saturation_seconds: 300.0,
+            saturation_surprise_percent: 90.0,
+            outage_fraction: 0.1,
             cooldown_seconds: 3.0 * HOUR,
             guard_score: 0.55,
             adoption_seconds: 4.0 * HOUR,
@@ -291,6 +305,30 @@ impl EngineParams {
                 "severity scores must satisfy info_score <= warning_score <= critical_score",
             ));
         }
+        if !(self.saturation_percent > 0.0 && self.saturation_percent <= 100.0) {
+            return Err(Error::param(
+                "saturation_percent",
+                self.saturation_percent,
+                "must be in (0, 100]",
+            ));
+        }
+        duration("saturation_seconds", self.saturation_seconds, true)?;
+        if !(self.saturation_surprise_percent > 0.0
+            && self.saturation_surprise_percent <= self.saturation_percent)
+        {
+            return Err(Error::param(
+                "saturation_surprise_percent",
+                self.saturation_surprise_percent,
+                "must be in (0, saturation_percent]",
+            ));
+        }
+        if !(self.outage_fraction >= 0.0 && self.outage_fraction < 1.0) {
+            return Err(Error::param(
+                "outage_fraction",
+                self.outage_fraction,
+                "must be in [0, 1)",
+            ));
+        }
         duration("cooldown_seconds", self.cooldown_seconds, true)?;
         duration("adoption_seconds", self.adoption_seconds, true)?;
         Ok(())
@@ -339,6 +377,14 @@ mod tests {
             ("info_score", |p| p.info_score = 1.0),
             ("warning_score", |p| p.warning_score = 0.2),
             ("guard_score", |p| p.guard_score = 0.0),
+            ("saturation_percent", |p| p.saturation_percent = 101.0),
+            ("saturation_percent", |p| p.saturation_percent = f64::NAN),
+            ("saturation_seconds", |p| p.saturation_seconds = -1.0),
+            ("saturation_surprise_percent", |p| {
+                p.saturation_surprise_percent = p.saturation_percent + 1.0
+            }),
+            ("outage_fraction", |p| p.outage_fraction = 1.0),
+            ("outage_fraction", |p| p.outage_fraction = f64::NAN),
             ("cooldown_seconds", |p| p.cooldown_seconds = -1.0),
             ("adoption_seconds", |p| p.adoption_seconds = f64::NAN),
         ];

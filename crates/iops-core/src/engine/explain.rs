@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::config::EngineParams;
 use super::observation::Observation;
 use crate::{Driver, Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
 
@@ -15,6 +16,56 @@ pub(crate) fn severity(score: f64, info: f64, warning: f64, critical: f64) -> Op
         Some(Severity::Info)
     } else {
         None
+    }
+}
+
+/// Why an insight is critical beyond its anomaly score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Impact {
+    /// CPU or memory saturated.
+    Saturation,
+    /// Disk or network I/O collapsed on a host that normally has it.
+    Outage,
+}
+
+impl Impact {
+    /// The clause the insight's message ends with.
+    pub(crate) fn clause(self) -> &'static str {
+        match self {
+            Impact::Saturation => "; saturated",
+            Impact::Outage => "; outage: near zero",
+        }
+    }
+}
+
+/// The impact rules (README, "Severity"), on top of the score's `severity`:
+///
+/// | rule | metrics | when | severity |
+/// |---|---|---|---|
+/// | sustained saturation | cpuUsage, memoryUsage | at or above `saturation_percent` for `saturation_seconds`, surprising or not | critical |
+/// | surprising saturation | cpuUsage, memoryUsage | surprising and at or above `saturation_surprise_percent` | critical |
+/// | outage | diskIO, networkIO | surprising and at or below `outage_fraction` × the expected value (expected > 0) | critical |
+/// | extreme deviation | any | anomaly score at or above `critical_score` | critical (from the score) |
+///
+/// "Surprising" is a score at or above `info_score`: routine load that the models expect
+/// raises nothing.
+pub(crate) fn impact(
+    metric: Metric,
+    value: f64,
+    expected: f64,
+    severity: Option<Severity>,
+    sustained_saturation: bool,
+    p: &EngineParams,
+) -> Option<Impact> {
+    let surprising = severity.is_some();
+    match metric {
+        Metric::Cpu | Metric::Memory => (sustained_saturation
+            || (surprising && value >= p.saturation_surprise_percent))
+            .then_some(Impact::Saturation),
+        Metric::DiskIo | Metric::NetworkIo => {
+            (surprising && expected > 0.0 && value <= p.outage_fraction * expected)
+                .then_some(Impact::Outage)
+        }
     }
 }
 
@@ -300,6 +351,41 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&i.to_json()).unwrap();
         assert_eq!(json["drivers"][1]["metric"], "networkIO");
         assert_eq!(json["type"], "multi_metric_anomaly");
+    }
+
+    #[test]
+    fn impact_rules() {
+        let p = EngineParams::default();
+        let (info, calm): (Option<Severity>, Option<Severity>) = (Some(Severity::Info), None);
+        let (sat, out, no) = (Some(Impact::Saturation), Some(Impact::Outage), None);
+        // (metric, value, expected, severity by score, sustained at the ceiling, impact)
+        let rows = [
+            // sustained saturation: critical even when the models expect it
+            (Metric::Cpu, 96.0, 95.0, calm, true, sat),
+            (Metric::Memory, 99.0, 98.0, calm, true, sat),
+            (Metric::Cpu, 96.0, 95.0, calm, false, no),
+            // surprising and at or above 90 %
+            (Metric::Cpu, 92.0, 32.0, info, false, sat),
+            (Metric::Memory, 90.0, 40.0, info, false, sat),
+            (Metric::Cpu, 89.9, 32.0, info, false, no),
+            (Metric::Cpu, 92.0, 32.0, calm, false, no),
+            // outage: surprising and at most a tenth of the expected I/O
+            (Metric::NetworkIo, 0.5, 28.0, info, false, out),
+            (Metric::DiskIo, 2.0, 20.0, info, false, out),
+            (Metric::NetworkIo, 3.0, 28.0, info, false, no),
+            (Metric::NetworkIo, 0.5, 28.0, calm, false, no),
+            (Metric::NetworkIo, 0.0, 0.0, info, false, no),
+            // the saturation rules are CPU's and memory's; the outage rule I/O's
+            (Metric::DiskIo, 99.0, 20.0, info, true, no),
+            (Metric::Cpu, 0.5, 28.0, info, false, no),
+        ];
+        for (metric, value, expected, severity, sustained, want) in rows {
+            assert_eq!(
+                impact(metric, value, expected, severity, sustained, &p),
+                want,
+                "{metric} {value} (expected {expected}), {severity:?}, sustained {sustained}"
+            );
+        }
     }
 
     #[test]

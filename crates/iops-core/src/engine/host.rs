@@ -75,6 +75,9 @@ pub struct HostState {
     /// The incident of the multivariate (forest) score, when a forest is configured.
     #[serde(default)]
     forest_incident: Option<OpenIncident>,
+    /// Since when CPU and memory have been at or above the saturation ceiling.
+    #[serde(default)]
+    saturated_since: [Option<f64>; 2],
 }
 
 /// What the engine concluded about one sample of one host. The default is the assessment
@@ -99,6 +102,7 @@ impl HostState {
             series: Pipeline::new(config)?,
             incidents: [None; 4],
             forest_incident: None,
+            saturated_since: [None; 2],
         })
     }
 
@@ -171,16 +175,36 @@ impl HostState {
         // Insights follow the unsuppressed surprise: the row score damps an incident's
         // later samples, which would hide a slow ramp (a memory leak) for good.
         let scores = metrics.map(|o| o.surprise / (o.surprise + p.score_scale));
+        // CPU and memory at the ceiling: since when (a sample below it resets the clock)
+        let mut sustained = [false; 4];
+        for (i, since) in self.saturated_since.iter_mut().enumerate() {
+            *since = (values[i] >= p.saturation_percent).then(|| since.unwrap_or(t));
+            sustained[i] = since.is_some_and(|s| t - s >= p.saturation_seconds);
+        }
         // The usual sample: no incident open and nothing to open one, so the rules below
         // would change nothing (checked once for the four metrics).
         let quiet = self.incidents.iter().all(Option::is_none)
-            & scores.iter().fold(true, |q, &s| q & (s < p.info_score));
+            & scores.iter().fold(true, |q, &s| q & (s < p.info_score))
+            & !(sustained[0] | sustained[1]);
         if !quiet {
             for (i, metric) in Metric::ALL.into_iter().enumerate() {
                 let score = scores[i];
-                let severity =
+                let by_score =
                     explain::severity(score, p.info_score, p.warning_score, p.critical_score);
-                let calm = score < RELEASE_FRACTION * p.info_score;
+                let impact = explain::impact(
+                    metric,
+                    values[i],
+                    metrics[i].expected,
+                    by_score,
+                    sustained[i],
+                    p,
+                );
+                let severity = if impact.is_some() {
+                    Some(Severity::Critical)
+                } else {
+                    by_score
+                };
+                let calm = score < RELEASE_FRACTION * p.info_score && !sustained[i];
                 if let Some(severity) = OpenIncident::step(
                     &mut self.incidents[i],
                     severity,
@@ -193,14 +217,18 @@ impl HostState {
                         score,
                         ..metrics[i]
                     };
-                    insights.push(explain::insight(
+                    let mut insight = explain::insight(
                         metric,
                         &sample.hostname,
                         sample.timestamp,
                         values[i],
                         severity,
                         &obs,
-                    ));
+                    );
+                    if let Some(impact) = impact {
+                        insight.message.push_str(impact.clause());
+                    }
+                    insights.push(insight);
                 }
             }
         }
