@@ -44,22 +44,24 @@ impl LoadedModel {
     /// Loads a `model.json` from bytes; the version is the artifact's checksum
     /// (`sha256:<hex>`), so two variants of an A/B endpoint are told apart by content.
     pub fn from_slice(bytes: &[u8]) -> iops_core::Result<Self> {
-        let artifact = ModelArtifact::from_slice(bytes)?;
-        // The file's verified checksum, kept by from_slice (the envelope is parsed once).
-        let version = artifact.checksum()?.to_owned();
-        Ok(Self::new(artifact, &version))
+        Self::from_artifact(ModelArtifact::from_slice(bytes)?)
     }
 
     /// Loads `dir/model.json` with the one model loader ([`iops_model::read_model`]).
     pub fn load(dir: &Path) -> Result<Self> {
         let artifact = iops_model::read_model(dir)?;
-        let version = artifact
-            .checksum()
-            .map_err(|e| iops_model::ModelError {
+        Ok(
+            Self::from_artifact(artifact).map_err(|e| iops_model::ModelError {
                 path: iops_model::model_file(dir),
                 reason: e.to_string(),
-            })?
-            .to_owned();
+            })?,
+        )
+    }
+
+    /// A verified artifact, versioned by the checksum its file carried (kept by
+    /// `ModelArtifact::from_slice`, so the envelope is parsed once).
+    fn from_artifact(artifact: ModelArtifact) -> iops_core::Result<Self> {
+        let version = artifact.checksum()?.to_owned();
         Ok(Self::new(artifact, &version))
     }
 
