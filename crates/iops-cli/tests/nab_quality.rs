@@ -10,20 +10,22 @@ use std::process::Command;
 
 /// Corpus, category (None: the whole corpus), profile, floor.
 const FLOORS: &[(&str, Option<&str>, &str, f64)] = &[
-    ("nab-full", None, "standard", 65.9),
-    ("nab-full", None, "reward_low_FP_rate", 54.3),
-    ("nab-full", None, "reward_low_FN_rate", 72.2),
-    // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57 (here 68.01 less the margin)
-    ("nab-full", Some("realAWSCloudwatch"), "standard", 67.5),
+    ("nab-full", None, "standard", 67.4),
+    ("nab-full", None, "reward_low_FP_rate", 57.3),
+    ("nab-full", None, "reward_low_FN_rate", 73.2),
+    // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57. One alarm per
+    // episode (engine/episode.rs) traded 1.45 of it (68.01 -> 66.56: its own threshold falls
+    // below escalations the gate now damps) for +1.5 on all of NAB and +3.1 on NAB's low-FP
+    // (docs/performance.md): the floor moved down with it, from 67.5
+    ("nab-full", Some("realAWSCloudwatch"), "standard", 66.0),
     ("ms-cloud-monitoring", None, "standard", 61.3),
     // the evidence model (engine/evidence.rs) traded 0.8 of ms-cloud's low-FP and 0.6 of
-    // smd's standard for +2.1 on NAB and +1.1 on ms-cloud (docs/performance.md): these two
-    // floors moved down with it, from 51.0 and 72.0
-    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 50.2),
+    // smd's standard for +2.1 on NAB and +1.1 on ms-cloud (docs/performance.md)
+    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 50.4),
     ("ms-cloud-monitoring", None, "reward_low_FN_rate", 68.1),
-    ("smd", None, "standard", 71.4),
-    ("smd", None, "reward_low_FP_rate", 62.0),
-    ("smd", None, "reward_low_FN_rate", 77.4),
+    ("smd", None, "standard", 72.2),
+    ("smd", None, "reward_low_FP_rate", 63.6),
+    ("smd", None, "reward_low_FN_rate", 78.0),
 ];
 
 fn shared_data() -> Option<PathBuf> {

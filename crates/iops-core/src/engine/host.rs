@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::EngineConfig;
+use super::episode::RELEASE_FRACTION;
 use super::explain;
 use super::fastmath::max;
 use super::lanes::Lanes;
@@ -61,10 +62,6 @@ impl OpenIncident {
         }
     }
 }
-
-/// An open incident is released below this fraction of the info cut-off (hysteresis: a
-/// score wobbling around the cut-off is one incident, not many).
-const RELEASE_FRACTION: f64 = 0.9;
 
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,6 +24,7 @@
 
 mod calibrate;
 mod config;
+mod episode;
 mod evidence;
 mod explain;
 mod fastmath;

@@ -15,7 +15,9 @@
 //!    agreement between the models counts for more than any one alone;
 //! 5. a surprise no larger than the incident's peak (capped at score 2/3), which decays by
 //!    1/e over the suppression time, is the same incident and is damped, so an incident
-//!    scores high once;
+//!    scores high once; and while an incident is open ([`Episodes`]: from a score at the
+//!    info cut-off until the scores stay calm for the cooldown), only a sample that makes
+//!    it critical is news;
 //! 6. the log-surprise `s` maps to the score `s / (s + score_scale)` in [0, 1).
 //!
 //! Every duration is time, counted in samples of the series' cadence, observed on its first
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::SurpriseCalibrator;
 use super::config::{EngineConfig, EngineParams};
+use super::episode::{Alarm, EpisodeCuts, Episodes};
 use super::evidence::Evidence;
 use super::fastmath::{max, min};
 use super::lanes::Lanes;
@@ -78,6 +81,7 @@ struct Tuning {
     /// Surprise (nats) from which a sample is kept out of the point models.
     guard: f64,
     adoption_seconds: f64,
+    episode: EpisodeCuts,
 }
 
 impl Tuning {
@@ -93,6 +97,11 @@ impl Tuning {
             score_scale: p.score_scale,
             guard: p.score_scale * p.guard_score / (1.0 - p.guard_score),
             adoption_seconds: p.adoption_seconds,
+            episode: EpisodeCuts {
+                info: p.info_score,
+                critical: p.critical_score,
+                cooldown_seconds: p.cooldown_seconds,
+            },
         }
     }
 }
@@ -159,6 +168,10 @@ struct Models<const L: usize> {
     guarded: VecDeque<Guarded<L>>,
     /// The suppression's decay over one cadence.
     cadence_decay: f64,
+    /// Each lane's open incident: one alarm per episode (a JSON state from before it has
+    /// none open).
+    #[serde(default = "Episodes::new")]
+    episodes: Episodes<L>,
 }
 
 impl<const L: usize> Models<L> {
@@ -211,6 +224,7 @@ impl<const L: usize> Models<L> {
             guard_since: Lanes::splat(NOT_GUARDED),
             guarded: VecDeque::new(),
             cadence_decay: (-sizes.cadence / p.suppression_seconds).exp(),
+            episodes: Episodes::new(),
         }
     }
 
@@ -312,6 +326,20 @@ impl<const L: usize> Models<L> {
                 surprise * SUPPRESSED_FACTOR
             } else {
                 surprise
+            };
+            // one alarm per episode: an open incident's samples are news only when they
+            // make it critical
+            let alarm = self.episodes.step(
+                l,
+                effective / (effective + tuning.score_scale),
+                t,
+                &tuning.episode,
+            );
+            let repeat = alarm == Alarm::Repeat && !suppressed;
+            let (effective, suppressed) = if repeat {
+                (surprise * SUPPRESSED_FACTOR, true)
+            } else {
+                (effective, suppressed)
             };
             // the guard: an incident's samples stay out of the point models for a while
             let since = self.guard_since[l];
