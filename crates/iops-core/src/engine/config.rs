@@ -88,8 +88,9 @@ pub struct EngineParams {
     /// value is an outage, critical. Default 0.1.
     pub outage_fraction: f64,
     /// An incident on a host and metric stays open until its score stays below 90% of
-    /// `info_score` for this many seconds; meanwhile its samples raise no new insight and
-    /// their scores are damped, unless they make it critical. Default 10800 (3 hours).
+    /// `info_score` for this many seconds; meanwhile its samples raise a new insight only
+    /// when its severity rises, and their anomaly scores are damped unless they make it
+    /// critical. Default 10800 (3 hours).
     pub cooldown_seconds: f64,
     /// A sample scoring this high (unsuppressed) is not learned by the point models, nor are
     /// the samples after it while the incident lasts (outside the band of 3 spreads, or
