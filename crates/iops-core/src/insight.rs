@@ -158,6 +158,10 @@ pub struct Insight {
     /// found nothing unusual.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drivers: Vec<Driver>,
+    /// The incident it belongs to ([`crate::Incident`]); absent where no incident is kept
+    /// (an insight stored before incidents existed, or one from the SageMaker path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
 }
 
 /// One metric's share of a multivariate anomaly score.

@@ -10,12 +10,14 @@ pub mod detector;
 pub mod engine;
 mod error;
 pub mod forest;
+mod incident;
 mod insight;
 mod metric;
 mod param_guard;
 mod timestamp;
 
 pub use error::{finite, Error, Result};
+pub use incident::{incident_id, Incident, IncidentStatus, Peak};
 pub use insight::{Driver, Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).

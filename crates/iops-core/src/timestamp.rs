@@ -174,6 +174,12 @@ impl<'de> Deserialize<'de> for Timestamp {
             Text(String),
             Number(f64),
         }
+        // compact binary formats (the host state's postcard) cannot ask the input for its
+        // type: there it is the text `serialize` wrote
+        if !d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            return Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom);
+        }
         let parsed = match Raw::deserialize(d)? {
             Raw::Text(s) => Timestamp::parse_rfc3339(&s),
             Raw::Number(n) => Timestamp::from_epoch_seconds(n),
@@ -239,6 +245,25 @@ impl fmt::Debug for Shorten<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_binary_round_trips_exactly() {
+        for text in [
+            "2026-12-02T13:52:27.123456789Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let t = Timestamp::parse_rfc3339(text).unwrap();
+            let bytes = postcard::to_allocvec(&t).unwrap();
+            assert_eq!(
+                postcard::from_bytes::<Timestamp>(&bytes).unwrap(),
+                t,
+                "{text}"
+            );
+        }
+        let bad = postcard::to_allocvec("yesterday").unwrap();
+        assert!(postcard::from_bytes::<Timestamp>(&bad).is_err());
+    }
 
     #[test]
     fn rfc3339_normalises_to_utc() {

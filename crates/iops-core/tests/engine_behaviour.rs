@@ -392,3 +392,84 @@ fn a_host_pegged_at_the_ceiling_every_afternoon_is_one_critical_incident_a_day()
     );
     assert!(cpu.len() <= days, "{cpu:#?}");
 }
+
+#[test]
+fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
+    // a CPU spike with memory climbing beside it for an hour; a second spike two days later
+    let samples = host("web-9", DAYS * 288 + 2 * 288, 11, |i, s| {
+        if (AT..AT + 12).contains(&i) {
+            s.cpu_usage = 93.0;
+            s.memory_usage = 55.0 + 2.0 * (i - AT) as f64;
+        }
+        if (AT + 576..AT + 580).contains(&i) {
+            s.cpu_usage = 95.0;
+        }
+    });
+    let config = EngineConfig::default();
+    let mut state = HostState::new(&config).unwrap();
+    let mut changes = Vec::new();
+    let mut insights = Vec::new();
+    for s in &samples {
+        let a = state.process(&config, None, s).unwrap();
+        // (the warm-up days' insights are not this test's business)
+        if s.timestamp < samples[AT].timestamp {
+            continue;
+        }
+        insights.extend(a.insights);
+        changes.extend(a.incident);
+        if s.timestamp == samples[AT + 6].timestamp {
+            // an open incident survives both state encodings (postcard is positional)
+            let bytes = postcard::to_allocvec(&state).unwrap();
+            assert_eq!(postcard::from_bytes::<HostState>(&bytes).unwrap(), state);
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(serde_json::from_str::<HostState>(&json).unwrap(), state);
+        }
+    }
+    assert!(insights.len() >= 3, "{insights:#?}");
+    let first_id = insights[0]
+        .incident_id
+        .clone()
+        .expect("insights name their incident");
+    let first: Vec<_> = changes
+        .iter()
+        .filter(|c| c.incident_id == first_id)
+        .collect();
+    // opened by the first insight, changed by each later one, resolved once calm
+    let opened = first.first().unwrap();
+    assert_eq!(opened.opened, samples[AT].timestamp);
+    let last = first.last().unwrap();
+    assert_eq!(
+        last.status,
+        iops_core::IncidentStatus::Resolved,
+        "{last:#?}"
+    );
+    assert!(last.metrics.contains(&Metric::Cpu) && last.metrics.contains(&Metric::Memory));
+    assert_eq!(last.severity, Severity::Critical);
+    assert_eq!(last.peak.metric, Metric::Cpu);
+    let in_first = insights
+        .iter()
+        .filter(|i| i.incident_id.as_deref() == Some(first_id.as_str()))
+        .count();
+    assert_eq!(last.insights as usize, in_first);
+    // resolved after the cooldown of calm, not before the spike ended
+    let resolved = last.resolved.unwrap().epoch_seconds();
+    let spike_end = samples[AT + 11].timestamp.epoch_seconds();
+    assert!(
+        resolved >= spike_end + config.params().cooldown_seconds,
+        "resolved {} s after the spike",
+        resolved - spike_end
+    );
+    assert!(resolved <= spike_end + config.params().cooldown_seconds + 6.0 * 3600.0);
+    // the spike two days later is a new incident, with a new id
+    let second = insights
+        .iter()
+        .find(|i| i.timestamp >= samples[AT + 576].timestamp)
+        .expect("the second spike is raised");
+    let second_id = second.incident_id.clone().unwrap();
+    assert_ne!(second_id, first_id);
+    assert!(second_id > first_id, "ids sort by opening time");
+    // and every insight belongs to exactly one of the incidents reported
+    assert!(insights.iter().all(|i| changes
+        .iter()
+        .any(|c| Some(&c.incident_id) == i.incident_id.as_ref())));
+}

@@ -197,6 +197,7 @@ fn sagemaker_insight(
         score: answer.score.clamp(0.0, 1.0 - f64::EPSILON),
         detector: "sagemaker".into(),
         drivers: Vec::new(),
+        incident_id: None,
     }
 }
 

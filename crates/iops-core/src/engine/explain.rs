@@ -165,6 +165,7 @@ pub(crate) fn insight(
         score: obs.score,
         detector: detector.to_owned(),
         drivers: Vec::new(),
+        incident_id: None,
     }
 }
 
@@ -223,6 +224,7 @@ pub(crate) fn multi_metric_insight(
         score,
         detector: "isolation_forest".to_owned(),
         drivers,
+        incident_id: None,
     }
 }
 

@@ -13,7 +13,7 @@ use super::lanes::Lanes;
 use super::multivariate::{self, HostForest};
 use super::observation::Observation;
 use super::series::Pipeline;
-use crate::{Insight, Metric, MetricSample, Result, Severity};
+use crate::{Incident, Insight, Metric, MetricSample, Result, Severity, Timestamp};
 
 /// An incident open on one metric: it raised an insight when its score first reached the
 /// info cut-off, raises another only when it becomes more severe, and closes once its
@@ -75,6 +75,9 @@ pub struct HostState {
     /// Since when CPU and memory have been at or above the saturation ceiling.
     #[serde(default)]
     saturated_since: [Option<f64>; 2],
+    /// The host's open incident: every insight while any metric's incident is open.
+    #[serde(default)]
+    incident: Option<Incident>,
 }
 
 /// What the engine concluded about one sample of one host. The default is the assessment
@@ -90,6 +93,10 @@ pub struct Assessment {
     /// The fleet forest's score of the host's standardised 4-metric vector, when a forest is
     /// configured and the host's models are warm.
     pub forest: Option<f64>,
+    /// The host's incident, when this sample opened, escalated or resolved it (its insights
+    /// name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
 }
 
 impl HostState {
@@ -100,6 +107,7 @@ impl HostState {
             incidents: [None; 4],
             forest_incident: None,
             saturated_since: [None; 2],
+            incident: None,
         })
     }
 
@@ -237,6 +245,46 @@ impl HostState {
         }
         // (scores are never NaN: the plain comparison of fastmath's max suffices)
         out.score = out.metrics.iter().fold(0.0, |m, o| max(m, o.score));
+        out.incident = None;
+        if self.incident.is_some() || !out.insights.is_empty() {
+            self.track_incident(sample.timestamp, &mut out.insights, &mut out.incident);
+        }
+    }
+
+    /// One incident per episode of the host's trouble: this sample's insights open it or
+    /// join it (and name it); once no metric has an incident open, it resolves. `changed`
+    /// gets the incident when this sample changed it.
+    #[cold]
+    fn track_incident(
+        &mut self,
+        at: Timestamp,
+        insights: &mut [Insight],
+        changed: &mut Option<Incident>,
+    ) {
+        let Some((first, rest)) = insights.split_first() else {
+            let calm = self.incidents.iter().all(Option::is_none) && self.forest_incident.is_none();
+            if calm {
+                if let Some(mut done) = self.incident.take() {
+                    done.resolve(at);
+                    *changed = Some(done);
+                }
+            }
+            return;
+        };
+        let incident = match self.incident.as_mut() {
+            Some(open) => {
+                open.join(first);
+                open
+            }
+            None => self.incident.insert(Incident::open(first)),
+        };
+        for insight in rest {
+            incident.join(insight);
+        }
+        for insight in insights.iter_mut() {
+            insight.incident_id = Some(incident.incident_id.clone());
+        }
+        *changed = Some(incident.clone());
     }
 
     /// Scores the sample's standardised metric vector with the fleet forest. When the

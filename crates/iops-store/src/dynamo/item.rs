@@ -233,7 +233,8 @@ pub(super) fn metric_from(item: &Item) -> Result<StoredMetric> {
 }
 
 /// The INSIGHTS_TABLE item of an insight. Drivers (present only with a fleet forest) are
-/// kept as their JSON in `drivers` (S).
+/// kept as their JSON in `drivers` (S); the incident it belongs to, when it has one, in
+/// `incidentId` (S).
 pub(super) fn insight_item(i: &StoredInsight) -> Result<Item> {
     let x = &i.insight;
     let mut item = HashMap::from([
@@ -257,6 +258,9 @@ pub(super) fn insight_item(i: &StoredInsight) -> Result<Item> {
             reason: e.to_string(),
         })?;
         item.insert("drivers".to_owned(), AttributeValue::S(json));
+    }
+    if let Some(id) = &x.incident_id {
+        item.insert("incidentId".to_owned(), s(id));
     }
     Ok(item)
 }
@@ -295,6 +299,11 @@ pub(super) fn insight_from(item: &Item) -> Result<StoredInsight> {
         score: r.f64("score")?,
         detector: parse("detector")?,
         drivers,
+        incident_id: if r.has("incidentId") {
+            Some(parse("incidentId")?)
+        } else {
+            None
+        },
     };
     Ok(StoredInsight {
         insight_id,

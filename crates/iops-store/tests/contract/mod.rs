@@ -40,6 +40,7 @@ pub fn insight(host: &str, t: &str, index: usize) -> StoredInsight {
             score: 0.95,
             detector: "zscore+ewma".into(),
             drivers: vec![],
+            incident_id: Some(iops_core::incident_id(host, ts(t))),
         },
     }
 }

@@ -1,0 +1,296 @@
+//! The incident record: one per episode of a host's trouble, however many insights it raises.
+//!
+//! An incident opens with a host's first insight, takes in every later insight of the host
+//! while it is open (its severity is the highest so far, its types and metrics the union),
+//! and resolves once every metric of the host has been calm for the cooldown
+//! (`EngineParams::cooldown_seconds`). Its id is a function of the host and the time it
+//! opened, so a retried request names the same incident.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::timestamp::Shorten;
+use crate::{Error, Insight, InsightType, Metric, Result, Severity, Timestamp};
+
+/// Whether an incident is still going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// Insights are still being raised, or the host is not calm for long enough yet.
+    Open,
+    /// Every metric has been calm for the cooldown.
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// Lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IncidentStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "open" => Ok(IncidentStatus::Open),
+            "resolved" => Ok(IncidentStatus::Resolved),
+            _ => Err(Error::InvalidField {
+                field: "status".into(),
+                reason: format!("must be open or resolved, got {:?}", Shorten(s)),
+            }),
+        }
+    }
+}
+
+/// The most anomalous moment of an incident: the insight with the highest severity, then
+/// the highest score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peak {
+    /// The metric.
+    pub metric: Metric,
+    /// Its observed value.
+    pub value: f64,
+    /// The value the model expected.
+    pub expected: f64,
+    /// The insight's anomaly score.
+    pub score: f64,
+    /// The insight's severity.
+    pub severity: Severity,
+    /// When it was observed.
+    pub timestamp: Timestamp,
+}
+
+/// One episode of a host's trouble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    /// `<13 hex digits: milliseconds of the opening>-<16 hex digits of hash>`: sorts by the
+    /// time it opened ([`incident_id`]).
+    pub incident_id: String,
+    /// The host.
+    pub hostname: String,
+    /// Open or resolved.
+    pub status: IncidentStatus,
+    /// The highest severity of its insights so far.
+    pub severity: Severity,
+    /// The kinds of its insights, in the order they first appeared.
+    pub types: Vec<InsightType>,
+    /// The metrics of its insights, in the order they first appeared.
+    pub metrics: Vec<Metric>,
+    /// The sample that raised its first insight.
+    pub opened: Timestamp,
+    /// The sample that last changed it (an insight, or its resolution).
+    pub updated: Timestamp,
+    /// The sample that resolved it (null while open; always written, as the state's compact
+    /// positional encoding needs every field).
+    #[serde(default)]
+    pub resolved: Option<Timestamp>,
+    /// Its most anomalous moment.
+    pub peak: Peak,
+    /// A sentence for a person: the peak insight's message.
+    pub summary: String,
+    /// How many insights it holds.
+    pub insights: u32,
+}
+
+/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch (every valid timestamp is then
+/// non-negative, so ids sort as unsigned hex).
+const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;
+
+/// The id of the incident of `hostname` that opened at `opened`: 13 hex digits of the
+/// milliseconds since 0000-01-01 (so ids sort by opening time, as text too), a dash, and
+/// 16 hex digits of SHA-256 over the host and the exact opening time.
+pub fn incident_id(hostname: &str, opened: Timestamp) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        b"incident".as_slice(),
+        hostname.as_bytes(),
+        &opened.epoch_nanos().to_be_bytes(),
+    ] {
+        // length-prefixed, so ("ab","c") and ("a","bc") differ
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let digest: [u8; 32] = h.finalize().into();
+    let ms = (opened.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS).max(0);
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{ms:013x}-{hash}")
+}
+
+impl Peak {
+    fn of(insight: &Insight) -> Self {
+        Peak {
+            metric: insight.metric,
+            value: insight.value,
+            expected: insight.expected,
+            score: insight.score,
+            severity: insight.severity,
+            timestamp: insight.timestamp,
+        }
+    }
+
+    /// True when `insight` is more anomalous than this peak.
+    fn is_beaten_by(&self, insight: &Insight) -> bool {
+        (insight.severity, insight.score) > (self.severity, self.score)
+    }
+}
+
+impl Incident {
+    /// The incident `first` opens.
+    pub fn open(first: &Insight) -> Self {
+        Incident {
+            incident_id: incident_id(&first.hostname, first.timestamp),
+            hostname: first.hostname.clone(),
+            status: IncidentStatus::Open,
+            severity: first.severity,
+            types: vec![first.kind],
+            metrics: vec![first.metric],
+            opened: first.timestamp,
+            updated: first.timestamp,
+            resolved: None,
+            peak: Peak::of(first),
+            summary: first.message.clone(),
+            insights: 1,
+        }
+    }
+
+    /// Takes in a later insight of the same host: escalates in place.
+    pub fn join(&mut self, insight: &Insight) {
+        self.severity = self.severity.max(insight.severity);
+        if !self.types.contains(&insight.kind) {
+            self.types.push(insight.kind);
+        }
+        if !self.metrics.contains(&insight.metric) {
+            self.metrics.push(insight.metric);
+        }
+        if self.peak.is_beaten_by(insight) {
+            self.peak = Peak::of(insight);
+            self.summary.clone_from(&insight.message);
+        }
+        self.updated = self.updated.max(insight.timestamp);
+        self.insights = self.insights.saturating_add(1);
+    }
+
+    /// Marks it resolved by the sample at `at`.
+    pub fn resolve(&mut self, at: Timestamp) {
+        self.status = IncidentStatus::Resolved;
+        self.resolved = Some(at);
+        self.updated = self.updated.max(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insight(minute: u32, kind: InsightType, metric: Metric, severity: Severity) -> Insight {
+        let score = match severity {
+            Severity::Info => 0.36,
+            Severity::Warning => 0.42,
+            Severity::Critical => 0.6,
+        };
+        Insight {
+            kind,
+            severity,
+            message: format!("{metric} at minute {minute}"),
+            hostname: "web-1".into(),
+            timestamp: Timestamp::from_epoch_seconds(1.7e9 + 60.0 * f64::from(minute)).unwrap(),
+            metric,
+            value: 90.0,
+            expected: 30.0,
+            score,
+            detector: "zscore+ewma".into(),
+            drivers: Vec::new(),
+            incident_id: None,
+        }
+    }
+
+    #[test]
+    fn an_incident_escalates_in_place_and_resolves() {
+        let first = insight(0, InsightType::CpuSpike, Metric::Cpu, Severity::Info);
+        let mut incident = Incident::open(&first);
+        assert_eq!(incident.status, IncidentStatus::Open);
+        assert_eq!(incident.incident_id, incident_id("web-1", first.timestamp));
+        incident.join(&insight(
+            5,
+            InsightType::MemoryPressure,
+            Metric::Memory,
+            Severity::Critical,
+        ));
+        incident.join(&insight(
+            9,
+            InsightType::CpuSpike,
+            Metric::Cpu,
+            Severity::Warning,
+        ));
+        assert_eq!(incident.severity, Severity::Critical);
+        assert_eq!(
+            incident.types,
+            [InsightType::CpuSpike, InsightType::MemoryPressure]
+        );
+        assert_eq!(incident.metrics, [Metric::Cpu, Metric::Memory]);
+        assert_eq!(incident.insights, 3);
+        // the peak is the critical insight, not the later warning
+        assert_eq!(incident.peak.metric, Metric::Memory);
+        assert_eq!(incident.summary, "memoryUsage at minute 5");
+        assert_eq!(incident.opened, first.timestamp);
+        let end = Timestamp::from_epoch_seconds(1.7e9 + 3600.0).unwrap();
+        incident.resolve(end);
+        assert_eq!(
+            (incident.status, incident.resolved, incident.updated),
+            (IncidentStatus::Resolved, Some(end), end)
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_distinct_and_sort_by_opening_time() {
+        let t = |s: f64| Timestamp::from_epoch_seconds(s).unwrap();
+        let a = incident_id("web-1", t(1.7e9));
+        assert_eq!(a, incident_id("web-1", t(1.7e9)));
+        assert_ne!(a, incident_id("web-2", t(1.7e9)));
+        let later = incident_id("web-1", t(1.7e9 + 0.001));
+        assert!(
+            later > a && later.len() == a.len() && a.len() == 30,
+            "{a} {later}"
+        );
+        // the oldest valid timestamps still give fixed-width ids
+        assert_eq!(incident_id("h", t(-6.2e10)).len(), 30);
+    }
+
+    #[test]
+    fn the_wire_form_is_camel_case_and_round_trips() {
+        let incident = Incident::open(&insight(
+            0,
+            InsightType::CpuSpike,
+            Metric::Cpu,
+            Severity::Info,
+        ));
+        let json = serde_json::to_value(&incident).unwrap();
+        assert_eq!(json["status"], "open");
+        assert_eq!(json["peak"]["metric"], "cpuUsage");
+        assert!(json.get("incidentId").is_some() && json["resolved"].is_null());
+        let back: Incident = serde_json::from_value(json).unwrap();
+        assert_eq!(back, incident);
+        assert_eq!(
+            "resolved".parse::<IncidentStatus>().unwrap(),
+            IncidentStatus::Resolved
+        );
+        let err = "closed".parse::<IncidentStatus>().unwrap_err().to_string();
+        assert!(err.contains("status"), "{err}");
+    }
+}
