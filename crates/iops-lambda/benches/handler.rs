@@ -20,12 +20,12 @@ use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::engine::{EngineConfig, HostState, HOST_FEATURES};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
-use iops_core::{MetricSample, ParamGuard, Timestamp};
+use iops_core::{Incident, MetricSample, ParamGuard, Timestamp};
 use iops_lambda::{build, App, Config, MetricsSink};
 use iops_service::{BuiltinScorer, Service, ServiceConfig};
 use iops_store::{
-    ids, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore, StateUpdate, Store,
-    StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, IncidentQuery, IncidentStore, InsightStore, MetricStore, PutMetric, SqliteStore,
+    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use lambda_http::{Body, Response};
 use tokio::runtime::Runtime;
@@ -36,6 +36,7 @@ struct MemStore {
     metrics: Mutex<HashMap<(String, i128), StoredMetric>>,
     insights: Mutex<Vec<StoredInsight>>,
     states: Mutex<HashMap<String, StoredState>>,
+    incidents: Mutex<HashMap<String, Incident>>,
 }
 
 #[async_trait]
@@ -143,6 +144,40 @@ impl StateStore for MemStore {
             },
         );
         Ok(found + 1)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for MemStore {
+    async fn put_incidents(&self, incidents: &[Incident]) -> iops_store::Result<()> {
+        let mut stored = self.incidents.lock().unwrap();
+        for i in incidents {
+            let newer = stored.get(&i.incident_id).is_none_or(|old| {
+                iops_store::incident_revision(i) > iops_store::incident_revision(old)
+            });
+            if newer {
+                stored.insert(i.incident_id.clone(), i.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn get_incident(&self, id: &str) -> iops_store::Result<Option<Incident>> {
+        Ok(self.incidents.lock().unwrap().get(id).cloned())
+    }
+    async fn list_incidents(&self, q: &IncidentQuery) -> iops_store::Result<Vec<Incident>> {
+        let mut out: Vec<Incident> = self
+            .incidents
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|i| q.status.is_none_or(|s| s == i.status))
+            .filter(|i| q.hostname.as_ref().is_none_or(|h| *h == i.hostname))
+            .filter(|i| q.since.is_none_or(|t| i.updated >= t))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.incident_id.cmp(&a.incident_id));
+        out.truncate(q.limit);
+        Ok(out)
     }
 }
 

@@ -47,6 +47,8 @@ pub enum StoreChoice {
         insights_table: String,
         /// STATE_TABLE (per-host detector state).
         state_table: String,
+        /// INCIDENTS_TABLE.
+        incidents_table: String,
     },
     /// An SQLite file (`IOPS_STORE=sqlite:PATH`), for local runs.
     Sqlite(PathBuf),
@@ -101,6 +103,7 @@ impl Config {
             get("METRICS_TABLE"),
             get("INSIGHTS_TABLE"),
             get("STATE_TABLE"),
+            get("INCIDENTS_TABLE"),
         )?;
         let use_sagemaker = match get("USE_SAGEMAKER") {
             None => false,
@@ -170,6 +173,7 @@ fn store_choice(
     metrics_table: Option<String>,
     insights_table: Option<String>,
     state_table: Option<String>,
+    incidents_table: Option<String>,
 ) -> Result<StoreChoice, ConfigError> {
     let dynamodb = |metrics_table: Option<String>| {
         let metrics_table = metrics_table.ok_or_else(|| {
@@ -184,10 +188,14 @@ fn store_choice(
         let state_table = state_table
             .clone()
             .ok_or_else(|| bad("STATE_TABLE", "is required with METRICS_TABLE"))?;
+        let incidents_table = incidents_table
+            .clone()
+            .ok_or_else(|| bad("INCIDENTS_TABLE", "is required with METRICS_TABLE"))?;
         Ok(StoreChoice::Dynamodb {
             metrics_table,
             insights_table,
             state_table,
+            incidents_table,
         })
     };
     match iops_store.as_deref().map(str::trim) {
@@ -267,6 +275,7 @@ mod tests {
             ("METRICS_TABLE", "m"),
             ("INSIGHTS_TABLE", "i"),
             ("STATE_TABLE", "s"),
+            ("INCIDENTS_TABLE", "n"),
         ])
         .unwrap();
         assert_eq!(
@@ -275,11 +284,20 @@ mod tests {
                 metrics_table: "m".into(),
                 insights_table: "i".into(),
                 state_table: "s".into(),
+                incidents_table: "n".into(),
             }
         );
         assert_eq!(
             err_name(&[("METRICS_TABLE", "m"), ("INSIGHTS_TABLE", "i")]),
             "STATE_TABLE"
+        );
+        assert_eq!(
+            err_name(&[
+                ("METRICS_TABLE", "m"),
+                ("INSIGHTS_TABLE", "i"),
+                ("STATE_TABLE", "s")
+            ]),
+            "INCIDENTS_TABLE"
         );
         assert_eq!(c.canary, None);
         assert_eq!(c.model_path, None);

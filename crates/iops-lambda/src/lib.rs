@@ -18,7 +18,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; see [`open_store`]) |
+//! | METRICS_TABLE, INSIGHTS_TABLE, STATE_TABLE, INCIDENTS_TABLE | DynamoDB tables (the default store when METRICS_TABLE is set; see [`open_store`]) |
 //! | IOPS_STORE | `memory` or `sqlite:PATH` for local runs and tests; `dynamodb` = the tables |
 //! | USE_SAGEMAKER | `true` / `false` (default): the canary switch; `false` is the instant rollback |
 //! | SAGEMAKER_ENDPOINT | endpoint name (required with USE_SAGEMAKER=true) |
@@ -108,11 +108,13 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, StartupE
             metrics_table,
             insights_table,
             state_table,
+            incidents_table,
         } => {
             let tables = TableNames {
                 metrics: metrics_table.clone(),
                 insights: insights_table.clone(),
                 state: state_table.clone(),
+                incidents: incidents_table.clone(),
             };
             let store = DynamoStore::connect(DynamoOptions::new(tables))
                 .await

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use iops_core::engine::{EngineConfig, HostState};
-use iops_core::{MetricSample, Timestamp};
+use iops_core::{Incident, MetricSample, Timestamp};
 use iops_service::{
     IngestOutcome, IngestResponse, Service, ServiceConfig, ServiceError, STORED_MESSAGE,
 };
 use iops_store::{
-    InsightStore, MetricStore, PutMetric, SqliteStore, StateStore, StateUpdate, Store, StoreError,
-    StoredInsight, StoredMetric, StoredState,
+    IncidentQuery, IncidentStore, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore,
+    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -661,6 +661,19 @@ impl StateStore for AlwaysConflicts {
             expected: u.expected_version,
             found: u.expected_version + 1,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl IncidentStore for AlwaysConflicts {
+    async fn put_incidents(&self, incidents: &[Incident]) -> iops_store::Result<()> {
+        self.0.put_incidents(incidents).await
+    }
+    async fn get_incident(&self, id: &str) -> iops_store::Result<Option<Incident>> {
+        self.0.get_incident(id).await
+    }
+    async fn list_incidents(&self, q: &IncidentQuery) -> iops_store::Result<Vec<Incident>> {
+        self.0.list_incidents(q).await
     }
 }
 

@@ -37,8 +37,8 @@ mod traits;
 pub use dynamo::{DynamoOptions, DynamoStore, TableNames};
 pub use error::{Result, StoreError};
 pub use records::{
-    HostEntry, ModelSource, PutMetric, PutScored, StateUpdate, StoredInsight, StoredMetric,
-    StoredState,
+    incident_revision, HostEntry, IncidentQuery, ModelSource, PutMetric, PutScored, StateUpdate,
+    StoredInsight, StoredMetric, StoredState,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use traits::{InsightStore, MetricStore, StateStore, Store};
+pub use traits::{IncidentStore, InsightStore, MetricStore, StateStore, Store};

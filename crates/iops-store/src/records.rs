@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use iops_core::{Insight, MetricSample, Timestamp};
+use iops_core::{Incident, IncidentStatus, Insight, MetricSample, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -137,3 +137,36 @@ pub struct PutScored {
     /// and insights were stored all the same).
     pub snapshot_version: Option<u64>,
 }
+
+/// Which incidents [`crate::IncidentStore::list_incidents`] returns: newest opened first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentQuery {
+    /// Only incidents with this status.
+    pub status: Option<IncidentStatus>,
+    /// Only incidents of this host.
+    pub hostname: Option<String>,
+    /// Only incidents changed (opened, escalated or resolved) at or after this time.
+    pub since: Option<Timestamp>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// The order in which versions of one incident supersede each other: a later change, then
+/// more insights, then resolved over open. A store keeps the greatest it was given, so a
+/// retried or late write cannot roll an incident back. As text (fixed-width hex) it sorts
+/// the same way, for stores that compare it as a string.
+pub fn incident_revision(incident: &Incident) -> String {
+    let ms = incident.updated.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS;
+    let ns = incident.updated.epoch_nanos().rem_euclid(1_000_000);
+    format!(
+        "{:013x}{:05x}{:08x}{}",
+        ms.max(0),
+        ns,
+        incident.insights,
+        u8::from(incident.status == IncidentStatus::Resolved)
+    )
+}
+
+/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch (every valid timestamp is then
+/// non-negative).
+const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;

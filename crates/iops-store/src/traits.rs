@@ -6,11 +6,11 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use iops_core::{MetricSample, Timestamp};
+use iops_core::{Incident, MetricSample, Timestamp};
 
 use crate::{
-    HostEntry, PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight, StoredMetric,
-    StoredState,
+    HostEntry, IncidentQuery, PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight,
+    StoredMetric, StoredState,
 };
 
 /// Metric samples keyed by hostname and timestamp.
@@ -64,6 +64,20 @@ pub trait InsightStore: Send + Sync + Debug {
     ) -> Result<Vec<StoredInsight>>;
 }
 
+/// Incidents keyed by their id ([`iops_core::incident_id`]: time-sortable).
+#[async_trait]
+pub trait IncidentStore: Send + Sync + Debug {
+    /// Stores each incident unless the store holds a version of it at least as new
+    /// ([`crate::incident_revision`]): retries and late writes cannot roll one back.
+    async fn put_incidents(&self, incidents: &[Incident]) -> Result<()>;
+
+    /// The incident with this id, or `None`.
+    async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>>;
+
+    /// The incidents `query` selects, newest opened first.
+    async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>>;
+}
+
 /// Per-host detector state with optimistic concurrency: load a version, save against it.
 #[async_trait]
 pub trait StateStore: Send + Sync + Debug {
@@ -81,7 +95,7 @@ pub trait StateStore: Send + Sync + Debug {
 /// tables. A backend implements it with `impl Store for X {}` (the defaults compose the
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
-pub trait Store: MetricStore + InsightStore + StateStore {
+pub trait Store: MetricStore + InsightStore + IncidentStore + StateStore {
     /// Stores a sample scored against a state kept in memory: the metric, the insights it
     /// raised and, if `snapshot` is given, the host's state (compare-and-swap as
     /// [`StateStore::save_state`]; on a conflict the snapshot alone is skipped). Backends

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
-use iops_core::{Insight, MetricSample, Timestamp};
+use iops_core::{Incident, Insight, MetricSample, Timestamp};
 use time::OffsetDateTime;
 
 use crate::{ModelSource, Result, StoreError, StoredInsight, StoredMetric};
@@ -263,6 +263,33 @@ pub(super) fn insight_item(i: &StoredInsight) -> Result<Item> {
         item.insert("incidentId".to_owned(), s(id));
     }
     Ok(item)
+}
+
+/// The INCIDENTS_TABLE item of an incident: the keys its indexes use (`incidentId`,
+/// `hostname`, `status`), `updated` (N, for the `since` filter), `revision` (S, orders its
+/// versions), the fields an operator reads in the console (`severity`, `summary`), and the
+/// whole record as JSON in `body`.
+pub(super) fn incident_item(i: &Incident) -> Result<Item> {
+    let body = serde_json::to_string(i).map_err(|e| StoreError::InvalidArgument {
+        name: "incident",
+        reason: e.to_string(),
+    })?;
+    Ok(HashMap::from([
+        ("incidentId".to_owned(), s(&i.incident_id)),
+        ("hostname".to_owned(), s(&i.hostname)),
+        ("status".to_owned(), s(i.status.as_str())),
+        ("severity".to_owned(), s(i.severity.as_str())),
+        ("summary".to_owned(), s(&i.summary)),
+        ("updated".to_owned(), n(timestamp(i.updated))),
+        ("revision".to_owned(), s(&crate::incident_revision(i))),
+        ("body".to_owned(), s(&body)),
+    ]))
+}
+
+/// The incident of an INCIDENTS_TABLE item.
+pub(super) fn incident_from(item: &Item) -> Result<Incident> {
+    let r = Reader::new("incident", item);
+    serde_json::from_str(r.string("body")?).map_err(|e| r.corrupt(format!("body: {e}")))
 }
 
 /// The insight of an INSIGHTS_TABLE item.

@@ -41,12 +41,13 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use iops_core::{MetricSample, Timestamp};
+use iops_core::{Incident, IncidentStatus, MetricSample, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::{
-    ids, HostEntry, InsightStore, MetricStore, PutMetric, Result, StateStore, StateUpdate, Store,
-    StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
+    PutMetric, Result, StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric,
+    StoredState,
 };
 use item::Reader;
 pub use tables::TableNames;
@@ -565,6 +566,99 @@ impl InsightStore for DynamoStore {
                 .consistent_read(true),
             |it| out.push(item::insight_from(it)?)
         );
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for DynamoStore {
+    async fn put_incidents(&self, incidents: &[Incident]) -> Result<()> {
+        let items = incidents
+            .iter()
+            .map(|i| Ok((item::incident_item(i)?, incident_revision(i))))
+            .collect::<Result<Vec<_>>>()?;
+        let client = self.client.clone();
+        let table = self.tables.incidents.clone();
+        self.run_concurrently(items, move |(item, revision)| {
+            let (client, table) = (client.clone(), table.clone());
+            async move {
+                let sent = client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(incidentId) OR revision < :rev")
+                    .expression_attribute_values(":rev", AttributeValue::S(revision))
+                    .send()
+                    .await;
+                // a version at least as new is stored: kept
+                conditional_put("put_incidents", sent).map(drop)
+            }
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.incidents)
+            .key("incidentId", AttributeValue::S(incident_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get_incident", e))?;
+        out.item().map(item::incident_from).transpose()
+    }
+
+    async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
+        // One Query of an index, newest id first: by host when one is named, else by
+        // status (both statuses, merged, when none is).
+        let statuses: Vec<IncidentStatus> = match (query.status, &query.hostname) {
+            (_, Some(_)) => vec![],
+            (Some(s), None) => vec![s],
+            (None, None) => vec![IncidentStatus::Open, IncidentStatus::Resolved],
+        };
+        let mut out: Vec<Incident> = Vec::new();
+        let keys: Vec<(&str, &str, String)> = match &query.hostname {
+            Some(h) => vec![(tables::INCIDENTS_BY_HOST, "hostname", h.clone())],
+            None => statuses
+                .iter()
+                .map(|s| (tables::INCIDENTS_BY_STATUS, "status", s.as_str().to_owned()))
+                .collect(),
+        };
+        for (index, hash, value) in keys {
+            let mut filters = Vec::new();
+            let mut build = self
+                .client
+                .query()
+                .table_name(&self.tables.incidents)
+                .index_name(index)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", hash)
+                .expression_attribute_values(":k", AttributeValue::S(value))
+                .scan_index_forward(false);
+            if let (Some(status), Some(_)) = (query.status, &query.hostname) {
+                filters.push("#st = :st");
+                build = build
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":st", AttributeValue::S(status.as_str().into()));
+            }
+            if let Some(since) = query.since {
+                filters.push("updated >= :since");
+                build = build.expression_attribute_values(
+                    ":since",
+                    AttributeValue::N(item::timestamp(since)),
+                );
+            }
+            if !filters.is_empty() {
+                build = build.filter_expression(filters.join(" AND "));
+            }
+            query_pages!(self, "list_incidents", query.limit, build.clone(), |it| out
+                .push(item::incident_from(it)?));
+        }
+        out.sort_by(|a, b| b.incident_id.cmp(&a.incident_id));
+        out.truncate(query.limit);
         Ok(out)
     }
 }

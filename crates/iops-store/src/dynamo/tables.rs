@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -31,11 +32,20 @@ pub struct TableNames {
     pub insights: String,
     /// Per-host detector state.
     pub state: String,
+    /// Incidents: hash `incidentId` S, with the indexes [`INCIDENTS_BY_STATUS`] and
+    /// [`INCIDENTS_BY_HOST`] (range `incidentId`, all attributes projected).
+    pub incidents: String,
 }
 
+/// The incidents table's index on `status` (S) and `incidentId`: the open incidents across
+/// the fleet, newest first, are one Query.
+pub const INCIDENTS_BY_STATUS: &str = "status-index";
+/// The incidents table's index on `hostname` (S) and `incidentId`.
+pub const INCIDENTS_BY_HOST: &str = "hostname-index";
+
 impl TableNames {
-    /// The names from `METRICS_TABLE`, `INSIGHTS_TABLE` and `STATE_TABLE`; the error names
-    /// the first one missing or empty.
+    /// The names from `METRICS_TABLE`, `INSIGHTS_TABLE`, `STATE_TABLE` and
+    /// `INCIDENTS_TABLE`; the error names the first one missing or empty.
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| match std::env::var(name) {
             Ok(v) if !v.trim().is_empty() => Ok(v),
@@ -48,15 +58,17 @@ impl TableNames {
             metrics: var("METRICS_TABLE")?,
             insights: var("INSIGHTS_TABLE")?,
             state: var("STATE_TABLE")?,
+            incidents: var("INCIDENTS_TABLE")?,
         })
     }
 
-    /// `<prefix>-metrics`, `<prefix>-insights`, `<prefix>-state`.
+    /// `<prefix>-metrics`, `<prefix>-insights`, `<prefix>-state`, `<prefix>-incidents`.
     pub fn with_prefix(prefix: &str) -> Self {
         TableNames {
             metrics: format!("{prefix}-metrics"),
             insights: format!("{prefix}-insights"),
             state: format!("{prefix}-state"),
+            incidents: format!("{prefix}-incidents"),
         }
     }
 }
@@ -64,7 +76,7 @@ impl TableNames {
 /// A table's range key, if any: name and type.
 type RangeKey<'a> = Option<(&'a str, ScalarAttributeType)>;
 
-/// Creates the tables that do not exist yet (on-demand billing) and waits until all three
+/// Creates the tables that do not exist yet (on-demand billing) and waits until all four
 /// are ACTIVE.
 pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
     let defs: [(&str, RangeKey<'_>); 3] = [
@@ -107,10 +119,68 @@ pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
             Err(e) => return Err(sdk_error("create_table", e)),
         }
     }
-    for (name, _) in &defs {
+    create_incidents(client, &tables.incidents).await?;
+    for name in defs
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([tables.incidents.as_str()])
+    {
         wait_active(client, name).await?;
     }
     Ok(())
+}
+
+/// Creates the incidents table (hash `incidentId`) with its two indexes, unless it exists.
+async fn create_incidents(client: &Client, name: &str) -> Result<()> {
+    let key = |attr: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(kind)
+            .build()
+            .map_err(build_error)
+    };
+    let attr = |attr: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attr)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build_error)
+    };
+    let index = |index: &str, hash: &str| -> Result<GlobalSecondaryIndex> {
+        GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key("incidentId", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)
+    };
+    let sent = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("incidentId", KeyType::Hash)?)
+        .attribute_definitions(attr("incidentId")?)
+        .attribute_definitions(attr("status")?)
+        .attribute_definitions(attr("hostname")?)
+        .global_secondary_indexes(index(INCIDENTS_BY_STATUS, "status")?)
+        .global_secondary_indexes(index(INCIDENTS_BY_HOST, "hostname")?)
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(sdk_error("create_table", e)),
+    }
 }
 
 async fn wait_active(client: &Client, name: &str) -> Result<()> {

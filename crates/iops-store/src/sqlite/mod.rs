@@ -18,13 +18,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iops_core::{Insight, MetricSample, Timestamp};
+use iops_core::{Incident, Insight, MetricSample, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
-    ids, HostEntry, InsightStore, MetricStore, ModelSource, PutMetric, PutScored, Result,
-    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
+    ModelSource, PutMetric, PutScored, Result, StateStore, StateUpdate, Store, StoreError,
+    StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -360,6 +361,103 @@ fn insert_insights(conn: &Connection, insights: &[StoredInsight]) -> Result<()> 
         .map_err(StoreError::sqlite("put_insights"))?;
     }
     Ok(())
+}
+
+const UPSERT_INCIDENT: &str = "INSERT INTO incidents
+    (incident_id, hostname, status, updated_s, updated_ns, revision, body)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    ON CONFLICT (incident_id) DO UPDATE SET
+        hostname = excluded.hostname, status = excluded.status, updated_s = excluded.updated_s,
+        updated_ns = excluded.updated_ns, revision = excluded.revision, body = excluded.body
+    WHERE excluded.revision > incidents.revision";
+
+fn upsert_incidents(conn: &Connection, incidents: &[Incident]) -> Result<()> {
+    let mut st = conn
+        .prepare_cached(UPSERT_INCIDENT)
+        .map_err(StoreError::sqlite("put_incidents"))?;
+    for i in incidents {
+        let body = serde_json::to_string(i).map_err(|e| StoreError::InvalidArgument {
+            name: "incident",
+            reason: e.to_string(),
+        })?;
+        let (s, ns) = split(i.updated);
+        st.execute(params![
+            i.incident_id,
+            i.hostname,
+            i.status.as_str(),
+            s,
+            ns,
+            incident_revision(i),
+            body
+        ])
+        .map_err(StoreError::sqlite("put_incidents"))?;
+    }
+    Ok(())
+}
+
+fn incident_from_body(body: &str) -> Result<Incident> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: "incident",
+        reason: e.to_string(),
+    })
+}
+
+#[async_trait]
+impl IncidentStore for SqliteStore {
+    async fn put_incidents(&self, incidents: &[Incident]) -> Result<()> {
+        let incidents = incidents.to_vec();
+        self.write("put_incidents", move |conn| {
+            upsert_incidents(conn, &incidents)
+        })
+        .await
+    }
+
+    async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>> {
+        let id = incident_id.to_owned();
+        self.read("get_incident", move |conn| {
+            conn.prepare_cached("SELECT body FROM incidents WHERE incident_id = ?1")
+                .and_then(|mut st| {
+                    st.query_row(params![id], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(StoreError::sqlite("get_incident"))?
+                .map(|body| incident_from_body(&body))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
+        let q = query.clone();
+        self.read("list_incidents", move |conn| {
+            let (s, ns) = q.since.map_or((None, None), |t| {
+                let (s, ns) = split(t);
+                (Some(s), Some(ns))
+            });
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT body FROM incidents
+                     WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR hostname = ?2)
+                       AND (?3 IS NULL OR (updated_s, updated_ns) >= (?3, ?4))
+                     ORDER BY incident_id DESC LIMIT ?5",
+                )
+                .map_err(StoreError::sqlite("list_incidents"))?;
+            let status = q.status.map(|s| s.as_str());
+            let rows = st
+                .query_map(params![status, q.hostname, s, ns, limit(q.limit)], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(StoreError::sqlite("list_incidents"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(incident_from_body(
+                    &row.map_err(StoreError::sqlite("list_incidents"))?,
+                )?);
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::{Result, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS metrics (
@@ -47,7 +47,24 @@ CREATE TABLE IF NOT EXISTS host_state (
 ) WITHOUT ROWID;
 ";
 
-/// Creates the schema in a new database, or checks an existing one's version.
+/// Version 2: incidents, by id (time-sortable) with the status and host indexes the
+/// list queries use; `revision` orders an incident's versions ([`crate::incident_revision`]).
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS incidents (
+    incident_id TEXT    NOT NULL PRIMARY KEY,
+    hostname    TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    updated_s   INTEGER NOT NULL,
+    updated_ns  INTEGER NOT NULL,
+    revision    TEXT    NOT NULL,
+    body        TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incidents_by_status ON incidents (status, incident_id);
+CREATE INDEX IF NOT EXISTS incidents_by_host ON incidents (hostname, incident_id);
+";
+
+/// Creates the schema in a new database, upgrades an older one (version 1 gains the
+/// incidents table), or checks an existing one's version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -55,9 +72,14 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     match found {
         0 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(StoreError::sqlite("create schema")),
+        1 => conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(StoreError::sqlite("upgrade schema 1 to 2")),
         SCHEMA_VERSION => Ok(()),
         _ => Err(StoreError::SchemaVersion {
             found,

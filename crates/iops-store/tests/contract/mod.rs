@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use iops_core::{Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
-use iops_store::{ids, ModelSource, StateUpdate, Store, StoreError, StoredInsight};
+use iops_core::{
+    Incident, IncidentStatus, Insight, InsightType, Metric, MetricSample, Severity, Timestamp,
+};
+use iops_store::{ids, IncidentQuery, ModelSource, StateUpdate, Store, StoreError, StoredInsight};
 
 pub fn ts(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
@@ -299,6 +301,112 @@ async fn hosts_are_listed_with_their_newest_sample(store: &dyn Store) {
     );
 }
 
+/// An incident of `host` opened at `opened` by a warning insight, and its later versions.
+pub fn incident(host: &str, opened: &str) -> Incident {
+    Incident::open(&insight(host, opened, 0).insight)
+}
+
+async fn incidents_upsert_by_revision_and_list_newest_first(store: &dyn Store) {
+    let a = incident("inc-a", "2026-11-26T17:00:00Z");
+    let b = incident("inc-b", "2026-11-26T18:00:00Z");
+    let c = incident("inc-a", "2026-11-27T09:00:00Z");
+    store
+        .put_incidents(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_incident(&a.incident_id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.get_incident("0-none").await.unwrap(), None);
+    // escalated in place, then resolved: the newest version wins whatever the write order
+    let mut escalated = a.clone();
+    let mut later = insight("inc-a", "2026-11-26T17:10:00Z", 0).insight;
+    later.severity = Severity::Critical;
+    later.metric = Metric::Memory;
+    escalated.join(&later);
+    let mut resolved = escalated.clone();
+    resolved.resolve(ts("2026-11-26T21:00:00Z"));
+    store.put_incidents(&[resolved.clone()]).await.unwrap();
+    store
+        .put_incidents(&[escalated.clone(), a.clone()])
+        .await
+        .unwrap();
+    let got = store.get_incident(&a.incident_id).await.unwrap().unwrap();
+    assert_eq!(
+        got, resolved,
+        "a retried older version rolled the incident back"
+    );
+    assert_eq!(got.status, IncidentStatus::Resolved);
+    assert_eq!(got.severity, Severity::Critical);
+    let ids = |v: Vec<Incident>| v.into_iter().map(|i| i.incident_id).collect::<Vec<_>>();
+    let (a_id, b_id, c_id) = (
+        a.incident_id.clone(),
+        b.incident_id.clone(),
+        c.incident_id.clone(),
+    );
+    let all = |status, hostname: Option<&str>, since: Option<&str>, limit| IncidentQuery {
+        status,
+        hostname: hostname.map(str::to_owned),
+        since: since.map(ts),
+        limit,
+    };
+    // newest opened first, across statuses and hosts
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(None, None, None, 10))
+            .await
+            .unwrap()),
+        [c_id.clone(), b_id.clone(), a_id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(None, None, None, 2))
+            .await
+            .unwrap()),
+        [c_id.clone(), b_id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(Some(IncidentStatus::Open), None, None, 10))
+            .await
+            .unwrap()),
+        [c_id.clone(), b_id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(
+                Some(IncidentStatus::Resolved),
+                Some("inc-a"),
+                None,
+                10
+            ))
+            .await
+            .unwrap()),
+        vec![a_id.clone()]
+    );
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(None, Some("inc-a"), None, 10))
+            .await
+            .unwrap()),
+        [c_id.clone(), a_id.clone()]
+    );
+    // since: changed at or after (a's resolution at 21:00 counts, b's opening at 18:00 not)
+    assert_eq!(
+        ids(store
+            .list_incidents(&all(None, None, Some("2026-11-26T20:00:00Z"), 10))
+            .await
+            .unwrap()),
+        [c_id.clone(), a_id.clone()]
+    );
+    assert!(store
+        .list_incidents(&all(None, Some("nobody"), None, 10))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// Every contract check, in turn, on one fresh store.
 pub async fn run_contract(store: Arc<dyn Store>) {
     metrics_are_idempotent_first_write_wins(store.as_ref()).await;
@@ -307,5 +415,6 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     state_saves_compare_and_swap(store.as_ref()).await;
     batches_insert_each_key_once(store.as_ref()).await;
     hosts_are_listed_with_their_newest_sample(store.as_ref()).await;
+    incidents_upsert_by_revision_and_list_newest_first(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
 }
