@@ -42,6 +42,14 @@ pub enum ServiceError {
         /// Compare-and-swap attempts made.
         attempts: u32,
     },
+    /// No record has this id.
+    #[error("no {what} {id:?}")]
+    NotFound {
+        /// What was looked for (`incident`).
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -75,12 +83,14 @@ impl ServiceError {
         ServiceError::Invalid { field, reason }
     }
 
-    /// The HTTP status this error answers with: 400 invalid input, 413 body too large,
+    /// The HTTP status this error answers with: 400 invalid input, 404 no such record, 413
+    /// body too large,
     /// 503 a transient condition worth retrying (contention, a busy or throttled store),
     /// 500 anything else.
     pub fn status(&self) -> u16 {
         match self {
             ServiceError::Invalid { .. } => 400,
+            ServiceError::NotFound { .. } => 404,
             ServiceError::TooLarge { .. } | ServiceError::TooLargeUnread { .. } => 413,
             ServiceError::Contention { .. } => 503,
             ServiceError::Store(e) if e.is_retryable() => 503,

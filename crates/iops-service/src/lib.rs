@@ -39,7 +39,7 @@ pub use iops_model::{model_file, read_model, ModelError};
 pub use model::load_forest;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
-    decode_state, encode_state, host_reorder_window, IngestOutcome, IngestResponse, InsightList,
-    ListQuery, MetricList, Service, ServiceConfig, SnapshotPolicy, REORDER_INTERVALS,
+    decode_state, encode_state, host_reorder_window, IncidentList, IngestOutcome, IngestResponse,
+    InsightList, ListQuery, MetricList, Service, ServiceConfig, SnapshotPolicy, REORDER_INTERVALS,
     STORED_MESSAGE,
 };

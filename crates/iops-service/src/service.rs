@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iops_core::engine::HostState;
-use iops_core::{validate_hostname, MetricSample, Timestamp};
+use iops_core::{validate_hostname, Incident, IncidentStatus, MetricSample, Timestamp};
 use iops_store::{
-    ids, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight, StoredMetric,
-    StoredState,
+    ids, IncidentQuery, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight,
+    StoredMetric, StoredState,
 };
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
@@ -177,6 +177,13 @@ pub struct ListQuery {
 pub struct MetricList {
     /// Oldest first.
     pub metrics: Vec<StoredMetric>,
+}
+
+/// The answer to GET /incidents: `{"incidents":[...]}`, newest opened first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentList {
+    /// The incidents.
+    pub incidents: Vec<Incident>,
 }
 
 /// The answer to GET /insights.
@@ -404,6 +411,7 @@ impl Service {
                 last_timestamp,
                 state: reorder::encode(&state, &ledger).map_err(encode_error)?,
                 insights: insights.clone(),
+                incidents: scored.assessment.incident.clone().into_iter().collect(),
             };
             match self.store.save_state(update).await {
                 Ok(version) => {
@@ -440,8 +448,8 @@ impl Service {
     }
 
     /// Scores a sample too late to be learned on `copy` (a copy of the host's state, thrown
-    /// away after) and stores its insights: idempotent, a retry stores nothing twice
-    /// (deterministic insight ids).
+    /// away after) and stores its insights, outside any incident: idempotent, a retry
+    /// stores nothing twice (deterministic insight ids).
     async fn score_without_learning(
         &self,
         copy: &mut HostState,
@@ -450,7 +458,12 @@ impl Service {
     ) -> Result<ScoreOutcome, ServiceError> {
         let scored_after = copy.n_seen();
         let scored = self.scorer.score(copy, sample).await?;
-        let insights = stored_insights(sample, &scored);
+        let mut insights = stored_insights(sample, &scored);
+        // The copy's incident is not the host's (the copy is dropped): these insights
+        // belong to no stored incident.
+        for i in &mut insights {
+            i.insight.incident_id = None;
+        }
         self.store.put_insights(&insights).await?;
         Ok(ScoreOutcome {
             outcome: IngestOutcome::ScoredLate { learned: false },
@@ -486,32 +499,80 @@ impl Service {
         };
         let hostname = hostname.ok_or_else(|| invalid("hostname", "is required".into()))?;
         validate_hostname(hostname).map_err(|e| ServiceError::invalid(e, "hostname"))?;
-        let since = match since {
-            None | Some("") => Timestamp::MIN,
-            Some(s) => match s.parse::<f64>() {
-                Ok(secs) => Timestamp::from_epoch_seconds(secs),
-                Err(_) => Timestamp::parse_rfc3339(s),
-            }
-            .map_err(|e| invalid("since", format!("must be RFC 3339 or epoch seconds: {e}")))?,
-        };
-        let max = self.config.max_list_limit;
-        let limit = match limit {
-            None | Some("") => self.config.default_list_limit.min(max),
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=max).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "limit",
-                        format!("must be an integer from 1 to {max}, got {s:?}"),
-                    ))
-                }
-            },
-        };
+        let since = parse_since(since)?.unwrap_or(Timestamp::MIN);
+        let limit = self.parse_limit(limit)?;
         Ok(ListQuery {
             hostname: hostname.to_owned(),
             since,
             limit,
         })
+    }
+
+    /// Parses the query of a GET /incidents; errors name `status`, `hostname`, `since` or
+    /// `limit`. Every field is optional: no `status` lists both, no `hostname` the fleet.
+    pub fn parse_incident_query(
+        &self,
+        status: Option<&str>,
+        hostname: Option<&str>,
+        since: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<IncidentQuery, ServiceError> {
+        let status = match status {
+            None | Some("") => None,
+            Some(s) => Some(
+                s.parse::<IncidentStatus>()
+                    .map_err(|e| ServiceError::invalid(e, "status"))?,
+            ),
+        };
+        let hostname = match hostname {
+            None | Some("") => None,
+            Some(h) => {
+                validate_hostname(h).map_err(|e| ServiceError::invalid(e, "hostname"))?;
+                Some(h.to_owned())
+            }
+        };
+        Ok(IncidentQuery {
+            status,
+            hostname,
+            since: parse_since(since)?,
+            limit: self.parse_limit(limit)?,
+        })
+    }
+
+    /// `limit` of a list query: 1 to `max_list_limit`, `default_list_limit` when absent.
+    fn parse_limit(&self, limit: Option<&str>) -> Result<usize, ServiceError> {
+        let max = self.config.max_list_limit;
+        match limit {
+            None | Some("") => Ok(self.config.default_list_limit.min(max)),
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ServiceError::Invalid {
+                    field: "limit".into(),
+                    reason: format!("must be an integer from 1 to {max}, got {s:?}"),
+                }),
+            },
+        }
+    }
+
+    /// GET /incidents: the incidents `query` selects, newest opened first.
+    pub async fn list_incidents(
+        &self,
+        query: &IncidentQuery,
+    ) -> Result<IncidentList, ServiceError> {
+        Ok(IncidentList {
+            incidents: self.store.list_incidents(query).await?,
+        })
+    }
+
+    /// GET /incidents/{incidentId}: one incident, or [`ServiceError::NotFound`].
+    pub async fn get_incident(&self, incident_id: &str) -> Result<Incident, ServiceError> {
+        self.store
+            .get_incident(incident_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "incident",
+                id: incident_id.to_owned(),
+            })
     }
 
     /// GET /metrics: the host's metrics since `query.since`, oldest first.
@@ -601,6 +662,22 @@ impl ScoreOutcome {
             fallback: false,
             scored_after: None,
         }
+    }
+}
+
+/// `since` of a list query: RFC 3339 or epoch seconds; `None` when absent or empty.
+fn parse_since(since: Option<&str>) -> Result<Option<Timestamp>, ServiceError> {
+    match since {
+        None | Some("") => Ok(None),
+        Some(s) => match s.parse::<f64>() {
+            Ok(secs) => Timestamp::from_epoch_seconds(secs),
+            Err(_) => Timestamp::parse_rfc3339(s),
+        }
+        .map(Some)
+        .map_err(|e| ServiceError::Invalid {
+            field: "since".into(),
+            reason: format!("must be RFC 3339 or epoch seconds: {e}"),
+        }),
     }
 }
 

@@ -14,10 +14,11 @@ use std::time::Instant;
 
 use dynalite::Dynalite;
 use iops_core::engine::{EngineConfig, EngineParams, HostState};
-use iops_core::{MetricSample, Timestamp};
+use iops_core::{Incident, MetricSample, Timestamp};
 use iops_service::{IngestOutcome, Service};
 use iops_store::{
-    ids, DynamoOptions, DynamoStore, InsightStore, MetricStore, StateStore, TableNames,
+    ids, DynamoOptions, DynamoStore, IncidentStore, InsightStore, MetricStore, StateStore,
+    TableNames,
 };
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../iops-store/tests/dynalite");
@@ -137,6 +138,7 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
 
     let config = engine();
     let mut total_insights = 0;
+    let mut total_incidents = 0;
     let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
     for (_, _, r) in &results {
         *outcomes.entry(r.outcome.as_str()).or_default() += 1;
@@ -184,18 +186,37 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
         // replay in the order the state learned them: same state, same insights
         let mut replay = HostState::new(&config).unwrap();
         let mut expected = Vec::new();
+        // the newest version of each incident the learned samples changed
+        let mut incidents: HashMap<String, Incident> = HashMap::new();
         for &(after, i, learned) in &scored {
             assert_eq!(replay.n_seen(), after, "{name}: learned in sequence");
             let s = MetricSample::from_json(body(host, i).as_bytes()).unwrap();
             let a = if learned {
                 replay.process(&config, None, &s).unwrap()
             } else {
-                replay.clone().process(&config, None, &s).unwrap()
+                // scored on a copy: outside any incident
+                let mut a = replay.clone().process(&config, None, &s).unwrap();
+                a.incident = None;
+                for insight in &mut a.insights {
+                    insight.incident_id = None;
+                }
+                a
             };
             for (n, insight) in a.insights.into_iter().enumerate() {
                 expected.push((ids::insight_id(&name, s.timestamp, n), insight));
             }
+            if let Some(incident) = a.incident {
+                incidents.insert(incident.incident_id.clone(), incident);
+            }
         }
+        for (id, incident) in &incidents {
+            assert_eq!(
+                store.get_incident(id).await.unwrap().as_ref(),
+                Some(incident),
+                "{name}: the stored incident is the replay's newest version"
+            );
+        }
+        total_incidents += incidents.len();
         expected.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(state, replay, "{name}");
         let listed = store
@@ -220,6 +241,7 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
         assert!(answered.values().all(|n| *n == 1), "{name}: {answered:?}");
         total_insights += expected.len();
     }
-    eprintln!("{total_insights} insights; outcomes {outcomes:?}");
+    eprintln!("{total_insights} insights, {total_incidents} incidents; outcomes {outcomes:?}");
     assert!(total_insights > 0, "the spikes raised insights");
+    assert!(total_incidents > 0, "the spikes opened incidents");
 }

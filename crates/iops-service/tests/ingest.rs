@@ -822,6 +822,7 @@ async fn a_json_state_of_an_earlier_version_still_decodes() {
     }
     store
         .save_state(StateUpdate {
+            incidents: Vec::new(),
             hostname: "web-1".into(),
             expected_version: 0,
             last_timestamp: Timestamp::from_epoch_seconds((T0 + 4 * 300) as f64).unwrap(),
@@ -879,6 +880,7 @@ async fn a_state_of_the_previous_engine_is_reset_and_reported() {
     let (svc, store) = service();
     store
         .save_state(StateUpdate {
+            incidents: Vec::new(),
             hostname: "web-1".into(),
             expected_version: 0,
             last_timestamp: Timestamp::from_epoch_seconds((T0 + 299 * 300) as f64).unwrap(),

@@ -114,6 +114,8 @@ pub struct StateUpdate {
     pub state: Vec<u8>,
     /// Insights raised by the step.
     pub insights: Vec<StoredInsight>,
+    /// The host's incident, when the step opened, escalated or resolved it.
+    pub incidents: Vec<Incident>,
 }
 
 /// A host the store knows, as [`crate::MetricStore::list_hosts`] lists it.

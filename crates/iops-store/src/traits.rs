@@ -85,7 +85,8 @@ pub trait StateStore: Send + Sync + Debug {
     async fn load_state(&self, hostname: &str) -> Result<Option<StoredState>>;
 
     /// Saves `update.state` as version `expected_version + 1` if the stored version is still
-    /// `update.expected_version` (0: no state yet), together with `update.insights`;
+    /// `update.expected_version` (0: no state yet), together with `update.insights` and
+    /// `update.incidents`;
     /// otherwise [`StoreError::Conflict`](crate::StoreError::Conflict) and nothing is
     /// written. Returns the new version.
     async fn save_state(&self, update: StateUpdate) -> Result<u64>;
@@ -97,18 +98,20 @@ pub trait StateStore: Send + Sync + Debug {
 #[async_trait]
 pub trait Store: MetricStore + InsightStore + IncidentStore + StateStore {
     /// Stores a sample scored against a state kept in memory: the metric, the insights it
-    /// raised and, if `snapshot` is given, the host's state (compare-and-swap as
-    /// [`StateStore::save_state`]; on a conflict the snapshot alone is skipped). Backends
-    /// that can write all of it in one transaction do (SQLite); the default writes the
-    /// metric, then the insights, then the snapshot.
+    /// raised, the incident it changed and, if `snapshot` is given, the host's state
+    /// (compare-and-swap as [`StateStore::save_state`]; on a conflict the snapshot alone is
+    /// skipped). Backends that can write all of it in one transaction do (SQLite); the
+    /// default writes the metric, then the insights, the incidents, then the snapshot.
     async fn put_scored(
         &self,
         sample: &MetricSample,
         insights: &[StoredInsight],
+        incidents: &[Incident],
         snapshot: Option<StateUpdate>,
     ) -> Result<PutScored> {
         let metric = self.put_metric(sample).await?;
         self.put_insights(insights).await?;
+        self.put_incidents(incidents).await?;
         let snapshot_version = match snapshot {
             None => None,
             Some(update) => match self.save_state(update).await {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 
@@ -42,6 +42,37 @@ pub(super) async fn list_insights(State(service): State<Arc<Service>>, uri: Uri)
         Err(e) => Err(e),
     };
     Route::GetInsights.label(encoded(answer))
+}
+
+pub(super) async fn list_incidents(State(service): State<Arc<Service>>, uri: Uri) -> Response {
+    let (mut status, mut hostname, mut since, mut limit) = (None, None, None, None);
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        let slot = match k.as_ref() {
+            "status" => &mut status,
+            "hostname" => &mut hostname,
+            "since" => &mut since,
+            "limit" => &mut limit,
+            _ => continue,
+        };
+        slot.get_or_insert(v);
+    }
+    let answer = match service.parse_incident_query(
+        status.as_deref(),
+        hostname.as_deref(),
+        since.as_deref(),
+        limit.as_deref(),
+    ) {
+        Ok(q) => service.list_incidents(&q).await,
+        Err(e) => Err(e),
+    };
+    Route::GetIncidents.label(encoded(answer))
+}
+
+pub(super) async fn get_incident(
+    State(service): State<Arc<Service>>,
+    Path(incident_id): Path<String>,
+) -> Response {
+    Route::GetIncident.label(encoded(service.get_incident(&incident_id).await))
 }
 
 pub(super) async fn not_found(method: Method, uri: Uri) -> Response {

@@ -73,11 +73,17 @@ impl Api {
         }
         let metrics = allowing("GET, POST", get(handlers::list_metrics).merge(ingest));
         let insights = allowing("GET", get(handlers::list_insights));
+        let incidents = allowing("GET", get(handlers::list_incidents));
+        let incident = allowing("GET", get(handlers::get_incident));
         Router::new()
             .route("/metrics", metrics.clone())
             .route("/metrics/", metrics)
             .route("/insights", insights.clone())
             .route("/insights/", insights)
+            .route("/incidents", incidents.clone())
+            .route("/incidents/", incidents)
+            .route("/incidents/{incident_id}", incident.clone())
+            .route("/incidents/{incident_id}/", incident)
             .fallback(handlers::not_found)
             .with_state(self.service)
     }

@@ -17,15 +17,22 @@ pub enum Route {
     GetMetrics,
     /// GET /insights.
     GetInsights,
+    /// GET /incidents.
+    GetIncidents,
+    /// GET /incidents/{incidentId}.
+    GetIncident,
 }
 
 impl Route {
-    /// `POST /metrics`, `GET /metrics`, `GET /insights`.
+    /// `POST /metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
+    /// `GET /incidents/{incidentId}`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
             Route::GetMetrics => "GET /metrics",
             Route::GetInsights => "GET /insights",
+            Route::GetIncidents => "GET /incidents",
+            Route::GetIncident => "GET /incidents/{incidentId}",
         }
     }
 

@@ -99,6 +99,7 @@ impl LiveState {
             last_timestamp,
             state: encode_state(&self.state)?,
             insights: Vec::new(),
+            incidents: Vec::new(),
         }))
     }
 }
@@ -152,7 +153,11 @@ impl Service {
             None
         };
         let snapshotting = snapshot.is_some();
-        let put = self.store.put_scored(sample, &insights, snapshot).await?;
+        let incidents: Vec<_> = scored.assessment.incident.clone().into_iter().collect();
+        let put = self
+            .store
+            .put_scored(sample, &insights, &incidents, snapshot)
+            .await?;
         let state_reset = std::mem::take(&mut live.reset);
         match (snapshotting, put.snapshot_version) {
             (true, Some(version)) => {

@@ -60,6 +60,7 @@ pub async fn all(call: impl Call) {
     bad_input_names_the_field(&call).await;
     oversized_bodies(&call).await;
     other_routes_and_methods(&call).await;
+    a_spike_opens_an_incident_the_api_serves(&call).await;
 }
 
 /// A runtime under test: a function answering one request.
@@ -196,6 +197,8 @@ async fn other_routes_and_methods(call: &impl Call) {
         ("DELETE", "/metrics", "GET, POST"),
         ("PUT", "/metrics/", "GET, POST"),
         ("POST", "/insights", "GET"),
+        ("POST", "/incidents", "GET"),
+        ("DELETE", "/incidents/x/", "GET"),
     ] {
         let r = call.call(request(method, uri, "{}")).await;
         assert_eq!(r.status, 405, "{method} {uri}");
@@ -213,4 +216,92 @@ async fn other_routes_and_methods(call: &impl Call) {
         (r.status, &r.headers["allow"]),
         (405, &"GET".parse().unwrap())
     );
+}
+
+/// A sample of the quiet host `inc-1` (CPU 40% plus a little, every 5 minutes).
+fn inc_sample(i: u64, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":{},"hostname":"inc-1","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+        1_764_000_000 + i * 300
+    )
+}
+
+async fn a_spike_opens_an_incident_the_api_serves(call: &impl Call) {
+    for i in 0..550 {
+        let cpu = 40.0 + (i % 7) as f64;
+        let r = call
+            .call(request("POST", "/metrics", &inc_sample(i, cpu)))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = call
+        .call(request("POST", "/metrics", &inc_sample(550, 97.0)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let raised = r.json()["insights"][0].clone();
+    let id = raised["incidentId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the spike's insight names no incident: {}", r.body))
+        .to_owned();
+    let open = call
+        .call(request("GET", "/incidents?status=open", ""))
+        .await;
+    assert_eq!(open.status, 200, "{}", open.body);
+    let listed = open.json()["incidents"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{}", open.body);
+    let incident = &listed[0];
+    assert_eq!(incident["incidentId"], id.as_str());
+    assert_eq!(incident["hostname"], "inc-1");
+    assert_eq!(incident["status"], "open");
+    assert_eq!(incident["severity"], raised["severity"]);
+    assert_eq!(incident["types"], json!(["cpu_spike"]));
+    assert_eq!(incident["peak"]["metric"], "cpuUsage");
+    assert_eq!(incident["peak"]["value"], 97.0);
+    assert_eq!(incident["summary"], raised["message"]);
+    for uri in [format!("/incidents/{id}"), format!("/incidents/{id}/")] {
+        let one = call.call(request("GET", &uri, "")).await;
+        assert_eq!(one.status, 200, "{uri}: {}", one.body);
+        assert_eq!(&one.json(), incident);
+    }
+    for uri in [
+        "/incidents?hostname=inc-1",
+        "/incidents?status=open&hostname=inc-1&since=2025-11-26T00:00:00Z&limit=5",
+    ] {
+        let r = call.call(request("GET", uri, "")).await;
+        assert_eq!(
+            r.json()["incidents"].as_array().map(Vec::len),
+            Some(1),
+            "{uri}"
+        );
+    }
+    for uri in [
+        "/incidents?status=resolved",
+        "/incidents?hostname=someone-else",
+        "/incidents?since=2030-01-01T00:00:00Z",
+    ] {
+        let r = call.call(request("GET", uri, "")).await;
+        assert_eq!(r.json(), json!({ "incidents": [] }), "{uri}");
+    }
+    let missing = call
+        .call(request(
+            "GET",
+            "/incidents/0000000000000-0000000000000000",
+            "",
+        ))
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json(),
+        json!({ "error": "no incident \"0000000000000-0000000000000000\"" })
+    );
+    for (uri, field) in [
+        ("/incidents?status=closed", "status"),
+        ("/incidents?hostname=a%20b", "hostname"),
+        ("/incidents?since=yesterday", "since"),
+        ("/incidents?limit=0", "limit"),
+    ] {
+        let r = call.call(request("GET", uri, "")).await;
+        assert_eq!(r.status, 400, "{uri}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{uri}");
+    }
 }

@@ -9,9 +9,10 @@
 //! - State: one item per host in the state table, saved by a PutItem conditional on
 //!   `version = :expected` (or `attribute_not_exists(hostname)` for the first save); a failed
 //!   condition is [`StoreError::Conflict`]. The insights of the step ride in that same item
-//!   (`pendingInsights`, JSON), so they are saved atomically with the state in one
-//!   single-item write; they are then put into the insights table (idempotent, conditional
-//!   on `attribute_not_exists(insightId)`). Should that second write fail or the process
+//!   (`pendingInsights`, JSON; the incident it changed in `pendingIncidents`), so they are
+//!   saved atomically with the state in one single-item write; they are then put into the
+//!   insights table (idempotent, conditional on `attribute_not_exists(insightId)`) and the
+//!   incidents table (conditional on being newer). Should that second write fail or the process
 //!   die, the next [`StateStore::load_state`] of the host puts them again. This outbox
 //!   needs no TransactWriteItems (which costs twice the write units and which dynalite,
 //!   the local DynamoDB of the tests, does not implement).
@@ -694,6 +695,11 @@ impl StateStore for DynamoStore {
                 .map_err(|e| r.corrupt(format!("{hostname}: pendingInsights: {e}")))?;
             self.put_insights_once(&pending).await?;
         }
+        if r.has("pendingIncidents") {
+            let pending: Vec<Incident> = serde_json::from_str(r.string("pendingIncidents")?)
+                .map_err(|e| r.corrupt(format!("{hostname}: pendingIncidents: {e}")))?;
+            self.put_incidents(&pending).await?;
+        }
         Ok(Some(state))
     }
 
@@ -727,6 +733,15 @@ impl StateStore for DynamoStore {
             })?;
             put = put.item("pendingInsights", AttributeValue::S(pending));
         }
+        if !update.incidents.is_empty() {
+            let pending = serde_json::to_string(&update.incidents).map_err(|e| {
+                StoreError::InvalidArgument {
+                    name: "incidents",
+                    reason: e.to_string(),
+                }
+            })?;
+            put = put.item("pendingIncidents", AttributeValue::S(pending));
+        }
         put = if update.expected_version == 0 {
             put.condition_expression("attribute_not_exists(hostname)")
         } else {
@@ -753,6 +768,7 @@ impl StateStore for DynamoStore {
         // insights into their table must not report the saved step as failed: the next
         // load_state of this host copies them.
         let _ = self.put_insights_once(&update.insights).await;
+        let _ = self.put_incidents(&update.incidents).await;
         Ok(version)
     }
 }

@@ -680,6 +680,7 @@ impl StateStore for SqliteStore {
         self.write("save_state", move |conn| {
             let version = save_state_in(conn, expected, &update)?;
             insert_insights(conn, &update.insights)?;
+            upsert_incidents(conn, &update.incidents)?;
             Ok(version)
         })
         .await
@@ -688,15 +689,18 @@ impl StateStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    /// One write job: metric, insights and snapshot commit together (group commit).
+    /// One write job: metric, insights, incidents and snapshot commit together (group
+    /// commit).
     async fn put_scored(
         &self,
         sample: &MetricSample,
         insights: &[StoredInsight],
+        incidents: &[Incident],
         snapshot: Option<StateUpdate>,
     ) -> Result<PutScored> {
         let sample = sample.clone();
         let insights = insights.to_vec();
+        let incidents = incidents.to_vec();
         let expected = snapshot
             .as_ref()
             .map(|u| to_i64("expected_version", u.expected_version))
@@ -704,6 +708,7 @@ impl Store for SqliteStore {
         self.write("put_scored", move |conn| {
             let metric = insert_metric(conn, &sample)?;
             insert_insights(conn, &insights)?;
+            upsert_incidents(conn, &incidents)?;
             let snapshot_version = match (snapshot, expected) {
                 (Some(update), Some(expected)) => match save_state_in(conn, expected, &update) {
                     Ok(v) => Some(v),

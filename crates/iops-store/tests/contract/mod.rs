@@ -49,6 +49,7 @@ pub fn insight(host: &str, t: &str, index: usize) -> StoredInsight {
 
 pub fn update(host: &str, expected: u64, t: &str, state: &[u8]) -> StateUpdate {
     StateUpdate {
+        incidents: Vec::new(),
         hostname: host.into(),
         expected_version: expected,
         last_timestamp: ts(t),
@@ -400,6 +401,23 @@ async fn incidents_upsert_by_revision_and_list_newest_first(store: &dyn Store) {
             .unwrap()),
         [c_id.clone(), a_id.clone()]
     );
+    // a state save and a scored sample write the incident they carry
+    let d = incident("inc-s", "2026-11-28T00:00:00Z");
+    let mut u = update("inc-s", 0, "2026-11-28T00:00:00Z", b"s");
+    u.incidents.push(d.clone());
+    store.save_state(u).await.unwrap();
+    assert_eq!(store.get_incident(&d.incident_id).await.unwrap(), Some(d));
+    let e = incident("inc-p", "2026-11-28T00:05:00Z");
+    store
+        .put_scored(
+            &sample("inc-p", "2026-11-28T00:05:00Z", 50.0),
+            &[],
+            std::slice::from_ref(&e),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_incident(&e.incident_id).await.unwrap(), Some(e));
     assert!(store
         .list_incidents(&all(None, Some("nobody"), None, 10))
         .await
