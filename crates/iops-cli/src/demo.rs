@@ -700,6 +700,7 @@ fn print_summary(
         if host_days > 0.0 { false_alarms as f64 / host_days } else { 0.0 }
     )?;
     writeln!(out, "warm-up insights: {warmup_insights} (not judged)")?;
+    print_incident_records(out, incidents, all, warm_end, grace, host_days)?;
     let mut delays: Vec<i64> = incidents
         .iter()
         .filter_map(|inc| caught.get(&inc.id).map(|c| (c.secs - inc.start_secs) / 60))
@@ -708,6 +709,48 @@ fn print_summary(
     if let Some(median) = delays.get(delays.len() / 2) {
         writeln!(out, "median detection delay: {median} min")?;
     }
+    Ok(())
+}
+
+/// The incident records the engine kept (the insights' `incidentId`s) against the incidents
+/// injected: how many records each injected incident got (one is the goal), and how many
+/// records hold only false alarms.
+fn print_incident_records(
+    out: &mut impl Write,
+    incidents: &[Incident],
+    all: &[(Insight, i64)],
+    warm_end: i64,
+    grace: i64,
+    host_days: f64,
+) -> Result<()> {
+    // each record's insights after the warm-up: whether each belongs to an injected incident
+    let mut records: BTreeMap<&str, Vec<Option<usize>>> = BTreeMap::new();
+    for (insight, secs) in all.iter().filter(|(_, s)| *s >= warm_end) {
+        if let Some(id) = insight.incident_id.as_deref() {
+            let injected = attribute(incidents, &insight.hostname, *secs, grace).map(|i| i.id);
+            records.entry(id).or_default().push(injected);
+        }
+    }
+    let mut per_incident: BTreeMap<usize, usize> = BTreeMap::new();
+    for owners in records.values() {
+        let mut ids: Vec<usize> = owners.iter().flatten().copied().collect();
+        ids.dedup();
+        for id in ids {
+            *per_incident.entry(id).or_default() += 1;
+        }
+    }
+    let one = per_incident.values().filter(|n| **n == 1).count();
+    let false_records = records
+        .values()
+        .filter(|owners| owners.iter().all(Option::is_none))
+        .count();
+    writeln!(
+        out,
+        "incident records: {} after the warm-up; injected incidents with exactly one record: {one} of {} caught; false incidents: {false_records} ({:.2} per 100 host-days)",
+        records.len(),
+        per_incident.len(),
+        if host_days > 0.0 { 100.0 * false_records as f64 / host_days } else { 0.0 }
+    )?;
     Ok(())
 }
 

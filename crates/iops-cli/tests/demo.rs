@@ -83,6 +83,15 @@ fn demo_streams_insights_and_catches_most_incidents() {
         assert_eq!(per_incident as f64, s.injected);
         // Few false alarms: well under one per host-day after the warm-up (6 hosts × 3 days).
         assert!(s.false_alarms <= 6.0, "{stdout}");
+        // Incident records: every caught incident has one, most exactly one, and the
+        // records of false alarms are no more than the false alarms.
+        let records = numbers(&stdout, "incident records");
+        let (total, one, caught_with_records, false_records) =
+            (records[0], records[1], records[2], records[3]);
+        assert_eq!(caught_with_records, s.caught, "{stdout}");
+        assert!(one >= s.caught - 1.0, "{stdout}");
+        assert!(false_records <= s.false_alarms, "{stdout}");
+        assert!(total >= one + false_records, "{stdout}");
         injected += s.injected;
         caught += s.caught;
     }
