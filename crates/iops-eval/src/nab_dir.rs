@@ -258,7 +258,7 @@ pub fn detect(
     config: &EngineConfig,
 ) -> Result<(usize, usize)> {
     if detector.is_empty() || detector.contains(['/', '\\']) {
-        bail!("--detector must be a plain name, got {detector:?}");
+        bail!("detector: must be a plain name (no path separators), got {detector:?}");
     }
     let dir = NabDir::open(data)?;
     let files = dir.data_files()?;
@@ -277,4 +277,20 @@ pub fn detect(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((files.len(), rows.iter().sum()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detector_name_with_a_path_is_refused_by_name() {
+        let config = EngineConfig::default();
+        for bad in ["", "a/b", "..\\x"] {
+            let err = detect(Path::new("."), Path::new("."), bad, &config)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("detector: "), "{bad:?}: {err}");
+        }
+    }
 }
