@@ -1,4 +1,5 @@
-//! One alarm per episode: the scores a series' samples get while an incident of it is open.
+//! One alarm per episode: the incident hysteresis of host insights ([`OpenIncident`]), and
+//! the scores a series' samples get while an incident of it is open.
 //!
 //! A sample scoring at the info cut-off opens an incident; the incident stays open until
 //! its scores have stayed below [`RELEASE_FRACTION`] of that cut-off for the cooldown time.
@@ -9,20 +10,59 @@
 use serde::{Deserialize, Serialize};
 
 use super::lanes::Lanes;
+use crate::Severity;
 
 /// An open incident is released below this fraction of the info cut-off (hysteresis: a
 /// score wobbling around the cut-off is one incident, not many).
 pub(crate) const RELEASE_FRACTION: f64 = 0.9;
 
-/// "Calm since": the incident is not calm (finite, for JSON).
-const NOT_CALM: f64 = f64::MIN;
+/// An incident open on one metric: it opens with a severity, is news again only when it
+/// becomes more severe, and closes once its samples have stayed calm (below the release
+/// score) for the cooldown time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OpenIncident {
+    severity: Severity,
+    /// Time of the first of the calm samples in a row (none while not calm).
+    calm_since: Option<f64>,
+}
 
-/// No incident is open.
-const CLOSED: u8 = 0;
-/// An incident is open below critical.
-const OPEN: u8 = 1;
-/// An incident is open and has been critical.
-const CRITICAL: u8 = 2;
+impl OpenIncident {
+    /// Advances the incident slot by one sample of `severity` at time `t` (`calm`: the
+    /// sample is below the release score); returns the severity it opened or escalated to.
+    pub(crate) fn step(
+        slot: &mut Option<OpenIncident>,
+        severity: Option<Severity>,
+        calm: bool,
+        t: f64,
+        cooldown: f64,
+    ) -> Option<Severity> {
+        match (slot.as_mut(), severity) {
+            (None, Some(s)) => {
+                *slot = Some(OpenIncident {
+                    severity: s,
+                    calm_since: None,
+                });
+                Some(s)
+            }
+            (None, None) => None,
+            (Some(open), s) => {
+                open.calm_since = if calm {
+                    Some(open.calm_since.unwrap_or(t))
+                } else {
+                    None
+                };
+                let escalated = s.filter(|&s| s > open.severity);
+                if let Some(s) = escalated {
+                    open.severity = s;
+                }
+                if open.calm_since.is_some_and(|since| t - since >= cooldown) {
+                    *slot = None;
+                }
+                escalated
+            }
+        }
+    }
+}
 
 /// The score cut-offs and the cooldown an episode is judged with.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -43,60 +83,36 @@ pub(crate) enum Alarm {
     Repeat,
 }
 
-/// Each lane's open incident, if any.
+/// Each lane's open incident, if any: the host's hysteresis on two severities, open
+/// (info) and critical.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Episodes<const L: usize> {
-    state: Lanes<u8, L>,
-    calm_since: Lanes<f64, L>,
+    open: Lanes<Option<OpenIncident>, L>,
 }
 
 impl<const L: usize> Episodes<L> {
     pub(crate) fn new() -> Self {
         Episodes {
-            state: Lanes::splat(CLOSED),
-            calm_since: Lanes::splat(NOT_CALM),
+            open: Lanes::splat(None),
         }
     }
 
     /// Advances lane `l`'s episode by a sample scoring `score` at time `t`.
     #[inline(always)]
     pub(crate) fn step(&mut self, l: usize, score: f64, t: f64, cuts: &EpisodeCuts) -> Alarm {
-        let level = if score >= cuts.critical {
-            CRITICAL
+        let severity = if score >= cuts.critical {
+            Some(Severity::Critical)
         } else if score >= cuts.info {
-            OPEN
+            Some(Severity::Info)
         } else {
-            CLOSED
+            None
         };
-        let state = self.state[l];
-        if state == CLOSED {
-            self.state[l] = level;
-            self.calm_since[l] = NOT_CALM;
-            return if level == CLOSED {
-                Alarm::Quiet
-            } else {
-                Alarm::News
-            };
-        }
-        let news = level > state;
-        if news {
-            self.state[l] = level;
-        }
-        if score < RELEASE_FRACTION * cuts.info {
-            if self.calm_since[l] == NOT_CALM {
-                self.calm_since[l] = t;
-            }
-            if t - self.calm_since[l] >= cuts.cooldown_seconds {
-                self.state[l] = CLOSED;
-                self.calm_since[l] = NOT_CALM;
-            }
-        } else {
-            self.calm_since[l] = NOT_CALM;
-        }
-        if news {
-            Alarm::News
-        } else {
-            Alarm::Repeat
+        let was_open = self.open[l].is_some();
+        let calm = score < RELEASE_FRACTION * cuts.info;
+        match OpenIncident::step(&mut self.open[l], severity, calm, t, cuts.cooldown_seconds) {
+            Some(_) => Alarm::News,
+            None if was_open => Alarm::Repeat,
+            None => Alarm::Quiet,
         }
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::EngineConfig;
-use super::episode::RELEASE_FRACTION;
+use super::episode::{OpenIncident, RELEASE_FRACTION};
 use super::explain;
 use super::fastmath::max;
 use super::lanes::Lanes;
@@ -14,54 +14,6 @@ use super::multivariate::{self, HostForest};
 use super::observation::Observation;
 use super::series::Pipeline;
 use crate::{Incident, Insight, Metric, MetricSample, Result, Severity, Timestamp};
-
-/// An incident open on one metric: it raised an insight when its score first reached the
-/// info cut-off, raises another only when it becomes more severe, and closes once its
-/// samples have stayed below the release score for the cooldown time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct OpenIncident {
-    severity: Severity,
-    /// Time of the first of the calm samples in a row (none while not calm).
-    calm_since: Option<f64>,
-}
-
-impl OpenIncident {
-    /// Advances the incident slot by one sample of `severity` at time `t` (`calm`: the
-    /// sample is below the release score); returns the severity of the insight to raise.
-    fn step(
-        slot: &mut Option<OpenIncident>,
-        severity: Option<Severity>,
-        calm: bool,
-        t: f64,
-        cooldown: f64,
-    ) -> Option<Severity> {
-        match (slot.as_mut(), severity) {
-            (None, Some(s)) => {
-                *slot = Some(OpenIncident {
-                    severity: s,
-                    calm_since: None,
-                });
-                Some(s)
-            }
-            (None, None) => None,
-            (Some(open), s) => {
-                open.calm_since = if calm {
-                    Some(open.calm_since.unwrap_or(t))
-                } else {
-                    None
-                };
-                let escalated = s.filter(|&s| s > open.severity);
-                if let Some(s) = escalated {
-                    open.severity = s;
-                }
-                if open.calm_since.is_some_and(|since| t - since >= cooldown) {
-                    *slot = None;
-                }
-                escalated
-            }
-        }
-    }
-}
 
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
