@@ -10,10 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::timestamp::Shorten;
-use crate::{Error, Insight, InsightType, Metric, Result, Severity, Timestamp};
+use crate::{record_id, Error, Insight, InsightType, Metric, Result, Severity, Timestamp};
 
 /// Whether an incident is still going on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,28 +107,19 @@ pub struct Incident {
     pub insights: u32,
 }
 
-/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch (every valid timestamp is then
-/// non-negative, so ids sort as unsigned hex).
-const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;
-
 /// The id of the incident of `hostname` that opened at `opened`: 13 hex digits of the
 /// milliseconds since 0000-01-01 (so ids sort by opening time, as text too), a dash, and
 /// 16 hex digits of SHA-256 over the host and the exact opening time.
 pub fn incident_id(hostname: &str, opened: Timestamp) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        b"incident".as_slice(),
-        hostname.as_bytes(),
-        &opened.epoch_nanos().to_be_bytes(),
-    ] {
-        // length-prefixed, so ("ab","c") and ("a","bc") differ
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    let digest: [u8; 32] = h.finalize().into();
-    let ms = (opened.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS).max(0);
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{ms:013x}-{hash}")
+    let hash = record_id::hash_hex(
+        &[
+            b"incident",
+            hostname.as_bytes(),
+            &opened.epoch_nanos().to_be_bytes(),
+        ],
+        8,
+    );
+    format!("{}-{hash}", record_id::time_prefix(opened))
 }
 
 impl Peak {

@@ -14,6 +14,7 @@ mod incident;
 mod insight;
 mod metric;
 mod param_guard;
+pub mod record_id;
 mod timestamp;
 
 pub use error::{finite, Error, Result};

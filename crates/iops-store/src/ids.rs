@@ -10,31 +10,33 @@
 //!   insight's position among those the sample raised, so re-storing the same insight (a
 //!   retried request) overwrites nothing and duplicates nothing.
 
+use iops_core::record_id::{hash_hex, time_prefix};
 use iops_core::Timestamp;
-use sha2::{Digest, Sha256};
-
-/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch: keeps every valid
-/// [`Timestamp`] non-negative, so ids sort as unsigned hex.
-const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;
 
 /// The metric id of a sample: 32 hex digits of SHA-256 over hostname and exact timestamp.
 pub fn metric_id(hostname: &str, timestamp: Timestamp) -> String {
-    hex(&digest(&[
-        b"metric",
-        hostname.as_bytes(),
-        &timestamp.epoch_nanos().to_be_bytes(),
-    ])[..16])
+    hash_hex(
+        &[
+            b"metric",
+            hostname.as_bytes(),
+            &timestamp.epoch_nanos().to_be_bytes(),
+        ],
+        16,
+    )
 }
 
 /// The id of the `index`-th insight raised by the sample of `hostname` at `timestamp`.
 pub fn insight_id(hostname: &str, timestamp: Timestamp, index: usize) -> String {
-    let h = digest(&[
-        b"insight",
-        hostname.as_bytes(),
-        &timestamp.epoch_nanos().to_be_bytes(),
-        &(index as u64).to_be_bytes(),
-    ]);
-    format!("{}-{}", time_prefix(timestamp), hex(&h[..8]))
+    let hash = hash_hex(
+        &[
+            b"insight",
+            hostname.as_bytes(),
+            &timestamp.epoch_nanos().to_be_bytes(),
+            &(index as u64).to_be_bytes(),
+        ],
+        8,
+    );
+    format!("{}-{hash}", time_prefix(timestamp))
 }
 
 /// The smallest insight id of any insight at or after `since`: `insightId >= bound` selects
@@ -43,30 +45,6 @@ pub fn insight_id(hostname: &str, timestamp: Timestamp, index: usize) -> String 
 /// timestamp too for exactness).
 pub fn insight_id_lower_bound(since: Timestamp) -> String {
     time_prefix(since)
-}
-
-fn time_prefix(t: Timestamp) -> String {
-    let ms = t.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS;
-    format!("{:013x}", ms.max(0))
-}
-
-fn digest(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        // length-prefixed, so ("ab","c") and ("a","bc") differ
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    h.finalize().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]
@@ -110,6 +88,24 @@ mod tests {
         assert_ne!(
             insight_id("h", ts(times[3]), 0),
             insight_id("h", ts(times[3]), 1)
+        );
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// Ids are stored: a refactor must not change them (values from before record_id).
+    #[test]
+    fn ids_are_what_they_were() {
+        let t = Timestamp::parse_rfc3339("2026-11-26T17:00:00.5Z").unwrap();
+        assert_eq!(metric_id("web-1", t), "43ecaacfefafc2354bb8fe7a88a8d708");
+        assert_eq!(insight_id("web-1", t, 2), "03a2c87d11c74-eddad47a29066ab0");
+        assert_eq!(insight_id_lower_bound(t), "03a2c87d11c74");
+        assert_eq!(
+            iops_core::incident_id("web-1", t),
+            "03a2c87d11c74-f6a154b5c16bfa23"
         );
     }
 }

@@ -158,17 +158,12 @@ pub struct IncidentQuery {
 /// retried or late write cannot roll an incident back. As text (fixed-width hex) it sorts
 /// the same way, for stores that compare it as a string.
 pub fn incident_revision(incident: &Incident) -> String {
-    let ms = incident.updated.epoch_nanos().div_euclid(1_000_000) + EPOCH_OFFSET_MS;
     let ns = incident.updated.epoch_nanos().rem_euclid(1_000_000);
     format!(
-        "{:013x}{:05x}{:08x}{}",
-        ms.max(0),
+        "{}{:05x}{:08x}{}",
+        iops_core::record_id::time_prefix(incident.updated),
         ns,
         incident.insights,
         u8::from(incident.status == IncidentStatus::Resolved)
     )
 }
-
-/// Milliseconds from 0000-01-01T00:00:00Z to the Unix epoch (every valid timestamp is then
-/// non-negative).
-const EPOCH_OFFSET_MS: i128 = 62_167_219_200_000;
