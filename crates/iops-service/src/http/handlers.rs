@@ -45,17 +45,7 @@ pub(super) async fn list_insights(State(service): State<Arc<Service>>, uri: Uri)
 }
 
 pub(super) async fn list_incidents(State(service): State<Arc<Service>>, uri: Uri) -> Response {
-    let (mut status, mut hostname, mut since, mut limit) = (None, None, None, None);
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        let slot = match k.as_ref() {
-            "status" => &mut status,
-            "hostname" => &mut hostname,
-            "since" => &mut since,
-            "limit" => &mut limit,
-            _ => continue,
-        };
-        slot.get_or_insert(v);
-    }
+    let [status, hostname, since, limit] = params(&uri, ["status", "hostname", "since", "limit"]);
     let answer = match service.parse_incident_query(
         status.as_deref(),
         hostname.as_deref(),
@@ -79,18 +69,20 @@ pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
     no_route(&method, uri.path())
 }
 
-/// `hostname`, `since` and `limit` of the query string (the first of each), parsed by
-/// [`Service::parse_query`].
+/// `hostname`, `since` and `limit` of the query string, parsed by [`Service::parse_query`].
 fn query(service: &Service, uri: &Uri) -> Result<ListQuery, ServiceError> {
-    let (mut hostname, mut since, mut limit) = (None, None, None);
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        let slot = match k.as_ref() {
-            "hostname" => &mut hostname,
-            "since" => &mut since,
-            "limit" => &mut limit,
-            _ => continue,
-        };
-        slot.get_or_insert(v);
-    }
+    let [hostname, since, limit] = params(uri, ["hostname", "since", "limit"]);
     service.parse_query(hostname.as_deref(), since.as_deref(), limit.as_deref())
+}
+
+/// The first value of each of `names` in the query string (percent-decoded); others are
+/// ignored.
+fn params<const N: usize>(uri: &Uri, names: [&str; N]) -> [Option<String>; N] {
+    let mut out = [const { None }; N];
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if let Some(i) = names.iter().position(|n| *n == k) {
+            out[i].get_or_insert_with(|| v.into_owned());
+        }
+    }
+    out
 }

@@ -615,19 +615,16 @@ impl IncidentStore for DynamoStore {
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
         // One Query of an index, newest id first: by host when one is named, else by
         // status (both statuses, merged, when none is).
-        let statuses: Vec<IncidentStatus> = match (query.status, &query.hostname) {
-            (_, Some(_)) => vec![],
-            (Some(s), None) => vec![s],
-            (None, None) => vec![IncidentStatus::Open, IncidentStatus::Resolved],
+        let by_status = |s: IncidentStatus| (tables::INCIDENTS_BY_STATUS, "status", s.as_str());
+        let keys = match (&query.hostname, query.status) {
+            (Some(h), _) => vec![(tables::INCIDENTS_BY_HOST, "hostname", h.as_str())],
+            (None, Some(s)) => vec![by_status(s)],
+            (None, None) => vec![
+                by_status(IncidentStatus::Open),
+                by_status(IncidentStatus::Resolved),
+            ],
         };
         let mut out: Vec<Incident> = Vec::new();
-        let keys: Vec<(&str, &str, String)> = match &query.hostname {
-            Some(h) => vec![(tables::INCIDENTS_BY_HOST, "hostname", h.clone())],
-            None => statuses
-                .iter()
-                .map(|s| (tables::INCIDENTS_BY_STATUS, "status", s.as_str().to_owned()))
-                .collect(),
-        };
         for (index, hash, value) in keys {
             let mut filters = Vec::new();
             let mut build = self
@@ -637,7 +634,7 @@ impl IncidentStore for DynamoStore {
                 .index_name(index)
                 .key_condition_expression("#k = :k")
                 .expression_attribute_names("#k", hash)
-                .expression_attribute_values(":k", AttributeValue::S(value))
+                .expression_attribute_values(":k", AttributeValue::S(value.to_owned()))
                 .scan_index_forward(false);
             if let (Some(status), Some(_)) = (query.status, &query.hostname) {
                 filters.push("#st = :st");
