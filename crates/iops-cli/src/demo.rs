@@ -170,7 +170,13 @@ fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
         .context("cannot start the async runtime")?;
     // Demo data is not precious: durable against a crash of the process, not power loss.
     let store = crate::serve::open_store(&db, crate::serve::Durability::Normal)?;
-    let state = runtime.block_on(crate::serve::AppState::new(store, engine, 64 * 1024, None))?;
+    let state = runtime.block_on(crate::serve::AppState::new(
+        store,
+        engine,
+        64 * 1024,
+        None,
+        iops_core::SilencePolicy::default(),
+    ))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(args.addr))
         .with_context(|| format!("cannot bind {} (use --addr)", args.addr))?;

@@ -563,3 +563,76 @@ fn demo_with_a_duration_stops_by_itself() {
     assert!(text.contains("serving until --duration is over"), "{text}");
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn the_timer_reports_a_host_that_stopped_and_resolves_it_when_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("iops.db"), &["--sweep-seconds", "1"], &[]);
+    let addr = server.addr.as_str();
+    let sample = |host: &str, minute: u64| {
+        format!(
+            r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+            1_764_000_000 + 60 * minute,
+            40 + minute % 7
+        )
+    };
+    // web-2 stops after minute 29; web-1 goes on to minute 45
+    for minute in 0..46 {
+        assert_eq!(post(addr, &sample("web-1", minute)).0, 200);
+        if minute < 30 {
+            assert_eq!(post(addr, &sample("web-2", minute)).0, 200);
+        }
+    }
+    let open = |host: &str| -> Vec<serde_json::Value> {
+        let (status, body) = get(addr, &format!("/incidents?status=open&hostname={host}"));
+        assert_eq!(status, 200, "{body}");
+        json(&body)["incidents"].as_array().unwrap().clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let silence = loop {
+        if let Some(found) = open("web-2").into_iter().next() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no silence incident in 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        silence["types"],
+        serde_json::json!(["host_stopped_reporting"])
+    );
+    assert_eq!(silence["severity"], "critical");
+    assert!(silence["peak"].is_null());
+    assert!(open("web-1").is_empty());
+    // web-2 is back: the next sweeps resolve it, at its first sample back
+    assert_eq!(post(addr, &sample("web-2", 46)).0, 200);
+    let id = silence["incidentId"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = get(addr, &format!("/incidents/{id}"));
+        assert_eq!(status, 200, "{body}");
+        let incident = json(&body);
+        if incident["status"] == "resolved" {
+            assert_eq!(incident["resolved"], "2025-11-24T16:46:00Z");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not resolved in 20 s: {incident}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_bad_silence_policy_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_iops"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("iops.db"))
+        .args(["--silence-intervals", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("silence_intervals"), "{err}");
+}

@@ -99,8 +99,8 @@ pub struct Incident {
     /// positional encoding needs every field).
     #[serde(default)]
     pub resolved: Option<Timestamp>,
-    /// Its most anomalous moment.
-    pub peak: Peak,
+    /// Its most anomalous moment (null for an incident no insight raised: a silent host).
+    pub peak: Option<Peak>,
     /// A sentence for a person: the peak insight's message.
     pub summary: String,
     /// How many insights it holds.
@@ -134,9 +134,9 @@ impl Peak {
         }
     }
 
-    /// True when `insight` is more anomalous than this peak.
-    fn is_beaten_by(&self, insight: &Insight) -> bool {
-        (insight.severity, insight.score) > (self.severity, self.score)
+    /// True when `insight` is more anomalous than this peak (or there is none).
+    fn is_beaten_by(peak: Option<&Self>, insight: &Insight) -> bool {
+        peak.is_none_or(|p| (insight.severity, insight.score) > (p.severity, p.score))
     }
 }
 
@@ -153,7 +153,7 @@ impl Incident {
             opened: first.timestamp,
             updated: first.timestamp,
             resolved: None,
-            peak: Peak::of(first),
+            peak: Some(Peak::of(first)),
             summary: first.message.clone(),
             insights: 1,
         }
@@ -168,8 +168,8 @@ impl Incident {
         if !self.metrics.contains(&insight.metric) {
             self.metrics.push(insight.metric);
         }
-        if self.peak.is_beaten_by(insight) {
-            self.peak = Peak::of(insight);
+        if Peak::is_beaten_by(self.peak.as_ref(), insight) {
+            self.peak = Some(Peak::of(insight));
             self.summary.clone_from(&insight.message);
         }
         self.updated = self.updated.max(insight.timestamp);
@@ -181,6 +181,83 @@ impl Incident {
         self.status = IncidentStatus::Resolved;
         self.resolved = Some(at);
         self.updated = self.updated.max(at);
+    }
+}
+
+/// How a host's open incident is written inside its engine state
+/// (`#[serde(with = "in_host_state")]`): the layout from before silent hosts, whose peak
+/// is not optional. A host's own incident always has a peak (insights open it), so states
+/// saved before still decode and new ones are byte-for-byte what they were.
+pub(crate) mod in_host_state {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Incident, IncidentStatus, Peak};
+    use crate::{InsightType, Metric, Severity, Timestamp};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct V1 {
+        incident_id: String,
+        hostname: String,
+        status: IncidentStatus,
+        severity: Severity,
+        types: Vec<InsightType>,
+        metrics: Vec<Metric>,
+        opened: Timestamp,
+        updated: Timestamp,
+        #[serde(default)]
+        resolved: Option<Timestamp>,
+        peak: Peak,
+        summary: String,
+        insights: u32,
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        incident: &Option<Incident>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let v1 = match incident {
+            None => None,
+            Some(i) => {
+                let peak = i.peak.ok_or_else(|| {
+                    serde::ser::Error::custom("a host's own incident always has a peak")
+                })?;
+                Some(V1 {
+                    incident_id: i.incident_id.clone(),
+                    hostname: i.hostname.clone(),
+                    status: i.status,
+                    severity: i.severity,
+                    types: i.types.clone(),
+                    metrics: i.metrics.clone(),
+                    opened: i.opened,
+                    updated: i.updated,
+                    resolved: i.resolved,
+                    peak,
+                    summary: i.summary.clone(),
+                    insights: i.insights,
+                })
+            }
+        };
+        v1.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Incident>, D::Error> {
+        Ok(Option::<V1>::deserialize(deserializer)?.map(|v| Incident {
+            incident_id: v.incident_id,
+            hostname: v.hostname,
+            status: v.status,
+            severity: v.severity,
+            types: v.types,
+            metrics: v.metrics,
+            opened: v.opened,
+            updated: v.updated,
+            resolved: v.resolved,
+            peak: Some(v.peak),
+            summary: v.summary,
+            insights: v.insights,
+        }))
     }
 }
 
@@ -236,7 +313,7 @@ mod tests {
         assert_eq!(incident.metrics, [Metric::Cpu, Metric::Memory]);
         assert_eq!(incident.insights, 3);
         // the peak is the critical insight, not the later warning
-        assert_eq!(incident.peak.metric, Metric::Memory);
+        assert_eq!(incident.peak.map(|p| p.metric), Some(Metric::Memory));
         assert_eq!(incident.summary, "memoryUsage at minute 5");
         assert_eq!(incident.opened, first.timestamp);
         let end = Timestamp::from_epoch_seconds(1.7e9 + 3600.0).unwrap();

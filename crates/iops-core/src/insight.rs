@@ -62,11 +62,14 @@ pub enum InsightType {
     /// The host's metrics together are unlike anything in the fleet model, though no
     /// single metric is alarming on its own (isolation forest over the 4-metric vector).
     MultiMetricAnomaly,
+    /// A host that reported regularly has sent nothing for longer than a few of its
+    /// intervals (an incident type: no metric raises it).
+    HostStoppedReporting,
 }
 
 impl InsightType {
     /// All insight types.
-    pub const ALL: [InsightType; 8] = [
+    pub const ALL: [InsightType; 9] = [
         InsightType::CpuSpike,
         InsightType::CpuDrop,
         InsightType::MemoryPressure,
@@ -75,6 +78,7 @@ impl InsightType {
         InsightType::NetworkAnomaly,
         InsightType::LevelShift,
         InsightType::MultiMetricAnomaly,
+        InsightType::HostStoppedReporting,
     ];
 
     /// snake_case wire name.
@@ -88,6 +92,7 @@ impl InsightType {
             InsightType::NetworkAnomaly => "network_anomaly",
             InsightType::LevelShift => "level_shift",
             InsightType::MultiMetricAnomaly => "multi_metric_anomaly",
+            InsightType::HostStoppedReporting => "host_stopped_reporting",
         }
     }
 }

@@ -15,6 +15,7 @@ mod insight;
 mod metric;
 mod param_guard;
 pub mod record_id;
+mod silence;
 mod timestamp;
 
 pub use error::{finite, Error, Result};
@@ -24,4 +25,5 @@ pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).
 pub use ndarray;
 pub use param_guard::ParamGuard;
+pub use silence::SilencePolicy;
 pub use timestamp::{json_type, Timestamp};

@@ -117,6 +117,22 @@ impl Timestamp {
         self.0.unix_timestamp_nanos()
     }
 
+    /// This instant plus `seconds` (whole milliseconds), saturating at [`Timestamp::MIN`]
+    /// and [`Timestamp::MAX`]; `None` when `seconds` is not finite.
+    pub fn plus_seconds(&self, seconds: f64) -> Option<Self> {
+        if !seconds.is_finite() {
+            return None;
+        }
+        // Beyond ±10,000 years the result saturates anyway.
+        let millis = (seconds * 1e3).round().clamp(-3.2e14, 3.2e14) as i64;
+        let shifted = self.0.checked_add(time::Duration::milliseconds(millis));
+        Some(match shifted {
+            Some(t) => Timestamp::from(t),
+            None if millis < 0 => Timestamp::MIN,
+            None => Timestamp::MAX,
+        })
+    }
+
     /// The underlying date-time (always UTC).
     pub fn as_datetime(&self) -> OffsetDateTime {
         self.0

@@ -445,7 +445,7 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
     );
     assert!(last.metrics.contains(&Metric::Cpu) && last.metrics.contains(&Metric::Memory));
     assert_eq!(last.severity, Severity::Critical);
-    assert_eq!(last.peak.metric, Metric::Cpu);
+    assert_eq!(last.peak.map(|p| p.metric), Some(Metric::Cpu));
     let in_first = insights
         .iter()
         .filter(|i| i.incident_id.as_deref() == Some(first_id.as_str()))
@@ -472,4 +472,23 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
     assert!(insights.iter().all(|i| changes
         .iter()
         .any(|c| Some(&c.incident_id) == i.incident_id.as_ref())));
+}
+
+/// A host state with an open incident, as the engine of 7bc8234 encoded it (the state of
+/// `one_episode_is_one_incident_that_escalates_in_place_and_resolves` six samples into the
+/// spike; its SHA-256 as that version's test printed it). The incident's peak became
+/// optional since (a silent host's incident has none); a host's own incident is still
+/// written in the old layout, so such states decode and re-encode byte for byte.
+#[test]
+fn a_state_with_an_open_incident_from_before_optional_peaks_decodes_unchanged() {
+    let old: &[u8] = include_bytes!("fixtures/host-state-open-incident-7bc8234.postcard");
+    assert_eq!(
+        iops_core::record_id::hash_hex(&[old], 16),
+        "3ace8c06e6c7e63b7e904dd03c92c931"
+    );
+    let state: HostState = postcard::from_bytes(old).expect("decodes");
+    assert_eq!(postcard::to_allocvec(&state).unwrap(), old);
+    let json = serde_json::to_value(&state).unwrap();
+    assert_eq!(json["incident"]["status"], "open", "{}", json["incident"]);
+    assert_eq!(json["incident"]["peak"]["metric"], "cpuUsage");
 }

@@ -40,6 +40,6 @@ pub use model::load_forest;
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, IncidentList, IngestOutcome, IngestResponse,
-    InsightList, ListQuery, MetricList, Service, ServiceConfig, SnapshotPolicy, REORDER_INTERVALS,
-    STORED_MESSAGE,
+    InsightList, ListQuery, MetricList, Service, ServiceConfig, SilenceSweep, SnapshotPolicy,
+    REORDER_INTERVALS, STORED_MESSAGE,
 };

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iops_core::engine::HostState;
-use iops_core::{validate_hostname, Incident, IncidentStatus, MetricSample, Timestamp};
+use iops_core::{
+    validate_hostname, Incident, IncidentStatus, MetricSample, SilencePolicy, Timestamp,
+};
 use iops_store::{
     ids, IncidentQuery, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight,
     StoredMetric, StoredState,
@@ -17,15 +19,17 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
+mod silence;
 mod snapshot;
 
+pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 
 /// The success message the runbook expects.
 pub const STORED_MESSAGE: &str = "Metric stored successfully";
 
 /// Limits of the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: usize,
@@ -54,6 +58,8 @@ pub struct ServiceConfig {
     /// them by this policy, replaying the stored metrics after a restart; only for a store
     /// that this process alone writes (`iops serve`). See [`SnapshotPolicy`].
     pub snapshots: Option<SnapshotPolicy>,
+    /// When a host that stopped reporting is silent ([`Service::sweep_silent_hosts`]).
+    pub silence: SilencePolicy,
 }
 
 /// A host's reorder window is at least this many of its intervals (see
@@ -80,6 +86,7 @@ impl Default for ServiceConfig {
             state_cache_hosts: 4096,
             reorder_window: Duration::from_secs(600),
             snapshots: None,
+            silence: SilencePolicy::default(),
         }
     }
 }
@@ -211,6 +218,8 @@ pub struct Service {
     states: Mutex<HashMap<String, CachedState>>,
     /// Snapshot mode's in-memory states, by host (see [`SnapshotPolicy`]).
     live: Mutex<HashMap<String, snapshot::LiveState>>,
+    /// Hosts' sample intervals, once known (for the silence sweep; they do not change).
+    intervals: Mutex<HashMap<String, f64>>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -247,6 +256,7 @@ impl Service {
             hosts: Mutex::new(HashMap::new()),
             states: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
+            intervals: Mutex::new(HashMap::new()),
         }
     }
 

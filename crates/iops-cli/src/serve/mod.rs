@@ -13,6 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::middleware::from_fn_with_state;
@@ -21,6 +22,7 @@ use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::{EngineConfig, HostForest};
+use iops_core::SilencePolicy;
 use iops_service::http::Api;
 use iops_service::{
     BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
@@ -56,6 +58,16 @@ pub struct ServeArgs {
     /// commit), `normal` survives a crash of the process only.
     #[arg(long, value_enum, default_value_t = Durability::Full)]
     pub durability: Durability,
+    /// A host is silent (a critical `host_stopped_reporting` incident) after this many of
+    /// its own intervals without a sample...
+    #[arg(long, default_value_t = SilencePolicy::default().intervals)]
+    pub silence_intervals: f64,
+    /// ... and never before this many seconds.
+    #[arg(long, default_value_t = SilencePolicy::default().min_seconds)]
+    pub silence_min_seconds: f64,
+    /// Seconds between sweeps for silent hosts (0: no sweeps).
+    #[arg(long, default_value_t = 60)]
+    pub sweep_seconds: u64,
 }
 
 /// `--durability`.
@@ -99,12 +111,13 @@ pub struct ServedEngine {
 }
 
 impl AppState {
-    /// A server over `store`, scoring with `engine`.
+    /// A server over `store`, scoring with `engine`, judging silent hosts by `silence`.
     pub async fn new(
         store: Arc<SqliteStore>,
         engine: ServedEngine,
         max_body_bytes: usize,
         api_key: Option<String>,
+        silence: SilencePolicy,
     ) -> Result<Self> {
         let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.config.clone()).with_forest(engine.forest);
@@ -117,6 +130,7 @@ impl AppState {
         let config = ServiceConfig {
             max_body_bytes,
             snapshots: Some(SnapshotPolicy::default()),
+            silence,
             ..ServiceConfig::default()
         };
         let service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -136,6 +150,31 @@ impl AppState {
             .flush_snapshots()
             .await
             .context("cannot save the host states")
+    }
+
+    /// Runs a sweep for silent hosts every `every` until dropped (aborted): each newly
+    /// silent host and each host back gets a line in the log.
+    pub async fn sweep_every(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.service.sweep_silent_hosts().await {
+                Ok(sweep) => {
+                    for incident in &sweep.opened {
+                        tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
+                    }
+                    for incident in &sweep.resolved {
+                        tracing::warn!(
+                            incident_id = %incident.incident_id,
+                            hostname = %incident.hostname,
+                            "reporting again"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "silent-host sweep failed"),
+            }
+        }
     }
 
     /// Ingests one POST /metrics body without HTTP (the demo) and keeps the dashboard's host
@@ -231,6 +270,11 @@ pub fn log_to_stderr() {
 /// `iops serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
     log_to_stderr();
+    let silence = SilencePolicy {
+        intervals: args.silence_intervals,
+        min_seconds: args.silence_min_seconds,
+    };
+    silence.validate()?;
     let engine = engine_with(args.model.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -243,6 +287,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             engine,
             args.max_body_bytes,
             args.api_key.clone(),
+            silence,
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -261,9 +306,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         // The line scripts and tests wait for: the bound address.
         println!("listening on http://{local}");
         println!("dashboard: http://{local}/");
-        serve(listener, state.clone(), shutdown_signal())
-            .await
-            .context("server error")?;
+        let sweeper = (args.sweep_seconds > 0).then(|| {
+            let every = Duration::from_secs(args.sweep_seconds);
+            tokio::spawn(state.clone().sweep_every(every))
+        });
+        let served = serve(listener, state.clone(), shutdown_signal()).await;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
+        served.context("server error")?;
         let saved = state.flush().await?;
         eprintln!("saved {saved} host states");
         Ok::<(), anyhow::Error>(())

@@ -23,9 +23,15 @@ async fn state(api_key: Option<&str>) -> AppState {
         forest: None,
         description: "test".into(),
     };
-    AppState::new(store, engine, LIMIT, api_key.map(str::to_owned))
-        .await
-        .unwrap()
+    AppState::new(
+        store,
+        engine,
+        LIMIT,
+        api_key.map(str::to_owned),
+        iops_core::SilencePolicy::default(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn call(router: &Router, request: Request<Vec<u8>>) -> Answer {

@@ -28,7 +28,7 @@ pub struct HostState {
     #[serde(default)]
     saturated_since: [Option<f64>; 2],
     /// The host's open incident: every insight while any metric's incident is open.
-    #[serde(default)]
+    #[serde(default, with = "crate::incident::in_host_state")]
     incident: Option<Incident>,
 }
 

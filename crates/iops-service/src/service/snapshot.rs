@@ -291,6 +291,12 @@ impl Service {
         }
     }
 
+    /// The sample interval of a host held in memory, when its models know it.
+    pub(super) fn live_interval(&self, hostname: &str) -> Option<f64> {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(hostname).and_then(|l| l.state.cadence())
+    }
+
     fn take_live(&self, hostname: &str) -> Option<LiveState> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.remove(hostname)

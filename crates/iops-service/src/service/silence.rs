@@ -1,0 +1,140 @@
+//! The sweep for silent hosts ([`iops_core::SilencePolicy`]): hosts that reported regularly and
+//! stopped get a critical `host_stopped_reporting` incident, resolved by the sweep after
+//! their samples return. Run every minute (the Lambda by a scheduled rule, `iops serve` by
+//! a timer); idempotent, so two sweeps at once store the same incidents.
+
+use std::collections::HashMap;
+
+use iops_core::{Incident, IncidentStatus, Timestamp};
+use iops_store::{HostEntry, IncidentQuery};
+use serde::Serialize;
+
+use super::{decode_state, Service};
+use crate::ServiceError;
+
+/// What one sweep found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceSweep {
+    /// Hosts the store knows.
+    pub hosts: usize,
+    /// The fleet's newest sample: the "now" silences are judged against (`None`: no
+    /// host yet).
+    pub fleet_now: Option<Timestamp>,
+    /// Incidents this sweep opened.
+    pub opened: Vec<Incident>,
+    /// Silences this sweep resolved (their hosts report again).
+    pub resolved: Vec<Incident>,
+}
+
+impl Service {
+    /// Judges every host against the fleet's newest sample: opens an incident for each
+    /// host newly silent ([`ServiceConfig::silence`](super::ServiceConfig::silence)),
+    /// resolves the open ones whose hosts have sent a sample since they were judged
+    /// silent, and stores both.
+    pub async fn sweep_silent_hosts(&self) -> Result<SilenceSweep, ServiceError> {
+        let policy = self.config.silence;
+        let hosts = self.store.list_hosts().await?;
+        let Some(fleet_now) = hosts.iter().map(|h| h.last_timestamp).max() else {
+            return Ok(SilenceSweep::default());
+        };
+        let last_seen: HashMap<&str, Timestamp> = hosts
+            .iter()
+            .map(|h| (h.hostname.as_str(), h.last_timestamp))
+            .collect();
+        let open = self
+            .store
+            .list_incidents(&IncidentQuery {
+                status: Some(IncidentStatus::Open),
+                hostname: None,
+                since: None,
+                limit: self.config.max_list_limit,
+            })
+            .await?;
+        let mut silent = HashMap::new();
+        let mut resolved = Vec::new();
+        for mut incident in open.into_iter().filter(Incident::is_silence) {
+            let back = last_seen
+                .get(incident.hostname.as_str())
+                .is_some_and(|last| *last >= incident.opened);
+            if back {
+                let at = self.first_sample_from(&incident).await?;
+                incident.resolve(at);
+                resolved.push(incident);
+            } else {
+                silent.insert(incident.hostname.clone(), ());
+            }
+        }
+        let mut opened = Vec::new();
+        for HostEntry {
+            hostname,
+            last_timestamp,
+        } in &hosts
+        {
+            let quiet_for = fleet_now.epoch_seconds() - last_timestamp.epoch_seconds();
+            // the policy's floor first: most hosts are not near it, and their interval
+            // may cost a state load
+            if silent.contains_key(hostname) || quiet_for < policy.min_seconds {
+                continue;
+            }
+            let Some(interval) = self.host_interval(hostname).await? else {
+                continue;
+            };
+            if let Some(incident) = policy.judge(hostname, *last_timestamp, interval, fleet_now) {
+                opened.push(incident);
+            }
+        }
+        let changed: Vec<Incident> = opened.iter().chain(&resolved).cloned().collect();
+        if !changed.is_empty() {
+            self.store.put_incidents(&changed).await?;
+        }
+        Ok(SilenceSweep {
+            hosts: hosts.len(),
+            fleet_now: Some(fleet_now),
+            opened,
+            resolved,
+        })
+    }
+
+    /// The time of the host's first sample at or after its silence began (the sample that
+    /// ended it).
+    async fn first_sample_from(&self, silence: &Incident) -> Result<Timestamp, ServiceError> {
+        let first = self
+            .store
+            .list_metrics(&silence.hostname, silence.opened, 1)
+            .await?;
+        Ok(first.first().map_or(silence.opened, |m| m.sample.timestamp))
+    }
+
+    /// Seconds between the host's samples, as its engine state observed them: from this
+    /// process's memory, else from its stored state (decoded once; an interval does not
+    /// change). `None` for a host whose models have not started (too few samples to call
+    /// it regular).
+    async fn host_interval(&self, hostname: &str) -> Result<Option<f64>, ServiceError> {
+        if let Some(known) = self.known_interval(hostname) {
+            return Ok(Some(known));
+        }
+        let interval = match self.store.load_state(hostname).await? {
+            Some(stored) => decode_state(&stored.state).and_then(|s| s.cadence()),
+            None => None,
+        };
+        if let Some(interval) = interval {
+            let mut intervals = self.intervals.lock().unwrap_or_else(|e| e.into_inner());
+            intervals.insert(hostname.to_owned(), interval);
+        }
+        Ok(interval)
+    }
+
+    fn known_interval(&self, hostname: &str) -> Option<f64> {
+        let remembered = {
+            let intervals = self.intervals.lock().unwrap_or_else(|e| e.into_inner());
+            intervals.get(hostname).copied()
+        };
+        remembered
+            .or_else(|| {
+                let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+                states.get(hostname).and_then(|c| c.state.cadence())
+            })
+            .or_else(|| self.live_interval(hostname))
+    }
+}
