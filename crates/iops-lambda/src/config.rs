@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use iops_core::SilencePolicy;
+
 use thiserror::Error;
 
 /// Default time the canary waits for the SageMaker endpoint before falling back.
@@ -87,6 +89,9 @@ pub struct Config {
     /// sample may arrive and still be learned; older ones are scored but not learned.
     /// `Duration::ZERO` learns in-order samples only.
     pub reorder_window: Duration,
+    /// SILENCE_INTERVALS and SILENCE_MIN_SECONDS: when a host that stopped reporting is
+    /// silent (the scheduled sweep).
+    pub silence: SilencePolicy,
 }
 
 impl Config {
@@ -158,12 +163,35 @@ impl Config {
             None => DEFAULT_REORDER_WINDOW,
             Some(v) => parse_window_seconds(&v)?,
         };
+        let defaults = SilencePolicy::default();
+        let silence = SilencePolicy {
+            intervals: match get("SILENCE_INTERVALS") {
+                None => defaults.intervals,
+                Some(v) => parse_number("SILENCE_INTERVALS", &v)?,
+            },
+            min_seconds: match get("SILENCE_MIN_SECONDS") {
+                None => defaults.min_seconds,
+                Some(v) => parse_number("SILENCE_MIN_SECONDS", &v)?,
+            },
+        };
+        silence.validate().map_err(|e| match e {
+            iops_core::Error::InvalidParam { name, reason, .. } => bad(
+                if name == "silence_intervals" {
+                    "SILENCE_INTERVALS"
+                } else {
+                    "SILENCE_MIN_SECONDS"
+                },
+                reason.to_owned(),
+            ),
+            other => bad("SILENCE_INTERVALS", other.to_string()),
+        })?;
         Ok(Config {
             store,
             canary,
             model_path: get("MODEL_PATH").map(PathBuf::from),
             max_body_bytes,
             reorder_window,
+            silence,
         })
     }
 }
@@ -237,6 +265,14 @@ fn parse_millis(name: &'static str, v: &str) -> Result<Duration, ConfigError> {
             format!("must be milliseconds from 1 to 60000, got {v:?}"),
         )),
     }
+}
+
+fn parse_number(name: &'static str, v: &str) -> Result<f64, ConfigError> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| bad(name, format!("must be a number, got {v:?}")))
 }
 
 fn parse_window_seconds(v: &str) -> Result<Duration, ConfigError> {
@@ -455,5 +491,28 @@ mod tests {
         );
         let c = config(&[("IOPS_STORE", "memory"), ("MODEL_PATH", "/opt/model.json")]).unwrap();
         assert_eq!(c.model_path, Some(PathBuf::from("/opt/model.json")));
+    }
+
+    #[test]
+    fn silence_variables_are_checked_naming_the_variable() {
+        let silence = config(&[("IOPS_STORE", "memory")]).unwrap().silence;
+        assert_eq!(silence, SilencePolicy::default());
+        let set = config(&[
+            ("IOPS_STORE", "memory"),
+            ("SILENCE_INTERVALS", "5"),
+            ("SILENCE_MIN_SECONDS", "300"),
+        ])
+        .unwrap()
+        .silence;
+        assert_eq!((set.intervals, set.min_seconds), (5.0, 300.0));
+        for (name, value) in [
+            ("SILENCE_INTERVALS", "three"),
+            ("SILENCE_INTERVALS", "0.5"),
+            ("SILENCE_MIN_SECONDS", "-1"),
+            ("SILENCE_MIN_SECONDS", "inf"),
+        ] {
+            let err = config(&[("IOPS_STORE", "memory"), (name, value)]).unwrap_err();
+            assert_eq!(err.name, name, "{err}");
+        }
     }
 }

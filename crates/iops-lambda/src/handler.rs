@@ -2,6 +2,8 @@
 //! `iops serve`) with the EMF line as a layer inside it ([`emf::record`]), and the stage
 //! prefix removed before routing ([`stage`]). [`App::handle`] answers one request as the
 //! runtime does, so tests and benches build requests from event JSON and need no runtime.
+//! [`App::invoke`] answers any invocation: the scheduled rule's events run the silent-host
+//! sweep, every other event is an API Gateway request.
 
 use std::sync::Arc;
 
@@ -9,9 +11,11 @@ use axum::middleware::from_fn_with_state;
 use axum::Router;
 use iops_service::http::Api;
 use iops_service::Service;
-use lambda_http::{Body, IntoResponse, Request, Response};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, IntoResponse, LambdaEvent, Request, Response};
+use serde_json::Value;
 use tower::util::MapRequest;
-use tower::{Layer, ServiceExt};
+use tower::{Layer, Service as _, ServiceExt};
 
 pub use crate::emf::MetricsSink;
 use crate::{emf, stage};
@@ -58,4 +62,40 @@ impl App {
         };
         response.into_response().await
     }
+
+    /// Answers one invocation of any kind, as `bootstrap` runs it: an EventBridge
+    /// scheduled event (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`) runs
+    /// [`Service::sweep_silent_hosts`] and answers what it opened and resolved; any other
+    /// event is an API Gateway request, answered as `lambda_http::run` answers it. A sweep
+    /// that fails is an invocation error, so the scheduler's retry runs it again (sweeps
+    /// are idempotent).
+    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_http::Error> {
+        let LambdaEvent { payload, context } = event;
+        if is_scheduled(&payload) {
+            let sweep = self.service.sweep_silent_hosts().await?;
+            tracing::info!(
+                hosts = sweep.hosts,
+                opened = sweep.opened.len(),
+                resolved = sweep.resolved.len(),
+                "silent-host sweep"
+            );
+            for incident in &sweep.opened {
+                tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
+            }
+            return Ok(serde_json::to_value(&sweep)?);
+        }
+        let request: LambdaRequest = serde_json::from_value(payload)?;
+        let mut http = lambda_http::Adapter::from(self.function());
+        let response = match http.call(LambdaEvent::new(request, context)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        Ok(serde_json::to_value(response)?)
+    }
+}
+
+/// True for the event of an EventBridge (CloudWatch Events) schedule.
+fn is_scheduled(event: &Value) -> bool {
+    event.get("source").and_then(Value::as_str) == Some("aws.events")
+        && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }

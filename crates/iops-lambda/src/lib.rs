@@ -6,12 +6,15 @@
 //! choice ([`open_store`]), the SageMaker canary's client ([`canary`]), and two layers: the
 //! stage prefix removed before routing ([`stage`]) and one CloudWatch EMF line per request
 //! ([`emf`]). The binary `bootstrap` is [`config::Config`] from the environment → [`build`]
-//! at cold start → `lambda_http::run(`[`App::function`]`)`; [`App::handle`] answers one
-//! request the same way without the runtime (tests, benches).
+//! at cold start → `lambda_runtime::run` of [`App::invoke`], which sends API Gateway events
+//! through [`App::function`] as `lambda_http::run` would and runs the silent-host sweep for
+//! the SAM template's every-minute schedule; [`App::handle`] answers one request the same
+//! way without the runtime (tests, benches).
 //!
 //! Routes (the router's): POST /metrics (200 `{"message":"Metric stored successfully",
 //! "metricId":..., "insights":[...]}`, 400 `{"error","field"}`, 413 over MAX_BODY_BYTES), GET
-//! /metrics?hostname=&since=&limit=, GET /insights?hostname=&since=&limit=; 404 / 405 for
+//! /metrics?hostname=&since=&limit=, GET /insights?hostname=&since=&limit=, GET
+//! /incidents?status=&hostname=&since=&limit=, GET /incidents/{incidentId}; 404 / 405 for
 //! anything else.
 //!
 //! Environment (read once at cold start; a bad value exits non-zero naming the variable):
@@ -27,6 +30,7 @@
 //! | SAGEMAKER_ENDPOINT_URL | runtime API URL override (or the SDK's AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME) |
 //! | MODEL_PATH | host forest `model.json` (or its directory) for the built-in engine |
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
+//! | SILENCE_INTERVALS, SILENCE_MIN_SECONDS | a host is silent after max(this many of its intervals, default 3; these seconds, default 600) without a sample (the scheduled sweep) |
 //! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time; or two of its host's intervals, if longer) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
 //! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
@@ -159,6 +163,7 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
         ServiceConfig {
             max_body_bytes: config.max_body_bytes,
             reorder_window: config.reorder_window,
+            silence: config.silence,
             ..ServiceConfig::default()
         },
     );

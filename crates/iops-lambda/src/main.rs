@@ -33,7 +33,11 @@ async fn main() -> ExitCode {
         forest = config.model_path.is_some(),
         "ready"
     );
-    match lambda_http::run(app.function()).await {
+    let handler = lambda_http::service_fn(move |event| {
+        let app = app.clone();
+        async move { app.invoke(event).await }
+    });
+    match lambda_http::lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "runtime stopped");

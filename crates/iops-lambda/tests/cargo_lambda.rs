@@ -239,6 +239,19 @@ async fn bootstrap_under_cargo_lambda_watch() {
     assert_eq!(answer["message"], "Metric stored successfully");
     let id = answer["metricId"].as_str().unwrap().to_owned();
 
+    // A second host that reports for 100 minutes and stops: silent once lambda-1 goes on.
+    for i in 0..20 {
+        let (status, _) = http(
+            port,
+            "POST",
+            &format!("{base}/metrics"),
+            &common::quiet("lambda-2", i),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "lambda-2 {i}");
+    }
+
     // A quiet stretch and a spike: the insight is answered and listed.
     let t = Instant::now();
     for i in 1..550 {
@@ -302,6 +315,43 @@ async fn bootstrap_under_cargo_lambda_watch() {
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap()["field"],
         "hostname"
+    );
+
+    // The scheduled rule's event, sent by `cargo lambda invoke` (a real client of the
+    // runtime emulator): the sweep finds lambda-2 silent.
+    let name = if build { "bootstrap" } else { "_" };
+    let invoked = Command::new(&cargo_lambda)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .args(["lambda", "invoke", name])
+        .args(["--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(["--data-ascii", &common::scheduled_event().to_string()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&invoked.stdout);
+    assert!(
+        invoked.status.success(),
+        "cargo lambda invoke: {out}{}",
+        String::from_utf8_lossy(&invoked.stderr)
+    );
+    let sweep: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(sweep["opened"][0]["hostname"], "lambda-2", "{sweep}");
+    assert_eq!(sweep["opened"][0]["types"][0], "host_stopped_reporting");
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("{base}/incidents?status=open&hostname=lambda-2"),
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed["incidents"][0]["incidentId"],
+        sweep["opened"][0]["incidentId"]
     );
 
     // The function's EMF lines come through cargo-lambda's output.

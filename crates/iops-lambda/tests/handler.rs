@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{app_from_vars, body, json_of, quiet, v1, v2};
+use common::{app_from_vars, body, json_of, quiet, scheduled_event, v1, v2, v2_event};
 use iops_lambda::App;
-use serde_json::json;
+use lambda_http::{Context, LambdaEvent};
+use serde_json::{json, Value};
 
 async fn app() -> App {
     app_with(&[]).await
@@ -325,4 +326,47 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn a_scheduled_event_sweeps_for_silent_hosts_and_api_events_still_answer() {
+    let app = app().await;
+    let invoke = |event: Value| app.invoke(LambdaEvent::new(event, Context::default()));
+    // lambda-2 reports every 5 minutes for 20 samples, then stops; lambda-1 goes on
+    for i in 0..40 {
+        for host in ["lambda-1", "lambda-2"] {
+            if host == "lambda-2" && i >= 20 {
+                continue;
+            }
+            let event = v2_event("POST", "/metrics", &[], Some(&quiet(host, i)));
+            let answer = invoke(event).await.unwrap();
+            assert_eq!(answer["statusCode"], 200, "{answer}");
+        }
+    }
+    let sweep = invoke(scheduled_event()).await.unwrap();
+    assert_eq!(sweep["hosts"], 2, "{sweep}");
+    let opened = sweep["opened"].as_array().unwrap();
+    assert_eq!(opened.len(), 1, "{sweep}");
+    assert_eq!(opened[0]["hostname"], "lambda-2");
+    assert_eq!(opened[0]["severity"], "critical");
+    assert_eq!(opened[0]["types"], json!(["host_stopped_reporting"]));
+    // the scheduler's retry, or the next minute: nothing new
+    let again = invoke(scheduled_event()).await.unwrap();
+    assert_eq!(again["opened"], json!([]), "{again}");
+    // the API lists it
+    let listed = invoke(v2_event("GET", "/incidents", &[("status", "open")], None))
+        .await
+        .unwrap();
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let listed: Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        listed["incidents"][0]["incidentId"],
+        opened[0]["incidentId"]
+    );
+    // an event that is neither: an invocation error naming what was expected
+    let err = invoke(json!({"hello": "world"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("API Gateway"), "{err}");
 }

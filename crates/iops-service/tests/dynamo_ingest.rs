@@ -245,3 +245,56 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
     assert!(total_insights > 0, "the spikes raised insights");
     assert!(total_incidents > 0, "the spikes opened incidents");
 }
+
+/// The silent-host sweep on the DynamoDB backend: the hosts from the state table, the open
+/// incidents from the status index, the incident stored and resolved in place.
+#[tokio::test]
+async fn the_silence_sweep_on_dynamodb_opens_once_and_resolves() {
+    let Some(d) = Dynalite::start(DIR) else {
+        return;
+    };
+    let store = Arc::new(
+        DynamoStore::connect(DynamoOptions::local(
+            TableNames::with_prefix("silence"),
+            &d.endpoint,
+        ))
+        .await
+        .unwrap(),
+    );
+    store.create_tables().await.unwrap();
+    let service = Service::new(store.clone(), engine());
+    // h-01 stops after 20 samples (5-minute cadence: silent after 15 minutes); h-02 goes on
+    for i in 0..30 {
+        service.ingest(body(2, i).as_bytes()).await.unwrap();
+        if i < 20 {
+            service.ingest(body(1, i).as_bytes()).await.unwrap();
+        }
+    }
+    let sweep = service.sweep_silent_hosts().await.unwrap();
+    assert_eq!(sweep.hosts, 2);
+    assert_eq!(sweep.opened.len(), 1, "{sweep:?}");
+    let silence = &sweep.opened[0];
+    assert_eq!(silence.hostname, "h-01");
+    // last sample at 19 × 5 min, silent 15 minutes later
+    assert_eq!(silence.opened.epoch_seconds(), (T0 + 22 * 300) as f64);
+    assert!(service
+        .sweep_silent_hosts()
+        .await
+        .unwrap()
+        .opened
+        .is_empty());
+    // h-01 is back
+    service.ingest(body(1, 30).as_bytes()).await.unwrap();
+    let sweep = service.sweep_silent_hosts().await.unwrap();
+    assert_eq!(sweep.resolved.len(), 1, "{sweep:?}");
+    let stored = store
+        .get_incident(&silence.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
+    assert_eq!(
+        stored.resolved.map(|t| t.epoch_seconds()),
+        Some((T0 + 30 * 300) as f64)
+    );
+}

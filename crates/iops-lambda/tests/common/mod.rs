@@ -72,6 +72,11 @@ pub fn v1(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) 
 
 /// An HTTP API (v2) event from the fixture, stage `$default`.
 pub fn v2(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) -> Request {
+    lambda_http::request::from_str(&v2_event(method, path, query, body).to_string()).unwrap()
+}
+
+/// The JSON of [`v2`]'s event, as the runtime hands it to the function.
+pub fn v2_event(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) -> Value {
     let mut e = fixture("apigw_v2_get_insights.json");
     e["routeKey"] = json!(format!("{method} {path}"));
     e["requestContext"]["routeKey"] = e["routeKey"].clone();
@@ -97,7 +102,22 @@ pub fn v2(method: &str, path: &str, query: &[(&str, &str)], body: Option<&str>) 
         e["body"] = json!(b);
         e["headers"]["content-type"] = json!("application/json");
     }
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    e
+}
+
+/// The event an EventBridge schedule (the SAM template's every-minute rule) sends.
+pub fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-02T16:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/iops-SilentHostSweep"],
+        "detail": {}
+    })
 }
 
 /// The response body as JSON.
