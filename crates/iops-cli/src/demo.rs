@@ -173,9 +173,7 @@ fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
     let state = runtime.block_on(crate::serve::AppState::new(
         store,
         engine,
-        64 * 1024,
-        None,
-        iops_core::SilencePolicy::default(),
+        crate::serve::ServeOptions::default(),
     ))?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(args.addr))

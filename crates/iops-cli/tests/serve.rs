@@ -636,3 +636,136 @@ fn a_bad_silence_policy_is_refused_naming_the_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("silence_intervals"), "{err}");
 }
+
+/// A webhook receiver on 127.0.0.1 that refuses the first `refuse` attempts of every
+/// idempotency key (500) and keeps the bodies it accepts.
+struct Receiver {
+    url: String,
+    accepted: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    attempts: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+fn receiver(refuse: u32) -> Receiver {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let attempts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let (a, t) = (Arc::clone(&accepted), Arc::clone(&attempts));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_ascii_lowercase());
+            }
+            let header = |name: &str| {
+                head.iter()
+                    .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+            };
+            let length: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let key = header("idempotency-key").unwrap_or_default();
+            let n = {
+                let mut t = t.lock().unwrap();
+                let n = t.entry(key.clone()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            let status = if n <= refuse {
+                "500 Internal Server Error"
+            } else {
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                a.lock().unwrap().push((key, json));
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver {
+        url,
+        accepted,
+        attempts,
+    }
+}
+
+#[test]
+fn webhooks_get_each_transition_once_after_refusing_the_first_attempts() {
+    let hook = receiver(2);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("iops.db"),
+        &["--sweep-seconds", "1", "--webhook", &hook.url],
+        &[],
+    );
+    let addr = server.addr.as_str();
+    let sample = |host: &str, minute: u64| {
+        format!(
+            r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+            1_764_000_000 + 60 * minute,
+            40 + minute % 7
+        )
+    };
+    for minute in 0..46 {
+        assert_eq!(post(addr, &sample("web-1", minute)).0, 200);
+        if minute < 30 {
+            assert_eq!(post(addr, &sample("web-2", minute)).0, 200);
+        }
+    }
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while hook.accepted.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}",
+                hook.attempts.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(1);
+    assert_eq!(post(addr, &sample("web-2", 46)).0, 200);
+    wait_for(2);
+    // a few more sweeps: nothing more is sent
+    std::thread::sleep(Duration::from_millis(2500));
+    let accepted = hook.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 2, "{accepted:?}");
+    let (opened, resolved) = (&accepted[0].1, &accepted[1].1);
+    assert_eq!(opened["event"], "opened");
+    assert_eq!(resolved["event"], "resolved");
+    assert!(
+        opened["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[critical] web-2: web-2 stopped reporting"),
+        "{opened}"
+    );
+    assert_eq!(opened["incident"]["types"][0], "host_stopped_reporting");
+    assert_eq!(resolved["incident"]["status"], "resolved");
+    // the header names the transition, as the body does
+    for (key, body) in &accepted {
+        assert_eq!(
+            key.as_str(),
+            body["idempotencyKey"]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase()
+        );
+    }
+    // each was refused twice, then accepted once
+    assert!(
+        hook.attempts.lock().unwrap().values().all(|&n| n == 3),
+        "{:?}",
+        hook.attempts.lock().unwrap()
+    );
+}

@@ -55,6 +55,33 @@ impl FromStr for IncidentStatus {
     }
 }
 
+/// What a sample (or a sweep) did to an incident: the transitions a person is told of
+/// (opened, escalated, resolved), and the updates they are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentChange {
+    /// The incident began.
+    Opened,
+    /// Its severity rose.
+    Escalated,
+    /// It took in another insight at a severity it had already reached.
+    Updated,
+    /// It is over.
+    Resolved,
+}
+
+impl IncidentChange {
+    /// Lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentChange::Opened => "opened",
+            IncidentChange::Escalated => "escalated",
+            IncidentChange::Updated => "updated",
+            IncidentChange::Resolved => "resolved",
+        }
+    }
+}
+
 /// The most anomalous moment of an incident: the insight with the highest severity, then
 /// the highest score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -13,17 +13,19 @@ pub mod forest;
 mod incident;
 mod insight;
 mod metric;
+mod notification;
 mod param_guard;
 pub mod record_id;
 mod silence;
 mod timestamp;
 
 pub use error::{finite, Error, Result};
-pub use incident::{incident_id, Incident, IncidentStatus, Peak};
+pub use incident::{incident_id, Incident, IncidentChange, IncidentStatus, Peak};
 pub use insight::{Driver, Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};
 /// The ndarray version the forest API takes (0.16, the one linfa 0.8 uses).
 pub use ndarray;
+pub use notification::Notification;
 pub use param_guard::ParamGuard;
 pub use silence::SilencePolicy;
 pub use timestamp::{json_type, Timestamp};

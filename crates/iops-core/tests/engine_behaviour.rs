@@ -408,6 +408,7 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
     let config = EngineConfig::default();
     let mut state = HostState::new(&config).unwrap();
     let mut changes = Vec::new();
+    let mut kinds = Vec::new();
     let mut insights = Vec::new();
     for s in &samples {
         let a = state.process(&config, None, s).unwrap();
@@ -416,6 +417,13 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
             continue;
         }
         insights.extend(a.insights);
+        assert_eq!(a.incident.is_some(), a.incident_change.is_some());
+        kinds.extend(
+            a.incident
+                .as_ref()
+                .map(|i| (i.incident_id.clone(), i.severity))
+                .zip(a.incident_change),
+        );
         changes.extend(a.incident);
         if s.timestamp == samples[AT + 6].timestamp {
             // an open incident survives both state encodings (postcard is positional)
@@ -451,6 +459,28 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
         .filter(|i| i.incident_id.as_deref() == Some(first_id.as_str()))
         .count();
     assert_eq!(last.insights as usize, in_first);
+    // told as opened, escalated each time its severity rose, resolved; the rest updates
+    let told: Vec<_> = kinds
+        .iter()
+        .filter(|((id, _), _)| *id == first_id)
+        .map(|((_, severity), change)| (*change, *severity))
+        .collect();
+    assert_eq!(
+        told.first().map(|t| t.0),
+        Some(iops_core::IncidentChange::Opened)
+    );
+    assert_eq!(
+        told.last().map(|t| t.0),
+        Some(iops_core::IncidentChange::Resolved)
+    );
+    for pair in told.windows(2) {
+        let rose = pair[1].1 > pair[0].1;
+        let escalated = pair[1].0 == iops_core::IncidentChange::Escalated;
+        assert!(
+            rose == escalated || pair[1].0 == iops_core::IncidentChange::Resolved,
+            "{told:?}"
+        );
+    }
     // resolved after the cooldown of calm, not before the spike ended
     let resolved = last.resolved.unwrap().epoch_seconds();
     let spike_end = samples[AT + 11].timestamp.epoch_seconds();

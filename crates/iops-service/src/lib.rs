@@ -29,6 +29,7 @@ mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod model;
+mod notify;
 mod reorder;
 mod scorer;
 mod service;
@@ -37,6 +38,7 @@ pub use canary::{routes_to_canary, CanaryScorer, RemoteScore, RemoteScorer};
 pub use error::ServiceError;
 pub use iops_model::{model_file, read_model, ModelError};
 pub use model::load_forest;
+pub use notify::{Dispatcher, Notifier, NotifyError, RetryPolicy, QUEUE_CAPACITY};
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, IncidentList, IngestOutcome, IngestResponse,

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use iops_core::engine::HostState;
 use iops_core::{
-    validate_hostname, Incident, IncidentStatus, MetricSample, SilencePolicy, Timestamp,
+    validate_hostname, Incident, IncidentChange, IncidentStatus, MetricSample, Notification,
+    SilencePolicy, Timestamp,
 };
 use iops_store::{
     ids, IncidentQuery, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight,
@@ -16,6 +17,7 @@ use iops_store::{
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+use crate::notify::Dispatcher;
 use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
@@ -220,6 +222,8 @@ pub struct Service {
     live: Mutex<HashMap<String, snapshot::LiveState>>,
     /// Hosts' sample intervals, once known (for the silence sweep; they do not change).
     intervals: Mutex<HashMap<String, f64>>,
+    /// Where incident transitions are sent (none: nobody is told).
+    notifications: Option<Dispatcher>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -257,6 +261,30 @@ impl Service {
             states: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             intervals: Mutex::new(HashMap::new()),
+            notifications: None,
+        }
+    }
+
+    /// Sends every incident transition (opened, escalated, resolved; silent hosts too) to
+    /// `dispatcher`, after the change is stored and without waiting for delivery.
+    pub fn with_notifications(mut self, dispatcher: Dispatcher) -> Self {
+        self.notifications = Some(dispatcher);
+        self
+    }
+
+    /// Where incident transitions are sent, if anywhere.
+    pub fn notifications(&self) -> Option<&Dispatcher> {
+        self.notifications.as_ref()
+    }
+
+    /// Queues the notification of `change` to `incident`, if anyone is told of it.
+    fn notify(&self, change: Option<IncidentChange>, incident: Option<&Incident>) {
+        if let (Some(dispatcher), Some(change), Some(incident)) =
+            (&self.notifications, change, incident)
+        {
+            if let Some(n) = Notification::of(change, incident) {
+                dispatcher.send(n);
+            }
         }
     }
 
@@ -425,6 +453,8 @@ impl Service {
             };
             match self.store.save_state(update).await {
                 Ok(version) => {
+                    let assessment = &scored.assessment;
+                    self.notify(assessment.incident_change, assessment.incident.as_ref());
                     self.put_cached(
                         host,
                         CachedState {

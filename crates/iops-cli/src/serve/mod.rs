@@ -8,6 +8,7 @@ mod dashboard;
 mod hosts;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,13 +26,15 @@ use iops_core::engine::{EngineConfig, HostForest};
 use iops_core::SilencePolicy;
 use iops_service::http::Api;
 use iops_service::{
-    BuiltinScorer, IngestResponse, Service, ServiceConfig, ServiceError, SnapshotPolicy,
+    BuiltinScorer, Dispatcher, IngestResponse, Notifier, RetryPolicy, Service, ServiceConfig,
+    ServiceError, SnapshotPolicy,
 };
 use iops_store::{SqliteOptions, SqliteStore, Synchronous};
 
 pub use hosts::HostIndex;
 /// Completes on ctrl-c or SIGTERM.
 pub use iops_http::shutdown_signal;
+pub use webhook::Webhook;
 
 /// Default address: loopback only (put a reverse proxy in front to expose it).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -68,6 +71,35 @@ pub struct ServeArgs {
     /// Seconds between sweeps for silent hosts (0: no sweeps).
     #[arg(long, default_value_t = 60)]
     pub sweep_seconds: u64,
+    /// POST each incident transition (opened, escalated, resolved) here as JSON with a
+    /// Slack-compatible `text` field; repeatable. Retried with backoff, never holding up
+    /// ingest; the `Idempotency-Key` header names the transition.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Vec<String>,
+}
+
+/// How a server is set up besides its store and engine.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// The key writes need, if any.
+    pub api_key: Option<String>,
+    /// When a host that stopped reporting is silent.
+    pub silence: SilencePolicy,
+    /// Where incident transitions are sent.
+    pub notifications: Option<Dispatcher>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_body_bytes: 64 * 1024,
+            api_key: None,
+            silence: SilencePolicy::default(),
+            notifications: None,
+        }
+    }
 }
 
 /// `--durability`.
@@ -111,14 +143,18 @@ pub struct ServedEngine {
 }
 
 impl AppState {
-    /// A server over `store`, scoring with `engine`, judging silent hosts by `silence`.
+    /// A server over `store`, scoring with `engine`.
     pub async fn new(
         store: Arc<SqliteStore>,
         engine: ServedEngine,
-        max_body_bytes: usize,
-        api_key: Option<String>,
-        silence: SilencePolicy,
+        options: ServeOptions,
     ) -> Result<Self> {
+        let ServeOptions {
+            max_body_bytes,
+            api_key,
+            silence,
+            notifications,
+        } = options;
         let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.config.clone()).with_forest(engine.forest);
         let model = ModelInfo {
@@ -133,7 +169,10 @@ impl AppState {
             silence,
             ..ServiceConfig::default()
         };
-        let service = Service::with_scorer(store, Arc::new(scorer), config);
+        let mut service = Service::with_scorer(store, Arc::new(scorer), config);
+        if let Some(dispatcher) = notifications {
+            service = service.with_notifications(dispatcher);
+        }
         Ok(AppState {
             service: Arc::new(service),
             hosts: Arc::new(hosts),
@@ -275,6 +314,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         min_seconds: args.silence_min_seconds,
     };
     silence.validate()?;
+    let webhooks = args
+        .webhook
+        .iter()
+        .map(|url| Webhook::new(url).map(|w| Arc::new(w) as Arc<dyn Notifier>))
+        .collect::<Result<Vec<_>>>()?;
     let engine = engine_with(args.model.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -282,14 +326,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .context("cannot start the async runtime")?;
     let store = open_store(&args.db, args.durability)?;
     runtime.block_on(async {
-        let state = AppState::new(
-            Arc::clone(&store),
-            engine,
-            args.max_body_bytes,
-            args.api_key.clone(),
+        let notifications =
+            (!webhooks.is_empty()).then(|| Dispatcher::start(webhooks, RetryPolicy::default()).0);
+        let options = ServeOptions {
+            max_body_bytes: args.max_body_bytes,
+            api_key: args.api_key.clone(),
             silence,
-        )
-        .await?;
+            notifications: notifications.clone(),
+        };
+        let state = AppState::new(Arc::clone(&store), engine, options).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot bind {}", args.addr))?;
@@ -317,6 +362,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         served.context("server error")?;
         let saved = state.flush().await?;
         eprintln!("saved {saved} host states");
+        if let Some(dispatcher) = notifications {
+            let left = dispatcher.drain(Duration::from_secs(5)).await;
+            if left > 0 {
+                eprintln!("{left} notifications not delivered (their receivers did not answer)");
+            }
+        }
         Ok::<(), anyhow::Error>(())
     })?;
     drop(runtime);

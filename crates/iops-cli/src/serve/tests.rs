@@ -26,9 +26,11 @@ async fn state(api_key: Option<&str>) -> AppState {
     AppState::new(
         store,
         engine,
-        LIMIT,
-        api_key.map(str::to_owned),
-        iops_core::SilencePolicy::default(),
+        super::ServeOptions {
+            max_body_bytes: LIMIT,
+            api_key: api_key.map(str::to_owned),
+            ..super::ServeOptions::default()
+        },
     )
     .await
     .unwrap()

@@ -13,7 +13,7 @@ use super::lanes::Lanes;
 use super::multivariate::{self, HostForest};
 use super::observation::Observation;
 use super::series::Pipeline;
-use crate::{Incident, Insight, Metric, MetricSample, Result, Severity, Timestamp};
+use crate::{Incident, IncidentChange, Insight, Metric, MetricSample, Result, Severity, Timestamp};
 
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +49,9 @@ pub struct Assessment {
     /// name it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<Incident>,
+    /// What this sample did to [`Assessment::incident`] (set with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_change: Option<IncidentChange>,
 }
 
 impl HostState {
@@ -198,45 +201,61 @@ impl HostState {
         // (scores are never NaN: the plain comparison of fastmath's max suffices)
         out.score = out.metrics.iter().fold(0.0, |m, o| max(m, o.score));
         out.incident = None;
+        out.incident_change = None;
         if self.incident.is_some() || !out.insights.is_empty() {
-            self.track_incident(sample.timestamp, &mut out.insights, &mut out.incident);
+            out.incident_change =
+                self.track_incident(sample.timestamp, &mut out.insights, &mut out.incident);
         }
     }
 
     /// One incident per episode of the host's trouble: this sample's insights open it or
     /// join it (and name it); once no metric has an incident open, it resolves. `changed`
-    /// gets the incident when this sample changed it.
+    /// gets the incident when this sample changed it; the return value says how.
     #[cold]
     fn track_incident(
         &mut self,
         at: Timestamp,
         insights: &mut [Insight],
         changed: &mut Option<Incident>,
-    ) {
+    ) -> Option<IncidentChange> {
         let Some((first, rest)) = insights.split_first() else {
             let calm = self.incidents.iter().all(Option::is_none) && self.forest_incident.is_none();
             if calm {
                 if let Some(mut done) = self.incident.take() {
                     done.resolve(at);
                     *changed = Some(done);
+                    return Some(IncidentChange::Resolved);
                 }
             }
-            return;
+            return None;
         };
-        let incident = match self.incident.as_mut() {
+        let (incident, change) = match self.incident.as_mut() {
             Some(open) => {
+                let before = open.severity;
                 open.join(first);
-                open
+                for insight in rest {
+                    open.join(insight);
+                }
+                let change = if open.severity > before {
+                    IncidentChange::Escalated
+                } else {
+                    IncidentChange::Updated
+                };
+                (open, change)
             }
-            None => self.incident.insert(Incident::open(first)),
+            None => {
+                let open = self.incident.insert(Incident::open(first));
+                for insight in rest {
+                    open.join(insight);
+                }
+                (open, IncidentChange::Opened)
+            }
         };
-        for insight in rest {
-            incident.join(insight);
-        }
         for insight in insights.iter_mut() {
             insight.incident_id = Some(incident.incident_id.clone());
         }
         *changed = Some(incident.clone());
+        Some(change)
     }
 
     /// Scores the sample's standardised metric vector with the fleet forest. When the

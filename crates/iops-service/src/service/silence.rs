@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use iops_core::{Incident, IncidentStatus, Timestamp};
+use iops_core::{Incident, IncidentChange, IncidentStatus, Timestamp};
 use iops_store::{HostEntry, IncidentQuery};
 use serde::Serialize;
 
@@ -87,6 +87,12 @@ impl Service {
         let changed: Vec<Incident> = opened.iter().chain(&resolved).cloned().collect();
         if !changed.is_empty() {
             self.store.put_incidents(&changed).await?;
+        }
+        for incident in &opened {
+            self.notify(Some(IncidentChange::Opened), Some(incident));
+        }
+        for incident in &resolved {
+            self.notify(Some(IncidentChange::Resolved), Some(incident));
         }
         Ok(SilenceSweep {
             hosts: hosts.len(),

@@ -158,6 +158,8 @@ impl Service {
             .store
             .put_scored(sample, &insights, &incidents, snapshot)
             .await?;
+        let assessment = &scored.assessment;
+        self.notify(assessment.incident_change, assessment.incident.as_ref());
         let state_reset = std::mem::take(&mut live.reset);
         match (snapshotting, put.snapshot_version) {
             (true, Some(version)) => {

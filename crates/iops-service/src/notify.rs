@@ -1,0 +1,241 @@
+//! Notifications of incident transitions (opened, escalated, resolved), delivered off the
+//! ingest path: the service hands each one to a [`Dispatcher`] (a bounded queue; a full
+//! queue drops and counts, it never makes an ingest wait), whose worker delivers it to
+//! every [`Notifier`], each delivery retried with exponential backoff and jitter. A
+//! transition is delivered at least once; each carries its idempotency key
+//! ([`Notification::idempotency_key`]) so the receiver keeps one, and the dispatcher itself
+//! skips keys it delivered recently.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use iops_core::Notification;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// One failed delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{target}: {reason}")]
+pub struct NotifyError {
+    /// Where it was going (a URL, a topic ARN).
+    pub target: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Where notifications go: a webhook, an SNS topic.
+#[async_trait]
+pub trait Notifier: Send + Sync + Debug {
+    /// Where it delivers, for logs.
+    fn target(&self) -> &str;
+
+    /// Delivers one notification once; an error is retried by the dispatcher.
+    async fn deliver(&self, notification: &Notification) -> Result<(), NotifyError>;
+}
+
+/// How often and how patiently a delivery is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (the first included).
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled each time, plus up to half again of jitter.
+    pub first_delay: Duration,
+    /// Longest wait between two attempts.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts over about 4 minutes: a receiver restarting or briefly failing still
+    /// gets the page.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 8,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt `n` (1-based), with jitter from `salt`.
+    fn delay(&self, n: u32, salt: u64) -> Duration {
+        let base = self
+            .first_delay
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        // up to +50 %, so receivers recovering together are not hit in step
+        let jitter = base.mul_f64((salt % 1000) as f64 / 2000.0);
+        (base + jitter).min(self.max_delay)
+    }
+}
+
+/// Keys delivered recently, oldest first out.
+#[derive(Debug, Default)]
+struct Recent {
+    keys: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+/// Keys remembered by the dispatcher (a transition re-sent after that many others may be
+/// delivered again: the receiver's key check is the guarantee).
+const RECENT_KEYS: usize = 10_000;
+
+impl Recent {
+    /// True when `key` is new (and remembers it).
+    fn insert(&mut self, key: &str) -> bool {
+        if self.keys.contains(key) {
+            return false;
+        }
+        if self.order.len() >= RECENT_KEYS {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+        self.keys.insert(key.to_owned());
+        self.order.push_back(key.to_owned());
+        true
+    }
+}
+
+/// The queue between the service and the notifiers. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    queue: mpsc::Sender<Notification>,
+    dropped: Arc<AtomicU64>,
+    /// Notifications queued or being delivered.
+    pending: Arc<AtomicUsize>,
+}
+
+/// Notifications the queue holds before it drops new ones.
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+impl Dispatcher {
+    /// Starts the worker (on the current tokio runtime) delivering to `notifiers`. The
+    /// handle completes once every clone of the dispatcher is dropped and the deliveries
+    /// in flight are done.
+    pub fn start(notifiers: Vec<Arc<dyn Notifier>>, retry: RetryPolicy) -> (Self, JoinHandle<()>) {
+        let (queue, mut next) = mpsc::channel::<Notification>(QUEUE_CAPACITY);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let done = Arc::clone(&pending);
+        let worker = tokio::spawn(async move {
+            let mut recent = Recent::default();
+            let mut deliveries = JoinSet::new();
+            while let Some(notification) = next.recv().await {
+                if !recent.insert(&notification.idempotency_key) {
+                    done.fetch_sub(1, Ordering::Relaxed);
+                    continue;
+                }
+                let notification = Arc::new(notification);
+                let notifiers = notifiers.clone();
+                let done = Arc::clone(&done);
+                deliveries.spawn(async move {
+                    let mut each = JoinSet::new();
+                    for notifier in notifiers {
+                        each.spawn(deliver(notifier, Arc::clone(&notification), retry));
+                    }
+                    while each.join_next().await.is_some() {}
+                    done.fetch_sub(1, Ordering::Relaxed);
+                });
+                // reap the finished ones so the set stays small
+                while deliveries.try_join_next().is_some() {}
+            }
+            while deliveries.join_next().await.is_some() {}
+        });
+        let dispatcher = Dispatcher {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+            pending,
+        };
+        (dispatcher, worker)
+    }
+
+    /// Queues a notification; when the queue is full it is dropped, counted and logged
+    /// (ingest never waits for a receiver).
+    pub fn send(&self, notification: Notification) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.queue.try_send(notification) {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let key = match &e {
+                mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => {
+                    n.idempotency_key.clone()
+                }
+            };
+            tracing::warn!(idempotency_key = %key, "notification queue full or closed: dropped");
+        }
+    }
+
+    /// Notifications dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Notifications queued or still being delivered (retries included).
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Waits until nothing is pending or `limit` has passed (at shutdown); returns how
+    /// many are still pending.
+    pub async fn drain(&self, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.pending() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.pending()
+    }
+}
+
+async fn deliver(notifier: Arc<dyn Notifier>, notification: Arc<Notification>, retry: RetryPolicy) {
+    let salt = notification
+        .idempotency_key
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    for attempt in 1..=retry.attempts.max(1) {
+        match notifier.deliver(&notification).await {
+            Ok(()) => return,
+            Err(e) if attempt < retry.attempts => {
+                tracing::info!(error = %e, attempt, key = %notification.idempotency_key, "notification failed; retrying");
+                tokio::time::sleep(retry.delay(attempt, salt.wrapping_add(u64::from(attempt))))
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempts = attempt, key = %notification.idempotency_key, "notification given up");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_with_jitter_up_to_the_maximum() {
+        let p = RetryPolicy::default();
+        let d1 = p.delay(1, 0);
+        assert_eq!(d1, Duration::from_millis(500));
+        let d2 = p.delay(2, 999);
+        assert!(
+            d2 >= Duration::from_secs(1) && d2 < Duration::from_millis(1500),
+            "{d2:?}"
+        );
+        assert_eq!(p.delay(30, 7), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn recent_keys_are_remembered_and_the_oldest_forgotten() {
+        let mut r = Recent::default();
+        assert!(r.insert("a"));
+        assert!(!r.insert("a"));
+        for i in 0..RECENT_KEYS {
+            r.insert(&i.to_string());
+        }
+        assert!(r.insert("a"), "the oldest key is forgotten");
+    }
+}

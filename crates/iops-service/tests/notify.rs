@@ -1,0 +1,213 @@
+//! Incident transitions reach the notifiers: one delivery per transition (opened,
+//! escalated, resolved; never the updates in between), retried until it lands, never
+//! holding up ingest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use iops_core::engine::EngineConfig;
+use iops_core::{IncidentChange, Notification};
+use iops_service::{
+    BuiltinScorer, Dispatcher, Notifier, NotifyError, RetryPolicy, Service, ServiceConfig,
+    SnapshotPolicy,
+};
+use iops_store::SqliteStore;
+
+const T0: u64 = 1_764_000_000;
+
+fn body(host: &str, i: u64, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+        T0 + i * 300
+    )
+}
+
+/// A receiver that fails the first `failures` attempts of every key, then records it.
+#[derive(Debug, Default)]
+struct Flaky {
+    failures: u32,
+    attempts: Mutex<HashMap<String, u32>>,
+    delivered: Mutex<Vec<Notification>>,
+}
+
+#[async_trait]
+impl Notifier for Flaky {
+    fn target(&self) -> &str {
+        "flaky"
+    }
+
+    async fn deliver(&self, n: &Notification) -> Result<(), NotifyError> {
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let a = attempts.entry(n.idempotency_key.clone()).or_insert(0);
+            *a += 1;
+            *a
+        };
+        if attempt <= self.failures {
+            return Err(NotifyError {
+                target: "flaky".into(),
+                reason: format!("attempt {attempt} refused"),
+            });
+        }
+        self.delivered.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+}
+
+/// A receiver that never answers.
+#[derive(Debug)]
+struct Hung;
+
+#[async_trait]
+impl Notifier for Hung {
+    fn target(&self) -> &str {
+        "hung"
+    }
+
+    async fn deliver(&self, _: &Notification) -> Result<(), NotifyError> {
+        std::future::pending().await
+    }
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 5,
+        first_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    }
+}
+
+fn service(notifiers: Vec<Arc<dyn Notifier>>, snapshots: bool) -> (Service, Dispatcher) {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let config = ServiceConfig {
+        snapshots: snapshots.then(SnapshotPolicy::default),
+        ..ServiceConfig::default()
+    };
+    let scorer = Arc::new(BuiltinScorer::new(EngineConfig::default()));
+    let (dispatcher, _worker) = Dispatcher::start(notifiers, quick());
+    let service =
+        Service::with_scorer(store, scorer, config).with_notifications(dispatcher.clone());
+    (service, dispatcher)
+}
+
+async fn settle(flaky: &Flaky, want: usize) -> Vec<Notification> {
+    for _ in 0..400 {
+        if flaky.delivered.lock().unwrap().len() >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // and a little longer: nothing more may come
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    flaky.delivered.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_transition_is_delivered_once_after_retries_and_updates_are_not() {
+    for snapshots in [false, true] {
+        let flaky = Arc::new(Flaky {
+            failures: 2,
+            ..Flaky::default()
+        });
+        let (svc, dispatcher) = service(vec![flaky.clone()], snapshots);
+        // web-1: a quiet stretch, an hour at 97 % CPU, quiet again until it resolves;
+        // web-2 carries on after web-1 stops, so web-1 is silent, then it is back
+        let mut changes = Vec::new();
+        for i in 0..700 {
+            let cpu = if (550..562).contains(&i) {
+                97.0
+            } else {
+                40.0 + (i % 7) as f64
+            };
+            if !(650..690).contains(&i) {
+                svc.ingest(body("web-1", i, cpu).as_bytes()).await.unwrap();
+            }
+            svc.ingest(body("web-2", i, 40.0 + (i % 5) as f64).as_bytes())
+                .await
+                .unwrap();
+            let sweep = svc.sweep_silent_hosts().await.unwrap();
+            changes.extend(
+                sweep
+                    .opened
+                    .iter()
+                    .map(|i| (IncidentChange::Opened, i.incident_id.clone())),
+            );
+            changes.extend(
+                sweep
+                    .resolved
+                    .iter()
+                    .map(|i| (IncidentChange::Resolved, i.incident_id.clone())),
+            );
+        }
+        assert_eq!(
+            changes.len(),
+            2,
+            "one silence opened and resolved: {changes:?}"
+        );
+        let delivered = settle(&flaky, 4).await;
+        let keys: Vec<&str> = delivered
+            .iter()
+            .map(|n| n.idempotency_key.as_str())
+            .collect();
+        // every key once, each after two refused attempts
+        let mut unique = keys.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "{keys:?}");
+        assert!(flaky.attempts.lock().unwrap().values().all(|&a| a == 3));
+        let events: Vec<IncidentChange> = delivered.iter().map(|n| n.event).collect();
+        assert!(!events.contains(&IncidentChange::Updated), "{events:?}");
+        // the CPU incident: opened, then resolved (escalations between, if any)
+        let cpu: Vec<&Notification> = delivered
+            .iter()
+            .filter(|n| !n.incident.is_silence())
+            .collect();
+        assert!(cpu.len() >= 2, "{keys:?}");
+        assert_eq!(cpu[0].event, IncidentChange::Opened);
+        assert!(
+            cpu[0].text.contains("web-1") && cpu[0].text.contains("cpuUsage"),
+            "{}",
+            cpu[0].text
+        );
+        assert_eq!(cpu.last().unwrap().event, IncidentChange::Resolved);
+        let silence: Vec<IncidentChange> = delivered
+            .iter()
+            .filter(|n| n.incident.is_silence())
+            .map(|n| n.event)
+            .collect();
+        assert_eq!(
+            silence,
+            [IncidentChange::Opened, IncidentChange::Resolved],
+            "snapshots {snapshots}"
+        );
+        assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_does_not_hold_up_ingest() {
+    let flaky = Arc::new(Flaky::default());
+    let (svc, dispatcher) = service(vec![Arc::new(Hung), flaky.clone()], true);
+    for i in 0..600 {
+        let cpu = if i == 550 {
+            97.0
+        } else {
+            40.0 + (i % 7) as f64
+        };
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            svc.ingest(body("web-1", i, cpu).as_bytes()),
+        )
+        .await
+        .expect("an ingest waited on the hung receiver");
+        answer.unwrap();
+    }
+    // the other receiver still got the page
+    let delivered = settle(&flaky, 1).await;
+    assert_eq!(delivered[0].event, IncidentChange::Opened);
+    assert_eq!(dispatcher.dropped(), 0);
+    // the hung delivery is still pending: a shutdown would report it
+    assert!(dispatcher.drain(Duration::from_millis(100)).await >= 1);
+}
