@@ -132,6 +132,12 @@ pub struct Incident {
     pub summary: String,
     /// How many insights it holds.
     pub insights: u32,
+    /// A fleet incident's hosts, in the order they joined (empty for a host's incident).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// A fleet incident's member incidents (host incidents), in the order they joined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 /// The id of the incident of `hostname` that opened at `opened`: 13 hex digits of the
@@ -183,6 +189,8 @@ impl Incident {
             peak: Some(Peak::of(first)),
             summary: first.message.clone(),
             insights: 1,
+            hosts: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -284,6 +292,8 @@ pub(crate) mod in_host_state {
             peak: Some(v.peak),
             summary: v.summary,
             insights: v.insights,
+            hosts: Vec::new(),
+            members: Vec::new(),
         }))
     }
 }

@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod detector;
 pub mod engine;
 mod error;
+mod fleet;
 pub mod forest;
 mod incident;
 mod insight;
@@ -20,6 +21,7 @@ mod silence;
 mod timestamp;
 
 pub use error::{finite, Error, Result};
+pub use fleet::{FleetPolicy, FLEET};
 pub use incident::{incident_id, Incident, IncidentChange, IncidentStatus, Peak};
 pub use insight::{Driver, Insight, InsightType, Severity};
 pub use metric::{validate_hostname, Metric, MetricSample};

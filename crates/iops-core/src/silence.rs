@@ -109,6 +109,8 @@ impl Incident {
                 human_seconds(threshold)
             ),
             insights: 0,
+            hosts: Vec::new(),
+            members: Vec::new(),
         }
     }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use iops_core::SilencePolicy;
+use iops_core::{FleetPolicy, SilencePolicy};
 
 use thiserror::Error;
 
@@ -92,6 +92,9 @@ pub struct Config {
     /// SILENCE_INTERVALS and SILENCE_MIN_SECONDS: when a host that stopped reporting is
     /// silent (the scheduled sweep).
     pub silence: SilencePolicy,
+    /// FLEET_MIN_HOSTS, FLEET_MIN_SHARE and FLEET_WINDOW_SECONDS: when host incidents of
+    /// one kind make one fleet incident.
+    pub fleet: FleetPolicy,
 }
 
 impl Config {
@@ -185,6 +188,37 @@ impl Config {
             ),
             other => bad("SILENCE_INTERVALS", other.to_string()),
         })?;
+        let defaults = FleetPolicy::default();
+        let fleet = FleetPolicy {
+            min_hosts: match get("FLEET_MIN_HOSTS") {
+                None => defaults.min_hosts,
+                Some(v) => v.trim().parse().map_err(|_| {
+                    bad(
+                        "FLEET_MIN_HOSTS",
+                        format!("must be a whole number, got {v:?}"),
+                    )
+                })?,
+            },
+            min_share: match get("FLEET_MIN_SHARE") {
+                None => defaults.min_share,
+                Some(v) => parse_number("FLEET_MIN_SHARE", &v)?,
+            },
+            window_seconds: match get("FLEET_WINDOW_SECONDS") {
+                None => defaults.window_seconds,
+                Some(v) => parse_number("FLEET_WINDOW_SECONDS", &v)?,
+            },
+        };
+        fleet.validate().map_err(|e| match e {
+            iops_core::Error::InvalidParam { name, reason, .. } => bad(
+                match name {
+                    "fleet_min_hosts" => "FLEET_MIN_HOSTS",
+                    "fleet_min_share" => "FLEET_MIN_SHARE",
+                    _ => "FLEET_WINDOW_SECONDS",
+                },
+                reason.to_owned(),
+            ),
+            other => bad("FLEET_MIN_HOSTS", other.to_string()),
+        })?;
         Ok(Config {
             store,
             canary,
@@ -192,6 +226,7 @@ impl Config {
             max_body_bytes,
             reorder_window,
             silence,
+            fleet,
         })
     }
 }
@@ -510,6 +545,10 @@ mod tests {
             ("SILENCE_INTERVALS", "0.5"),
             ("SILENCE_MIN_SECONDS", "-1"),
             ("SILENCE_MIN_SECONDS", "inf"),
+            ("FLEET_MIN_HOSTS", "1"),
+            ("FLEET_MIN_HOSTS", "many"),
+            ("FLEET_MIN_SHARE", "2"),
+            ("FLEET_WINDOW_SECONDS", "-5"),
         ] {
             let err = config(&[("IOPS_STORE", "memory"), (name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{err}");

@@ -31,6 +31,7 @@
 //! | MODEL_PATH | host forest `model.json` (or its directory) for the built-in engine |
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
 //! | SILENCE_INTERVALS, SILENCE_MIN_SECONDS | a host is silent after max(this many of its intervals, default 3; these seconds, default 600) without a sample (the scheduled sweep) |
+//! | FLEET_MIN_HOSTS, FLEET_MIN_SHARE, FLEET_WINDOW_SECONDS | host incidents of one kind on at least this many hosts (default 3) and this share of the fleet (0.2) within these seconds (600) make one fleet incident |
 //! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time; or two of its host's intervals, if longer) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
 //! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
@@ -164,6 +165,7 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
             max_body_bytes: config.max_body_bytes,
             reorder_window: config.reorder_window,
             silence: config.silence,
+            fleet: config.fleet,
             ..ServiceConfig::default()
         },
     );

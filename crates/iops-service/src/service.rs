@@ -2,13 +2,14 @@
 //! save the state (compare-and-swap) with the insights, answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iops_core::engine::HostState;
 use iops_core::{
-    validate_hostname, Incident, IncidentChange, IncidentStatus, MetricSample, Notification,
-    SilencePolicy, Timestamp,
+    validate_hostname, FleetPolicy, Incident, IncidentStatus, MetricSample, SilencePolicy,
+    Timestamp,
 };
 use iops_store::{
     ids, IncidentQuery, ModelSource, PutMetric, StateUpdate, Store, StoreError, StoredInsight,
@@ -21,6 +22,7 @@ use crate::notify::Dispatcher;
 use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
+mod fleet;
 mod silence;
 mod snapshot;
 
@@ -62,6 +64,8 @@ pub struct ServiceConfig {
     pub snapshots: Option<SnapshotPolicy>,
     /// When a host that stopped reporting is silent ([`Service::sweep_silent_hosts`]).
     pub silence: SilencePolicy,
+    /// When host incidents of one kind make a fleet incident.
+    pub fleet: FleetPolicy,
 }
 
 /// A host's reorder window is at least this many of its intervals (see
@@ -89,6 +93,7 @@ impl Default for ServiceConfig {
             reorder_window: Duration::from_secs(600),
             snapshots: None,
             silence: SilencePolicy::default(),
+            fleet: FleetPolicy::default(),
         }
     }
 }
@@ -224,6 +229,8 @@ pub struct Service {
     intervals: Mutex<HashMap<String, f64>>,
     /// Where incident transitions are sent (none: nobody is told).
     notifications: Option<Dispatcher>,
+    /// Hosts in the fleet as last counted (0: not yet), for fleet incidents' share.
+    fleet_hosts: AtomicUsize,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -262,6 +269,7 @@ impl Service {
             live: Mutex::new(HashMap::new()),
             intervals: Mutex::new(HashMap::new()),
             notifications: None,
+            fleet_hosts: AtomicUsize::new(0),
         }
     }
 
@@ -275,17 +283,6 @@ impl Service {
     /// Where incident transitions are sent, if anywhere.
     pub fn notifications(&self) -> Option<&Dispatcher> {
         self.notifications.as_ref()
-    }
-
-    /// Queues the notification of `change` to `incident`, if anyone is told of it.
-    fn notify(&self, change: Option<IncidentChange>, incident: Option<&Incident>) {
-        if let (Some(dispatcher), Some(change), Some(incident)) =
-            (&self.notifications, change, incident)
-        {
-            if let Some(n) = Notification::of(change, incident) {
-                dispatcher.send(n);
-            }
-        }
     }
 
     /// The store.
@@ -454,7 +451,8 @@ impl Service {
             match self.store.save_state(update).await {
                 Ok(version) => {
                     let assessment = &scored.assessment;
-                    self.notify(assessment.incident_change, assessment.incident.as_ref());
+                    self.incident_changed(assessment.incident_change, assessment.incident.as_ref())
+                        .await;
                     self.put_cached(
                         host,
                         CachedState {

@@ -211,3 +211,102 @@ async fn a_receiver_that_never_answers_does_not_hold_up_ingest() {
     // the hung delivery is still pending: a shutdown would report it
     assert!(dispatcher.drain(Duration::from_millis(100)).await >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_that_stop_together_are_one_fleet_incident_told_once() {
+    let flaky = Arc::new(Flaky::default());
+    let (svc, _) = service(vec![flaky.clone()], true);
+    let hosts = ["web-1", "web-2", "web-3", "web-4", "db-1", "db-2"];
+    // four web hosts stop together at sample 40 (a switch) and are back at sample 60
+    for i in 0..80 {
+        for host in hosts {
+            if host.starts_with("web") && (40..60).contains(&i) {
+                continue;
+            }
+            svc.ingest(body(host, i, 40.0 + (i % 7) as f64).as_bytes())
+                .await
+                .unwrap();
+        }
+        svc.sweep_silent_hosts().await.unwrap();
+    }
+    let delivered = settle(&flaky, 2).await;
+    let told: Vec<(String, IncidentChange)> = delivered
+        .iter()
+        .map(|n| (n.incident.hostname.clone(), n.event))
+        .collect();
+    // one sweep found all four silent: one fleet incident, told as it opens and as it
+    // resolves with the last host back; the hosts' own incidents are not told
+    assert_eq!(
+        told,
+        [
+            ("fleet".to_owned(), IncidentChange::Opened),
+            ("fleet".to_owned(), IncidentChange::Resolved),
+        ],
+        "{:#?}",
+        delivered.iter().map(|n| &n.text).collect::<Vec<_>>()
+    );
+    let fleet = &delivered[1].incident;
+    let mut hosts = fleet.hosts.clone();
+    hosts.sort();
+    assert_eq!(hosts, ["web-1", "web-2", "web-3", "web-4"]);
+    assert_eq!(fleet.members.len(), 4);
+    assert!(
+        delivered[0]
+            .text
+            .contains("host_stopped_reporting on 4 of 6 hosts at once"),
+        "{}",
+        delivered[0].text
+    );
+    let stored = svc.get_incident(&fleet.incident_id).await.unwrap();
+    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
+    assert_eq!(stored.hosts.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_on_four_hosts_pages_two_hosts_then_one_fleet_incident() {
+    let flaky = Arc::new(Flaky::default());
+    let (svc, _) = service(vec![flaky.clone()], true);
+    let hosts = ["web-1", "web-2", "web-3", "web-4", "db-1", "db-2"];
+    // a shared link fails: the web hosts' network I/O collapses for an hour at sample 600
+    for i in 0..700u64 {
+        for host in hosts {
+            let down = host.starts_with("web") && (600..612).contains(&i);
+            let network = if down { 0.5 } else { 50.0 + (i % 5) as f64 };
+            let sample = format!(
+                r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":{network}}}"#,
+                T0 + i * 300,
+                40 + i % 7
+            );
+            svc.ingest(sample.as_bytes()).await.unwrap();
+        }
+    }
+    let delivered = settle(&flaky, 4).await;
+    let told: Vec<(String, IncidentChange)> = delivered
+        .iter()
+        .map(|n| (n.incident.hostname.clone(), n.event))
+        .collect();
+    let texts: Vec<&String> = delivered.iter().map(|n| &n.text).collect();
+    // the first two hosts are paged as they open (a fleet needs 3 hosts); the third makes
+    // the fleet incident, the fourth joins it silently; the fleet resolves once
+    assert_eq!(
+        told[..3],
+        [
+            ("web-1".to_owned(), IncidentChange::Opened),
+            ("web-2".to_owned(), IncidentChange::Opened),
+            ("fleet".to_owned(), IncidentChange::Opened),
+        ],
+        "{texts:#?}"
+    );
+    assert_eq!(
+        told.last(),
+        Some(&("fleet".to_owned(), IncidentChange::Resolved)),
+        "{texts:#?}"
+    );
+    assert!(
+        told[3..].iter().all(|(host, _)| host == "fleet"),
+        "a member was told of: {texts:#?}"
+    );
+    let fleet = &delivered.last().unwrap().incident;
+    assert_eq!(fleet.hosts, ["web-1", "web-2", "web-3", "web-4"]);
+    assert_eq!(fleet.types[0].as_str(), "network_anomaly");
+}

@@ -135,16 +135,22 @@ async fn a_second_sweep_and_a_concurrent_one_store_nothing_new() {
     let scorer = Arc::new(BuiltinScorer::new(EngineConfig::default()));
     let other = Service::with_scorer(store.clone(), scorer, ServiceConfig::default());
     let (a, b) = tokio::join!(service.sweep_silent_hosts(), other.sweep_silent_hosts());
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.opened.len(), 1);
-    assert_eq!(a.opened, b.opened);
+    let opened: Vec<Incident> = a
+        .unwrap()
+        .opened
+        .into_iter()
+        .chain(b.unwrap().opened)
+        .collect();
+    // one of them opened it (or both, the same record: the second write changes nothing)
+    assert!(!opened.is_empty());
+    assert!(opened.iter().all(|i| *i == opened[0]), "{opened:?}");
     assert!(service
         .sweep_silent_hosts()
         .await
         .unwrap()
         .opened
         .is_empty());
-    assert_eq!(silences(&store, "web-2").await.len(), 1);
+    assert_eq!(silences(&store, "web-2").await, [opened[0].clone()]);
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::{EngineConfig, HostForest};
-use iops_core::SilencePolicy;
+use iops_core::{FleetPolicy, SilencePolicy};
 use iops_service::http::Api;
 use iops_service::{
     BuiltinScorer, Dispatcher, IngestResponse, Notifier, RetryPolicy, Service, ServiceConfig,
@@ -76,6 +76,16 @@ pub struct ServeArgs {
     /// ingest; the `Idempotency-Key` header names the transition.
     #[arg(long, value_name = "URL")]
     pub webhook: Vec<String>,
+    /// Host incidents of one kind make one fleet incident (told instead of each host's)
+    /// when at least this many hosts...
+    #[arg(long, default_value_t = FleetPolicy::default().min_hosts)]
+    pub fleet_min_hosts: usize,
+    /// ... and this share of the fleet (0-1)...
+    #[arg(long, default_value_t = FleetPolicy::default().min_share)]
+    pub fleet_min_share: f64,
+    /// ... open them within this many seconds.
+    #[arg(long, default_value_t = FleetPolicy::default().window_seconds)]
+    pub fleet_window_seconds: f64,
 }
 
 /// How a server is set up besides its store and engine.
@@ -87,6 +97,8 @@ pub struct ServeOptions {
     pub api_key: Option<String>,
     /// When a host that stopped reporting is silent.
     pub silence: SilencePolicy,
+    /// When host incidents make a fleet incident.
+    pub fleet: FleetPolicy,
     /// Where incident transitions are sent.
     pub notifications: Option<Dispatcher>,
 }
@@ -97,6 +109,7 @@ impl Default for ServeOptions {
             max_body_bytes: 64 * 1024,
             api_key: None,
             silence: SilencePolicy::default(),
+            fleet: FleetPolicy::default(),
             notifications: None,
         }
     }
@@ -153,6 +166,7 @@ impl AppState {
             max_body_bytes,
             api_key,
             silence,
+            fleet,
             notifications,
         } = options;
         let hosts = HostIndex::load(store.as_ref()).await?;
@@ -167,6 +181,7 @@ impl AppState {
             max_body_bytes,
             snapshots: Some(SnapshotPolicy::default()),
             silence,
+            fleet,
             ..ServiceConfig::default()
         };
         let mut service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -314,6 +329,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         min_seconds: args.silence_min_seconds,
     };
     silence.validate()?;
+    let fleet = FleetPolicy {
+        min_hosts: args.fleet_min_hosts,
+        min_share: args.fleet_min_share,
+        window_seconds: args.fleet_window_seconds,
+    };
+    fleet.validate()?;
     let webhooks = args
         .webhook
         .iter()
@@ -332,6 +353,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             max_body_bytes: args.max_body_bytes,
             api_key: args.api_key.clone(),
             silence,
+            fleet,
             notifications: notifications.clone(),
         };
         let state = AppState::new(Arc::clone(&store), engine, options).await?;

@@ -4,6 +4,7 @@
 //! a timer); idempotent, so two sweeps at once store the same incidents.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use iops_core::{Incident, IncidentChange, IncidentStatus, Timestamp};
 use iops_store::{HostEntry, IncidentQuery};
@@ -88,11 +89,14 @@ impl Service {
         if !changed.is_empty() {
             self.store.put_incidents(&changed).await?;
         }
+        self.fleet_hosts.store(hosts.len(), Ordering::Relaxed);
         for incident in &opened {
-            self.notify(Some(IncidentChange::Opened), Some(incident));
+            self.incident_changed(Some(IncidentChange::Opened), Some(incident))
+                .await;
         }
         for incident in &resolved {
-            self.notify(Some(IncidentChange::Resolved), Some(incident));
+            self.incident_changed(Some(IncidentChange::Resolved), Some(incident))
+                .await;
         }
         Ok(SilenceSweep {
             hosts: hosts.len(),

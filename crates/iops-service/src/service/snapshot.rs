@@ -159,7 +159,8 @@ impl Service {
             .put_scored(sample, &insights, &incidents, snapshot)
             .await?;
         let assessment = &scored.assessment;
-        self.notify(assessment.incident_change, assessment.incident.as_ref());
+        self.incident_changed(assessment.incident_change, assessment.incident.as_ref())
+            .await;
         let state_reset = std::mem::take(&mut live.reset);
         match (snapshotting, put.snapshot_version) {
             (true, Some(version)) => {
