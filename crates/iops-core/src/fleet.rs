@@ -65,7 +65,8 @@ impl FleetPolicy {
     /// incidents open now (`open`: host and fleet ones) and the number of hosts in the
     /// fleet: an open fleet incident of its kind that opened within the window before it
     /// (joined), or a new one when enough hosts opened incidents of its kind within the
-    /// window before it. `None`: it stands alone.
+    /// window before it. `None`: it stands alone. A `fleet_size` of 0 (unknown) judges the
+    /// count of hosts alone.
     pub fn group(&self, new: &Incident, open: &[Incident], fleet_size: usize) -> Option<Incident> {
         let kind = *new.types.first()?;
         if new.is_fleet() {
@@ -139,11 +140,11 @@ fn summary(kind: InsightType, fleet: &Incident, fleet_size: usize) -> String {
     } else {
         String::new()
     };
-    format!(
-        "{kind} on {} of {} hosts at once: {listed}{more}",
-        hosts.len(),
-        fleet_size.max(hosts.len())
-    )
+    let of = match fleet_size {
+        0 => String::new(),
+        n => format!(" of {}", n.max(hosts.len())),
+    };
+    format!("{kind} on {}{of} hosts at once: {listed}{more}", hosts.len())
 }
 
 impl Incident {

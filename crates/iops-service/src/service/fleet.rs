@@ -62,7 +62,7 @@ impl Service {
                 .plus_seconds(-policy.window_seconds)
                 .unwrap_or(incident.opened);
             let open = self.open_incidents(None, Some(since)).await?;
-            let fleet_size = self.fleet_size().await?;
+            let fleet_size = self.fleet_size();
             let Some(fleet) = policy.group(incident, &open, fleet_size) else {
                 return Ok(Grouping::Alone);
             };
@@ -152,16 +152,11 @@ impl Service {
             .await?)
     }
 
-    /// Hosts in the fleet: as the last silence sweep counted them, else from the store.
-    async fn fleet_size(&self) -> Result<usize, ServiceError> {
-        match self.fleet_hosts.load(Ordering::Relaxed) {
-            0 => {
-                let n = self.store.list_hosts().await?.len();
-                self.fleet_hosts.store(n, Ordering::Relaxed);
-                Ok(n)
-            }
-            n => Ok(n),
-        }
+    /// Hosts in the fleet, as this process's last silence sweep counted them; 0 before
+    /// one (then the fleet's share is not judged, only the count of hosts: listing the
+    /// hosts on DynamoDB scans the state table, too dear for an ingest).
+    fn fleet_size(&self) -> usize {
+        self.fleet_hosts.load(Ordering::Relaxed)
     }
 
     /// Queues the notification of `change` to `incident`, if anyone is told of it.
