@@ -144,7 +144,10 @@ fn summary(kind: InsightType, fleet: &Incident, fleet_size: usize) -> String {
         0 => String::new(),
         n => format!(" of {}", n.max(hosts.len())),
     };
-    format!("{kind} on {}{of} hosts at once: {listed}{more}", hosts.len())
+    format!(
+        "{kind} on {}{of} hosts at once: {listed}{more}",
+        hosts.len()
+    )
 }
 
 impl Incident {

@@ -95,6 +95,14 @@ pub struct Config {
     /// FLEET_MIN_HOSTS, FLEET_MIN_SHARE and FLEET_WINDOW_SECONDS: when host incidents of
     /// one kind make one fleet incident.
     pub fleet: FleetPolicy,
+    /// ALERT_TOPIC_ARN: the SNS topic incident transitions are published to (none: nobody
+    /// is told).
+    pub alert_topic_arn: Option<String>,
+    /// SNS_ENDPOINT_URL: the SNS API's URL (an emulator's), instead of the SDK's.
+    pub sns_endpoint_url: Option<String>,
+    /// ALERT_WAIT_MS: how long an invocation that made a transition waits for its
+    /// notification to be published before it answers (1–10000, default 2000).
+    pub alert_wait: Duration,
 }
 
 impl Config {
@@ -227,6 +235,20 @@ impl Config {
             reorder_window,
             silence,
             fleet,
+            alert_topic_arn: get("ALERT_TOPIC_ARN"),
+            sns_endpoint_url: get("SNS_ENDPOINT_URL"),
+            alert_wait: match get("ALERT_WAIT_MS") {
+                None => Duration::from_secs(2),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(ms) if (1..=10_000).contains(&ms) => Duration::from_millis(ms),
+                    _ => {
+                        return Err(bad(
+                            "ALERT_WAIT_MS",
+                            format!("must be milliseconds from 1 to 10000, got {v:?}"),
+                        ))
+                    }
+                },
+            },
         })
     }
 }

@@ -6,6 +6,7 @@
 //! sweep, every other event is an API Gateway request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::middleware::from_fn_with_state;
 use axum::Router;
@@ -28,6 +29,8 @@ pub type Function = MapRequest<Router, fn(Request) -> Request>;
 pub struct App {
     service: Arc<Service>,
     function: Function,
+    /// How long an invocation waits for its notifications to be published.
+    alert_wait: Duration,
 }
 
 impl App {
@@ -39,7 +42,15 @@ impl App {
         App {
             service,
             function: stage::layer().layer(router),
+            alert_wait: Duration::ZERO,
         }
+    }
+
+    /// Waits up to `wait` at the end of an invocation that queued notifications (the
+    /// function is frozen once it answers, so a delivery left running may not finish).
+    pub fn with_alert_wait(mut self, wait: Duration) -> Self {
+        self.alert_wait = wait;
+        self
     }
 
     /// The service.
@@ -70,6 +81,19 @@ impl App {
     /// that fails is an invocation error, so the scheduler's retry runs it again (sweeps
     /// are idempotent).
     pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_http::Error> {
+        let answer = self.answer(event).await;
+        if let Some(dispatcher) = self.service.notifications() {
+            if dispatcher.pending() > 0 {
+                let left = dispatcher.drain(self.alert_wait).await;
+                if left > 0 {
+                    tracing::warn!(left, "notifications not yet published when answering");
+                }
+            }
+        }
+        answer
+    }
+
+    async fn answer(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_http::Error> {
         let LambdaEvent { payload, context } = event;
         if is_scheduled(&payload) {
             let sweep = self.service.sweep_silent_hosts().await?;

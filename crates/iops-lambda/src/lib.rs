@@ -32,6 +32,9 @@
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
 //! | SILENCE_INTERVALS, SILENCE_MIN_SECONDS | a host is silent after max(this many of its intervals, default 3; these seconds, default 600) without a sample (the scheduled sweep) |
 //! | FLEET_MIN_HOSTS, FLEET_MIN_SHARE, FLEET_WINDOW_SECONDS | host incidents of one kind on at least this many hosts (default 3) and this share of the fleet (0.2) within these seconds (600) make one fleet incident |
+//! | ALERT_TOPIC_ARN | SNS topic that incident transitions (opened, escalated, resolved) are published to; unset: none |
+//! | ALERT_WAIT_MS | 1–10000, default 2000: how long an invocation that made a transition waits for its publication before answering |
+//! | SNS_ENDPOINT_URL | SNS API URL override (an emulator), or the SDK's AWS_ENDPOINT_URL_SNS |
 //! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time; or two of its host's intervals, if longer) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
 //! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
@@ -54,6 +57,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod canary;
 pub mod config;
 pub mod emf;
@@ -62,9 +66,10 @@ pub mod stage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use iops_core::engine::{EngineConfig, HostForest};
-use iops_service::{BuiltinScorer, Service, ServiceConfig};
+use iops_service::{BuiltinScorer, Dispatcher, RetryPolicy, Service, ServiceConfig};
 use iops_store::{DynamoOptions, DynamoStore, SqliteStore, Store, StoreError, TableNames};
 use thiserror::Error;
 use tracing_subscriber::fmt::MakeWriter;
@@ -158,7 +163,7 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
         ),
         None => CanaryScorer::builtin(builtin),
     };
-    let service = Service::with_scorer(
+    let mut service = Service::with_scorer(
         store,
         Arc::new(scorer),
         ServiceConfig {
@@ -169,7 +174,18 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
             ..ServiceConfig::default()
         },
     );
-    Ok(App::new(Arc::new(service), sink))
+    if let Some(topic) = &config.alert_topic_arn {
+        let sns = alerts::SnsTopic::connect(topic, config.sns_endpoint_url.as_deref()).await;
+        // retries within the invocation's wait (ALERT_WAIT_MS), not minutes
+        let retry = RetryPolicy {
+            attempts: 4,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(800),
+        };
+        let (dispatcher, _worker) = Dispatcher::start(vec![Arc::new(sns)], retry);
+        service = service.with_notifications(dispatcher);
+    }
+    Ok(App::new(Arc::new(service), sink).with_alert_wait(config.alert_wait))
 }
 
 /// The log format: one JSON object per line (level, message, fields), as CloudWatch Logs
