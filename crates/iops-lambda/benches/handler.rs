@@ -309,6 +309,32 @@ fn bench(c: &mut Criterion) {
         let app = app_on(Arc::new(SqliteStore::open_in_memory().unwrap()), None);
         bench_posts(&mut group, &rt, "sqlite", &app, &mut 0);
     }
+    // What `bootstrap` runs since it also takes scheduled events: the event as JSON →
+    // App::invoke (LambdaRequest from the JSON, the same router, the response as JSON),
+    // against `mem` (lambda_http's own request parsing, App::handle).
+    {
+        let app = app_on(Arc::new(MemStore::default()), None);
+        let mut i = 0u64;
+        rt.block_on(async {
+            for _ in 0..WARM {
+                post(&app, event(i)).await;
+                i += 1;
+            }
+        });
+        let app = &app;
+        group.bench_function("mem_invoke", |b| {
+            b.to_async(&rt).iter(|| {
+                i += 1;
+                let e = event(i);
+                async move {
+                    let payload: serde_json::Value = serde_json::from_str(&e).unwrap();
+                    let event =
+                        lambda_http::LambdaEvent::new(payload, lambda_http::Context::default());
+                    black_box(serde_json::to_vec(&app.invoke(event).await.unwrap()).unwrap())
+                }
+            })
+        });
+    }
     group.finish();
 
     // The share of the handler that is the host state's JSON codec (iops-service stores the
