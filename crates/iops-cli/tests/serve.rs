@@ -269,8 +269,30 @@ fn api_and_dashboard_over_http() {
         .first()
         .map(|i| i.hostname.clone())
         .unwrap();
+    // open incidents at the top, as the API lists them
+    let listed = |query: &str| -> Vec<serde_json::Value> {
+        let (status, body) = get(addr, &format!("/incidents?{query}"));
+        assert_eq!(status, 200, "{body}");
+        json(&body)["incidents"].as_array().unwrap().clone()
+    };
+    let open = listed("status=open&limit=50");
+    assert!(overview.contains("<h2>Open incidents</h2>"));
+    assert_eq!(
+        overview.matches("<tr class=\"incident open\"").count(),
+        open.len()
+    );
+    assert!(!overview.contains("<tr class=\"incident resolved\""));
     let (status, page) = get(addr, &format!("/hosts/{worst}"));
     assert_eq!(status, 200);
+    // the host's incidents, resolved ones greyed
+    let of_host = listed(&format!("hostname={worst}"));
+    assert!(!of_host.is_empty());
+    let resolved = of_host.iter().filter(|i| i["status"] == "resolved").count();
+    assert_eq!(
+        page.matches("<tr class=\"incident resolved\"").count(),
+        resolved
+    );
+    assert_eq!(page.matches("<tr class=\"incident ").count(), of_host.len());
     assert_eq!(page.matches("<polyline class=\"values\"").count(), 4);
     assert_eq!(page.matches("<polygon class=\"band\"").count(), 4);
     assert!(page.contains("builtin-"), "model shown");
@@ -311,6 +333,10 @@ fn api_and_dashboard_over_http() {
     assert!(
         dom.contains("<tr class=\"insight\">"),
         "no insight row in {dom}"
+    );
+    assert!(
+        dom.contains("<tr class=\"incident "),
+        "no incident row in {dom}"
     );
     let out = headless(profile.path())
         .args(["--dump-dom", &format!("http://{addr}/")])

@@ -1,9 +1,11 @@
 //! The dashboard: server-rendered HTML with inline SVG charts, no script, no CDN.
 //!
-//! - `/`: every host with its status (the worst severity raised in the hour before its
-//!   newest sample), a CPU sparkline of its last day, and the fleet's recent insights.
-//! - `/hosts/{hostname}?hours=N`: the four metrics of the host's last N hours (default 48)
-//!   with the expected band and the insights as markers, then the host's insights.
+//! - `/`: the open incidents (fleet incidents first, then the most severe), every host with
+//!   its status (the worst severity raised in the hour before its newest sample), a CPU
+//!   sparkline of its last day, and the fleet's recent insights.
+//! - `/hosts/{hostname}?hours=N`: the host's incidents (resolved ones greyed), the four
+//!   metrics of its last N hours (default 48) with the expected band and the insights as
+//!   markers, then the host's insights.
 //!
 //! The expected band is not stored: the page replays the host's stored samples (the chart's
 //! window plus two days before it) through a fresh engine with the server's streaming
@@ -16,8 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use iops_core::engine::HostState;
-use iops_core::{Metric, Severity, Timestamp};
-use iops_store::{StoredInsight, StoredMetric};
+use iops_core::{Incident, IncidentStatus, Metric, Severity, Timestamp};
+use iops_store::{IncidentQuery, StoredInsight, StoredMetric};
 
 use super::chart::{esc, render, sparkline, Chart, Marker};
 use super::AppState;
@@ -35,6 +37,8 @@ const MAX_SAMPLES: usize = 100_000;
 /// Most insights read for one host or shown in the fleet feed.
 const MAX_INSIGHTS: usize = 2_000;
 const FEED_ROWS: usize = 100;
+/// Most incidents listed on a page.
+const INCIDENT_ROWS: usize = 50;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}
@@ -42,7 +46,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}
 td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:middle}
 .sev{display:inline-block;padding:1px 6px;border-radius:3px;color:#fff;font-size:11px}
 .ok{background:#2ca02c}.info{background:#1f77b4}.warning{background:#ff7f0e}.critical{background:#d62728}
-.charts{display:grid;grid-template-columns:repeat(2,620px);gap:8px}a{color:#1f5fa8}";
+.charts{display:grid;grid-template-columns:repeat(2,620px);gap:8px}a{color:#1f5fa8}
+tr.resolved td{color:#999}tr.resolved .sev{opacity:.45}";
 
 fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -88,6 +93,63 @@ fn badge(s: Option<Severity>) -> String {
         Some(s) => format!(r#"<span class="sev {0}">{0}</span>"#, s.as_str()),
         None => r#"<span class="sev ok">ok</span>"#.to_owned(),
     }
+}
+
+/// The incidents `query` selects, as a table: fleet incidents first, then the most severe,
+/// then the newest; resolved ones greyed.
+async fn incidents_table(state: &AppState, query: IncidentQuery) -> Result<String, Response> {
+    let mut incidents: Vec<Incident> = match state.service.store().list_incidents(&query).await {
+        Ok(v) => v,
+        Err(e) => return Err(failure(e)),
+    };
+    incidents.sort_by(|a, b| {
+        (
+            b.is_fleet(),
+            b.status == IncidentStatus::Open,
+            b.severity,
+            &b.incident_id,
+        )
+            .cmp(&(
+                a.is_fleet(),
+                a.status == IncidentStatus::Open,
+                a.severity,
+                &a.incident_id,
+            ))
+    });
+    if incidents.is_empty() {
+        return Ok(r#"<p class="muted">none</p>"#.to_owned());
+    }
+    let mut t = String::from(
+        r#"<table class="incidents"><tr><th>severity</th><th>host</th><th>types</th><th>opened (UTC)</th><th>status</th><th>summary</th></tr>"#,
+    );
+    for i in &incidents {
+        let host = if i.is_fleet() {
+            format!("fleet ({} hosts)", i.hosts.len())
+        } else {
+            format!(
+                r#"<a href="/hosts/{}">{}</a>"#,
+                esc(&url_segment(&i.hostname)),
+                esc(&i.hostname)
+            )
+        };
+        let types: Vec<&str> = i.types.iter().map(|t| t.as_str()).collect();
+        let status = match i.resolved {
+            Some(r) => format!("resolved {}", when(r)),
+            None => "open".to_owned(),
+        };
+        let _ = write!(
+            t,
+            r#"<tr class="incident {}" title="{}"><td>{}</td><td>{host}</td><td>{}</td><td>{}</td><td>{status}</td><td>{}</td></tr>"#,
+            i.status.as_str(),
+            esc(&i.incident_id),
+            badge(Some(i.severity)),
+            esc(&types.join(", ")),
+            when(i.opened),
+            esc(&i.summary)
+        );
+    }
+    t.push_str("</table>");
+    Ok(t)
 }
 
 fn model_line(state: &AppState) -> String {
@@ -200,6 +262,17 @@ pub async fn overview(State(state): State<AppState>) -> Response {
         rows.len()
     );
     body.push_str(&model_line(&state));
+    body.push_str("<h2>Open incidents</h2>");
+    let open = IncidentQuery {
+        status: Some(IncidentStatus::Open),
+        hostname: None,
+        since: None,
+        limit: INCIDENT_ROWS,
+    };
+    match incidents_table(&state, open).await {
+        Ok(table) => body.push_str(&table),
+        Err(failed) => return failed,
+    }
     body.push_str("<h2>Hosts</h2>");
     if rows.is_empty() {
         body.push_str(
@@ -344,6 +417,17 @@ pub async fn host_page(
         );
     }
     body.push_str(&model_line(&state));
+    body.push_str("<h2>Incidents</h2>");
+    let of_host = IncidentQuery {
+        status: None,
+        hostname: Some(hostname.clone()),
+        since: None,
+        limit: INCIDENT_ROWS,
+    };
+    match incidents_table(&state, of_host).await {
+        Ok(table) => body.push_str(&table),
+        Err(failed) => return failed,
+    }
     body.push_str(r#"<div class="charts">"#);
     for (metric, band) in Metric::ALL.iter().zip(&bands) {
         let points: Vec<(f64, f64)> = in_window
