@@ -16,12 +16,15 @@ use std::path::PathBuf;
 use iops_core::artifact::{ModelArtifact, OffsetDateTime};
 use iops_core::engine::{EngineConfig, HostForest, InsightEngine};
 use iops_core::forest::IsolationForestParams;
-use iops_core::{Insight, InsightType, MetricSample, ParamGuard, Severity};
+use iops_core::{
+    IncidentChange, Insight, InsightType, MetricSample, Notification, ParamGuard, Severity,
+};
+use iops_service::{Dispatcher, Notifier, NotifyError, RetryPolicy};
 use iops_synth::{Fleet, FleetParams, Incident, Role};
 
 use crate::serve::{ServedEngine, NO_FOREST};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -87,10 +90,40 @@ enum Sink {
     Served(Box<Served>),
 }
 
+/// What the demo pages: every notification the run's incident transitions send, as an
+/// on-call receiver would get them (the server's webhook path; in the terminal demo, the
+/// engine's own transitions, without fleet grouping).
+#[derive(Debug, Default)]
+struct Pager(Mutex<Vec<Notification>>);
+
+impl Pager {
+    fn push(&self, n: Notification) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(n);
+    }
+
+    fn pages(&self) -> Vec<Notification> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for Pager {
+    fn target(&self) -> &str {
+        "the demo's pager"
+    }
+
+    async fn deliver(&self, n: &Notification) -> Result<(), NotifyError> {
+        self.push(n.clone());
+        Ok(())
+    }
+}
+
 /// The server the demo runs in-process.
 struct Served {
     runtime: tokio::runtime::Runtime,
     state: crate::serve::AppState,
+    /// Its notifications' queue (to the demo's pager).
+    notifications: Dispatcher,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stopped: Arc<AtomicBool>,
     /// Stops the server (at `--duration`).
@@ -104,17 +137,20 @@ struct Served {
 impl Sink {
     /// The insights each sample of one time step raises, in order. The server ingests the
     /// step's samples (one per host) concurrently, as a fleet's agents would post them.
-    fn process_step(&mut self, step: &[MetricSample]) -> Result<Vec<Vec<Insight>>> {
+    fn process_step(&mut self, step: &[MetricSample], pager: &Pager) -> Result<Vec<Vec<Insight>>> {
         match self {
             Sink::Local(engine) => step
                 .iter()
                 .map(|sample| {
-                    Ok(engine
-                        .process(sample)
-                        .with_context(|| {
-                            format!("engine rejected a sample of {}", sample.hostname)
-                        })?
-                        .insights)
+                    let a = engine.process(sample).with_context(|| {
+                        format!("engine rejected a sample of {}", sample.hostname)
+                    })?;
+                    if let (Some(change), Some(incident)) = (a.incident_change, &a.incident) {
+                        if let Some(page) = Notification::of(change, incident) {
+                            pager.push(page);
+                        }
+                    }
+                    Ok(a.insights)
                 })
                 .collect(),
             Sink::Served(s) => {
@@ -151,8 +187,8 @@ impl Sink {
     }
 }
 
-/// Starts the demo's server on its engine.
-fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
+/// Starts the demo's server on its engine, paging `pager`.
+fn start_server(args: &DemoArgs, engine: ServedEngine, pager: Arc<Pager>) -> Result<Served> {
     let (dir, db) = match &args.db {
         Some(db) => (None, db.clone()),
         None => {
@@ -170,11 +206,15 @@ fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
         .context("cannot start the async runtime")?;
     // Demo data is not precious: durable against a crash of the process, not power loss.
     let store = crate::serve::open_store(&db, crate::serve::Durability::Normal)?;
-    let state = runtime.block_on(crate::serve::AppState::new(
-        store,
-        engine,
-        crate::serve::ServeOptions::default(),
-    ))?;
+    let (state, notifications) = runtime.block_on(async {
+        let (notifications, _worker) = Dispatcher::start(vec![pager], RetryPolicy::default());
+        let options = crate::serve::ServeOptions {
+            notifications: Some(notifications.clone()),
+            ..crate::serve::ServeOptions::default()
+        };
+        let state = crate::serve::AppState::new(store, engine, options).await?;
+        Ok::<_, anyhow::Error>((state, notifications))
+    })?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(args.addr))
         .with_context(|| format!("cannot bind {} (use --addr)", args.addr))?;
@@ -193,6 +233,7 @@ fn start_server(args: &DemoArgs, engine: ServedEngine) -> Result<Served> {
     Ok(Served {
         runtime,
         state,
+        notifications,
         server,
         stopped,
         stop,
@@ -320,6 +361,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     writeln!(out)?;
     let started = Instant::now();
     let deadline = args.duration.map(|d| started + d);
+    let pager = Arc::new(Pager::default());
     let mut sink = if args.terminal {
         let local = InsightEngine::new(engine.config);
         Sink::Local(Box::new(match engine.forest {
@@ -328,12 +370,19 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         }))
     } else {
         crate::serve::log_to_stderr();
-        let served = start_server(args, engine)?;
+        let served = start_server(args, engine, Arc::clone(&pager))?;
         print_dashboard_intro(&mut out, &served, args, style)?;
         Sink::Served(Box::new(served))
     };
-    let run = stream_fleet(&mut out, &fleet, args, style, &mut sink, deadline)?;
-    print_summary(&mut out, &fleet, args, style, &run, started.elapsed())?;
+    let run = stream_fleet(&mut out, &fleet, args, style, &mut sink, &pager, deadline)?;
+    if let Sink::Served(served) = &sink {
+        served
+            .runtime
+            .block_on(served.notifications.drain(Duration::from_secs(5)));
+    }
+    let elapsed = started.elapsed();
+    print_summary(&mut out, &fleet, args, style, &run, elapsed)?;
+    print_pages(&mut out, &fleet, args, &pager.pages())?;
     if let Sink::Served(served) = sink {
         writeln!(out)?;
         let until = match deadline {
@@ -508,6 +557,7 @@ fn stream_fleet(
     args: &DemoArgs,
     style: Style,
     sink: &mut Sink,
+    pager: &Pager,
     deadline: Option<Instant>,
 ) -> Result<Run> {
     let incidents = fleet.incidents();
@@ -565,7 +615,7 @@ fn stream_fleet(
             );
             writeln!(out, "{}", style.paint("1", &line))?;
         }
-        for insights in sink.process_step(&step)? {
+        for insights in sink.process_step(&step, pager)? {
             run.samples += 1;
             for insight in insights {
                 let tag = if secs < warm_end {
@@ -713,6 +763,47 @@ fn print_summary(
     if let Some(median) = delays.get(delays.len() / 2) {
         writeln!(out, "median detection delay: {median} min")?;
     }
+    Ok(())
+}
+
+/// What was paged: one line per kind of transition, and whose incidents the pages were
+/// (an injected one, a false one, the warm-up).
+fn print_pages(
+    out: &mut impl Write,
+    fleet: &Fleet,
+    args: &DemoArgs,
+    pages: &[Notification],
+) -> Result<()> {
+    let count = |e: IncidentChange| pages.iter().filter(|p| p.event == e).count();
+    let critical = pages
+        .iter()
+        .filter(|p| {
+            p.event != IncidentChange::Resolved && p.incident.severity == Severity::Critical
+        })
+        .count();
+    let grace = i64::from(args.grace_minutes) * 60;
+    let warm_end = warm_end(fleet, args);
+    let (mut injected, mut false_pages, mut warm) = (0, 0, 0);
+    for p in pages.iter().filter(|p| p.event != IncidentChange::Resolved) {
+        let secs = p.incident.opened.epoch_seconds() as i64;
+        if secs < warm_end {
+            warm += 1;
+        } else if p.incident.is_fleet()
+            || attribute(fleet.incidents(), &p.incident.hostname, secs, grace).is_some()
+        {
+            injected += 1;
+        } else {
+            false_pages += 1;
+        }
+    }
+    writeln!(
+        out,
+        "pages: {} (opened {}, escalated {}, resolved {}); critical {critical}; for injected incidents {injected}, false {false_pages}, warm-up {warm}",
+        pages.len(),
+        count(IncidentChange::Opened),
+        count(IncidentChange::Escalated),
+        count(IncidentChange::Resolved),
+    )?;
     Ok(())
 }
 

@@ -92,6 +92,22 @@ fn demo_streams_insights_and_catches_most_incidents() {
         assert!(one >= s.caught - 1.0, "{stdout}");
         assert!(false_records <= s.false_alarms, "{stdout}");
         assert!(total >= one + false_records, "{stdout}");
+        // Pages: every record opened is paged once and resolved at most once; the pages
+        // for false incidents are at least those records (escalations add to them).
+        let pages = numbers(&stdout, "pages");
+        let (all, opened, escalated, resolved) = (pages[0], pages[1], pages[2], pages[3]);
+        let (injected_pages, false_pages, warm_pages) = (pages[5], pages[6], pages[7]);
+        assert_eq!(all, opened + escalated + resolved, "{stdout}");
+        assert!(resolved <= opened, "{stdout}");
+        assert_eq!(
+            injected_pages + false_pages + warm_pages,
+            opened + escalated,
+            "{stdout}"
+        );
+        assert!(
+            injected_pages >= s.caught && false_pages >= false_records,
+            "{stdout}"
+        );
         injected += s.injected;
         caught += s.caught;
     }
