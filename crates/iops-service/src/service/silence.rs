@@ -3,7 +3,7 @@
 //! their samples return. Run every minute (the Lambda by a scheduled rule, `iops serve` by
 //! a timer); idempotent, so two sweeps at once store the same incidents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use iops_core::{Incident, IncidentChange, IncidentStatus, Timestamp};
@@ -52,7 +52,7 @@ impl Service {
                 limit: self.config.max_list_limit,
             })
             .await?;
-        let mut silent = HashMap::new();
+        let mut silent = HashSet::new();
         let mut resolved = Vec::new();
         for mut incident in open.into_iter().filter(Incident::is_silence) {
             let back = last_seen
@@ -63,7 +63,7 @@ impl Service {
                 incident.resolve(at);
                 resolved.push(incident);
             } else {
-                silent.insert(incident.hostname.clone(), ());
+                silent.insert(incident.hostname.clone());
             }
         }
         let mut opened = Vec::new();
@@ -75,7 +75,7 @@ impl Service {
             let quiet_for = fleet_now.epoch_seconds() - last_timestamp.epoch_seconds();
             // the policy's floor first: most hosts are not near it, and their interval
             // may cost a state load
-            if silent.contains_key(hostname) || quiet_for < policy.min_seconds {
+            if silent.contains(hostname) || quiet_for < policy.min_seconds {
                 continue;
             }
             let Some(interval) = self.host_interval(hostname).await? else {
