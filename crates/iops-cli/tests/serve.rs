@@ -287,6 +287,20 @@ fn api_and_dashboard_over_http() {
     // the host's incidents, resolved ones greyed
     let of_host = listed(&format!("hostname={worst}"));
     assert!(!of_host.is_empty());
+    // each incident names its insights, as the insights name it
+    let (_, body) = get(addr, &format!("/insights?hostname={worst}"));
+    let insights = json(&body)["insights"].as_array().unwrap().clone();
+    for incident in &of_host {
+        let named: Vec<&serde_json::Value> = insights
+            .iter()
+            .filter(|i| i["incidentId"] == incident["incidentId"])
+            .map(|i| &i["insightId"])
+            .collect();
+        let ids: Vec<&serde_json::Value> =
+            incident["insightIds"].as_array().unwrap().iter().collect();
+        assert_eq!(ids, named, "{incident}");
+        assert_eq!(ids.len() as u64, incident["insights"].as_u64().unwrap());
+    }
     let resolved = of_host.iter().filter(|i| i["status"] == "resolved").count();
     assert_eq!(
         page.matches("<tr class=\"incident resolved\"").count(),

@@ -120,6 +120,7 @@ impl FleetPolicy {
             peak: None,
             summary: String::new(),
             insights: 0,
+            insight_ids: Vec::new(),
             hosts: Vec::new(),
             members: Vec::new(),
         };

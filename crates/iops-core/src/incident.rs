@@ -132,6 +132,10 @@ pub struct Incident {
     pub summary: String,
     /// How many insights it holds.
     pub insights: u32,
+    /// The ids of its insights, oldest first, as the service stored them (the engine
+    /// leaves it empty: ids are the store's; a fleet incident lists `members` instead).
+    #[serde(default)]
+    pub insight_ids: Vec<String>,
     /// A fleet incident's hosts, in the order they joined (empty for a host's incident).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
@@ -189,6 +193,7 @@ impl Incident {
             peak: Some(Peak::of(first)),
             summary: first.message.clone(),
             insights: 1,
+            insight_ids: Vec::new(),
             hosts: Vec::new(),
             members: Vec::new(),
         }
@@ -292,6 +297,7 @@ pub(crate) mod in_host_state {
             peak: Some(v.peak),
             summary: v.summary,
             insights: v.insights,
+            insight_ids: Vec::new(),
             hosts: Vec::new(),
             members: Vec::new(),
         }))

@@ -109,6 +109,7 @@ impl Incident {
                 human_seconds(threshold)
             ),
             insights: 0,
+            insight_ids: Vec::new(),
             hosts: Vec::new(),
             members: Vec::new(),
         }

@@ -127,7 +127,8 @@ async fn transitions_reach_an_sqs_subscriber_of_the_alert_topic_once_each() {
         ),
     );
     let received: Vec<Value> = serde_json::from_str(received.trim()).unwrap();
-    let events: Vec<(&str, &str)> = received
+    // (an SQS standard queue does not promise order)
+    let mut events: Vec<(&str, &str)> = received
         .iter()
         .map(|m| {
             (
@@ -136,6 +137,7 @@ async fn transitions_reach_an_sqs_subscriber_of_the_alert_topic_once_each() {
             )
         })
         .collect();
+    events.sort();
     assert_eq!(
         events,
         [("lambda-2", "opened"), ("lambda-2", "resolved")],

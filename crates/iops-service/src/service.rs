@@ -429,6 +429,7 @@ impl Service {
             let scored_after = state.n_seen();
             let scored = self.scorer.score(&mut state, sample).await?;
             let insights = stored_insights(sample, &scored);
+            let incident = self.recorded_incident(&scored, &insights).await?;
             // An undecodable state restarts, and so does its knowledge of what was learned.
             let mut ledger = match (state_reset, last) {
                 (true, Some(last)) => Ledger::unknown_up_to(last),
@@ -446,12 +447,11 @@ impl Service {
                 last_timestamp,
                 state: reorder::encode(&state, &ledger).map_err(encode_error)?,
                 insights: insights.clone(),
-                incidents: scored.assessment.incident.clone().into_iter().collect(),
+                incidents: incident.clone().into_iter().collect(),
             };
             match self.store.save_state(update).await {
                 Ok(version) => {
-                    let assessment = &scored.assessment;
-                    self.incident_changed(assessment.incident_change, assessment.incident.as_ref())
+                    self.incident_changed(scored.assessment.incident_change, incident.as_ref())
                         .await;
                     self.put_cached(
                         host,

@@ -202,14 +202,28 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
                 }
                 a
             };
+            let mut ids_of_incident = Vec::new();
             for (n, insight) in a.insights.into_iter().enumerate() {
-                expected.push((ids::insight_id(&name, s.timestamp, n), insight));
+                let id = ids::insight_id(&name, s.timestamp, n);
+                if insight.incident_id.is_some() {
+                    ids_of_incident.push(id.clone());
+                }
+                expected.push((id, insight));
             }
-            if let Some(incident) = a.incident {
+            if let Some(mut incident) = a.incident {
+                // the service adds the ids of its insights to those stored before
+                let before = incidents.get(&incident.incident_id);
+                incident.insight_ids = before.map(|b| b.insight_ids.clone()).unwrap_or_default();
+                incident.insight_ids.extend(ids_of_incident);
                 incidents.insert(incident.incident_id.clone(), incident);
             }
         }
         for (id, incident) in &incidents {
+            assert_eq!(
+                incident.insight_ids.len(),
+                incident.insights as usize,
+                "{name}"
+            );
             assert_eq!(
                 store.get_incident(id).await.unwrap().as_ref(),
                 Some(incident),

@@ -8,10 +8,10 @@
 use std::sync::atomic::Ordering;
 
 use iops_core::{Incident, IncidentChange, IncidentStatus, Notification, FLEET};
-use iops_store::IncidentQuery;
+use iops_store::{IncidentQuery, StoredInsight};
 
 use super::Service;
-use crate::ServiceError;
+use crate::{Scored, ServiceError};
 
 /// An incident's place in the fleet after a change.
 enum Grouping {
@@ -23,6 +23,30 @@ enum Grouping {
 }
 
 impl Service {
+    /// The incident a scoring changed, as it is stored: with the ids of its insights, this
+    /// sample's added to those stored before (`None`: the sample changed no incident).
+    pub(super) async fn recorded_incident(
+        &self,
+        scored: &Scored,
+        insights: &[StoredInsight],
+    ) -> Result<Option<Incident>, ServiceError> {
+        let Some(mut incident) = scored.assessment.incident.clone() else {
+            return Ok(None);
+        };
+        if scored.assessment.incident_change != Some(IncidentChange::Opened) {
+            if let Some(stored) = self.store.get_incident(&incident.incident_id).await? {
+                incident.insight_ids = stored.insight_ids;
+            }
+        }
+        for i in insights {
+            let ours = i.insight.incident_id.as_deref() == Some(incident.incident_id.as_str());
+            if ours && !incident.insight_ids.contains(&i.insight_id) {
+                incident.insight_ids.push(i.insight_id.clone());
+            }
+        }
+        Ok(Some(incident))
+    }
+
     /// Groups and tells of `change` to `incident` (both from one scoring or sweep).
     pub(super) async fn incident_changed(
         &self,

@@ -153,13 +153,13 @@ impl Service {
             None
         };
         let snapshotting = snapshot.is_some();
-        let incidents: Vec<_> = scored.assessment.incident.clone().into_iter().collect();
+        let incident = self.recorded_incident(&scored, &insights).await?;
+        let incidents: Vec<_> = incident.clone().into_iter().collect();
         let put = self
             .store
             .put_scored(sample, &insights, &incidents, snapshot)
             .await?;
-        let assessment = &scored.assessment;
-        self.incident_changed(assessment.incident_change, assessment.incident.as_ref())
+        self.incident_changed(scored.assessment.incident_change, incident.as_ref())
             .await;
         let state_reset = std::mem::take(&mut live.reset);
         match (snapshotting, put.snapshot_version) {
