@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{incident_id, Error, Incident, IncidentStatus, InsightType, Result, Timestamp};
+use crate::{incident_id, Error, Incident, IncidentStatus, InsightType, Peak, Result, Timestamp};
 
 /// The hostname of a fleet incident.
 pub const FLEET: &str = "fleet";
@@ -165,13 +165,10 @@ impl Incident {
                 self.metrics.push(*m);
             }
         }
-        let beaten = match (&self.peak, &member.peak) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(p), Some(q)) => (q.severity, q.score) > (p.severity, p.score),
-        };
-        if beaten {
-            self.peak = member.peak;
+        if let Some(q) = member.peak {
+            if Peak::is_beaten_by(self.peak.as_ref(), q.severity, q.score) {
+                self.peak = Some(q);
+            }
         }
         self.updated = self.updated.max(member.updated);
         self.insights = self.insights.saturating_add(member.insights);

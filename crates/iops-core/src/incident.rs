@@ -171,9 +171,10 @@ impl Peak {
         }
     }
 
-    /// True when `insight` is more anomalous than this peak (or there is none).
-    fn is_beaten_by(peak: Option<&Self>, insight: &Insight) -> bool {
-        peak.is_none_or(|p| (insight.severity, insight.score) > (p.severity, p.score))
+    /// True when a moment of `severity` and `score` is more anomalous than `peak` (or
+    /// there is none): the higher severity, then the higher score.
+    pub(crate) fn is_beaten_by(peak: Option<&Self>, severity: Severity, score: f64) -> bool {
+        peak.is_none_or(|p| (severity, score) > (p.severity, p.score))
     }
 }
 
@@ -208,7 +209,7 @@ impl Incident {
         if !self.metrics.contains(&insight.metric) {
             self.metrics.push(insight.metric);
         }
-        if Peak::is_beaten_by(self.peak.as_ref(), insight) {
+        if Peak::is_beaten_by(self.peak.as_ref(), insight.severity, insight.score) {
             self.peak = Some(Peak::of(insight));
             self.summary.clone_from(&insight.message);
         }
