@@ -174,32 +174,19 @@ impl Config {
             None => DEFAULT_REORDER_WINDOW,
             Some(v) => parse_window_seconds(&v)?,
         };
-        let defaults = SilencePolicy::default();
+        let silence_defaults = SilencePolicy::default();
         let silence = SilencePolicy {
-            intervals: match get("SILENCE_INTERVALS") {
-                None => defaults.intervals,
-                Some(v) => parse_number("SILENCE_INTERVALS", &v)?,
-            },
-            min_seconds: match get("SILENCE_MIN_SECONDS") {
-                None => defaults.min_seconds,
-                Some(v) => parse_number("SILENCE_MIN_SECONDS", &v)?,
-            },
+            intervals: number_or(get, "SILENCE_INTERVALS", silence_defaults.intervals)?,
+            min_seconds: number_or(get, "SILENCE_MIN_SECONDS", silence_defaults.min_seconds)?,
         };
-        silence.validate().map_err(|e| match e {
-            iops_core::Error::InvalidParam { name, reason, .. } => bad(
-                if name == "silence_intervals" {
-                    "SILENCE_INTERVALS"
-                } else {
-                    "SILENCE_MIN_SECONDS"
-                },
-                reason.to_owned(),
-            ),
-            other => bad("SILENCE_INTERVALS", other.to_string()),
-        })?;
-        let defaults = FleetPolicy::default();
+        checked(
+            silence.validate(),
+            &["SILENCE_INTERVALS", "SILENCE_MIN_SECONDS"],
+        )?;
+        let fleet_defaults = FleetPolicy::default();
         let fleet = FleetPolicy {
             min_hosts: match get("FLEET_MIN_HOSTS") {
-                None => defaults.min_hosts,
+                None => fleet_defaults.min_hosts,
                 Some(v) => v.trim().parse().map_err(|_| {
                     bad(
                         "FLEET_MIN_HOSTS",
@@ -207,26 +194,13 @@ impl Config {
                     )
                 })?,
             },
-            min_share: match get("FLEET_MIN_SHARE") {
-                None => defaults.min_share,
-                Some(v) => parse_number("FLEET_MIN_SHARE", &v)?,
-            },
-            window_seconds: match get("FLEET_WINDOW_SECONDS") {
-                None => defaults.window_seconds,
-                Some(v) => parse_number("FLEET_WINDOW_SECONDS", &v)?,
-            },
+            min_share: number_or(get, "FLEET_MIN_SHARE", fleet_defaults.min_share)?,
+            window_seconds: number_or(get, "FLEET_WINDOW_SECONDS", fleet_defaults.window_seconds)?,
         };
-        fleet.validate().map_err(|e| match e {
-            iops_core::Error::InvalidParam { name, reason, .. } => bad(
-                match name {
-                    "fleet_min_hosts" => "FLEET_MIN_HOSTS",
-                    "fleet_min_share" => "FLEET_MIN_SHARE",
-                    _ => "FLEET_WINDOW_SECONDS",
-                },
-                reason.to_owned(),
-            ),
-            other => bad("FLEET_MIN_HOSTS", other.to_string()),
-        })?;
+        checked(
+            fleet.validate(),
+            &["FLEET_MIN_HOSTS", "FLEET_MIN_SHARE", "FLEET_WINDOW_SECONDS"],
+        )?;
         Ok(Config {
             store,
             canary,
@@ -324,12 +298,39 @@ fn parse_millis(name: &'static str, v: &str) -> Result<Duration, ConfigError> {
     }
 }
 
-fn parse_number(name: &'static str, v: &str) -> Result<f64, ConfigError> {
+/// The variable `name`'s finite number, or `default` when it is unset.
+fn number_or(
+    get: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    let Some(v) = get(name) else {
+        return Ok(default);
+    };
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|x| x.is_finite())
         .ok_or_else(|| bad(name, format!("must be a number, got {v:?}")))
+}
+
+/// A policy's check, its error naming the variable that sets the parameter at fault
+/// (each of `variables` is its parameter's name in capitals; the first when none is named).
+fn checked(result: iops_core::Result<()>, variables: &[&'static str]) -> Result<(), ConfigError> {
+    result.map_err(|e| {
+        let (name, reason) = match &e {
+            iops_core::Error::InvalidParam { name, reason, .. } => {
+                (Some(*name), (*reason).to_owned())
+            }
+            other => (None, other.to_string()),
+        };
+        let variable = name
+            .and_then(|n| variables.iter().find(|v| v.eq_ignore_ascii_case(n)))
+            .or(variables.first())
+            .copied()
+            .unwrap_or("SILENCE_INTERVALS");
+        bad(variable, reason)
+    })
 }
 
 fn parse_window_seconds(v: &str) -> Result<Duration, ConfigError> {
