@@ -103,9 +103,6 @@ impl App {
                 resolved = sweep.resolved.len(),
                 "silent-host sweep"
             );
-            for incident in &sweep.opened {
-                tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
-            }
             return Ok(serde_json::to_value(&sweep)?);
         }
         let request: LambdaRequest = serde_json::from_value(payload)?;

@@ -206,8 +206,8 @@ impl AppState {
             .context("cannot save the host states")
     }
 
-    /// Runs a sweep for silent hosts every `every` until dropped (aborted): each newly
-    /// silent host and each host back gets a line in the log.
+    /// Runs a sweep for silent hosts every `every` until dropped (aborted): each host back
+    /// gets a line in the log (each newly silent one gets the service's).
     pub async fn sweep_every(self, every: Duration) {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -215,9 +215,7 @@ impl AppState {
             ticks.tick().await;
             match self.service.sweep_silent_hosts().await {
                 Ok(sweep) => {
-                    for incident in &sweep.opened {
-                        tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
-                    }
+                    // (the service logs the silences it opens)
                     for incident in &sweep.resolved {
                         tracing::warn!(
                             incident_id = %incident.incident_id,

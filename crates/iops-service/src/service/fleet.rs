@@ -160,7 +160,8 @@ impl Service {
         Ok(true)
     }
 
-    async fn open_incidents(
+    /// The open incidents, of `hostname` if named, changed since `since` if given.
+    pub(super) async fn open_incidents(
         &self,
         hostname: Option<&str>,
         since: Option<iops_core::Timestamp>,

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use iops_core::{Incident, IncidentChange, IncidentStatus, Timestamp};
-use iops_store::{HostEntry, IncidentQuery};
+use iops_core::{Incident, IncidentChange, Timestamp};
+use iops_store::HostEntry;
 use serde::Serialize;
 
 use super::{decode_state, Service};
@@ -43,15 +43,7 @@ impl Service {
             .iter()
             .map(|h| (h.hostname.as_str(), h.last_timestamp))
             .collect();
-        let open = self
-            .store
-            .list_incidents(&IncidentQuery {
-                status: Some(IncidentStatus::Open),
-                hostname: None,
-                since: None,
-                limit: self.config.max_list_limit,
-            })
-            .await?;
+        let open = self.open_incidents(None, None).await?;
         let mut silent = HashSet::new();
         let mut resolved = Vec::new();
         for mut incident in open.into_iter().filter(Incident::is_silence) {
@@ -91,6 +83,7 @@ impl Service {
         }
         self.fleet_hosts.store(hosts.len(), Ordering::Relaxed);
         for incident in &opened {
+            tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
             self.incident_changed(Some(IncidentChange::Opened), Some(incident))
                 .await;
         }
