@@ -604,25 +604,31 @@ fn demo_with_a_duration_stops_by_itself() {
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }
 
+/// A quiet sample of `host` at `minute` past 2025-11-24T16:00:00Z.
+fn minute_sample(host: &str, minute: u64) -> String {
+    format!(
+        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+        1_764_000_000 + 60 * minute,
+        40 + minute % 7
+    )
+}
+
+/// Two hosts a minute apart: web-2 stops after minute 29, web-1 goes on to minute 45.
+fn post_web_2_stopping(addr: &str) {
+    for minute in 0..46 {
+        assert_eq!(post(addr, &minute_sample("web-1", minute)).0, 200);
+        if minute < 30 {
+            assert_eq!(post(addr, &minute_sample("web-2", minute)).0, 200);
+        }
+    }
+}
+
 #[test]
 fn the_timer_reports_a_host_that_stopped_and_resolves_it_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("iops.db"), &["--sweep-seconds", "1"], &[]);
     let addr = server.addr.as_str();
-    let sample = |host: &str, minute: u64| {
-        format!(
-            r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
-            1_764_000_000 + 60 * minute,
-            40 + minute % 7
-        )
-    };
-    // web-2 stops after minute 29; web-1 goes on to minute 45
-    for minute in 0..46 {
-        assert_eq!(post(addr, &sample("web-1", minute)).0, 200);
-        if minute < 30 {
-            assert_eq!(post(addr, &sample("web-2", minute)).0, 200);
-        }
-    }
+    post_web_2_stopping(addr);
     let open = |host: &str| -> Vec<serde_json::Value> {
         let (status, body) = get(addr, &format!("/incidents?status=open&hostname={host}"));
         assert_eq!(status, 200, "{body}");
@@ -644,7 +650,7 @@ fn the_timer_reports_a_host_that_stopped_and_resolves_it_when_it_is_back() {
     assert!(silence["peak"].is_null());
     assert!(open("web-1").is_empty());
     // web-2 is back: the next sweeps resolve it, at its first sample back
-    assert_eq!(post(addr, &sample("web-2", 46)).0, 200);
+    assert_eq!(post(addr, &minute_sample("web-2", 46)).0, 200);
     let id = silence["incidentId"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -749,19 +755,7 @@ fn webhooks_get_each_transition_once_after_refusing_the_first_attempts() {
         &[],
     );
     let addr = server.addr.as_str();
-    let sample = |host: &str, minute: u64| {
-        format!(
-            r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
-            1_764_000_000 + 60 * minute,
-            40 + minute % 7
-        )
-    };
-    for minute in 0..46 {
-        assert_eq!(post(addr, &sample("web-1", minute)).0, 200);
-        if minute < 30 {
-            assert_eq!(post(addr, &sample("web-2", minute)).0, 200);
-        }
-    }
+    post_web_2_stopping(addr);
     let wait_for = |n: usize| {
         let deadline = Instant::now() + Duration::from_secs(30);
         while hook.accepted.lock().unwrap().len() < n {
@@ -774,7 +768,7 @@ fn webhooks_get_each_transition_once_after_refusing_the_first_attempts() {
         }
     };
     wait_for(1);
-    assert_eq!(post(addr, &sample("web-2", 46)).0, 200);
+    assert_eq!(post(addr, &minute_sample("web-2", 46)).0, 200);
     wait_for(2);
     // a few more sweeps: nothing more is sent
     std::thread::sleep(Duration::from_millis(2500));

@@ -50,11 +50,7 @@ async fn transitions_reach_an_sqs_subscriber_of_the_alert_topic_once_each() {
         eprintln!("SKIPPED transitions_reach_an_sqs_subscriber: no .venv with moto_server (scripts/test.sh makes it)");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let _server = Moto(
         Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -83,14 +79,7 @@ async fn transitions_reach_an_sqs_subscriber_of_the_alert_topic_once_each() {
         setup["topic"].as_str().unwrap(),
         setup["queue"].as_str().unwrap(),
     );
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        std::env::set_var(k, v);
-    }
+    common::aws_env();
     let app = app_from_vars(&[
         ("IOPS_STORE", "memory"),
         ("ALERT_TOPIC_ARN", topic),

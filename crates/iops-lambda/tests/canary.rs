@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{app_from_vars, json_of, quiet, v2, T0};
+use common::{app_from_vars, aws_env, json_of, quiet, v2, T0};
 use iops_lambda::canary::routes_to_canary;
 use iops_lambda::{json_subscriber, App};
 use iops_store::ModelSource;
@@ -27,19 +27,6 @@ fn sample(host: &str, i: u64, v: [f64; 4]) -> String {
         v[2],
         v[3]
     )
-}
-
-fn aws_env() {
-    // Static test credentials and a region, so the SDK signs without looking anywhere else
-    // (set identically by every test: concurrent writers agree).
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        std::env::set_var(k, v);
-    }
 }
 
 async fn canary_app(url: &str, percentage: &str, timeout_ms: &str) -> App {

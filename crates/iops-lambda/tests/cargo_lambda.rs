@@ -102,11 +102,7 @@ async fn bootstrap_under_cargo_lambda_watch() {
         eprintln!("SKIPPED bootstrap_under_cargo_lambda_watch: cargo-lambda is not installed (scripts/test.sh installs it into .venv)");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("iops.db");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");

@@ -22,6 +22,14 @@ fn body(host: &str, seconds: f64, i: u64) -> String {
     )
 }
 
+/// Ingests [`body`]'s sample (it must be accepted).
+async fn post(service: &Service, host: &str, seconds: f64, i: u64) {
+    service
+        .ingest(body(host, seconds, i).as_bytes())
+        .await
+        .unwrap();
+}
+
 /// Both ways a service keeps host states: saved with every sample (the Lambda), or in
 /// memory with snapshots (`iops serve`).
 fn services() -> Vec<(&'static str, Service, Arc<SqliteStore>)> {
@@ -72,10 +80,7 @@ async fn a_host_that_stops_is_reported_once_within_two_intervals_and_resolved_wh
                 if host == "web-3" && (60..100).contains(&minute) {
                     continue;
                 }
-                service
-                    .ingest(body(host, t, minute).as_bytes())
-                    .await
-                    .unwrap();
+                post(&service, host, t, minute).await;
             }
             // the sweep, once a minute as the timer and the scheduled rule run it
             let sweep = service.sweep_silent_hosts().await.unwrap();
@@ -120,15 +125,9 @@ async fn a_second_sweep_and_a_concurrent_one_store_nothing_new() {
     let (_, service, store) = services().remove(0);
     for minute in 0..40u64 {
         let t = 60.0 * minute as f64;
-        service
-            .ingest(body("web-1", t, minute).as_bytes())
-            .await
-            .unwrap();
+        post(&service, "web-1", t, minute).await;
         if minute < 20 {
-            service
-                .ingest(body("web-2", t, minute).as_bytes())
-                .await
-                .unwrap();
+            post(&service, "web-2", t, minute).await;
         }
     }
     // another process's sweep with the same store: the same incident, by the same id
@@ -159,15 +158,9 @@ async fn a_whole_fleet_that_stops_and_a_host_never_regular_are_not_judged() {
     // web-1 regular for 40 minutes; web-2 sent 5 samples (its interval is not known yet)
     for minute in 0..40u64 {
         let t = 60.0 * minute as f64;
-        service
-            .ingest(body("web-1", t, minute).as_bytes())
-            .await
-            .unwrap();
+        post(&service, "web-1", t, minute).await;
         if minute < 5 {
-            service
-                .ingest(body("web-2", t, minute).as_bytes())
-                .await
-                .unwrap();
+            post(&service, "web-2", t, minute).await;
         }
     }
     let sweep = service.sweep_silent_hosts().await.unwrap();
@@ -188,20 +181,14 @@ async fn a_whole_fleet_that_stops_and_a_host_never_regular_are_not_judged() {
 async fn an_hourly_host_is_silent_after_three_of_its_hours_not_ten_minutes() {
     let (_, service, store) = services().remove(0);
     for hour in 0..30u64 {
-        service
-            .ingest(body("batch-1", 3600.0 * hour as f64, hour).as_bytes())
-            .await
-            .unwrap();
+        post(&service, "batch-1", 3600.0 * hour as f64, hour).await;
     }
     // a minute-cadence host carries the fleet's clock on
     let last_hourly = 3600.0 * 29.0;
     let mut opened_at = None;
     for minute in 0..240u64 {
         let t = last_hourly + 60.0 * minute as f64;
-        service
-            .ingest(body("web-1", t, minute).as_bytes())
-            .await
-            .unwrap();
+        post(&service, "web-1", t, minute).await;
         let sweep = service.sweep_silent_hosts().await.unwrap();
         if let Some(i) = sweep.opened.iter().find(|i| i.hostname == "batch-1") {
             opened_at.get_or_insert((minute, i.opened));
@@ -228,15 +215,9 @@ async fn the_policy_is_the_services() {
     let mut first = None;
     for minute in 0..80u64 {
         let t = 60.0 * minute as f64;
-        service
-            .ingest(body("web-1", t, minute).as_bytes())
-            .await
-            .unwrap();
+        post(&service, "web-1", t, minute).await;
         if minute < 30 {
-            service
-                .ingest(body("web-2", t, minute).as_bytes())
-                .await
-                .unwrap();
+            post(&service, "web-2", t, minute).await;
         }
         let sweep = service.sweep_silent_hosts().await.unwrap();
         if !sweep.opened.is_empty() && first.is_none() {

@@ -138,3 +138,25 @@ pub async fn app_from_vars(vars: &[(&str, &str)]) -> iops_lambda::App {
         .await
         .unwrap()
 }
+
+/// Static test credentials and a region, so the SDK signs without looking anywhere else
+/// (set identically by every test: concurrent writers agree).
+pub fn aws_env() {
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        std::env::set_var(k, v);
+    }
+}
+
+/// A port of 127.0.0.1 free a moment ago, for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
