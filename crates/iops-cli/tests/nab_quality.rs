@@ -10,22 +10,24 @@ use std::process::Command;
 
 /// Corpus, category (None: the whole corpus), profile, floor.
 const FLOORS: &[(&str, Option<&str>, &str, f64)] = &[
-    ("nab-full", None, "standard", 67.4),
-    ("nab-full", None, "reward_low_FP_rate", 57.3),
-    ("nab-full", None, "reward_low_FN_rate", 73.2),
+    // the level's comparison with a day ago (engine/level.rs) traded 0.56 of NAB's standard
+    // (one window of Twitter_volume_AMZN that scored 0.338 against a threshold of 0.326) and
+    // 0.66 of its low-FN for +0.28 on NAB's low-FP, +0.32 and +0.92 on ms-cloud's standard
+    // and low-FP, and 27 -> 8 false incidents in the demo (docs/performance.md)
+    ("nab-full", None, "standard", 66.8),
+    ("nab-full", None, "reward_low_FP_rate", 57.6),
+    ("nab-full", None, "reward_low_FN_rate", 72.5),
     // issue 13: realAWSCloudwatch not below the 28-file engine's 64.57. One alarm per
     // episode (engine/episode.rs) traded 1.45 of it (68.01 -> 66.56: its own threshold falls
     // below escalations the gate now damps) for +1.5 on all of NAB and +3.1 on NAB's low-FP
-    // (docs/performance.md): the floor moved down with it, from 67.5
-    ("nab-full", Some("realAWSCloudwatch"), "standard", 66.0),
-    ("ms-cloud-monitoring", None, "standard", 61.3),
-    // the evidence model (engine/evidence.rs) traded 0.8 of ms-cloud's low-FP and 0.6 of
-    // smd's standard for +2.1 on NAB and +1.1 on ms-cloud (docs/performance.md)
-    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 50.4),
+    // (docs/performance.md): the floor moved down with it, from 67.5 (66.74 since: 66.2)
+    ("nab-full", Some("realAWSCloudwatch"), "standard", 66.2),
+    ("ms-cloud-monitoring", None, "standard", 61.5),
+    ("ms-cloud-monitoring", None, "reward_low_FP_rate", 51.4),
     ("ms-cloud-monitoring", None, "reward_low_FN_rate", 68.1),
     ("smd", None, "standard", 72.2),
-    ("smd", None, "reward_low_FP_rate", 63.6),
-    ("smd", None, "reward_low_FN_rate", 78.0),
+    ("smd", None, "reward_low_FP_rate", 63.9),
+    ("smd", None, "reward_low_FN_rate", 78.2),
 ];
 
 fn shared_data() -> Option<PathBuf> {

@@ -1,7 +1,7 @@
 //! Behaviour of the insight engine through its public API: what it raises, for what, how often.
 
 use iops_core::engine::{EngineConfig, EngineParams, HostState, InsightEngine};
-use iops_core::{Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
+use iops_core::{IncidentStatus, Insight, InsightType, Metric, MetricSample, Severity, Timestamp};
 
 #[path = "support/noise.rs"]
 mod noise;
@@ -506,19 +506,60 @@ fn one_episode_is_one_incident_that_escalates_in_place_and_resolves() {
 
 /// A host state with an open incident, as the engine of 7bc8234 encoded it (the state of
 /// `one_episode_is_one_incident_that_escalates_in_place_and_resolves` six samples into the
-/// spike; its SHA-256 as that version's test printed it). The incident's peak became
-/// optional since (a silent host's incident has none); a host's own incident is still
-/// written in the old layout, so such states decode and re-encode byte for byte.
+/// spike; its SHA-256 as that version's test printed it). Two layouts changed since: the
+/// incident's peak became optional (a silent host's incident has none; a host's own
+/// incident is still written in the old layout) and the level models keep residuals
+/// against a day ago (read from the older layout as none yet). Such a state decodes and
+/// carries on where it was.
 #[test]
-fn a_state_with_an_open_incident_from_before_optional_peaks_decodes_unchanged() {
+fn a_state_from_before_optional_peaks_and_seasonal_levels_decodes_and_carries_on() {
     let old: &[u8] = include_bytes!("fixtures/host-state-open-incident-7bc8234.postcard");
     assert_eq!(
         iops_core::record_id::hash_hex(&[old], 16),
         "3ace8c06e6c7e63b7e904dd03c92c931"
     );
-    let state: HostState = postcard::from_bytes(old).expect("decodes");
-    assert_eq!(postcard::to_allocvec(&state).unwrap(), old);
+    // (the current layout alone does not read it: the older one is what is tested)
+    assert!(postcard::from_bytes::<HostState>(old).is_err());
+    let mut state = HostState::from_postcard(old).expect("decodes");
     let json = serde_json::to_value(&state).unwrap();
-    assert_eq!(json["incident"]["status"], "open", "{}", json["incident"]);
-    assert_eq!(json["incident"]["peak"]["metric"], "cpuUsage");
+    let incident = &json["incident"];
+    assert_eq!(incident["status"], "open", "{incident}");
+    assert_eq!(incident["peak"]["metric"], "cpuUsage");
+    let level = &json["series"]["models"]["level"];
+    assert!(
+        level["blocks"].as_f64().unwrap() > 100.0,
+        "the level kept its history"
+    );
+    assert_eq!(
+        level["ref_blocks"], 0.0,
+        "and compares with a day ago afresh"
+    );
+    // the same host's next samples: the incident it had open resolves in place
+    let samples = host("web-9", DAYS * 288 + 2 * 288, 11, |i, s| {
+        if (AT..AT + 12).contains(&i) {
+            s.cpu_usage = 93.0;
+            s.memory_usage = 55.0 + 2.0 * (i - AT) as f64;
+        }
+    });
+    let next = usize::try_from(state.n_seen()).unwrap();
+    assert_eq!(next, AT + 7);
+    let config = EngineConfig::default();
+    let changes: Vec<_> = samples[next..next + 288]
+        .iter()
+        .filter_map(|s| state.process(&config, None, s).unwrap().incident)
+        .collect();
+    let resolved = changes.last().expect("the incident changes");
+    assert_eq!(
+        resolved.incident_id,
+        incident["incidentId"].as_str().unwrap()
+    );
+    assert_eq!(resolved.status, IncidentStatus::Resolved);
+    assert!(changes
+        .iter()
+        .all(|c| c.incident_id == resolved.incident_id));
+    // saved again, it is in the current layout
+    let new = postcard::to_allocvec(&state).unwrap();
+    assert_eq!(postcard::from_bytes::<HostState>(&new).unwrap(), state);
+    assert_eq!(HostState::from_postcard(&new).unwrap(), state);
+    assert!(HostState::from_postcard(&new[..new.len() - 1]).is_err());
 }

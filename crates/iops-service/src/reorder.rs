@@ -126,10 +126,7 @@ pub(crate) fn decode_ledger(bytes: &[u8]) -> Option<(Ledger, &[u8])> {
 
 /// The state after the ledger (see [`decode_ledger`]).
 pub(crate) fn decode_state_after_ledger(rest: &[u8]) -> Option<HostState> {
-    match postcard::take_from_bytes::<HostState>(rest) {
-        Ok((state, [])) => Some(state),
-        _ => None,
-    }
+    HostState::from_postcard(rest).ok()
 }
 
 #[cfg(test)]

@@ -800,10 +800,7 @@ fn encode_error(e: postcard::Error) -> ServiceError {
 /// state in postcard). `None` when the bytes are not a state this build reads.
 pub fn decode_state(bytes: &[u8]) -> Option<HostState> {
     match bytes.split_first() {
-        Some((&POSTCARD_TAG, rest)) => match postcard::take_from_bytes::<HostState>(rest) {
-            Ok((state, [])) => Some(state),
-            _ => None,
-        },
+        Some((&POSTCARD_TAG, rest)) => HostState::from_postcard(rest).ok(),
         Some((b'{', _)) => serde_json::from_slice(bytes).ok(),
         // what the service saves: the record of learned late samples, then the state
         _ => reorder::decode_ledger(bytes)

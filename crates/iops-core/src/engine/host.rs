@@ -10,10 +10,13 @@ use super::episode::{OpenIncident, RELEASE_FRACTION};
 use super::explain;
 use super::fastmath::max;
 use super::lanes::Lanes;
+use super::level;
 use super::multivariate::{self, HostForest};
 use super::observation::Observation;
 use super::series::Pipeline;
-use crate::{Incident, IncidentChange, Insight, Metric, MetricSample, Result, Severity, Timestamp};
+use crate::{
+    Error, Incident, IncidentChange, Insight, Metric, MetricSample, Result, Severity, Timestamp,
+};
 
 /// Everything the engine remembers about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +67,21 @@ impl HostState {
             saturated_since: [None; 2],
             incident: None,
         })
+    }
+
+    /// Decodes a state saved with postcard (all of `bytes`), by this version or by one
+    /// whose layout it still reads; an older state's models carry on where they were.
+    pub fn from_postcard(bytes: &[u8]) -> Result<Self> {
+        let whole = || match postcard::take_from_bytes::<HostState>(bytes) {
+            Ok((state, [])) => Some(state),
+            _ => None,
+        };
+        whole()
+            .or_else(|| level::decoding_before_seasonal_level(whole))
+            .ok_or_else(|| Error::Decode {
+                what: "host state",
+                reason: "not a postcard host state of this version or one it reads".into(),
+            })
     }
 
     /// Samples this host has sent.

@@ -176,6 +176,23 @@ impl<const L: usize> SlotRing<L> {
         best
     }
 
+    /// Each lane's residual `x - v` against the value `v` of exactly a period ago (no
+    /// jitter: a routine that starts on the clock is compared with its own start, and a
+    /// mean of residuals is not pulled towards zero by picking the closest candidate);
+    /// `None` when that slot is not held.
+    #[inline(always)]
+    pub(crate) fn residual_exact(&self, slot: Slot, x: Lanes<f64, L>) -> Option<Lanes<f64, L>> {
+        let n = self.index.len();
+        // a period ago is the ring's length back less the jitter, `jitter` places on
+        let i = slot.index - self.period;
+        let at = (slot.at + self.jitter as usize) % n;
+        if self.index.get(at) != Some(&i) {
+            return None;
+        }
+        let v = self.values.get(at)?;
+        Some(Lanes::from_fn(|l| x[l] - v[l]))
+    }
+
     /// Stores the values of time `t` in its slot (a late value does not overwrite a newer).
     pub(crate) fn push(&mut self, slot: Slot, x: Lanes<f64, L>) {
         let (i, at) = (slot.index, slot.at);
@@ -211,6 +228,34 @@ mod tests {
         // nothing held two days back
         assert_eq!(
             r.residual(r.locate(2.0 * day + 30_000.0), Lanes([1.0])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_exact_residual_ignores_the_jitter() {
+        let mut r = SlotRing::<1>::new(300.0, 288, 2);
+        for i in 0..288 {
+            r.push(r.locate(f64::from(i) * 300.0), Lanes([f64::from(i)]));
+        }
+        // a day later, slot 100: only slot 100 counts, however close slot 101 is
+        let at = r.locate(86_400.0 + 30_000.0);
+        assert_eq!(r.residual_exact(at, Lanes([101.0])), Some(Lanes([1.0])));
+        assert_eq!(r.residual(at, Lanes([101.0])), Some(Lanes([0.0])));
+        // where the candidates wrap around the ring's end (slot 579 sits last in a ring of
+        // 290; a day ago, slot 291, sits second)
+        for i in 288..576 {
+            r.push(r.locate(f64::from(i) * 300.0), Lanes([f64::from(i)]));
+        }
+        let at = r.locate(579.0 * 300.0);
+        assert_eq!(r.residual_exact(at, Lanes([300.0])), Some(Lanes([9.0])));
+        // a slot missing a day ago is missing, whatever its neighbours hold
+        let mut gap = SlotRing::<1>::new(300.0, 288, 2);
+        for i in (0..288).filter(|&i| i != 100) {
+            gap.push(gap.locate(f64::from(i) * 300.0), Lanes([f64::from(i)]));
+        }
+        assert_eq!(
+            gap.residual_exact(gap.locate(86_400.0 + 30_000.0), Lanes([1.0])),
             None
         );
     }

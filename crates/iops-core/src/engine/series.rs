@@ -5,7 +5,8 @@
 //!    of the last day ([`TimeWindow`]) or, when the series repeats itself, the value a day
 //!    ago ([`SlotRing`], the closest within a few slots) plus the typical residual;
 //! 2. sustained surprise, the larger of two: the mean of the last 30 minutes against the
-//!    history of such means ([`Level`]: a shift no single sample shows), and the evidence of
+//!    history of such means ([`Level`]: a shift no single sample shows, unless the same
+//!    time a day ago shifted as much on a series that repeats daily), and the evidence of
 //!    the point surprises before this sample ([`Evidence`]: values that keep missing a moving
 //!    expectation by a little, as on a day that peaks at half its height);
 //! 3. volatility surprise: the mean absolute change between samples over the last hour
@@ -286,13 +287,17 @@ impl<const L: usize> Models<L> {
         let abs_z = z.map(f64::abs);
         let (point, point_bin) = self.point_calibration.score(abs_z);
         // 2. sustained surprise: the recent level, and the evidence before this sample
-        let level = self.level.score(t, x);
+        let day_ago = match (&self.seasonal, slot) {
+            (Some(s), Some(slot)) => s.ring.residual_exact(slot, x),
+            _ => None,
+        };
+        let level = self.level.score(t, x, day_ago, seasonal);
         let evidence = self.evidence.score();
         // 3. volatility: the change since the previous sample, when it rises
         let change = self
             .last
             .map(|prev| Lanes::from_fn(|l| (x[l] - prev[l]).abs()));
-        let erratic = change.map(|c| (c, self.volatility.score(t, c)));
+        let erratic = change.map(|c| (c, self.volatility.score(t, c, None, Lanes::splat(false))));
         // 4. combine; 5. one incident scores once
         let dt = max(t - self.newest, 0.0);
         // (one exponential per distinct interval: the usual one is cached)
