@@ -31,6 +31,9 @@ fmt: ## Format all Rust code
 	cargo fmt --all
 
 .PHONY: bench
+ops: ## The runbook scripts' tests (ops/): unit tests, and end to end against moto's server
+	.venv/bin/python -m pytest -q ops/tests
+
 bench: ## Run the criterion benches
 	cargo bench -p iops-benches -- --noplot
 

@@ -18,10 +18,11 @@ PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # for train-sagemaker.py's test against moto_server on 127.0.0.1; awscli: the DynamoDB tests
 # run the runbook's `aws dynamodb ...` commands against dynalite; cfn-lint: infra/template.yaml;
 # cargo-lambda: `cargo lambda watch` runs the real Lambda bootstrap in crates/iops-lambda's tests
-# (.venv/bin/cargo-lambda; the test skips, saying so, when it is missing).
+# (.venv/bin/cargo-lambda; the test skips, saying so, when it is missing); aws-sam-translator:
+# the runbook scripts' deploy transforms the SAM template itself for moto (ops/).
 PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
     boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2
-    cfn-lint==1.58.0 cargo-lambda==1.9.2)
+    cfn-lint==1.58.0 cargo-lambda==1.9.2 aws-sam-translator==1.115.0)
 
 TIMINGS=()
 step() {
@@ -50,7 +51,7 @@ setup_venv() {
     fi
     # Quick when already satisfied; installs what is missing on a fresh clone.
     .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}" "${PY_TEST_PACKAGES[@]}"
-    .venv/bin/python -c 'import numpy, pandas, sklearn, pytest, boto3, moto.server'
+    .venv/bin/python -c 'import numpy, pandas, sklearn, pytest, boto3, moto.server, samtranslator'
 }
 
 # dynalite (a local DynamoDB on node) for iops-store's and iops-service's DynamoDB tests,
@@ -97,4 +98,7 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings
 step infra .venv/bin/cfn-lint infra/template.yaml
 step test cargo test --workspace
 step python ./scripts/py-test.sh
+# the runbook's operations (ops/): unit tests, and the scripts end to end against moto's
+# server, with `iops serve` (built by the step above) answering the API
+step ops env IOPS_BIN="$ROOT/target/debug/iops" .venv/bin/python -m pytest -q ops/tests
 summary
