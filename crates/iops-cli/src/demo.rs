@@ -210,6 +210,8 @@ fn start_server(args: &DemoArgs, engine: ServedEngine, pager: Arc<Pager>) -> Res
         let (notifications, _worker) = Dispatcher::start(vec![pager], RetryPolicy::default());
         let options = crate::serve::ServeOptions {
             notifications: Some(notifications.clone()),
+            // the fleet runs on its own simulated clock, which may be ahead of this one
+            max_future_skew: std::time::Duration::MAX,
             ..crate::serve::ServeOptions::default()
         };
         let state = crate::serve::AppState::new(store, engine, options).await?;

@@ -21,6 +21,10 @@ pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_secs(600);
 /// (milliseconds) than a wish.
 pub const MAX_REORDER_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
+/// Largest MAX_FUTURE_SECONDS accepted: a day. A sender a day ahead already stalls its host's
+/// learning for that day.
+pub const MAX_FUTURE_SECONDS: u64 = 24 * 3600;
+
 /// A variable with a value the function cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("environment variable {name}: {reason}")]
@@ -89,6 +93,9 @@ pub struct Config {
     /// sample may arrive and still be learned; older ones are scored but not learned.
     /// `Duration::ZERO` learns in-order samples only.
     pub reorder_window: Duration,
+    /// MAX_FUTURE_SECONDS: how far ahead of the function's clock a sample's timestamp may
+    /// be (400 naming `timestamp` beyond it; default 900, at most a day).
+    pub max_future_skew: Duration,
     /// SILENCE_INTERVALS and SILENCE_MIN_SECONDS: when a host that stopped reporting is
     /// silent (the scheduled sweep).
     pub silence: SilencePolicy,
@@ -172,7 +179,16 @@ impl Config {
         };
         let reorder_window = match get("REORDER_WINDOW_SECONDS") {
             None => DEFAULT_REORDER_WINDOW,
-            Some(v) => parse_window_seconds(&v)?,
+            Some(v) => parse_seconds(
+                "REORDER_WINDOW_SECONDS",
+                &v,
+                MAX_REORDER_WINDOW_SECONDS,
+                "7 days",
+            )?,
+        };
+        let max_future_skew = match get("MAX_FUTURE_SECONDS") {
+            None => iops_service::ServiceConfig::default().max_future_skew,
+            Some(v) => parse_seconds("MAX_FUTURE_SECONDS", &v, MAX_FUTURE_SECONDS, "a day")?,
         };
         let silence_defaults = SilencePolicy::default();
         let silence = SilencePolicy {
@@ -207,6 +223,7 @@ impl Config {
             model_path: get("MODEL_PATH").map(PathBuf::from),
             max_body_bytes,
             reorder_window,
+            max_future_skew,
             silence,
             fleet,
             alert_topic_arn: get("ALERT_TOPIC_ARN"),
@@ -333,14 +350,18 @@ fn checked(result: iops_core::Result<()>, variables: &[&'static str]) -> Result<
     })
 }
 
-fn parse_window_seconds(v: &str) -> Result<Duration, ConfigError> {
+/// Whole seconds from 0 to `max` (`max_text` says how long that is) in variable `name`.
+fn parse_seconds(
+    name: &'static str,
+    v: &str,
+    max: u64,
+    max_text: &str,
+) -> Result<Duration, ConfigError> {
     match v.trim().parse::<u64>() {
-        Ok(s) if s <= MAX_REORDER_WINDOW_SECONDS => Ok(Duration::from_secs(s)),
+        Ok(s) if s <= max => Ok(Duration::from_secs(s)),
         _ => Err(bad(
-            "REORDER_WINDOW_SECONDS",
-            format!(
-                "must be whole seconds from 0 to {MAX_REORDER_WINDOW_SECONDS} (7 days), got {v:?}"
-            ),
+            name,
+            format!("must be whole seconds from 0 to {max} ({max_text}), got {v:?}"),
         )),
     }
 }
@@ -436,6 +457,22 @@ mod tests {
                     .starts_with("environment variable REORDER_WINDOW_SECONDS: "),
                 "{e}"
             );
+            assert!(e.reason.contains(&format!("{v:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn max_future_seconds() {
+        let skew = |v: &'static str| config(&[("IOPS_STORE", "memory"), ("MAX_FUTURE_SECONDS", v)]);
+        assert_eq!(skew("").unwrap().max_future_skew, Duration::from_secs(900));
+        assert_eq!(skew("0").unwrap().max_future_skew, Duration::ZERO);
+        assert_eq!(
+            skew("86400").unwrap().max_future_skew,
+            Duration::from_secs(86_400)
+        );
+        for v in ["-1", "15m", "86401"] {
+            let e = skew(v).unwrap_err();
+            assert_eq!(e.name, "MAX_FUTURE_SECONDS", "{v}");
             assert!(e.reason.contains(&format!("{v:?}")), "{e}");
         }
     }

@@ -36,6 +36,7 @@
 //! | ALERT_WAIT_MS | 1–10000, default 2000: how long an invocation that made a transition waits for its publication before answering |
 //! | SNS_ENDPOINT_URL | SNS API URL override (an emulator), or the SDK's AWS_ENDPOINT_URL_SNS |
 //! | REORDER_WINDOW_SECONDS | 0–604800 (7 days), default 600: a sample up to this far (event time; or two of its host's intervals, if longer) behind its host's newest is still learned; an older one is scored and stored but not learned; 0 learns in-order samples only |
+//! | MAX_FUTURE_SECONDS | 0–86400 (a day), default 900: a sample stamped further ahead of the function's clock is refused (400 naming `timestamp`), so a sender whose clock is wrong cannot freeze its host |
 //! | AWS_LAMBDA_LOG_LEVEL, else RUST_LOG | log level (a plain level) of the JSON logs on stderr, default INFO |
 //!
 //! ```
@@ -169,6 +170,7 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
         ServiceConfig {
             max_body_bytes: config.max_body_bytes,
             reorder_window: config.reorder_window,
+            max_future_skew: config.max_future_skew,
             silence: config.silence,
             fleet: config.fleet,
             ..ServiceConfig::default()

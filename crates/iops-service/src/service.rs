@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iops_core::engine::HostState;
 use iops_core::{
@@ -66,6 +66,26 @@ pub struct ServiceConfig {
     pub silence: SilencePolicy,
     /// When host incidents of one kind make a fleet incident.
     pub fleet: FleetPolicy,
+    /// How far ahead of this process's clock a sample's timestamp may be (400 naming
+    /// `timestamp` beyond it). A sample from a sender whose clock is wrong by years would
+    /// otherwise become its host's newest, and every real sample after it would be late
+    /// and never learned. Default 15 minutes.
+    pub max_future_skew: Duration,
+}
+
+/// `seconds` for people: "45 s", "15 min", "3.5 h", "2.0 days", "7999 years".
+fn human_seconds(seconds: f64) -> String {
+    const MINUTE: f64 = 60.0;
+    const HOUR: f64 = 3600.0;
+    const DAY: f64 = 86_400.0;
+    const YEAR: f64 = 365.25 * DAY;
+    match seconds {
+        s if s < MINUTE => format!("{s:.0} s"),
+        s if s < HOUR => format!("{:.0} min", s / MINUTE),
+        s if s < DAY => format!("{:.1} h", s / HOUR),
+        s if s < YEAR => format!("{:.1} days", s / DAY),
+        s => format!("{:.0} years", s / YEAR),
+    }
 }
 
 /// A host's reorder window is at least this many of its intervals (see
@@ -94,6 +114,7 @@ impl Default for ServiceConfig {
             snapshots: None,
             silence: SilencePolicy::default(),
             fleet: FleetPolicy::default(),
+            max_future_skew: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -231,6 +252,8 @@ pub struct Service {
     notifications: Option<Dispatcher>,
     /// Hosts in the fleet as last counted (0: not yet), for fleet incidents' share.
     fleet_hosts: AtomicUsize,
+    /// The receiving clock samples may not be too far ahead of (tests set their own).
+    clock: fn() -> SystemTime,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -270,7 +293,37 @@ impl Service {
             intervals: Mutex::new(HashMap::new()),
             notifications: None,
             fleet_hosts: AtomicUsize::new(0),
+            clock: SystemTime::now,
         }
+    }
+
+    /// Judges how far ahead samples are against `clock` instead of the system's (tests).
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A sample stamped further ahead of the receiving clock than
+    /// [`ServiceConfig::max_future_skew`] is refused, naming `timestamp`.
+    fn check_not_ahead(&self, sample: &MetricSample) -> Result<(), ServiceError> {
+        let now = (self.clock)()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let ahead = sample.timestamp.epoch_seconds() - now;
+        let limit = self.config.max_future_skew.as_secs_f64();
+        if ahead <= limit {
+            return Ok(());
+        }
+        Err(ServiceError::Invalid {
+            field: "timestamp".into(),
+            reason: format!(
+                "{} is {} ahead of this server's clock; at most {} ahead is accepted \
+                 (check the sender's clock)",
+                sample.timestamp,
+                human_seconds(ahead),
+                human_seconds(limit)
+            ),
+        })
     }
 
     /// Sends every incident transition (opened, escalated, resolved; silent hosts too) to
@@ -323,6 +376,7 @@ impl Service {
             });
         }
         let sample = MetricSample::from_json(body).map_err(|e| ServiceError::invalid(e, "body"))?;
+        self.check_not_ahead(&sample)?;
         // Lock before storing: in this process the first post of a sample is the one that
         // stores it and the one that scores it, so outcomes are exact.
         let lock = self.lock_host(&sample.hostname).await;

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// ... open them within this many seconds.
     #[arg(long, default_value_t = FleetPolicy::default().window_seconds)]
     pub fleet_window_seconds: f64,
+    /// A sample stamped more than this many seconds ahead of this server's clock is
+    /// refused (400 naming `timestamp`): a sender whose clock is wrong cannot freeze its host.
+    #[arg(long, default_value_t = 900)]
+    pub max_future_seconds: u64,
 }
 
 /// How a server is set up besides its store and engine.
@@ -101,6 +105,8 @@ pub struct ServeOptions {
     pub fleet: FleetPolicy,
     /// Where incident transitions are sent.
     pub notifications: Option<Dispatcher>,
+    /// How far ahead of this server's clock a sample may be.
+    pub max_future_skew: Duration,
 }
 
 impl Default for ServeOptions {
@@ -111,6 +117,7 @@ impl Default for ServeOptions {
             silence: SilencePolicy::default(),
             fleet: FleetPolicy::default(),
             notifications: None,
+            max_future_skew: ServiceConfig::default().max_future_skew,
         }
     }
 }
@@ -168,6 +175,7 @@ impl AppState {
             silence,
             fleet,
             notifications,
+            max_future_skew,
         } = options;
         let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.config.clone()).with_forest(engine.forest);
@@ -182,6 +190,7 @@ impl AppState {
             snapshots: Some(SnapshotPolicy::default()),
             silence,
             fleet,
+            max_future_skew,
             ..ServiceConfig::default()
         };
         let mut service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -353,6 +362,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             silence,
             fleet,
             notifications: notifications.clone(),
+            max_future_skew: Duration::from_secs(args.max_future_seconds),
         };
         let state = AppState::new(Arc::clone(&store), engine, options).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)

@@ -133,6 +133,12 @@ async fn bad_input_names_the_field(call: &impl Call) {
         (sample("case 2", 40.0), "hostname"),
         ("{not json".to_owned(), "body"),
         (String::new(), "body"),
+        // a sender's clock years ahead (its samples would stop the host from learning)
+        (
+            r#"{"timestamp":"9999-12-31T23:59:59Z","hostname":"case-2","cpuUsage":1,"memoryUsage":1,"diskIO":1,"networkIO":1}"#
+                .to_owned(),
+            "timestamp",
+        ),
     ] {
         let r = call.call(request("POST", "/metrics", &body)).await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
