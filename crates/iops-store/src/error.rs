@@ -42,6 +42,15 @@ pub enum StoreError {
         /// Newest version this build reads.
         supported: i64,
     },
+    /// The store's write queue is full: more is asked of it than the disk takes. Nothing of
+    /// this request was queued; retry it later.
+    #[error("store is busy: {queued} writes already queued ({op})")]
+    Busy {
+        /// The operation that was not queued.
+        op: &'static str,
+        /// The queue's bound.
+        queued: usize,
+    },
     /// The store's worker has stopped (the store was closed or its thread failed).
     #[error("store is closed ({op})")]
     Closed {
@@ -90,6 +99,7 @@ impl StoreError {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             StoreError::Dynamo { retryable, .. } => *retryable,
+            StoreError::Busy { .. } => true,
             StoreError::Corrupt { .. }
             | StoreError::SchemaVersion { .. }
             | StoreError::Closed { .. }

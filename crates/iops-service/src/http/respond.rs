@@ -24,8 +24,19 @@ pub fn error_response(e: &ServiceError) -> Response {
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), error = %e, "request failed");
     }
-    json(status, e.body())
+    let mut r = json(status, e.body());
+    if e.is_retryable() {
+        // (a busy store or a contended host: the same request is safe to send again soon)
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    r
 }
+
+/// What a 503's `Retry-After` asks a client to wait, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// 200 with `answer` as JSON, or its error.
 pub(crate) fn encoded<T: Serialize>(answer: Result<T, ServiceError>) -> Response {
@@ -67,4 +78,30 @@ pub(crate) fn not_allowed(allow: &'static str) -> Response {
 
 pub(crate) fn error_body(message: &str) -> String {
     serde_json::json!({ "error": message }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iops_store::StoreError;
+
+    #[test]
+    fn a_busy_store_answers_503_with_retry_after() {
+        let busy = ServiceError::Store(StoreError::Busy {
+            op: "put_metric",
+            queued: 10_000,
+        });
+        let r = error_response(&busy);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+        // a client's mistake is not to be retried as it is
+        let invalid = ServiceError::Invalid {
+            field: "cpuUsage".into(),
+            reason: "must be finite".into(),
+        };
+        assert!(error_response(&invalid)
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
+    }
 }

@@ -12,7 +12,7 @@ mod worker;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -57,6 +57,10 @@ pub struct SqliteOptions {
     /// the commit that crosses 1,000 WAL pages, and that commit's callers wait for its
     /// database writes and fsyncs). `None`: SQLite's automatic checkpoints.
     pub checkpoint_every: Option<Duration>,
+    /// Jobs waiting for the writer at most; one more is refused ([`StoreError::Busy`],
+    /// retryable) instead of growing the queue: under more load than the disk takes, callers
+    /// are told to come back rather than held in memory.
+    pub max_queued: usize,
 }
 
 impl Default for SqliteOptions {
@@ -67,6 +71,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
             checkpoint_every: Some(Duration::from_millis(100)),
+            max_queued: 10_000,
         }
     }
 }
@@ -74,7 +79,9 @@ impl Default for SqliteOptions {
 /// The SQLite backend of every store trait. Share it behind an `Arc`; dropping the last
 /// handle stops the writer thread after it has committed what it was given.
 pub struct SqliteStore {
-    jobs: Option<Sender<Job>>,
+    jobs: Option<SyncSender<Job>>,
+    /// The queue's bound (for [`StoreError::Busy`]).
+    max_queued: usize,
     writer: Option<JoinHandle<()>>,
     readers: Option<Arc<ReaderPool>>,
     path: Option<PathBuf>,
@@ -160,7 +167,8 @@ impl SqliteStore {
         readers: Option<Arc<ReaderPool>>,
         path: Option<PathBuf>,
     ) -> Result<Self> {
-        let (tx, rx) = mpsc::channel();
+        let max_queued = options.max_queued.max(1);
+        let (tx, rx) = mpsc::sync_channel(max_queued);
         let max_batch = options.max_batch.max(1);
         let writer = std::thread::Builder::new()
             .name("iops-sqlite-writer".into())
@@ -171,6 +179,7 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             jobs: Some(tx),
+            max_queued,
             writer: Some(writer),
             readers,
             path,
@@ -218,11 +227,14 @@ impl SqliteStore {
     }
 
     fn send(&self, op: &'static str, job: Job) -> Result<()> {
-        self.jobs
-            .as_ref()
-            .ok_or(StoreError::Closed { op })?
-            .send(job)
-            .map_err(|_| StoreError::Closed { op })
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed { op })?;
+        jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => StoreError::Busy {
+                op,
+                queued: self.max_queued,
+            },
+            TrySendError::Disconnected(_) => StoreError::Closed { op },
+        })
     }
 }
 
@@ -756,4 +768,64 @@ fn save_state_in(conn: &Connection, expected: i64, update: &StateUpdate) -> Resu
     .and_then(|mut st| st.execute(params![update.hostname, version, s, ns, update.state]))
     .map_err(StoreError::sqlite("save_state"))?;
     Ok(version.unsigned_abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_write_queue_refuses_instead_of_growing() {
+        let options = SqliteOptions {
+            max_queued: 2,
+            ..SqliteOptions::default()
+        };
+        let conn = Connection::open_in_memory().unwrap();
+        configure(&conn, &options).unwrap();
+        schema::migrate(&conn).unwrap();
+        let store = Arc::new(SqliteStore::start(conn, &options, None, None).unwrap());
+        // the writer held by a job until released; then two more fill the queue
+        let (release, held) = std_mpsc::channel::<()>();
+        let (started, running) = std_mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .write("hold", move |_| {
+                        started.send(()).unwrap();
+                        held.recv().unwrap();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        // (the test's runtime has one thread: spawned tasks run when this one yields)
+        while running.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.write("queued", |_| Ok(())).await })
+            })
+            .collect();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let refused = store.write("one more", |_| Ok(())).await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Busy { queued: 2, .. }),
+            "{refused}"
+        );
+        assert!(refused.is_retryable());
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        // room again
+        store.write("after", |_| Ok(())).await.unwrap();
+    }
 }
