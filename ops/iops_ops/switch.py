@@ -65,7 +65,8 @@ def switch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Runs the phases; rolls back by itself when a gate breaks. Returns PROMOTED,
-    ROLLED_BACK or ABORTED (the endpoint not InService: nothing changed)."""
+    ROLLED_BACK, ABORTED (the endpoint not InService: nothing changed) or FAILED (an error or
+    an interruption during the phases, after which it rolled back too)."""
     if not phases:
         raise ValueError("no phases to run")
     gates = gates or Gates()
@@ -87,6 +88,42 @@ def switch(
     changes = {"USE_SAGEMAKER": "true", "CANARY_PERCENTAGE": "0"}
     if not current.get("SAGEMAKER_ENDPOINT"):
         changes["SAGEMAKER_ENDPOINT"] = endpoint
+    try:
+        return _phases(
+            d,
+            reader,
+            phases,
+            gates,
+            baseline.error_rate,
+            changes,
+            endpoint,
+            poll_seconds,
+            settle_seconds,
+            clock,
+            sleep,
+        )
+    except (Exception, KeyboardInterrupt) as e:
+        # a switch that cannot finish is not left half way: back to the built-in model
+        d.say(f"stopped during the switch ({type(e).__name__}: {e}); rolling back")
+        rollback(d)
+        return FAILED
+
+
+def _phases(
+    d,
+    reader,
+    phases,
+    gates,
+    baseline_rate,
+    changes,
+    endpoint,
+    poll_seconds,
+    settle_seconds,
+    clock,
+    sleep,
+) -> int:
+    name = d.outputs.LAMBDA_NAME
+    lam = d.client("lambda")
     for index, (pct, seconds) in enumerate(phases, 1):
         changes["CANARY_PERCENTAGE"] = str(pct)
         lambda_env.update(lam, name, changes)
@@ -101,7 +138,7 @@ def switch(
             over = elapsed >= end_at
             window = reader.window(_utc(start), _utc(clock()))
             d.say(_progress(pct, index, len(phases), elapsed, seconds, window))
-            verdict = judge(window, gates, baseline.error_rate, phase_over=over)
+            verdict = judge(window, gates, baseline_rate, phase_over=over)
             if verdict.breaches or over:
                 break
         if verdict.breaches:
