@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
+
 from .context import Deployment
 
 RUNAWAY_DOLLARS_PER_DAY = 100.0
@@ -112,13 +114,18 @@ def usage(d: Deployment, start: dt.datetime, end: dt.datetime) -> Usage:
     hours, instance_type = 0.0, ""
     if o.SAGEMAKER_ENDPOINT:
         sm = d.client("sagemaker")
-        endpoint = sm.describe_endpoint(EndpointName=o.SAGEMAKER_ENDPOINT)
-        config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        variants = config["ProductionVariants"]
-        instance_type = variants[0].get("InstanceType", "") if variants else ""
-        count = sum(v.get("InitialInstanceCount", 1) for v in variants)
-        since = max(start, endpoint["CreationTime"])
-        hours = count * max((end - since).total_seconds(), 0.0) / 3600.0
+        try:
+            endpoint = sm.describe_endpoint(EndpointName=o.SAGEMAKER_ENDPOINT)
+        except ClientError as e:
+            d.say(f"  (endpoint {o.SAGEMAKER_ENDPOINT} not counted: {e})")
+            endpoint = None
+        if endpoint is not None:
+            config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            variants = config["ProductionVariants"]
+            instance_type = variants[0].get("InstanceType", "") if variants else ""
+            count = sum(v.get("InitialInstanceCount", 1) for v in variants)
+            since = max(start, endpoint["CreationTime"])
+            hours = count * max((end - since).total_seconds(), 0.0) / 3600.0
     return Usage(
         lambda_requests=_sum(cw, "AWS/Lambda", "Invocations", fn, start, end),
         lambda_gb_seconds=duration_ms / 1000.0 * memory_mb / 1024.0,
