@@ -44,7 +44,9 @@ pub struct ServiceConfig {
     /// Largest limit a list request may ask for.
     pub max_list_limit: usize,
     /// Decoded host states kept in memory (the hot path skips decoding the stored state);
-    /// 0 disables the cache. A warm state is tens of kilobytes.
+    /// 0 disables the cache. A warm state is about 29 KB. In snapshot mode these are the live
+    /// states: one dropped to make room is restored from its snapshot and the stored metrics
+    /// when its host posts again (tested to give the same answers and states).
     pub state_cache_hosts: usize,
     /// How late (event time, behind the host's newest learned sample) a sample may arrive
     /// and still be learned; older ones are scored on a copy of the state and not learned,

@@ -34,9 +34,19 @@ fn stream() -> (Vec<Vec<u8>>, Vec<String>) {
 }
 
 fn service(store: &Arc<SqliteStore>, snapshots: Option<SnapshotPolicy>) -> Service {
+    service_keeping(store, snapshots, ServiceConfig::default().state_cache_hosts)
+}
+
+/// A service keeping at most `hosts` host states in memory.
+fn service_keeping(
+    store: &Arc<SqliteStore>,
+    snapshots: Option<SnapshotPolicy>,
+    hosts: usize,
+) -> Service {
     let scorer = Arc::new(iops_service::BuiltinScorer::new(EngineConfig::default()));
     let config = ServiceConfig {
         snapshots,
+        state_cache_hosts: hosts,
         ..ServiceConfig::default()
     };
     Service::with_scorer(store.clone(), scorer, config)
@@ -132,6 +142,33 @@ async fn snapshot_mode_interrupted_midway_equals_an_uninterrupted_run() {
         svc.ingest(b).await.unwrap();
     }
     svc.flush_snapshots().await.unwrap();
+    assert_eq!(stored(&store, &hosts).await, reference_stored);
+}
+
+#[tokio::test]
+async fn snapshot_mode_with_room_for_one_host_state_loses_nothing() {
+    // three hosts, one state in memory: each host's state is dropped whenever another posts,
+    // and restored from its snapshot and the stored metrics when it posts again
+    let (bodies, hosts) = stream();
+    let reference_store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let reference_answers = ingest_all(&service(&reference_store, None), &bodies).await;
+    let reference_stored = stored(&reference_store, &hosts).await;
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let svc = service_keeping(&store, policy(), 1);
+    assert_eq!(ingest_all(&svc, &bodies).await, reference_answers);
+    // the one state held is saved; the others were restored from what was stored
+    svc.flush_snapshots().await.unwrap();
+    for b in &bodies[bodies.len() - hosts.len()..] {
+        assert_eq!(
+            svc.ingest(b).await.unwrap().outcome,
+            IngestOutcome::Duplicate
+        );
+    }
+    let one = service_keeping(&store, policy(), hosts.len());
+    for b in &bodies[bodies.len() - hosts.len()..] {
+        one.ingest(b).await.unwrap();
+    }
+    one.flush_snapshots().await.unwrap();
     assert_eq!(stored(&store, &hosts).await, reference_stored);
 }
 

@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// refused (400 naming `timestamp`): a sender whose clock is wrong cannot freeze its host.
     #[arg(long, default_value_t = 900)]
     pub max_future_seconds: u64,
+    /// Host states kept in memory at most; past it one is dropped (it is restored from its
+    /// snapshot and the stored metrics when its host posts again).
+    #[arg(long, default_value_t = ServiceConfig::default().state_cache_hosts)]
+    pub state_cache_hosts: usize,
 }
 
 /// How a server is set up besides its store and engine.
@@ -107,6 +111,8 @@ pub struct ServeOptions {
     pub notifications: Option<Dispatcher>,
     /// How far ahead of this server's clock a sample may be.
     pub max_future_skew: Duration,
+    /// Host states kept in memory at most.
+    pub state_cache_hosts: usize,
 }
 
 impl Default for ServeOptions {
@@ -118,6 +124,7 @@ impl Default for ServeOptions {
             fleet: FleetPolicy::default(),
             notifications: None,
             max_future_skew: ServiceConfig::default().max_future_skew,
+            state_cache_hosts: ServiceConfig::default().state_cache_hosts,
         }
     }
 }
@@ -176,6 +183,7 @@ impl AppState {
             fleet,
             notifications,
             max_future_skew,
+            state_cache_hosts,
         } = options;
         let hosts = HostIndex::load(store.as_ref()).await?;
         let scorer = BuiltinScorer::new(engine.config.clone()).with_forest(engine.forest);
@@ -191,6 +199,7 @@ impl AppState {
             silence,
             fleet,
             max_future_skew,
+            state_cache_hosts,
             ..ServiceConfig::default()
         };
         let mut service = Service::with_scorer(store, Arc::new(scorer), config);
@@ -363,6 +372,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             fleet,
             notifications: notifications.clone(),
             max_future_skew: Duration::from_secs(args.max_future_seconds),
+            state_cache_hosts: args.state_cache_hosts,
         };
         let state = AppState::new(Arc::clone(&store), engine, options).await?;
         let listener = tokio::net::TcpListener::bind(args.addr)
