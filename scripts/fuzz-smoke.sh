@@ -19,6 +19,7 @@ export RUSTC_BOOTSTRAP=1
 # SageMaker request bodies (CSV with/without header, the JSON shapes, JSON lines).
 declare -A SEEDS=(
     [artifact_json]="$ROOT/fuzz/seeds/artifact_json"
+    [metric_batch_json]="$ROOT/fuzz/seeds/metric_batch_json"
     [metric_json]="$ROOT/tests/fixtures/metrics/valid $ROOT/tests/fixtures/metrics/invalid"
     [timestamp_parse]="$ROOT/fuzz/seeds/timestamp_parse"
     [sagemaker_csv]="$ROOT/fuzz/seeds/sagemaker_csv"

@@ -168,6 +168,41 @@ impl MetricSample {
         })
     }
 
+    /// True when `bytes` is a batch: its first byte after whitespace opens a JSON array.
+    pub fn is_batch(bytes: &[u8]) -> bool {
+        bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'[')
+    }
+
+    /// Parses a JSON array of samples, each item as [`MetricSample::from_json`] parses one
+    /// body: one bad item is its own error (naming its field) and does not spoil the others.
+    /// The outer `Err` names `body` when the bytes are not a JSON array.
+    ///
+    /// ```
+    /// use iops_core::MetricSample;
+    ///
+    /// let body = br#"[{"timestamp":"2026-11-26T17:00:00Z","hostname":"web-1","cpuUsage":75.5,
+    ///                 "memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2},
+    ///                {"timestamp":"2026-11-26T17:01:00Z","hostname":"web-1","cpuUsage":-1,
+    ///                 "memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2}]"#;
+    /// let items = MetricSample::batch_from_json(body).unwrap();
+    /// assert!(items[0].is_ok());
+    /// assert_eq!(items[1].as_ref().unwrap_err().field(), Some("cpuUsage"));
+    /// ```
+    pub fn batch_from_json(bytes: &[u8]) -> Result<Vec<Result<Self>>> {
+        let items: Vec<&serde_json::value::RawValue> =
+            serde_json::from_slice(bytes).map_err(|e| Error::InvalidField {
+                field: wire::BODY.into(),
+                reason: format!("must be a JSON array of samples: {e}"),
+            })?;
+        Ok(items
+            .iter()
+            .map(|raw| Self::from_json(raw.get().as_bytes()))
+            .collect())
+    }
+
     /// The runbook's JSON shape, camelCase, timestamp as RFC 3339 UTC.
     ///
     /// `from_json(to_json(s))` gives back `s` for every sample that passed [`MetricSample::validate`].
@@ -427,6 +462,26 @@ mod tests {
         assert_eq!(field_of(&body), "cpuUsage");
         let body = OK.replace("200.5", "1e12");
         assert!(MetricSample::from_json(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_batch_parses_each_item_on_its_own() {
+        let bad = OK.replace("75.5", "\"high\"");
+        let body = format!(" \n[{OK}, {bad}, 42, {OK}]");
+        assert!(MetricSample::is_batch(body.as_bytes()));
+        let items = MetricSample::batch_from_json(body.as_bytes()).unwrap();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[0].as_ref().unwrap().to_json(), OK);
+        assert_eq!(items[1].as_ref().unwrap_err().field(), Some("cpuUsage"));
+        assert_eq!(items[2].as_ref().unwrap_err().field(), Some("body"));
+        assert!(items[3].is_ok());
+        assert!(MetricSample::batch_from_json(b"[]").unwrap().is_empty());
+        for not_a_batch in ["", OK, "[", "[1,", "[] []", "{\"a\":[]}"] {
+            let e = MetricSample::batch_from_json(not_a_batch.as_bytes()).unwrap_err();
+            assert_eq!(e.field(), Some("body"), "{not_a_batch:?}");
+        }
+        assert!(!MetricSample::is_batch(OK.as_bytes()));
+        assert!(!MetricSample::is_batch(b"   "));
     }
 
     #[test]

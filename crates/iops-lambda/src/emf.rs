@@ -12,21 +12,25 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use iops_service::http::{Ingested, Route};
+use iops_service::http::{Ingested, IngestedBatch, Route};
 use serde::Serialize;
 
 /// The metric namespace.
 pub const NAMESPACE: &str = "iops";
 
-/// One request's measurements.
+/// One request's measurements, for one `ModelSource` (a batch's samples may go to several:
+/// one line each).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestMetrics {
     /// `builtin`, `sagemaker` or `none` (see the module docs).
     pub model_source: &'static str,
-    /// True for a 5xx answer (client errors are not the service's errors).
-    pub error: bool,
-    /// True when the canary's call failed and the built-in model scored instead.
-    pub fallback: bool,
+    /// Samples (1 for a request that is not a batch).
+    pub requests: u32,
+    /// 5xx answers, or a batch's items that failed with one (client errors are not the
+    /// service's errors).
+    pub errors: u32,
+    /// Samples the canary's call failed for, scored by the built-in model instead.
+    pub fallbacks: u32,
     /// Handler time, milliseconds.
     pub latency_ms: f64,
     /// Milliseconds since the Unix epoch.
@@ -36,8 +40,9 @@ pub struct RequestMetrics {
     /// The HTTP status, as a property.
     pub status: u16,
     /// What a POST /metrics did with its sample (`scored`, `scored_late`, `scored_too_late`,
-    /// `duplicate`: [`iops_service::IngestOutcome::as_str`]), as a property: Logs Insights
-    /// counts how much arrives late. `None` (left out) on other requests.
+    /// `duplicate`: [`iops_service::IngestOutcome::as_str`]; `batch` for a batch), as a
+    /// property: Logs Insights counts how much arrives late. `None` (left out) on other
+    /// requests.
     pub ingest: Option<&'static str>,
 }
 
@@ -60,12 +65,21 @@ pub async fn record(State(sink): State<MetricsSink>, request: Request, next: Nex
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        println!(
-            "{}",
-            RequestMetrics::of(&response, latency_ms, timestamp_ms).to_emf()
-        );
+        for m in RequestMetrics::all_of(&response, latency_ms, timestamp_ms) {
+            println!("{}", m.to_emf());
+        }
     }
     response
+}
+
+/// The model a stored sample was routed to: the canary's share is `sagemaker` even when it
+/// fell back.
+fn routed_to(i: &Ingested) -> &'static str {
+    match (i.scored_by, i.fallback) {
+        (_, true) => "sagemaker",
+        (Some(source), false) => source.as_str(),
+        (None, false) => "none",
+    }
 }
 
 #[derive(Serialize)]
@@ -119,14 +133,10 @@ impl RequestMetrics {
         let status = response.status().as_u16();
         let ingested = response.extensions().get::<Ingested>();
         RequestMetrics {
-            model_source: ingested.map_or("none", |i| match (i.scored_by, i.fallback) {
-                // The dimension is the model the request was routed to.
-                (_, true) => "sagemaker",
-                (Some(source), false) => source.as_str(),
-                (None, false) => "none",
-            }),
-            error: status >= 500,
-            fallback: ingested.is_some_and(|i| i.fallback),
+            model_source: ingested.map_or("none", routed_to),
+            requests: 1,
+            errors: u32::from(status >= 500),
+            fallbacks: u32::from(ingested.is_some_and(|i| i.fallback)),
             latency_ms,
             timestamp_ms,
             route: response
@@ -136,6 +146,48 @@ impl RequestMetrics {
             status,
             ingest: ingested.map(|i| i.outcome.as_str()),
         }
+    }
+
+    /// The measurements of one answered request, one per `ModelSource` its samples were
+    /// routed to: a batch's stored items counted by model (`none`: duplicates, and the
+    /// items that failed, its 5xx ones as errors); any other request as [`Self::of`].
+    pub fn all_of(response: &Response, latency_ms: f64, timestamp_ms: u64) -> Vec<Self> {
+        let Some(batch) = response.extensions().get::<IngestedBatch>() else {
+            return vec![Self::of(response, latency_ms, timestamp_ms)];
+        };
+        let line = |model_source| RequestMetrics {
+            model_source,
+            requests: 0,
+            errors: 0,
+            fallbacks: 0,
+            latency_ms,
+            timestamp_ms,
+            route: Route::PostMetrics.as_str(),
+            status: response.status().as_u16(),
+            ingest: Some("batch"),
+        };
+        let mut lines: Vec<RequestMetrics> = Vec::new();
+        let mut count = |source: &'static str, errors: u32, fallbacks: u32, requests: u32| {
+            let at = match lines.iter().position(|l| l.model_source == source) {
+                Some(at) => at,
+                None => {
+                    lines.push(line(source));
+                    lines.len() - 1
+                }
+            };
+            let l = &mut lines[at];
+            l.requests += requests;
+            l.errors += errors;
+            l.fallbacks += fallbacks;
+        };
+        for item in &batch.stored {
+            count(routed_to(item), 0, u32::from(item.fallback), 1);
+        }
+        let failed = batch.client_errors + batch.server_errors;
+        if failed > 0 {
+            count("none", batch.server_errors, 0, failed);
+        }
+        lines
     }
 
     /// The EMF JSON line (without the newline).
@@ -167,9 +219,9 @@ impl RequestMetrics {
                 }],
             },
             model_source: self.model_source,
-            requests: 1,
-            errors: u32::from(self.error),
-            fallbacks: u32::from(self.fallback),
+            requests: self.requests,
+            errors: self.errors,
+            fallbacks: self.fallbacks,
             latency_ms: if self.latency_ms.is_finite() {
                 self.latency_ms
             } else {
@@ -194,8 +246,9 @@ mod tests {
     fn the_line_is_valid_emf() {
         let m = RequestMetrics {
             model_source: "sagemaker",
-            error: false,
-            fallback: true,
+            requests: 1,
+            errors: 0,
+            fallbacks: 1,
             latency_ms: 12.5,
             timestamp_ms: 1_795_000_000_123,
             route: "POST /metrics",
@@ -301,8 +354,9 @@ mod tests {
             let m = RequestMetrics::of(&response, 1.5, 7);
             let want = RequestMetrics {
                 model_source: source,
-                error: false,
-                fallback: false,
+                requests: 1,
+                errors: 0,
+                fallbacks: 0,
                 latency_ms: 1.5,
                 timestamp_ms: 7,
                 route,
@@ -313,13 +367,56 @@ mod tests {
         }
     }
 
+    /// A batch is one line per model its samples went to: stored items by model, the
+    /// duplicates and failed items under `none` (its 5xx ones as errors).
+    #[tokio::test]
+    async fn a_batch_is_counted_by_model() {
+        use std::sync::Arc;
+
+        use iops_service::http::Api;
+        use iops_service::Service;
+        use tower::ServiceExt;
+
+        let store = Arc::new(iops_store::SqliteStore::open_in_memory().unwrap());
+        let service = Service::new(store, iops_core::engine::EngineConfig::default());
+        let router = Api::new(Arc::new(service)).router();
+        let at = |i: u64, cpu: f64| {
+            format!(
+                r#"{{"timestamp":{},"hostname":"emf-1","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+                1_764_000_000 + i * 60
+            )
+        };
+        let body = format!(
+            "[{},{},{},{}]",
+            at(0, 40.0),
+            at(1, 41.0),
+            at(2, 140.0),
+            at(0, 40.0)
+        );
+        let request = axum::http::Request::post("/metrics")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let lines = RequestMetrics::all_of(&response, 2.0, 9);
+        let counts: Vec<_> = lines
+            .iter()
+            .map(|l| (l.model_source, l.requests, l.errors, l.fallbacks, l.status))
+            .collect();
+        assert_eq!(counts, [("builtin", 2, 0, 0, 200), ("none", 2, 0, 0, 200)]);
+        assert!(lines
+            .iter()
+            .all(|l| l.route == "POST /metrics" && l.ingest == Some("batch")));
+    }
+
     #[test]
     fn errors_count_and_non_finite_latency_is_zero() {
         let v: Value = serde_json::from_str(
             &RequestMetrics {
                 model_source: "none",
-                error: true,
-                fallback: false,
+                requests: 1,
+                errors: 1,
+                fallbacks: 0,
                 latency_ms: f64::NAN,
                 timestamp_ms: 0,
                 route: "GET /insights",

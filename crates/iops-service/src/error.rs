@@ -33,6 +33,15 @@ pub enum ServiceError {
         /// The limit.
         limit: usize,
     },
+    /// A batch holds more samples than the service takes in one request. Nothing was
+    /// stored.
+    #[error("batch holds {count} samples, more than the limit of {limit}")]
+    TooManySamples {
+        /// Samples in the batch.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Other writers kept changing the host's state; the metric is stored but was not
     /// scored. Retrying the same request is safe (it is idempotent) and scores it.
     #[error("state of host `{hostname}` kept changing: gave up after {attempts} attempts")]
@@ -91,7 +100,9 @@ impl ServiceError {
         match self {
             ServiceError::Invalid { .. } => 400,
             ServiceError::NotFound { .. } => 404,
-            ServiceError::TooLarge { .. } | ServiceError::TooLargeUnread { .. } => 413,
+            ServiceError::TooLarge { .. }
+            | ServiceError::TooLargeUnread { .. }
+            | ServiceError::TooManySamples { .. } => 413,
             ServiceError::Contention { .. } => 503,
             ServiceError::Store(e) if e.is_retryable() => 503,
             ServiceError::Store(_) | ServiceError::Scoring { .. } => 500,
@@ -115,15 +126,20 @@ impl ServiceError {
     /// what is wrong), `{"error":"..."}` with a generic message for a 5xx (internal details
     /// belong in the log: write this error's `Display` there).
     pub fn body(&self) -> String {
-        let message = match self.status() {
-            500 => "internal error".to_owned(),
-            503 => "service busy, retry the request".to_owned(),
-            _ => self.to_string(),
-        };
         serde_json::to_string(&ErrorBody {
-            error: &message,
+            error: &self.public_message(),
             field: self.field(),
         })
         .unwrap_or_else(|_| r#"{"error":"internal error"}"#.to_owned())
+    }
+
+    /// The message a client is told: this error's `Display` for a 4xx, a generic one for a
+    /// 5xx.
+    pub fn public_message(&self) -> String {
+        match self.status() {
+            500 => "internal error".to_owned(),
+            503 => "service busy, retry the request".to_owned(),
+            _ => self.to_string(),
+        }
     }
 }

@@ -41,7 +41,7 @@ pub use model::load_forest;
 pub use notify::{Dispatcher, Notifier, NotifyError, RetryPolicy, QUEUE_CAPACITY};
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
-    decode_state, encode_state, host_reorder_window, IncidentList, IngestOutcome, IngestResponse,
-    InsightList, ListQuery, MetricList, Service, ServiceConfig, SilenceSweep, SnapshotPolicy,
-    REORDER_INTERVALS, STORED_MESSAGE,
+    decode_state, encode_state, host_reorder_window, BatchItem, BatchResponse, IncidentList,
+    IngestOutcome, IngestResponse, InsightList, ItemError, ListQuery, MetricList, Service,
+    ServiceConfig, SilenceSweep, SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS, STORED_MESSAGE,
 };

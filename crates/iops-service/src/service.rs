@@ -22,10 +22,12 @@ use crate::notify::Dispatcher;
 use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
+mod batch;
 mod fleet;
 mod silence;
 mod snapshot;
 
+pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
 pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 
@@ -35,8 +37,12 @@ pub const STORED_MESSAGE: &str = "Metric stored successfully";
 /// Limits of the service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
-    /// Largest request body accepted (413 above it).
+    /// Largest single-sample request body accepted (413 above it).
     pub max_body_bytes: usize,
+    /// Largest batch body (a JSON array of samples) accepted (413 above it). Default 1 MiB.
+    pub max_batch_bytes: usize,
+    /// Most samples a batch may hold (413 above it). Default 1,000.
+    pub max_batch_samples: usize,
     /// Compare-and-swap attempts on a host's state before answering 503.
     pub cas_attempts: u32,
     /// Items a list answers when the request names no limit.
@@ -108,6 +114,8 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             max_body_bytes: 64 * 1024,
+            max_batch_bytes: 1024 * 1024,
+            max_batch_samples: 1000,
             cas_attempts: 16,
             default_list_limit: 1000,
             max_list_limit: 10_000,
@@ -485,7 +493,7 @@ impl Service {
             let scored_after = state.n_seen();
             let scored = self.scorer.score(&mut state, sample).await?;
             let insights = stored_insights(sample, &scored);
-            let incident = self.recorded_incident(&scored, &insights).await?;
+            let incident = self.recorded_incident(&scored, &insights, &[]).await?;
             // An undecodable state restarts, and so does its knowledge of what was learned.
             let mut ledger = match (state_reset, last) {
                 (true, Some(last)) => Ledger::unknown_up_to(last),

@@ -123,13 +123,27 @@ impl HttpBody for Streamed {
 #[tokio::test]
 async fn a_streamed_body_over_the_limit_is_refused_without_its_size() {
     let router = Api::new(service()).router();
+    // what a batch may hold is read; past it, reading stops
+    let batch_limit = ServiceConfig::default().max_batch_bytes;
+    let chunks = vec![
+        Bytes::from(" ".repeat(batch_limit)),
+        Bytes::from(" ".repeat(300)),
+    ];
+    let r = request("POST", "/metrics", "").map(|_| Body::new(Streamed(chunks)));
+    let r = Answer::read(send(&router, r).await).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.json()["error"],
+        format!("request body is larger than the limit of {batch_limit} bytes")
+    );
+    // a single sample over its own limit is refused with its size
     let chunks = vec![Bytes::from(" ".repeat(300)), Bytes::from(" ".repeat(300))];
     let r = request("POST", "/metrics", "").map(|_| Body::new(Streamed(chunks)));
     let r = Answer::read(send(&router, r).await).await;
     assert_eq!(r.status, 413);
     assert_eq!(
         r.json()["error"],
-        format!("request body is larger than the limit of {LIMIT} bytes")
+        format!("request body is 600 bytes, larger than the limit of {LIMIT} bytes")
     );
     // Streamed within the limit, it is read.
     let body = sample("stream-1", 40.0);

@@ -132,8 +132,8 @@ pub struct HostEntry {
 /// What [`crate::Store::put_scored`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutScored {
-    /// The metric's put.
-    pub metric: PutMetric,
+    /// Each metric's put, in the order given.
+    pub metrics: Vec<PutMetric>,
     /// The snapshot's new version; `None` when no snapshot was given, or when another
     /// writer had saved the host's state meanwhile (the snapshot was skipped, the metric
     /// and insights were stored all the same).

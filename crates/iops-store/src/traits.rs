@@ -97,19 +97,20 @@ pub trait StateStore: Send + Sync + Debug {
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
 pub trait Store: MetricStore + InsightStore + IncidentStore + StateStore {
-    /// Stores a sample scored against a state kept in memory: the metric, the insights it
-    /// raised, the incident it changed and, if `snapshot` is given, the host's state
-    /// (compare-and-swap as [`StateStore::save_state`]; on a conflict the snapshot alone is
-    /// skipped). Backends that can write all of it in one transaction do (SQLite); the
-    /// default writes the metric, then the insights, the incidents, then the snapshot.
+    /// Stores samples scored against a state kept in memory (one host's, in time order):
+    /// the metrics, the insights they raised, the incidents they changed and, if `snapshot`
+    /// is given, the host's state (compare-and-swap as [`StateStore::save_state`]; on a
+    /// conflict the snapshot alone is skipped). Backends that can write all of it in one
+    /// transaction do (SQLite); the default writes the metrics, then the insights, the
+    /// incidents, then the snapshot.
     async fn put_scored(
         &self,
-        sample: &MetricSample,
+        samples: &[MetricSample],
         insights: &[StoredInsight],
         incidents: &[Incident],
         snapshot: Option<StateUpdate>,
     ) -> Result<PutScored> {
-        let metric = self.put_metric(sample).await?;
+        let metrics = self.put_metrics_batch(samples).await?;
         self.put_insights(insights).await?;
         self.put_incidents(incidents).await?;
         let snapshot_version = match snapshot {
@@ -121,7 +122,7 @@ pub trait Store: MetricStore + InsightStore + IncidentStore + StateStore {
             },
         };
         Ok(PutScored {
-            metric,
+            metrics,
             snapshot_version,
         })
     }

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use iops_service::http::{json, Ingested};
+use iops_service::http::{json, Ingested, IngestedBatch};
 
 use super::{AppState, HostIndex};
 
@@ -22,7 +22,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
     json(StatusCode::OK, body.to_string())
 }
 
-/// The layer's function: a sample the API stored is noted in the host list.
+/// The layer's function: a sample the API stored (alone or in a batch) is noted in the
+/// host list.
 pub async fn note_host(
     State(hosts): State<Arc<HostIndex>>,
     request: Request,
@@ -31,6 +32,11 @@ pub async fn note_host(
     let response = next.run(request).await;
     if let Some(sample) = response.extensions().get::<Ingested>() {
         hosts.record(&sample.hostname, sample.timestamp);
+    }
+    if let Some(batch) = response.extensions().get::<IngestedBatch>() {
+        for sample in &batch.stored {
+            hosts.record(&sample.hostname, sample.timestamp);
+        }
     }
     response
 }

@@ -4,28 +4,54 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 
 use super::body;
-use super::respond::{encoded, error_response, json, not_found as no_route};
-use super::route::{Ingested, Route};
-use crate::{ListQuery, Service, ServiceError};
+use iops_core::MetricSample;
+
+use super::respond::{encoded, error_response, json, not_found as no_route, RETRY_AFTER_SECONDS};
+use super::route::{Ingested, IngestedBatch, Route};
+use crate::{BatchResponse, ListQuery, Service, ServiceError};
 
 pub(super) async fn post_metrics(State(service): State<Arc<Service>>, body: Body) -> Response {
-    let answer = match body::read(body, service.config().max_body_bytes).await {
-        Ok(bytes) => service.ingest(&bytes).await,
-        Err(e) => Err(e),
+    let config = service.config();
+    let limit = config.max_body_bytes.max(config.max_batch_bytes);
+    let bytes = match body::read(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => return Route::PostMetrics.label(error_response(&e)),
     };
-    let response = match answer {
-        Ok(answer) => {
-            let mut r = json(StatusCode::OK, answer.to_json());
-            r.extensions_mut().insert(Ingested::from(answer));
-            r
+    let response = if MetricSample::is_batch(&bytes) {
+        match service.ingest_batch(&bytes).await {
+            Ok(answer) => batch_response(answer),
+            Err(e) => error_response(&e),
         }
-        Err(e) => error_response(&e),
+    } else {
+        match service.ingest(&bytes).await {
+            Ok(answer) => {
+                let mut r = json(StatusCode::OK, answer.to_json());
+                r.extensions_mut().insert(Ingested::from(answer));
+                r
+            }
+            Err(e) => error_response(&e),
+        }
     };
     Route::PostMetrics.label(response)
+}
+
+/// A batch's answer: 200, or its items' highest 5xx (with `Retry-After` when that is a 503:
+/// the batch is idempotent, to be sent again whole).
+fn batch_response(answer: BatchResponse) -> Response {
+    let status = StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json(status, answer.to_json());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    r.extensions_mut().insert(IngestedBatch::from(answer));
+    r
 }
 
 pub(super) async fn list_metrics(State(service): State<Arc<Service>>, uri: Uri) -> Response {

@@ -1,5 +1,6 @@
 //! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
-//! POST /metrics, GET /metrics, GET /insights, with JSON 404 and 405 answers.
+//! POST /metrics (one sample, or a JSON array of them), GET /metrics, GET /insights,
+//! GET /incidents, with JSON 404 and 405 answers.
 //!
 //! It lives here (feature `http`) because it is the service's HTTP face and needs only the
 //! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
@@ -39,7 +40,7 @@ use crate::Service;
 
 pub use api_key::API_KEY_HEADER;
 pub use respond::{error_response, json};
-pub use route::{Ingested, Route};
+pub use route::{Ingested, IngestedBatch, Route};
 
 /// The API's configuration: the service, and the key writes need (if any).
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use axum::response::Response;
 use iops_core::Timestamp;
 use iops_store::ModelSource;
 
-use crate::{IngestOutcome, IngestResponse};
+use crate::{BatchResponse, IngestOutcome, IngestResponse};
 
 /// The API route that answered a request, whatever its status. Absent on 404 and 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,5 +67,31 @@ impl From<IngestResponse> for Ingested {
             scored_by: answer.scored_by,
             fallback: answer.fallback,
         }
+    }
+}
+
+/// What a batch POST /metrics did (on its answer, whatever its status): each item it
+/// stored, and how many items failed with a 5xx (the service's errors, not the client's).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IngestedBatch {
+    /// The stored items, in the request's order.
+    pub stored: Vec<Ingested>,
+    /// Items that failed with a 5xx.
+    pub server_errors: u32,
+    /// Items that failed with a 4xx (the client's to fix).
+    pub client_errors: u32,
+}
+
+impl From<BatchResponse> for IngestedBatch {
+    fn from(answer: BatchResponse) -> Self {
+        let mut batch = IngestedBatch::default();
+        for item in answer.items {
+            match item {
+                Ok(answer) => batch.stored.push(Ingested::from(answer)),
+                Err(e) if e.status >= 500 => batch.server_errors += 1,
+                Err(_) => batch.client_errors += 1,
+            }
+        }
+        batch
     }
 }

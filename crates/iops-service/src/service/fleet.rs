@@ -24,16 +24,24 @@ enum Grouping {
 
 impl Service {
     /// The incident a scoring changed, as it is stored: with the ids of its insights, this
-    /// sample's added to those stored before (`None`: the sample changed no incident).
+    /// sample's added to those stored before, or to those of its version in `unsaved` (the
+    /// incidents a batch changed before this sample, not yet written) (`None`: the sample
+    /// changed no incident).
     pub(super) async fn recorded_incident(
         &self,
         scored: &Scored,
         insights: &[StoredInsight],
+        unsaved: &[Incident],
     ) -> Result<Option<Incident>, ServiceError> {
         let Some(mut incident) = scored.assessment.incident.clone() else {
             return Ok(None);
         };
-        if scored.assessment.incident_change != Some(IncidentChange::Opened) {
+        if let Some(earlier) = unsaved
+            .iter()
+            .find(|i| i.incident_id == incident.incident_id)
+        {
+            incident.insight_ids.clone_from(&earlier.insight_ids);
+        } else if scored.assessment.incident_change != Some(IncidentChange::Opened) {
             if let Some(stored) = self.store.get_incident(&incident.incident_id).await? {
                 incident.insight_ids = stored.insight_ids;
             }

@@ -19,9 +19,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use iops_core::engine::HostState;
-use iops_core::{MetricSample, Timestamp};
+use iops_core::{Incident, MetricSample, Timestamp};
 use iops_store::{PutMetric, StateUpdate, StoreError};
 
+use super::batch::{missing_puts, upsert_incident};
 use super::{decode_state, encode_state, stored_insights, IngestOutcome, ScoreOutcome, Service};
 use crate::ServiceError;
 
@@ -111,57 +112,90 @@ impl Service {
         sample: &MetricSample,
         policy: SnapshotPolicy,
     ) -> Result<(PutMetric, ScoreOutcome), ServiceError> {
-        let host = &sample.hostname;
+        let mut out = self
+            .store_and_score_live_run(std::slice::from_ref(sample), policy)
+            .await?;
+        out.pop().ok_or_else(|| missing_puts(1, 0))
+    }
+
+    /// The store-and-score step of one host's samples (distinct timestamps, in time order)
+    /// in snapshot mode, the host's lock held: those at or before the state's newest are
+    /// handled one by one (duplicates, late samples); the newer ones are scored in turn and
+    /// written together, with at most one snapshot.
+    pub(super) async fn store_and_score_live_run(
+        &self,
+        samples: &[MetricSample],
+        policy: SnapshotPolicy,
+    ) -> Result<Vec<(PutMetric, ScoreOutcome)>, ServiceError> {
+        let Some(first) = samples.first() else {
+            return Ok(Vec::new());
+        };
+        let host = &first.hostname;
         let mut live = match self.take_live(host) {
             Some(live) => live,
             None => self.restore(host).await?,
         };
-        if let Some(last) = live.last_timestamp.filter(|last| sample.timestamp <= *last) {
-            // A duplicate or a late sample. In snapshot mode a late sample is scored on a
-            // copy of the state and not learned: the state stays what a replay of the
-            // stored metrics in time order rebuilds after a restart.
-            let put = self.store.put_metric(sample).await;
-            let put = match put {
-                Ok(put) => put,
+        let newer = match live.last_timestamp {
+            Some(last) => samples.partition_point(|s| s.timestamp <= last),
+            None => 0,
+        };
+        let mut out = Vec::with_capacity(samples.len());
+        for sample in &samples[..newer] {
+            match self.store_and_score_known(&live, sample).await {
+                Ok(answer) => out.push(answer),
                 Err(e) => {
                     self.put_live(host, live);
-                    return Err(e.into());
+                    return Err(e);
                 }
-            };
-            if !(put.inserted && sample.timestamp < last) {
-                self.put_live(host, live);
-                let insights = self.insights_of(sample).await?;
-                return Ok((put, ScoreOutcome::duplicate(insights)));
             }
-            let mut copy = live.state.clone();
+        }
+        let rest = &samples[newer..];
+        if rest.is_empty() {
             self.put_live(host, live);
-            let scored = self
-                .score_without_learning(&mut copy, sample, false)
-                .await?;
-            return Ok((put, scored));
+            return Ok(out);
         }
         // From here on an error drops `live`: the next ingest of the host restores it from
         // what the store holds.
-        let scored_after = live.state.n_seen();
-        let scored = self.scorer.score(&mut live.state, sample).await?;
-        let (scored_by, fallback) = (scored.source, scored.fallback);
-        let insights = stored_insights(sample, &scored);
-        live.learned(sample.timestamp);
+        let mut scored_run = Vec::with_capacity(rest.len());
+        let mut insights = Vec::new();
+        let mut incidents: Vec<Incident> = Vec::new();
+        let mut changes = Vec::new();
+        for sample in rest {
+            let scored_after = live.state.n_seen();
+            let scored = self.scorer.score(&mut live.state, sample).await?;
+            let mine = stored_insights(sample, &scored);
+            let incident = self.recorded_incident(&scored, &mine, &incidents).await?;
+            if let Some(incident) = &incident {
+                upsert_incident(&mut incidents, incident.clone());
+            }
+            changes.push((scored.assessment.incident_change, incident));
+            live.learned(sample.timestamp);
+            insights.extend(mine.iter().cloned());
+            scored_run.push(ScoreOutcome {
+                outcome: IngestOutcome::Scored,
+                insights: mine,
+                state_reset: std::mem::take(&mut live.reset),
+                scored_by: Some(scored.source),
+                fallback: scored.fallback,
+                scored_after: Some(scored_after),
+            });
+        }
         let snapshot = if live.due(&policy) {
             live.snapshot(host)?
         } else {
             None
         };
         let snapshotting = snapshot.is_some();
-        let incident = self.recorded_incident(&scored, &insights).await?;
-        let incidents: Vec<_> = incident.clone().into_iter().collect();
         let put = self
             .store
-            .put_scored(sample, &insights, &incidents, snapshot)
+            .put_scored(rest, &insights, &incidents, snapshot)
             .await?;
-        self.incident_changed(scored.assessment.incident_change, incident.as_ref())
-            .await;
-        let state_reset = std::mem::take(&mut live.reset);
+        if put.metrics.len() != rest.len() {
+            return Err(missing_puts(rest.len(), put.metrics.len()));
+        }
+        for (change, incident) in changes {
+            self.incident_changed(change, incident.as_ref()).await;
+        }
         match (snapshotting, put.snapshot_version) {
             (true, Some(version)) => {
                 live.saved(version);
@@ -171,17 +205,31 @@ impl Service {
             (true, None) => {}
             (false, _) => self.put_live(host, live),
         }
-        Ok((
-            put.metric,
-            ScoreOutcome {
-                outcome: IngestOutcome::Scored,
-                insights,
-                state_reset,
-                scored_by: Some(scored_by),
-                fallback,
-                scored_after: Some(scored_after),
-            },
-        ))
+        out.extend(put.metrics.into_iter().zip(scored_run));
+        Ok(out)
+    }
+
+    /// A sample at or before the newest the live state has learned: a duplicate, or a late
+    /// sample scored on a copy of the state and not learned (the state stays what a replay
+    /// of the stored metrics in time order rebuilds after a restart).
+    async fn store_and_score_known(
+        &self,
+        live: &LiveState,
+        sample: &MetricSample,
+    ) -> Result<(PutMetric, ScoreOutcome), ServiceError> {
+        let put = self.store.put_metric(sample).await?;
+        let late = live
+            .last_timestamp
+            .is_some_and(|last| sample.timestamp < last);
+        if !(put.inserted && late) {
+            let insights = self.insights_of(sample).await?;
+            return Ok((put, ScoreOutcome::duplicate(insights)));
+        }
+        let mut copy = live.state.clone();
+        let scored = self
+            .score_without_learning(&mut copy, sample, false)
+            .await?;
+        Ok((put, scored))
     }
 
     /// The host's last snapshot, brought up to date by replaying the stored metrics newer

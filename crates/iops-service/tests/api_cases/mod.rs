@@ -61,6 +61,7 @@ pub async fn all(call: impl Call) {
     oversized_bodies(&call).await;
     other_routes_and_methods(&call).await;
     a_spike_opens_an_incident_the_api_serves(&call).await;
+    a_batch_answers_each_item(&call).await;
 }
 
 /// A runtime under test: a function answering one request.
@@ -310,4 +311,77 @@ async fn a_spike_opens_an_incident_the_api_serves(call: &impl Call) {
         assert_eq!(r.status, 400, "{uri}: {}", r.body);
         assert_eq!(r.json()["field"], field, "{uri}");
     }
+}
+
+/// A sample of `host` at `T0 + i` minutes.
+fn sample_at(host: &str, i: u64, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#,
+        1_764_000_000 + i * 60
+    )
+}
+
+async fn a_batch_answers_each_item(call: &impl Call) {
+    let items = [
+        sample_at("case-b", 0, 40.0),
+        sample_at("case-b", 1, 140.0),
+        sample_at("case-c", 0, 40.0),
+        sample_at("case-b", 2, 41.0),
+    ];
+    let body = format!("[{}]", items.join(","));
+    let r = call.call(request("POST", "/metrics", &body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let answer = r.json();
+    assert_eq!(answer["message"], "Batch processed");
+    assert_eq!(
+        (answer["stored"].as_u64(), answer["failed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let statuses: Vec<_> = answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 400, 200, 200], "{answer}");
+    assert_eq!(answer["items"][1]["field"], "cpuUsage");
+    assert_eq!(
+        answer["items"][0]["metricId"].as_str().map(str::len),
+        Some(32)
+    );
+    let listed = call
+        .call(request("GET", "/metrics?hostname=case-b", ""))
+        .await
+        .json();
+    assert_eq!(
+        listed["metrics"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    assert_eq!(
+        listed["metrics"][0]["metricId"],
+        answer["items"][0]["metricId"]
+    );
+
+    // refused whole: not an array of samples, or too many of them; nothing stored
+    let r = call.call(request("POST", "/metrics", "[1,")).await;
+    assert_eq!((r.status, r.json()["field"].clone()), (400, json!("body")));
+    let many: Vec<String> = (0..1001).map(|i| sample_at("case-d", i, 40.0)).collect();
+    let r = call
+        .call(request(
+            "POST",
+            "/metrics",
+            &format!("[{}]", many.join(",")),
+        ))
+        .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"error": "batch holds 1001 samples, more than the limit of 1000"})
+    );
+    let r = call
+        .call(request("GET", "/metrics?hostname=case-d", ""))
+        .await;
+    assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
 }

@@ -705,12 +705,12 @@ impl Store for SqliteStore {
     /// commit).
     async fn put_scored(
         &self,
-        sample: &MetricSample,
+        samples: &[MetricSample],
         insights: &[StoredInsight],
         incidents: &[Incident],
         snapshot: Option<StateUpdate>,
     ) -> Result<PutScored> {
-        let sample = sample.clone();
+        let samples = samples.to_vec();
         let insights = insights.to_vec();
         let incidents = incidents.to_vec();
         let expected = snapshot
@@ -718,7 +718,10 @@ impl Store for SqliteStore {
             .map(|u| to_i64("expected_version", u.expected_version))
             .transpose()?;
         self.write("put_scored", move |conn| {
-            let metric = insert_metric(conn, &sample)?;
+            let metrics = samples
+                .iter()
+                .map(|s| insert_metric(conn, s))
+                .collect::<Result<Vec<_>>>()?;
             insert_insights(conn, &insights)?;
             upsert_incidents(conn, &incidents)?;
             let snapshot_version = match (snapshot, expected) {
@@ -730,7 +733,7 @@ impl Store for SqliteStore {
                 _ => None,
             };
             Ok(PutScored {
-                metric,
+                metrics,
                 snapshot_version,
             })
         })

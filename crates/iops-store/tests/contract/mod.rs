@@ -264,6 +264,66 @@ async fn batches_insert_each_key_once(store: &dyn Store) {
     assert_eq!(store.count_metrics("b-1", Timestamp::MIN).await.unwrap(), 2);
 }
 
+/// A scored batch stores each of its samples once, its insights, and its snapshot against
+/// the expected version (a stale one is skipped, the samples still stored).
+async fn scored_batches_store_every_sample(store: &dyn Store) {
+    let batch = [
+        sample("sb-1", "2026-11-26T17:00:00Z", 1.0),
+        sample("sb-1", "2026-11-26T17:01:00Z", 2.0),
+    ];
+    let put = store
+        .put_scored(
+            &batch,
+            &[insight("sb-1", "2026-11-26T17:01:00Z", 0)],
+            &[],
+            Some(update("sb-1", 0, "2026-11-26T17:01:00Z", b"s1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.metrics.len(), 2);
+    assert!(put.metrics.iter().all(|p| p.inserted));
+    assert_eq!(put.snapshot_version, Some(1));
+    assert_eq!(
+        store.count_metrics("sb-1", Timestamp::MIN).await.unwrap(),
+        2
+    );
+    let later = [
+        sample("sb-1", "2026-11-26T17:01:00Z", 9.0),
+        sample("sb-1", "2026-11-26T17:02:00Z", 3.0),
+    ];
+    let stale = store
+        .put_scored(
+            &later,
+            &[],
+            &[],
+            Some(update("sb-1", 0, "2026-11-26T17:02:00Z", b"s2")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.metrics.iter().map(|p| p.inserted).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert_eq!(stale.metrics[0].metric_id, put.metrics[1].metric_id);
+    assert_eq!(stale.snapshot_version, None);
+    assert_eq!(
+        store.count_metrics("sb-1", Timestamp::MIN).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store.load_state("sb-1").await.unwrap().unwrap().state,
+        b"s1"
+    );
+    assert_eq!(
+        store
+            .list_insights("sb-1", Timestamp::MIN, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 /// Hosts are listed by name with their newest sample, once each (a host is stored as the
 /// service stores it: its metrics, then its state as of the newest one).
 async fn hosts_are_listed_with_their_newest_sample(store: &dyn Store) {
@@ -410,7 +470,7 @@ async fn incidents_upsert_by_revision_and_list_newest_first(store: &dyn Store) {
     let e = incident("inc-p", "2026-11-28T00:05:00Z");
     store
         .put_scored(
-            &sample("inc-p", "2026-11-28T00:05:00Z", 50.0),
+            &[sample("inc-p", "2026-11-28T00:05:00Z", 50.0)],
             &[],
             std::slice::from_ref(&e),
             None,
@@ -432,6 +492,7 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     insights_are_idempotent_and_filter_by_since(store.as_ref()).await;
     state_saves_compare_and_swap(store.as_ref()).await;
     batches_insert_each_key_once(store.as_ref()).await;
+    scored_batches_store_every_sample(store.as_ref()).await;
     hosts_are_listed_with_their_newest_sample(store.as_ref()).await;
     incidents_upsert_by_revision_and_list_newest_first(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
