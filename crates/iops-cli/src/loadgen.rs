@@ -2,8 +2,9 @@
 //! keep-alive HTTP/1.1 connection that posts a sample, waits for the answer and posts the
 //! next, until the duration is over. Each host belongs to one connection, which posts its
 //! samples in time order (one second apart, starting a day ago), so every sample is new and
-//! gets scored. Prints one JSON object: requests per second, latency percentiles, non-200
-//! counts.
+//! gets scored. With `--batch N`, each request is a JSON array of the connection's next N
+//! samples (its hosts in turn, each in time order). Prints one JSON object: requests and
+//! samples per second, latency percentiles, non-200 counts.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +32,9 @@ pub struct LoadgenArgs {
     /// Concurrent keep-alive connections (at most one request in flight on each).
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
+    /// Samples per request: 1 posts the single-sample form, more a JSON array.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
     /// Sent as the `x-api-key` header.
     #[arg(long, env = "IOPS_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -66,6 +70,8 @@ struct Tally {
     statuses: BTreeMap<u16, u64>,
     /// Requests that got no answer (connection or protocol errors, timeouts).
     errors: u64,
+    /// Samples the server answered as stored.
+    stored: u64,
     /// The first error's message.
     first_error: Option<String>,
 }
@@ -88,6 +94,11 @@ struct Report {
     ok: u64,
     requests_per_s: f64,
     ok_per_s: f64,
+    /// Samples per request.
+    batch: u32,
+    /// Samples answered as stored, and per second (with `--batch 1`, the 200 answers).
+    samples_stored: u64,
+    samples_per_s: f64,
     latency_ms: Latency,
     /// Answers other than 200, by status.
     non_200: BTreeMap<u16, u64>,
@@ -139,10 +150,13 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
     let mut tasks = Vec::with_capacity(connections);
     for c in 0..connections {
         let hosts: Vec<usize> = (c..args.hosts).step_by(connections).collect();
-        let authority = authority.clone();
-        let api_key = args.api_key.clone();
+        let target = Target {
+            authority: authority.clone(),
+            api_key: args.api_key.clone(),
+            batch: args.batch as usize,
+        };
         tasks.push(tokio::spawn(async move {
-            connection(authority, api_key, hosts, base, end).await
+            connection(target, hosts, base, end).await
         }));
     }
     let mut all = Tally::default();
@@ -153,6 +167,7 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
             *all.statuses.entry(status).or_default() += n;
         }
         all.errors += t.errors;
+        all.stored += t.stored;
         if all.first_error.is_none() {
             all.first_error = t.first_error;
         }
@@ -178,6 +193,9 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
         ok,
         requests_per_s: requests as f64 / elapsed,
         ok_per_s: ok as f64 / elapsed,
+        batch: args.batch,
+        samples_stored: all.stored,
+        samples_per_s: all.stored as f64 / elapsed,
         latency_ms: Latency {
             p50: pct(0.50),
             p90: pct(0.90),
@@ -208,23 +226,60 @@ fn sample(h: usize, i: u64, base: u64) -> String {
     )
 }
 
-/// Posts the hosts' samples round robin on one keep-alive connection until `end`,
-/// reconnecting after an error.
-async fn connection(
+/// Where a connection posts, and how many samples per request.
+struct Target {
     authority: String,
     api_key: Option<String>,
-    hosts: Vec<usize>,
-    base: u64,
-    end: Instant,
-) -> Tally {
+    batch: usize,
+}
+
+/// The body of request `r` of a connection posting `hosts`: their samples in turn (step
+/// by step, all hosts at each step), `batch` of them, as one object or an array.
+fn body(hosts: &[usize], batch: usize, r: u64, base: u64) -> String {
+    let n = hosts.len() as u64;
+    let item = |k: u64| {
+        let at = r * batch as u64 + k;
+        sample(hosts[(at % n) as usize], at / n, base)
+    };
+    if batch == 1 {
+        return item(0);
+    }
+    let items: Vec<String> = (0..batch as u64).map(item).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Samples an answer says were stored: a batch's `"stored"` count, 1 for a single 200.
+fn stored_in(status: u16, answer: &[u8], batch: usize) -> u64 {
+    const KEY: &[u8] = b"\"stored\":";
+    if batch == 1 {
+        return u64::from(status == 200);
+    }
+    answer
+        .windows(KEY.len())
+        .position(|w| w == KEY)
+        .and_then(|at| {
+            let digits: Vec<u8> = answer[at + KEY.len()..]
+                .iter()
+                .copied()
+                .take_while(u8::is_ascii_digit)
+                .collect();
+            std::str::from_utf8(&digits).ok()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Posts the hosts' samples on one keep-alive connection until `end`, one request in
+/// flight, reconnecting after an error (the failed request's samples are sent again).
+async fn connection(target: Target, hosts: Vec<usize>, base: u64, end: Instant) -> Tally {
     const TIMEOUT: Duration = Duration::from_secs(10);
     let mut tally = Tally::default();
     let mut sender = None;
-    let mut step: u64 = 0;
+    let mut round: u64 = 0;
+    let authority = target.authority.as_str();
     while Instant::now() < end {
         let sent = async {
             if sender.is_none() {
-                let stream = tokio::net::TcpStream::connect(&authority).await?;
+                let stream = tokio::net::TcpStream::connect(authority).await?;
                 stream.set_nodelay(true)?;
                 let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                     .await
@@ -235,41 +290,43 @@ async fn connection(
             let Some(s) = sender.as_mut() else {
                 return Err(std::io::Error::other("no connection"));
             };
-            s.ready().await.map_err(std::io::Error::other)?;
-            let mut out = Vec::with_capacity(hosts.len());
-            for &h in &hosts {
-                let mut request = Request::post("/metrics")
-                    .header(hyper::header::HOST, authority.as_str())
-                    .header(hyper::header::CONTENT_TYPE, "application/json");
-                if let Some(key) = &api_key {
-                    request = request.header("x-api-key", key.as_str());
-                }
-                let request = request
-                    .body(Full::new(Bytes::from(sample(h, step, base))))
-                    .map_err(std::io::Error::other)?;
-                s.ready().await.map_err(std::io::Error::other)?;
-                let t = Instant::now();
-                let answer = s
-                    .send_request(request)
-                    .await
-                    .map_err(std::io::Error::other)?;
-                let status = answer.status().as_u16();
-                answer
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(std::io::Error::other)?;
-                out.push((status, t.elapsed()));
+            let mut request = Request::post("/metrics")
+                .header(hyper::header::HOST, authority)
+                .header(hyper::header::CONTENT_TYPE, "application/json");
+            if let Some(key) = &target.api_key {
+                request = request.header("x-api-key", key.as_str());
             }
-            Ok::<_, std::io::Error>(out)
+            let request = request
+                .body(Full::new(Bytes::from(body(
+                    &hosts,
+                    target.batch,
+                    round,
+                    base,
+                ))))
+                .map_err(std::io::Error::other)?;
+            s.ready().await.map_err(std::io::Error::other)?;
+            let t = Instant::now();
+            let answer = s
+                .send_request(request)
+                .await
+                .map_err(std::io::Error::other)?;
+            let status = answer.status().as_u16();
+            let bytes = answer
+                .into_body()
+                .collect()
+                .await
+                .map_err(std::io::Error::other)?
+                .to_bytes();
+            Ok::<_, std::io::Error>((status, t.elapsed(), bytes))
         };
         match tokio::time::timeout(TIMEOUT, sent).await {
-            Ok(Ok(answers)) => {
-                for (status, latency) in answers {
-                    tally.latencies_us.push(latency.as_micros() as u64);
-                    *tally.statuses.entry(status).or_default() += 1;
+            Ok(Ok((status, latency, bytes))) => {
+                tally.latencies_us.push(latency.as_micros() as u64);
+                *tally.statuses.entry(status).or_default() += 1;
+                tally.stored += stored_in(status, &bytes, target.batch);
+                if status == 200 {
+                    round += 1;
                 }
-                step += 1;
             }
             Ok(Err(e)) => {
                 tally.errors += 1;
@@ -311,6 +368,34 @@ mod tests {
         );
         assert!(split_url("https://127.0.0.1:8080").is_err());
         assert!(split_url("http://127.0.0.1:8080/metrics").is_err());
+    }
+
+    #[test]
+    fn a_batch_takes_each_host_in_time_order() {
+        let hosts = [3, 5];
+        let one = body(&hosts, 1, 0, 1_764_000_000);
+        assert!(iops_core::MetricSample::from_json(one.as_bytes()).is_ok());
+        let mut seen = Vec::new();
+        for r in 0..3 {
+            let b = body(&hosts, 5, r, 1_764_000_000);
+            for item in iops_core::MetricSample::batch_from_json(b.as_bytes()).unwrap() {
+                seen.push(item.unwrap());
+            }
+        }
+        assert_eq!(seen.len(), 15);
+        for h in ["load-003", "load-005"] {
+            let times: Vec<_> = seen
+                .iter()
+                .filter(|s| s.hostname == h)
+                .map(|s| s.timestamp)
+                .collect();
+            assert!(times.windows(2).all(|w| w[0] < w[1]), "{h}");
+            assert!(times.len() >= 7, "{h}");
+        }
+        let answer = br#"{"message":"Batch processed","stored":98,"failed":2,"items":[]}"#;
+        assert_eq!(stored_in(200, answer, 100), 98);
+        assert_eq!(stored_in(200, b"{}", 1), 1);
+        assert_eq!(stored_in(503, b"{}", 1), 0);
     }
 
     #[test]
