@@ -152,9 +152,28 @@ impl RequestMetrics {
     /// routed to: a batch's stored items counted by model (`none`: duplicates, and the
     /// items that failed, its 5xx ones as errors); any other request as [`Self::of`].
     pub fn all_of(response: &Response, latency_ms: f64, timestamp_ms: u64) -> Vec<Self> {
-        let Some(batch) = response.extensions().get::<IngestedBatch>() else {
-            return vec![Self::of(response, latency_ms, timestamp_ms)];
-        };
+        match response.extensions().get::<IngestedBatch>() {
+            Some(batch) => Self::of_batch(
+                batch,
+                Route::PostMetrics.as_str(),
+                response.status().as_u16(),
+                latency_ms,
+                timestamp_ms,
+            ),
+            None => vec![Self::of(response, latency_ms, timestamp_ms)],
+        }
+    }
+
+    /// A batch's measurements (a POST /metrics array, or a stream's records under `route`
+    /// `kinesis`), one per `ModelSource`: stored items counted by model (`none`: duplicates,
+    /// and the items that failed, the 5xx ones as errors).
+    pub fn of_batch(
+        batch: &IngestedBatch,
+        route: &'static str,
+        status: u16,
+        latency_ms: f64,
+        timestamp_ms: u64,
+    ) -> Vec<Self> {
         let line = |model_source| RequestMetrics {
             model_source,
             requests: 0,
@@ -162,8 +181,8 @@ impl RequestMetrics {
             fallbacks: 0,
             latency_ms,
             timestamp_ms,
-            route: Route::PostMetrics.as_str(),
-            status: response.status().as_u16(),
+            route,
+            status,
             ingest: Some("batch"),
         };
         let mut lines: Vec<RequestMetrics> = Vec::new();

@@ -3,10 +3,11 @@
 //! prefix removed before routing ([`stage`]). [`App::handle`] answers one request as the
 //! runtime does, so tests and benches build requests from event JSON and need no runtime.
 //! [`App::invoke`] answers any invocation: the scheduled rule's events run the silent-host
-//! sweep, every other event is an API Gateway request.
+//! sweep, Kinesis events are ingested as batches ([`kinesis`]), every other event is an API
+//! Gateway request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::middleware::from_fn_with_state;
 use axum::Router;
@@ -19,7 +20,8 @@ use tower::util::MapRequest;
 use tower::{Layer, Service as _, ServiceExt};
 
 pub use crate::emf::MetricsSink;
-use crate::{emf, stage};
+use crate::emf::RequestMetrics;
+use crate::{emf, kinesis, stage};
 
 /// What `bootstrap` runs: lambda_http turns each event into a [`Request`] for it.
 pub type Function = MapRequest<Router, fn(Request) -> Request>;
@@ -31,6 +33,8 @@ pub struct App {
     function: Function,
     /// How long an invocation waits for its notifications to be published.
     alert_wait: Duration,
+    /// Where a stream invocation's EMF lines go (a request's are the router's layer).
+    sink: MetricsSink,
 }
 
 impl App {
@@ -43,6 +47,7 @@ impl App {
             service,
             function: stage::layer().layer(router),
             alert_wait: Duration::ZERO,
+            sink,
         }
     }
 
@@ -105,6 +110,9 @@ impl App {
             );
             return Ok(serde_json::to_value(&sweep)?);
         }
+        if kinesis::is_kinesis(&payload) {
+            return self.stream(serde_json::from_value(payload)?).await;
+        }
         let request: LambdaRequest = serde_json::from_value(payload)?;
         let mut http = lambda_http::Adapter::from(self.function());
         let response = match http.call(LambdaEvent::new(request, context)).await {
@@ -112,6 +120,44 @@ impl App {
             Err(never) => match never {},
         };
         Ok(serde_json::to_value(response)?)
+    }
+}
+
+impl App {
+    /// A Kinesis event's records, ingested as one batch; the answer names the records to
+    /// send again (see [`kinesis`]).
+    async fn stream(
+        &self,
+        event: aws_lambda_events::event::kinesis::KinesisEvent,
+    ) -> Result<Value, lambda_http::Error> {
+        let start = Instant::now();
+        let records = event.records.len();
+        let outcome = kinesis::ingest(&self.service, event).await;
+        let retry = outcome.response.batch_item_failures.len();
+        tracing::info!(
+            records,
+            stored = outcome.ingested.stored.len(),
+            retry,
+            refused = outcome.refused_records,
+            "kinesis batch"
+        );
+        if self.sink == MetricsSink::Stdout {
+            let timestamp_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let status = if retry > 0 { 503 } else { 200 };
+            let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+            for m in RequestMetrics::of_batch(
+                &outcome.ingested,
+                "kinesis",
+                status,
+                latency_ms,
+                timestamp_ms,
+            ) {
+                println!("{}", m.to_emf());
+            }
+        }
+        Ok(serde_json::to_value(&outcome.response)?)
     }
 }
 

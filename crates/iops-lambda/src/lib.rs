@@ -63,6 +63,7 @@ pub mod canary;
 pub mod config;
 pub mod emf;
 pub mod handler;
+pub mod kinesis;
 pub mod stage;
 
 use std::path::{Path, PathBuf};

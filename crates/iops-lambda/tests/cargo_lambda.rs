@@ -350,6 +350,44 @@ async fn bootstrap_under_cargo_lambda_watch() {
         sweep["opened"][0]["incidentId"]
     );
 
+    // A Kinesis batch (the stream's event source mapping), twice as after a retry: each
+    // record stored once, nothing to send again.
+    let samples: Vec<String> = (0..5).map(|i| common::quiet("lambda-3", i)).collect();
+    let records: Vec<(&str, &[u8])> = samples.iter().map(|s| ("lambda-3", s.as_bytes())).collect();
+    let stream_event = common::kinesis_event(&records, 0).to_string();
+    for _ in 0..2 {
+        let invoked = Command::new(&cargo_lambda)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .args(["lambda", "invoke", name])
+            .args(["--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &port.to_string()])
+            .args(["--data-ascii", &stream_event])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&invoked.stdout);
+        assert!(invoked.status.success(), "cargo lambda invoke: {out}");
+        let answer: Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(answer, serde_json::json!({ "batchItemFailures": [] }));
+    }
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("{base}/metrics?hostname=lambda-3"),
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed["metrics"].as_array().map(Vec::len),
+        Some(5),
+        "{listed}"
+    );
+
     // The function's EMF lines come through cargo-lambda's output.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let out: Vec<String> = lines.try_iter().collect();

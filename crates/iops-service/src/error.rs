@@ -80,9 +80,10 @@ struct ErrorBody<'a> {
 }
 
 impl ServiceError {
-    /// A 400 from a core error. `reason` leaves the field out (this variant's `Display`
-    /// prefixes it), so the message names the field once.
-    pub(crate) fn invalid(e: iops_core::Error, default_field: &str) -> Self {
+    /// A 400 from a core error, naming its field (`default_field` when it names none).
+    /// `reason` leaves the field out (this variant's `Display` prefixes it), so the message
+    /// names the field once.
+    pub fn invalid(e: iops_core::Error, default_field: &str) -> Self {
         let field = e.field().unwrap_or(default_field).to_owned();
         let reason = match e {
             iops_core::Error::InvalidField { reason, .. } => reason,

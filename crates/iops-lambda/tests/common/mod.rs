@@ -160,3 +160,36 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A Kinesis Data Streams event as Lambda delivers it (the shape of AWS's documented
+/// example), one record per `(partition key, data)`, sequence numbers from `first_sequence`.
+pub fn kinesis_event(records: &[(&str, &[u8])], first_sequence: u64) -> Value {
+    use base64::Engine;
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(k, (key, data))| {
+            let sequence = format!(
+                "4959033827149025660855969253836157109592157598913658{:04}",
+                first_sequence + k as u64
+            );
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": key,
+                    "sequenceNumber": sequence,
+                    "data": base64::engine::general_purpose::STANDARD.encode(data),
+                    "approximateArrivalTimestamp": 1_795_000_000.987
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000006:{sequence}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/iops-lambda-role",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/iops-metrics"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}

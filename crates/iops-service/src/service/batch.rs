@@ -167,13 +167,25 @@ impl Service {
                 limit: self.config.max_batch_samples,
             });
         }
+        let parsed = parsed
+            .into_iter()
+            .map(|item| item.map_err(|e| ServiceError::invalid(e, "body")))
+            .collect();
+        Ok(self.ingest_parsed(parsed).await)
+    }
+
+    /// Ingests samples parsed elsewhere (a stream's records) as one batch: each item's
+    /// outcome in order, a parse error answering as its own item. No limit on the count:
+    /// the caller bounds it (a Kinesis batch is at most 10,000 records).
+    pub async fn ingest_parsed(
+        &self,
+        parsed: Vec<Result<MetricSample, ServiceError>>,
+    ) -> BatchResponse {
         let mut items: Vec<Option<BatchItem>> = (0..parsed.len()).map(|_| None).collect();
         let mut groups: Vec<Vec<(usize, MetricSample)>> = Vec::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         for (position, item) in parsed.into_iter().enumerate() {
-            let sample = item
-                .map_err(|e| ServiceError::invalid(e, "body"))
-                .and_then(|s| self.check_not_ahead(&s).map(|()| s));
+            let sample = item.and_then(|s| self.check_not_ahead(&s).map(|()| s));
             match sample {
                 Ok(sample) => {
                     let next = groups.len();
@@ -191,7 +203,7 @@ impl Service {
                 items[position] = Some(item);
             }
         }
-        Ok(BatchResponse {
+        BatchResponse {
             items: items
                 .into_iter()
                 .map(|i| {
@@ -202,7 +214,7 @@ impl Service {
                     })
                 })
                 .collect(),
-        })
+        }
     }
 
     /// One host's samples of a batch (positions in the request), under the host's lock.
