@@ -19,10 +19,12 @@ PY_PACKAGES=(numpy==2.4.6 pandas==3.1.1)
 # run the runbook's `aws dynamodb ...` commands against dynalite; cfn-lint: infra/template.yaml;
 # cargo-lambda: `cargo lambda watch` runs the real Lambda bootstrap in crates/iops-lambda's tests
 # (.venv/bin/cargo-lambda; the test skips, saying so, when it is missing); aws-sam-translator:
-# the runbook scripts' deploy transforms the SAM template itself for moto (ops/).
+# the runbook scripts' deploy transforms the SAM template itself for moto (ops/); the
+# OpenTelemetry SDK and its OTLP/HTTP exporter: a real client of POST /v1/metrics (ops/tests).
 PY_TEST_PACKAGES=(maturin==1.16.0 pytest==9.0.2 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0 threadpoolctl==3.8.0
     boto3==1.44.5 botocore==1.44.8 "moto[server]==5.2.5" awscli==1.46.2
-    cfn-lint==1.58.0 cargo-lambda==1.9.2 aws-sam-translator==1.115.0)
+    cfn-lint==1.58.0 cargo-lambda==1.9.2 aws-sam-translator==1.115.0
+    opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2)
 
 TIMINGS=()
 step() {

@@ -155,7 +155,10 @@ impl RequestMetrics {
         match response.extensions().get::<IngestedBatch>() {
             Some(batch) => Self::of_batch(
                 batch,
-                Route::PostMetrics.as_str(),
+                response
+                    .extensions()
+                    .get::<Route>()
+                    .map_or(Route::PostMetrics.as_str(), |r| r.as_str()),
                 response.status().as_u16(),
                 latency_ms,
                 timestamp_ms,

@@ -370,3 +370,49 @@ async fn a_scheduled_event_sweeps_for_silent_hosts_and_api_events_still_answer()
         .to_string();
     assert!(err.contains("API Gateway"), "{err}");
 }
+
+/// OTLP/HTTP through the Lambda's stack (the REST API's stage prefix, the shared router):
+/// an export with delta sums gives its sample at once; the EMF lines count it by model.
+#[tokio::test]
+async fn otlp_exports_reach_the_same_route() {
+    let app = app().await;
+    let t = (common::T0 + 60) * 1_000_000_000;
+    let point = |attrs: Value, value: Value| {
+        json!({"attributes": attrs, "startTimeUnixNano": (t - 60_000_000_000).to_string(),
+               "timeUnixNano": t.to_string(), "asDouble": value})
+    };
+    let kv = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let sum = |name: &str, device: &str| {
+        json!({"name": name, "unit": "By", "sum": {"aggregationTemporality": 1, "isMonotonic": true,
+            "dataPoints": [point(json!([kv("device", device), kv("direction", "read")]), json!(6_000_000.0))]}})
+    };
+    let export = json!({"resourceMetrics": [{
+        "resource": {"attributes": [kv("host.name", "otel-l")]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "system.cpu.utilization", "gauge": {"dataPoints": [
+                point(json!([kv("cpu", "0"), kv("state", "user")]), json!(0.25)),
+                point(json!([kv("cpu", "0"), kv("state", "idle")]), json!(0.75))]}},
+            {"name": "system.memory.utilization", "gauge": {"dataPoints": [
+                point(json!([kv("state", "used")]), json!(0.4))]}},
+            sum("system.disk.io", "sda"),
+            sum("system.network.io", "eth0")
+        ]}]
+    }]})
+    .to_string();
+    let r = app
+        .handle(v1("POST", "/v1/metrics", &[], Some(&export)))
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", r.body());
+    assert!(
+        json_of(&r)["partialSuccess"].is_null(),
+        "all went in: no partial success"
+    );
+    let r = app
+        .handle(v1("GET", "/metrics", &[("hostname", "otel-l")], None))
+        .await;
+    let sample = &json_of(&r)["metrics"][0];
+    assert_eq!(sample["cpuUsage"], 25.0);
+    assert_eq!(sample["memoryUsage"], 40.0);
+    assert_eq!(sample["diskIO"], 100.0, "6 MB over 60 s: 100 kB/s");
+    assert_eq!(sample["networkIO"], 100.0);
+}

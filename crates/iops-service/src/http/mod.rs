@@ -1,6 +1,6 @@
 //! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
-//! POST /metrics (one sample, or a JSON array of them), GET /metrics, GET /insights,
-//! GET /incidents, with JSON 404 and 405 answers.
+//! POST /metrics (one sample, or a JSON array of them), POST /v1/metrics (OTLP/HTTP),
+//! GET /metrics, GET /insights, GET /incidents, with JSON 404 and 405 answers.
 //!
 //! It lives here (feature `http`) because it is the service's HTTP face and needs only the
 //! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
@@ -27,6 +27,7 @@
 mod api_key;
 mod body;
 mod handlers;
+mod otlp;
 mod respond;
 mod route;
 
@@ -69,9 +70,18 @@ impl Api {
     /// unlisted method 405 with `Allow` (HEAD included: the API has no HEAD), both as JSON.
     pub fn router(self) -> Router {
         let mut ingest = post(handlers::post_metrics);
+        let mut otlp_ingest = post(otlp::post);
         if let Some(key) = self.api_key {
-            ingest = ingest.route_layer(from_fn_with_state(key, api_key::require));
+            ingest = ingest.route_layer(from_fn_with_state(key.clone(), api_key::require));
+            otlp_ingest = otlp_ingest.route_layer(from_fn_with_state(key, api_key::require));
         }
+        let otlp_state = Arc::new(otlp::Otlp::new(Arc::clone(&self.service)));
+        let otlp_methods = otlp_ingest.head(|| async { respond::not_allowed("POST") });
+        let otlp_methods = otlp_methods.fallback(|| async { respond::not_allowed("POST") });
+        let otlp_router = Router::new()
+            .route("/v1/metrics", otlp_methods.clone())
+            .route("/v1/metrics/", otlp_methods)
+            .with_state(otlp_state);
         let metrics = allowing("GET, POST", get(handlers::list_metrics).merge(ingest));
         let insights = allowing("GET", get(handlers::list_insights));
         let incidents = allowing("GET", get(handlers::list_incidents));
@@ -87,6 +97,7 @@ impl Api {
             .route("/incidents/{incident_id}/", incident)
             .fallback(handlers::not_found)
             .with_state(self.service)
+            .merge(otlp_router)
     }
 }
 

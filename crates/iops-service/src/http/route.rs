@@ -13,6 +13,8 @@ use crate::{BatchResponse, IngestOutcome, IngestResponse};
 pub enum Route {
     /// POST /metrics.
     PostMetrics,
+    /// POST /v1/metrics (OTLP/HTTP).
+    PostOtlpMetrics,
     /// GET /metrics.
     GetMetrics,
     /// GET /insights.
@@ -24,11 +26,12 @@ pub enum Route {
 }
 
 impl Route {
-    /// `POST /metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
+    /// `POST /metrics`, `POST /v1/metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
     /// `GET /incidents/{incidentId}`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
+            Route::PostOtlpMetrics => "POST /v1/metrics",
             Route::GetMetrics => "GET /metrics",
             Route::GetInsights => "GET /insights",
             Route::GetIncidents => "GET /incidents",
