@@ -803,3 +803,174 @@ fn webhooks_get_each_transition_once_after_refusing_the_first_attempts() {
         hook.attempts.lock().unwrap()
     );
 }
+
+/// A batch of `n` samples of `host`, minutes `from..from + n`.
+fn batch(host: &str, from: u64, n: u64) -> String {
+    let items: Vec<String> = (from..from + n)
+        .map(|i| {
+            format!(
+                r#"{{"timestamp":{},"hostname":"{host}","cpuUsage":{},"memoryUsage":50,"diskIO":10,"networkIO":10}}"#,
+                1_700_000_000 + i * 60,
+                (i % 90) as f64 + 0.5
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// The minutes of `host`'s stored samples, each once.
+fn stored_minutes(addr: &str, host: &str) -> Vec<u64> {
+    let (status, body) = get(addr, &format!("/metrics?hostname={host}&limit=10000"));
+    assert_eq!(status, 200, "{body}");
+    json(&body)["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let ts = m["timestamp"].as_str().unwrap();
+            let t = iops_core::Timestamp::parse_rfc3339(ts)
+                .unwrap()
+                .epoch_seconds() as u64;
+            (t - 1_700_000_000) / 60
+        })
+        .collect()
+}
+
+/// SIGKILL while batches are in flight: every item acknowledged is stored after a restart,
+/// and posting again the batch that got no answer stores each of its samples once.
+#[test]
+fn acknowledged_batches_survive_sigkill() {
+    const N: u64 = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iops.db");
+    let server = start(&db, &[], &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let addr = server.addr.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let host = format!("batch-{w}");
+                let mut acked = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = batch(&host, acked, N);
+                    match request(&addr, "POST", "/metrics", &[], body.as_bytes()) {
+                        Ok((200, answer)) => {
+                            assert_eq!(json(&answer)["stored"], N, "{answer}");
+                            acked += N;
+                        }
+                        Ok((status, body)) => panic!("{status}: {body}"),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                (host, acked)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<(String, u64)> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(acked.iter().all(|(_, n)| *n >= N), "{acked:?}");
+
+    let server = start(&db, &[], &[]);
+    for (host, n) in &acked {
+        let stored = stored_minutes(&server.addr, host);
+        let lost: Vec<u64> = (0..*n).filter(|m| !stored.contains(m)).collect();
+        assert!(lost.is_empty(), "{host}: {n} acknowledged, lost {lost:?}");
+        // the batch in flight at the kill, sent again: all of it stored, once
+        let (status, answer) = post_batch(&server.addr, &batch(host, *n, N));
+        assert_eq!(status, 200, "{answer}");
+        let mut after = stored_minutes(&server.addr, host);
+        let count = after.len();
+        after.dedup();
+        assert_eq!(
+            (count, after.len()),
+            ((n + N) as usize, (n + N) as usize),
+            "{host}"
+        );
+    }
+}
+
+fn post_batch(addr: &str, body: &str) -> (u16, String) {
+    request(addr, "POST", "/metrics", &[], body.as_bytes()).expect("POST")
+}
+
+/// Unmounts the test's tmpfs when the test ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A database on a full disk (a 1 MiB tmpfs): requests get 503 (retryable) and nothing
+/// acknowledged is lost; once the disk has room again the same batch is stored, and the
+/// file passes SQLite's integrity check.
+#[test]
+fn a_full_disk_answers_503_and_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "iops-full-disk"])
+        .arg(&mnt)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED a_full_disk_answers_503_and_recovers_when_space_returns: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    let guard = Mounted(mnt.clone());
+    let db = mnt.join("iops.db");
+    let server = start(&db, &[], &[]);
+    const N: u64 = 100;
+    let mut acked = 0u64;
+    let (status, answer) = loop {
+        let (status, answer) = post_batch(&server.addr, &batch("full-1", acked, N));
+        if status != 200 {
+            break (status, answer);
+        }
+        acked += N;
+        assert!(acked < 200_000, "the 1 MiB disk never filled");
+    };
+    assert_eq!(status, 503, "{answer}");
+    let failed = json(&answer)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == 503)
+        .count();
+    assert!(failed > 0, "{answer}");
+    assert!(acked > 0, "nothing fitted before the disk was full");
+    // still full: still 503, and reads still answer
+    assert_eq!(post_batch(&server.addr, &batch("full-1", acked, N)).0, 503);
+    assert_eq!(get(&server.addr, "/health").0, 200);
+
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(grown.success());
+    let (status, answer) = post_batch(&server.addr, &batch("full-1", acked, N));
+    assert_eq!(status, 200, "{answer}");
+    let stored = stored_minutes(&server.addr, "full-1");
+    let lost: Vec<u64> = (0..acked + N).filter(|m| !stored.contains(m)).collect();
+    assert!(lost.is_empty(), "{} acknowledged, lost {lost:?}", acked + N);
+    assert_eq!(stored.len() as u64, acked + N, "each sample stored once");
+    drop(server);
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    drop(guard);
+    eprintln!("{acked} samples fitted on the 1 MiB disk before it was full");
+}

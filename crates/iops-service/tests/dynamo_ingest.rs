@@ -312,3 +312,70 @@ async fn the_silence_sweep_on_dynamodb_opens_once_and_resolves() {
         Some((T0 + 30 * 300) as f64)
     );
 }
+
+/// DynamoDB stopped in the middle of a load and started again (dynalite keeping its tables
+/// in a LevelDB on disk): while it is down every request answers 503 (retryable), never 200;
+/// once it is back the same requests are stored, and in the end each sample is stored once
+/// and learned once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_stopped_and_restarted_mid_load_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dynalite");
+    let Some(d) = Dynalite::start_on(DIR, None, Some(&path)) else {
+        return;
+    };
+    let port = d.port;
+    let mut options = DynamoOptions::local(TableNames::with_prefix("outage"), &d.endpoint);
+    options.max_attempts = 2;
+    options.initial_backoff = std::time::Duration::from_millis(5);
+    let store = DynamoStore::connect(options).await.unwrap();
+    store.create_tables().await.unwrap();
+    let store = Arc::new(store);
+    let service = Service::new(store.clone(), engine());
+    let hosts: Vec<u64> = (0..3).collect();
+    let mut acknowledged = 0;
+    for i in 0..20 {
+        for &h in &hosts {
+            service.ingest(body(h, i).as_bytes()).await.unwrap();
+            acknowledged += 1;
+        }
+    }
+    drop(d); // DynamoDB goes away
+    for i in 20..26 {
+        for &h in &hosts {
+            let e = service.ingest(body(h, i).as_bytes()).await.unwrap_err();
+            assert_eq!(e.status(), 503, "{e}");
+            assert!(e.is_retryable());
+        }
+    }
+    let d = Dynalite::start_on(DIR, Some(port), Some(&path)).expect("dynalite again");
+    // the client retries what it was refused, then goes on
+    for i in 20..PER_HOST {
+        for &h in &hosts {
+            let r = service.ingest(body(h, i).as_bytes()).await.unwrap();
+            assert_ne!(r.outcome, IngestOutcome::Duplicate, "host {h} sample {i}");
+            acknowledged += 1;
+        }
+    }
+    assert_eq!(acknowledged, hosts.len() as u64 * PER_HOST);
+    for &h in &hosts {
+        let host = format!("h-{h:02}");
+        assert_eq!(
+            store.count_metrics(&host, Timestamp::MIN).await.unwrap(),
+            PER_HOST,
+            "{host}"
+        );
+        let state = store.load_state(&host).await.unwrap().unwrap();
+        let state: HostState = iops_service::decode_state(&state.state).unwrap();
+        assert_eq!(state.n_seen(), PER_HOST, "{host}: each sample learned once");
+        let insights = store
+            .list_insights(&host, Timestamp::MIN, 1000)
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = insights.iter().map(|i| i.insight_id.as_str()).collect();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "{host}: an insight stored twice");
+    }
+    drop(d);
+}

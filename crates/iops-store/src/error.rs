@@ -62,6 +62,8 @@ pub enum StoreError {
     CommitFailed {
         /// The engine's message.
         reason: String,
+        /// True when a later retry may pass (the disk was full, the database busy).
+        retryable: bool,
     },
     /// A DynamoDB request failed (after the SDK's own retries, for throttling and transient
     /// errors). Present whether or not the `dynamodb` feature is on, so matches on this enum
@@ -90,20 +92,19 @@ pub enum StoreError {
 
 impl StoreError {
     /// True for errors a caller may cure by retrying the same request later (a lost
-    /// compare-and-swap, a busy or locked database, DynamoDB throttling or a network error).
+    /// compare-and-swap, a busy or locked database, a full disk, DynamoDB throttling or a
+    /// network error).
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Conflict { .. } => true,
-            StoreError::Sqlite { source, .. } => matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ),
-            StoreError::Dynamo { retryable, .. } => *retryable,
+            StoreError::Sqlite { source, .. } => sqlite_retryable(source),
+            StoreError::Dynamo { retryable, .. } | StoreError::CommitFailed { retryable, .. } => {
+                *retryable
+            }
             StoreError::Busy { .. } => true,
             StoreError::Corrupt { .. }
             | StoreError::SchemaVersion { .. }
             | StoreError::Closed { .. }
-            | StoreError::CommitFailed { .. }
             | StoreError::InvalidArgument { .. } => false,
         }
     }
@@ -111,6 +112,19 @@ impl StoreError {
     pub(crate) fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         move |source| StoreError::Sqlite { op, source }
     }
+}
+
+/// True for SQLite errors a later retry may cure: a busy or locked database, a full disk
+/// (the write was rolled back; it passes once space returns).
+pub(crate) fn sqlite_retryable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::DiskFull
+        )
+    )
 }
 
 /// Result alias for iops-store.

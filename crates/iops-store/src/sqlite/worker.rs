@@ -24,7 +24,23 @@ pub(super) trait WriteJob: Send {
     /// Runs the write; false when it failed (its savepoint is rolled back).
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: `commit` is the outcome of the enclosing transaction.
-    fn finish(self: Box<Self>, commit: std::result::Result<(), String>);
+    fn finish(self: Box<Self>, commit: std::result::Result<(), Failure>);
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    reason: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn of(e: &rusqlite::Error) -> Self {
+        Failure {
+            reason: e.to_string(),
+            retryable: crate::error::sqlite_retryable(e),
+        }
+    }
 }
 
 /// A write closure and the channel its caller waits on.
@@ -59,12 +75,14 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit: std::result::Result<(), String>) {
+    fn finish(self: Box<Self>, commit: std::result::Result<(), Failure>) {
         let answer = match (commit, self.result) {
             // a failed write rolled back alone: its own error, whatever the commit did
             (_, Some(Err(e))) => Err(e),
             (Ok(()), Some(Ok(v))) => Ok(v),
-            (Err(reason), _) => Err(StoreError::CommitFailed { reason }),
+            (Err(Failure { reason, retryable }), _) => {
+                Err(StoreError::CommitFailed { reason, retryable })
+            }
             (Ok(()), None) => Err(StoreError::Closed { op: "write" }),
         };
         // the caller may have given up waiting; nothing to do then
@@ -82,7 +100,7 @@ pub(super) fn run(conn: Connection, jobs: Receiver<Job>, max_batch: usize) {
                 Job::Write(mut w) => {
                     if pending.is_empty() {
                         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-                            w.finish(Err(e.to_string()));
+                            w.finish(Err(Failure::of(&e)));
                             break;
                         }
                     }
@@ -123,7 +141,7 @@ fn commit(conn: &Connection, pending: &mut Vec<Box<dyn WriteJob>>) {
     }
     let outcome = conn.execute_batch("COMMIT").map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
-        e.to_string()
+        Failure::of(&e)
     });
     for w in pending.drain(..) {
         w.finish(outcome.clone());

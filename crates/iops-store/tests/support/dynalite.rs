@@ -24,6 +24,8 @@ pub struct Dynalite {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
+    /// Its port.
+    pub port: u16,
 }
 
 /// The folder holding dynalite's package.json and node_modules: `IOPS_DYNALITE_DIR` or
@@ -44,6 +46,13 @@ fn node_version() -> Option<String> {
 impl Dynalite {
     /// Starts dynalite from `dir` (see [`package_dir`]); `None` when node is not installed.
     pub fn start(dir: &str) -> Option<Dynalite> {
+        Self::start_on(dir, None, None)
+    }
+
+    /// [`Dynalite::start`] on `port` (a free one when `None`), keeping its tables in a
+    /// LevelDB at `path` (in memory when `None`): started again on the same port and path,
+    /// it serves what it held, as a DynamoDB back from an outage.
+    pub fn start_on(dir: &str, port: Option<u16>, path: Option<&Path>) -> Option<Dynalite> {
         let Some(version) = node_version() else {
             eprintln!("SKIP: `node` is not on PATH, so dynalite (the local DynamoDB) cannot run");
             return None;
@@ -59,9 +68,14 @@ impl Dynalite {
         let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         // Several attempts: another process may take the free port between probing and binding.
         for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new("node")
-                .arg(&cli)
+            let port = port.unwrap_or_else(free_port);
+            let mut command = Command::new("node");
+            if let Some(path) = path {
+                command.arg(&cli).arg("--path").arg(path);
+            } else {
+                command.arg(&cli);
+            }
+            let child = command
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--createTableMs", "0", "--deleteTableMs", "0"])
                 .stdin(Stdio::null())
@@ -72,6 +86,7 @@ impl Dynalite {
             let mut d = Dynalite {
                 child,
                 endpoint: format!("http://127.0.0.1:{port}"),
+                port,
             };
             if d.wait_ready(port, Duration::from_secs(20)) {
                 return Some(d);
