@@ -41,6 +41,10 @@ bench: ## Run the criterion benches
 bench-peers: ## Streaming cost per sample, ours vs river, side by side in one run
 	./scripts/bench-peers.sh
 
+.PHONY: soak
+soak: ## 1,000 hosts (single and batched) through iops serve for 10 minutes: RSS flat, p99 stable
+	./scripts/soak.sh 10m 60s
+
 .PHONY: bench-forest
 bench-forest: ## Isolation forest fit/score/load, ours vs scikit-learn, in the same run (ratios)
 	./scripts/bench-forest-peers.sh

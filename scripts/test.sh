@@ -103,4 +103,7 @@ step python ./scripts/py-test.sh
 # the runbook's operations (ops/): unit tests, and the scripts end to end against moto's
 # server, with `iops serve` (built by the step above) answering the API
 step ops env IOPS_BIN="$ROOT/target/debug/iops" .venv/bin/python -m pytest -q ops/tests
+# the one-minute soak: 1,000 hosts through iops serve, no errors or 5xx (`make soak`: 10 min,
+# RSS and p99 judged too)
+step soak env IOPS_BIN="$ROOT/target/debug/iops" ./scripts/soak.sh 60s 10s
 summary

@@ -32,6 +32,18 @@ pub struct LoadgenArgs {
     /// Concurrent keep-alive connections (at most one request in flight on each).
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
+    /// Hostnames are this prefix and a 3-digit number (two loadgens on one server need
+    /// different prefixes, or their hosts' samples would interleave).
+    #[arg(long, default_value = "load-")]
+    pub host_prefix: String,
+    /// Also report each window of this length (`30s`): requests, samples and latency, to see
+    /// whether throughput and p99 hold over a long run.
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Duration>,
+    /// Seconds between a host's samples (event time). 300 fills the engine's day and week
+    /// of history in a few thousand samples per host, as a long soak needs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub step_seconds: u64,
     /// Samples per request: 1 posts the single-sample form, more a JSON array.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub batch: u32,
@@ -66,6 +78,8 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 struct Tally {
     /// Latency of every answered request, in microseconds.
     latencies_us: Vec<u64>,
+    /// When each was answered (milliseconds since the start), and the samples it stored.
+    answered: Vec<(u32, u32)>,
     /// Answers by status.
     statuses: BTreeMap<u16, u64>,
     /// Requests that got no answer (connection or protocol errors, timeouts).
@@ -102,9 +116,52 @@ struct Report {
     latency_ms: Latency,
     /// Answers other than 200, by status.
     non_200: BTreeMap<u16, u64>,
+    /// Per `--window`, in order (empty without it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    windows: Vec<WindowReport>,
     errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct WindowReport {
+    start_s: f64,
+    requests: u64,
+    samples_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `latencies` (µs, any order) at quantile `p`, in ms.
+fn quantile_ms(latencies: &mut [u64], p: f64) -> f64 {
+    let n = latencies.len();
+    if n == 0 {
+        return 0.0;
+    }
+    latencies.sort_unstable();
+    let rank = ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
+    latencies.get(rank).copied().unwrap_or(0) as f64 / 1000.0
+}
+
+/// The answers of `all` by window of `window`.
+fn windows(all: &Tally, window: Duration) -> Vec<WindowReport> {
+    let width = window.as_millis().max(1) as u32;
+    let mut by: BTreeMap<u32, (Vec<u64>, u64)> = BTreeMap::new();
+    for (&latency, &(at, stored)) in all.latencies_us.iter().zip(&all.answered) {
+        let w = by.entry(at / width).or_default();
+        w.0.push(latency);
+        w.1 += u64::from(stored);
+    }
+    by.into_iter()
+        .map(|(k, (mut latencies, stored))| WindowReport {
+            start_s: f64::from(k * width) / 1000.0,
+            requests: latencies.len() as u64,
+            samples_per_s: stored as f64 / window.as_secs_f64(),
+            p50_ms: quantile_ms(&mut latencies, 0.5),
+            p99_ms: quantile_ms(&mut latencies, 0.99),
+        })
+        .collect()
 }
 
 /// `http://host:port[/]` → (`host:port`, authority for the Host header).
@@ -143,7 +200,8 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
         .duration_since(UNIX_EPOCH)
         .context("clock before 1970")?
         .as_secs();
-    let base = now.saturating_sub(30 * 86_400);
+    // (further back with a longer step: 100,000 samples per host stay in the past)
+    let base = now.saturating_sub((30 * 86_400).max(100_000 * args.step_seconds));
     let connections = args.connections.min(args.hosts);
     let start = Instant::now();
     let end = start + args.duration;
@@ -154,6 +212,9 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
             authority: authority.clone(),
             api_key: args.api_key.clone(),
             batch: args.batch as usize,
+            prefix: args.host_prefix.clone(),
+            step: args.step_seconds,
+            start,
         };
         tasks.push(tokio::spawn(async move {
             connection(target, hosts, base, end).await
@@ -163,6 +224,7 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
     for task in tasks {
         let t = task.await.context("a connection task failed")?;
         all.latencies_us.extend(t.latencies_us);
+        all.answered.extend(t.answered);
         for (status, n) in t.statuses {
             *all.statuses.entry(status).or_default() += n;
         }
@@ -173,6 +235,7 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let windows = args.window.map(|w| windows(&all, w)).unwrap_or_default();
     all.latencies_us.sort_unstable();
     let pct = |p: f64| -> f64 {
         let n = all.latencies_us.len();
@@ -209,15 +272,17 @@ async fn load(args: &LoadgenArgs, authority: String) -> Result<Report> {
             .collect(),
         errors: all.errors,
         first_error: all.first_error,
+        windows,
     })
 }
 
-/// A deterministic, slightly noisy sample `i` of host `h`.
-fn sample(h: usize, i: u64, base: u64) -> String {
+/// A deterministic, slightly noisy sample `i` of host `h` (named `{prefix}{h:03}`), at
+/// `base + i` seconds.
+fn sample(prefix: &str, h: usize, i: u64, base: u64) -> String {
     let x = (i.wrapping_mul(2_654_435_761).wrapping_add(h as u64 * 97)) % 1000;
     let n = x as f64 / 1000.0;
     format!(
-        r#"{{"timestamp":{},"hostname":"load-{h:03}","cpuUsage":{:.2},"memoryUsage":{:.2},"diskIO":{:.1},"networkIO":{:.1}}}"#,
+        r#"{{"timestamp":{},"hostname":"{prefix}{h:03}","cpuUsage":{:.2},"memoryUsage":{:.2},"diskIO":{:.1},"networkIO":{:.1}}}"#,
         base + i,
         40.0 + 10.0 * n,
         60.0 + 5.0 * n,
@@ -231,15 +296,21 @@ struct Target {
     authority: String,
     api_key: Option<String>,
     batch: usize,
+    /// Hostname prefix.
+    prefix: String,
+    /// Seconds between a host's samples.
+    step: u64,
+    /// When the run started (answers are stamped against it).
+    start: Instant,
 }
 
 /// The body of request `r` of a connection posting `hosts`: their samples in turn (step
 /// by step, all hosts at each step), `batch` of them, as one object or an array.
-fn body(hosts: &[usize], batch: usize, r: u64, base: u64) -> String {
+fn body(prefix: &str, hosts: &[usize], batch: usize, r: u64, base: u64, step: u64) -> String {
     let n = hosts.len() as u64;
     let item = |k: u64| {
         let at = r * batch as u64 + k;
-        sample(hosts[(at % n) as usize], at / n, base)
+        sample(prefix, hosts[(at % n) as usize], (at / n) * step, base)
     };
     if batch == 1 {
         return item(0);
@@ -298,10 +369,12 @@ async fn connection(target: Target, hosts: Vec<usize>, base: u64, end: Instant) 
             }
             let request = request
                 .body(Full::new(Bytes::from(body(
+                    &target.prefix,
                     &hosts,
                     target.batch,
                     round,
                     base,
+                    target.step,
                 ))))
                 .map_err(std::io::Error::other)?;
             s.ready().await.map_err(std::io::Error::other)?;
@@ -323,7 +396,12 @@ async fn connection(target: Target, hosts: Vec<usize>, base: u64, end: Instant) 
             Ok(Ok((status, latency, bytes))) => {
                 tally.latencies_us.push(latency.as_micros() as u64);
                 *tally.statuses.entry(status).or_default() += 1;
-                tally.stored += stored_in(status, &bytes, target.batch);
+                let stored = stored_in(status, &bytes, target.batch);
+                tally.stored += stored;
+                let at = target.start.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+                tally
+                    .answered
+                    .push((at, stored.min(u64::from(u32::MAX)) as u32));
                 if status == 200 {
                     round += 1;
                 }
@@ -373,11 +451,11 @@ mod tests {
     #[test]
     fn a_batch_takes_each_host_in_time_order() {
         let hosts = [3, 5];
-        let one = body(&hosts, 1, 0, 1_764_000_000);
+        let one = body("load-", &hosts, 1, 0, 1_764_000_000, 1);
         assert!(iops_core::MetricSample::from_json(one.as_bytes()).is_ok());
         let mut seen = Vec::new();
         for r in 0..3 {
-            let b = body(&hosts, 5, r, 1_764_000_000);
+            let b = body("load-", &hosts, 5, r, 1_764_000_000, 300);
             for item in iops_core::MetricSample::batch_from_json(b.as_bytes()).unwrap() {
                 seen.push(item.unwrap());
             }
@@ -400,8 +478,10 @@ mod tests {
 
     #[test]
     fn samples_are_valid_metrics_in_time_order() {
-        let a = iops_core::MetricSample::from_json(sample(7, 0, 1_764_000_000).as_bytes()).unwrap();
-        let b = iops_core::MetricSample::from_json(sample(7, 1, 1_764_000_000).as_bytes()).unwrap();
+        let a = iops_core::MetricSample::from_json(sample("load-", 7, 0, 1_764_000_000).as_bytes())
+            .unwrap();
+        let b = iops_core::MetricSample::from_json(sample("load-", 7, 1, 1_764_000_000).as_bytes())
+            .unwrap();
         assert_eq!(a.hostname, "load-007");
         assert!(a.timestamp < b.timestamp);
     }
