@@ -32,8 +32,10 @@ def main(judge: str, rss_path: str, *reports: str) -> int:
     for path in reports:
         r = json.load(open(path))
         windows = r.get("windows", [])
+        per_host = r["samples_stored"] / max(r["hosts"], 1)
         print(f"\n{path.rsplit('/', 1)[-1]}: batch {r['batch']}, {r['samples_stored']} samples "
-              f"stored ({r['samples_per_s']:.0f}/s), p99 {r['latency_ms']['p99']} ms, "
+              f"stored ({r['samples_per_s']:.0f}/s), {per_host:.0f} per host (a week of "
+              f"history is 2,016 at 5 min), p99 {r['latency_ms']['p99']} ms, "
               f"non-200 {r['non_200']}, errors {r['errors']}")
         print("  window_s  samples/s  p50_ms  p99_ms")
         for w in windows:
