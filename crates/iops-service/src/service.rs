@@ -204,6 +204,22 @@ impl IngestResponse {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The answer for `sample`, stored as `put`, scored (or not) as `outcome` says.
+    fn new(sample: MetricSample, put: PutMetric, outcome: ScoreOutcome) -> Self {
+        IngestResponse {
+            message: STORED_MESSAGE,
+            metric_id: put.metric_id,
+            insights: outcome.insights,
+            outcome: outcome.outcome,
+            state_reset: outcome.state_reset,
+            scored_by: outcome.scored_by,
+            fallback: outcome.fallback,
+            scored_after: outcome.scored_after,
+            hostname: sample.hostname,
+            timestamp: sample.timestamp,
+        }
+    }
 }
 
 /// A parsed `?hostname=&since=&limit=` query.
@@ -403,18 +419,7 @@ impl Service {
                 "host state could not be decoded (older format?); started afresh"
             );
         }
-        Ok(IngestResponse {
-            message: STORED_MESSAGE,
-            metric_id: put.metric_id,
-            insights: scored.insights,
-            outcome: scored.outcome,
-            state_reset: scored.state_reset,
-            scored_by: scored.scored_by,
-            fallback: scored.fallback,
-            scored_after: scored.scored_after,
-            hostname: sample.hostname,
-            timestamp: sample.timestamp,
-        })
+        Ok(IngestResponse::new(sample, put, scored))
     }
 
     async fn store_and_score(
@@ -438,15 +443,7 @@ impl Service {
         let window = self.config.reorder_window;
         let mut cached = self.take_cached(host);
         for _ in 0..self.config.cas_attempts {
-            // The cached state if this process wrote the host's state last (on the first
-            // attempt only: a conflict means it did not), else the store's.
-            let loaded = match cached.take() {
-                Some(c) => Loaded::Cached(c),
-                None => match self.store.load_state(host).await? {
-                    Some(stored) => Loaded::Stored(stored),
-                    None => Loaded::None,
-                },
-            };
+            let loaded = self.load(host, &mut cached).await?;
             let last = loaded.last_timestamp();
             let ledger = loaded.ledger();
             let mut arrival = ledger.classify(sample.timestamp, last, window);
@@ -478,12 +475,7 @@ impl Service {
                     self.put_cached(host, c);
                     (0, copy, false)
                 }
-                Loaded::Cached(c) => (c.version, c.state, false),
-                Loaded::Stored(stored) => match decode_state(&stored.state) {
-                    Some(state) => (stored.version, Box::new(state), false),
-                    None => (stored.version, Box::new(self.scorer.new_state()?), true),
-                },
-                Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
+                loaded => self.state_of(loaded)?,
             };
             if too_old {
                 return self
@@ -546,6 +538,36 @@ impl Service {
         Err(ServiceError::Contention {
             hostname: host.clone(),
             attempts: self.config.cas_attempts,
+        })
+    }
+
+    /// The host's state as this process cached it when it wrote it last (`cached`, taken:
+    /// only a first attempt has it, a conflict means another writer saved since), else the
+    /// store's.
+    async fn load(
+        &self,
+        host: &str,
+        cached: &mut Option<CachedState>,
+    ) -> Result<Loaded, ServiceError> {
+        Ok(match cached.take() {
+            Some(c) => Loaded::Cached(c),
+            None => match self.store.load_state(host).await? {
+                Some(stored) => Loaded::Stored(stored),
+                None => Loaded::None,
+            },
+        })
+    }
+
+    /// The loaded state to score with: the version it was saved as, the state, and `true`
+    /// when the stored one could not be decoded and the state starts afresh.
+    fn state_of(&self, loaded: Loaded) -> Result<(u64, Box<HostState>, bool), ServiceError> {
+        Ok(match loaded {
+            Loaded::Cached(c) => (c.version, c.state, false),
+            Loaded::Stored(stored) => match decode_state(&stored.state) {
+                Some(state) => (stored.version, Box::new(state), false),
+                None => (stored.version, Box::new(self.scorer.new_state()?), true),
+            },
+            Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
         })
     }
 
@@ -744,6 +766,7 @@ impl Service {
 }
 
 /// What scoring one sample did (the non-wire part of an [`IngestResponse`]).
+#[derive(Clone)]
 struct ScoreOutcome {
     outcome: IngestOutcome,
     insights: Vec<StoredInsight>,

@@ -18,8 +18,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use super::{
-    decode_state, encode_error, host_reorder_window, stored_insights, CachedState, IngestOutcome,
-    IngestResponse, Loaded, ScoreOutcome, Service, STORED_MESSAGE,
+    encode_error, host_reorder_window, stored_insights, CachedState, IngestOutcome, IngestResponse,
+    ScoreOutcome, Service,
 };
 use crate::reorder::{self, Arrival, Ledger};
 use crate::ServiceError;
@@ -268,15 +268,12 @@ impl Service {
             .map(|((position, sample), k)| {
                 let (put, outcome) = &outcomes[k];
                 let repeat = std::mem::replace(&mut seen[k], true);
-                let answer = if repeat {
-                    respond(
-                        sample,
-                        put,
-                        &ScoreOutcome::duplicate(outcome.insights.clone()),
-                    )
+                let outcome = if repeat {
+                    ScoreOutcome::duplicate(outcome.insights.clone())
                 } else {
-                    respond(sample, put, outcome)
+                    outcome.clone()
                 };
+                let answer = IngestResponse::new(sample.clone(), put.clone(), outcome);
                 (*position, Ok(answer))
             })
             .collect()
@@ -302,24 +299,10 @@ impl Service {
         let window = self.config.reorder_window;
         let mut cached = self.take_cached(host);
         for _ in 0..self.config.cas_attempts {
-            let loaded = match cached.take() {
-                Some(c) => Loaded::Cached(c),
-                None => match self.store.load_state(host).await? {
-                    Some(stored) => Loaded::Stored(stored),
-                    None => Loaded::None,
-                },
-            };
+            let loaded = self.load(host, &mut cached).await?;
             let mut last = loaded.last_timestamp();
             let mut ledger = loaded.ledger();
-            let (expected_version, mut state, mut state_reset) = match loaded {
-                Loaded::Cached(c) => (c.version, c.state, false),
-                Loaded::Stored(stored) => match decode_state(&stored.state) {
-                    Some(state) => (stored.version, Box::new(state), false),
-                    None => (stored.version, Box::new(self.scorer.new_state()?), true),
-                },
-                Loaded::None => (0, Box::new(self.scorer.new_state()?), false),
-            };
-            let unchanged = (last, ledger.clone());
+            let (expected_version, mut state, mut state_reset) = self.state_of(loaded)?;
             let mut outcomes: Vec<ScoreOutcome> = Vec::with_capacity(samples.len());
             let mut insights: Vec<StoredInsight> = Vec::new();
             let mut incidents: Vec<Incident> = Vec::new();
@@ -396,18 +379,18 @@ impl Service {
                 }
             }
             let Some(last_timestamp) = last.filter(|_| learned_any) else {
-                // nothing learned: the state is as it was loaded
+                // nothing learned: the state, its newest time and its ledger are as loaded
                 if !insights.is_empty() {
                     self.store.put_insights(&insights).await?;
                 }
-                if let (Some(last_timestamp), false) = (unchanged.0, state_reset) {
+                if let (Some(last_timestamp), false) = (last, state_reset) {
                     self.put_cached(
                         host,
                         CachedState {
                             version: expected_version,
                             last_timestamp,
                             state,
-                            ledger: unchanged.1,
+                            ledger,
                         },
                     );
                 }
@@ -455,20 +438,4 @@ fn failed(group: &[(usize, MetricSample)], e: &ServiceError) -> Vec<(usize, Batc
         .iter()
         .map(|(position, _)| (*position, Err(item.clone())))
         .collect()
-}
-
-/// The single-sample answer for `sample`.
-fn respond(sample: &MetricSample, put: &PutMetric, outcome: &ScoreOutcome) -> IngestResponse {
-    IngestResponse {
-        message: STORED_MESSAGE,
-        metric_id: put.metric_id.clone(),
-        insights: outcome.insights.clone(),
-        outcome: outcome.outcome,
-        state_reset: outcome.state_reset,
-        scored_by: outcome.scored_by,
-        fallback: outcome.fallback,
-        scored_after: outcome.scored_after,
-        hostname: sample.hostname.clone(),
-        timestamp: sample.timestamp,
-    }
 }
