@@ -7,13 +7,10 @@ gives one sample per host: CPU busy share, memory used, and the disk and network
 counters as kB/s over the interval, loopback and unmapped metrics left out."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -24,25 +21,7 @@ from opentelemetry.metrics import CallbackOptions, Observation  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader  # noqa: E402
 from opentelemetry.sdk.resources import Resource  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def iops_binary() -> Path | None:
-    for candidate in (
-        os.environ.get("IOPS_BIN"),
-        ROOT / "target/debug/iops",
-        ROOT / "target/release/iops",
-    ):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support import free_port, iops_binary  # noqa: E402
 
 
 def get(url: str) -> dict:
@@ -53,10 +32,6 @@ def get(url: str) -> dict:
 @pytest.fixture
 def serve(tmp_path):
     iops = iops_binary()
-    if iops is None:
-        if os.environ.get("CI"):
-            pytest.fail("no iops binary (cargo build -p iops-cli, or IOPS_BIN)")
-        pytest.skip("no iops binary: cargo build -p iops-cli first")
     port = free_port()
     proc = subprocess.Popen(
         [str(iops), "serve", "--addr", f"127.0.0.1:{port}", "--db", str(tmp_path / "iops.db")],

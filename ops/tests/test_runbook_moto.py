@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,16 +25,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support import free_port, iops_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
 ENDPOINT = "iops-canary"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float = 30.0) -> None:
@@ -48,17 +42,6 @@ def wait_for(url: str, seconds: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def iops_binary() -> Path | None:
-    for candidate in (
-        os.environ.get("IOPS_BIN"),
-        ROOT / "target/debug/iops",
-        ROOT / "target/release/iops",
-    ):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +164,6 @@ class FunctionMetrics:
 def test_the_runbook_end_to_end(env, tmp_path):
     aws = clients(env)
     iops = iops_binary()
-    if iops is None:
-        if os.environ.get("CI"):
-            pytest.fail("no iops binary (cargo build -p iops-cli, or IOPS_BIN)")
-        pytest.skip("no iops binary: cargo build -p iops-cli first")
     # a SageMaker endpoint for the canary, InService
     sm = aws("sagemaker")
     sm.create_model(

@@ -13,7 +13,7 @@
 //! tokio/hyper/AWS subtree (~20–40 s seen with `-p iops-lambda`, more after a workspace build).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -316,23 +316,12 @@ async fn bootstrap_under_cargo_lambda_watch() {
     // The scheduled rule's event, sent by `cargo lambda invoke` (a real client of the
     // runtime emulator): the sweep finds lambda-2 silent.
     let name = if build { "bootstrap" } else { "_" };
-    let invoked = Command::new(&cargo_lambda)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .args(["lambda", "invoke", name])
-        .args(["--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &port.to_string()])
-        .args(["--data-ascii", &common::scheduled_event().to_string()])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&invoked.stdout);
-    assert!(
-        invoked.status.success(),
-        "cargo lambda invoke: {out}{}",
-        String::from_utf8_lossy(&invoked.stderr)
+    let sweep = lambda_invoke(
+        &cargo_lambda,
+        name,
+        port,
+        &common::scheduled_event().to_string(),
     );
-    let sweep: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(sweep["opened"][0]["hostname"], "lambda-2", "{sweep}");
     assert_eq!(sweep["opened"][0]["types"][0], "host_stopped_reporting");
     let (status, body) = http(
@@ -356,20 +345,7 @@ async fn bootstrap_under_cargo_lambda_watch() {
     let records: Vec<(&str, &[u8])> = samples.iter().map(|s| ("lambda-3", s.as_bytes())).collect();
     let stream_event = common::kinesis_event(&records, 0).to_string();
     for _ in 0..2 {
-        let invoked = Command::new(&cargo_lambda)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-            .args(["lambda", "invoke", name])
-            .args(["--invoke-address", "127.0.0.1"])
-            .args(["--invoke-port", &port.to_string()])
-            .args(["--data-ascii", &stream_event])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&invoked.stdout);
-        assert!(invoked.status.success(), "cargo lambda invoke: {out}");
-        let answer: Value =
-            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let answer = lambda_invoke(&cargo_lambda, name, port, &stream_event);
         assert_eq!(answer, serde_json::json!({ "batchItemFailures": [] }));
     }
     let (status, body) = http(
@@ -407,6 +383,28 @@ async fn bootstrap_under_cargo_lambda_watch() {
     );
     drop(function);
     drop(watch);
+}
+
+/// `cargo lambda invoke NAME` with `event` (a real client of the runtime emulator on
+/// `port`): the function's answer as JSON.
+fn lambda_invoke(cargo_lambda: &Path, name: &str, port: u16, event: &str) -> Value {
+    let invoked = Command::new(cargo_lambda)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .args(["lambda", "invoke", name])
+        .args(["--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(["--data-ascii", event])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&invoked.stdout);
+    assert!(
+        invoked.status.success(),
+        "cargo lambda invoke: {out}{}",
+        String::from_utf8_lossy(&invoked.stderr)
+    );
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 /// The function process of the default mode, killed by its id when the test ends.
