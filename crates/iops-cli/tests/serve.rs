@@ -898,6 +898,14 @@ fn post_batch(addr: &str, body: &str) -> (u16, String) {
     request(addr, "POST", "/metrics", &[], body.as_bytes()).expect("POST")
 }
 
+/// Writes zeros to `path` until the file system refuses (no space left).
+fn fill(path: &Path) -> PathBuf {
+    let mut file = std::fs::File::create(path).unwrap();
+    let page = [0u8; 4096];
+    while file.write_all(&page).is_ok() {}
+    path.to_path_buf()
+}
+
 /// Unmounts the test's tmpfs when the test ends.
 struct Mounted(PathBuf);
 
@@ -947,9 +955,28 @@ fn a_full_disk_answers_503_and_recovers_when_space_returns() {
         .count();
     assert!(failed > 0, "{answer}");
     assert!(acked > 0, "nothing fitted before the disk was full");
-    // still full: still 503, and reads still answer
-    assert_eq!(post_batch(&server.addr, &batch("full-1", acked, N)).0, 503);
+    // A failed transaction leaves room that the next one may reuse, so the disk is
+    // filled to the last byte before asking again: a batch may still fit in reused
+    // space (and counts as acknowledged), but the disk refuses again within a few.
+    let filler = fill(&mnt.join("filler"));
+    let mut refused_again = false;
+    for _ in 0..20 {
+        let (status, answer) = post_batch(&server.addr, &batch("full-1", acked, N));
+        match status {
+            200 => acked += N,
+            503 => {
+                refused_again = true;
+                break;
+            }
+            other => panic!("{other}: {answer}"),
+        }
+    }
+    assert!(
+        refused_again,
+        "a disk filled to the last byte kept taking batches"
+    );
     assert_eq!(get(&server.addr, "/health").0, 200);
+    std::fs::remove_file(filler).unwrap();
 
     let grown = Command::new("mount")
         .args(["-o", "remount,size=64m"])
