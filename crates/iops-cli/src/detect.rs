@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use iops_core::engine::EngineConfig;
+use iops_eval::corpus::engine_config;
 use iops_eval::nab_dir::detect;
 
 /// Input/output layouts `detect` understands.
@@ -29,6 +29,10 @@ pub struct DetectArgs {
     /// Detector name used in the results layout.
     #[arg(long, value_name = "NAME", default_value = "iops")]
     pub detector: String,
+    /// Engine parameters (JSON, the fields of `EngineParams`; omitted ones take their
+    /// defaults) instead of the defaults, as `iops eval` takes them.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
 }
 
 pub fn run(args: &DetectArgs) -> Result<()> {
@@ -42,7 +46,7 @@ fn detect_nab(args: &DetectArgs) -> Result<()> {
         &args.data,
         &args.out,
         &args.detector,
-        &EngineConfig::default(),
+        &engine_config(args.params.as_deref())?,
     )?;
     eprintln!(
         "scored {files} files ({rows} rows) into {}",
