@@ -29,5 +29,5 @@ pub use metric::{validate_hostname, Metric, MetricSample};
 pub use ndarray;
 pub use notification::Notification;
 pub use param_guard::ParamGuard;
-pub use silence::SilencePolicy;
+pub use silence::{FleetArrivals, SilencePolicy, FLEET_LIVE_SECONDS};
 pub use timestamp::{json_type, Timestamp};

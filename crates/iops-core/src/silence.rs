@@ -5,11 +5,16 @@
 //! once `max(intervals × its own interval, min_seconds)` has passed since its newest
 //! sample; its incident is critical, opens at that moment (so every judge of the same
 //! silence names the same incident) and resolves when a sample from then on arrives.
+//!
+//! A fleet that stops as a whole stops that clock too, so it is judged by when samples
+//! arrived instead ([`SilencePolicy::judge_fleet`]): nothing received for the threshold of
+//! the fleet's interval, while its newest sample is recent (a live fleet, not a backfill
+//! of old data), is one critical incident on the fleet.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    incident_id, Error, Incident, IncidentStatus, InsightType, Result, Severity, Timestamp,
+    incident_id, Error, Incident, IncidentStatus, InsightType, Result, Severity, Timestamp, FLEET,
 };
 
 /// When a host counts as silent.
@@ -33,6 +38,10 @@ impl Default for SilencePolicy {
 
 /// A year: longer silences are not a threshold anyone means.
 const MAX_SECONDS: f64 = 366.0 * 86_400.0;
+
+/// A fleet whose newest sample is older than this (by the receiving clock) is not live:
+/// data loaded after the fact stops arriving when the load ends, and that is no alarm.
+pub const FLEET_LIVE_SECONDS: f64 = 86_400.0;
 
 impl SilencePolicy {
     /// Checks both fields; the error names `silence_intervals` or `silence_min_seconds`.
@@ -81,7 +90,68 @@ impl SilencePolicy {
     }
 }
 
+/// What the fleet-silence judge needs to know, all by the receiving clock except
+/// `newest_sample` (event time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetArrivals {
+    /// Hosts in the fleet.
+    pub hosts: usize,
+    /// When a sample last arrived from any host.
+    pub last_arrival: Timestamp,
+    /// The fleet's newest sample's own timestamp.
+    pub newest_sample: Timestamp,
+    /// The interval of the host that sent it (seconds).
+    pub interval: f64,
+    /// Now.
+    pub now: Timestamp,
+}
+
+impl SilencePolicy {
+    /// The fleet's incident when nothing has arrived from any host for the threshold of
+    /// `interval` while the fleet was live (its newest sample at most
+    /// [`FLEET_LIVE_SECONDS`] old); `None` otherwise. It opens when the threshold passed
+    /// after the last arrival, so every judge of one silence names the same incident.
+    pub fn judge_fleet(&self, fleet: &FleetArrivals) -> Option<Incident> {
+        if fleet.hosts == 0 || !(fleet.interval.is_finite() && fleet.interval > 0.0) {
+            return None;
+        }
+        let live = fleet.now.epoch_seconds() - fleet.newest_sample.epoch_seconds();
+        if live > FLEET_LIVE_SECONDS {
+            return None;
+        }
+        let threshold = self.threshold_seconds(fleet.interval);
+        let silent_from = fleet.last_arrival.plus_seconds(threshold)?;
+        (fleet.now >= silent_from && silent_from > fleet.last_arrival)
+            .then(|| Incident::fleet_stopped_reporting(fleet, silent_from, threshold))
+    }
+}
+
 impl Incident {
+    /// The critical incident of a fleet from which nothing arrived since
+    /// `fleet.last_arrival` (silent after `threshold` seconds, at `silent_from`).
+    pub fn fleet_stopped_reporting(
+        fleet: &FleetArrivals,
+        silent_from: Timestamp,
+        threshold: f64,
+    ) -> Incident {
+        let mut incident = Incident::stopped_reporting(
+            FLEET,
+            fleet.last_arrival,
+            silent_from,
+            fleet.interval,
+            threshold,
+        );
+        incident.summary = format!(
+            "the fleet stopped reporting: nothing has arrived from any of its {} hosts since \
+             {} (newest sample {}; silent after {})",
+            fleet.hosts,
+            fleet.last_arrival,
+            fleet.newest_sample,
+            human_seconds(threshold)
+        );
+        incident
+    }
+
     /// The critical incident of a host silent since `silent_from` (its newest sample at
     /// `last_seen`, sampled every `interval` seconds, silent after `threshold` seconds).
     pub fn stopped_reporting(
@@ -194,6 +264,60 @@ mod tests {
         assert_ne!(later.incident_id, a.incident_id);
     }
 
+    fn fleet(last_arrival: f64, newest_sample: f64, now: f64) -> FleetArrivals {
+        FleetArrivals {
+            hosts: 50,
+            last_arrival: at(last_arrival),
+            newest_sample: at(newest_sample),
+            interval: 60.0,
+            now: at(now),
+        }
+    }
+
+    #[test]
+    fn a_live_fleet_from_which_nothing_arrives_is_one_critical_incident() {
+        let p = SilencePolicy::default();
+        assert!(p.judge_fleet(&fleet(0.0, 0.0, 9.9)).is_none());
+        let a = p.judge_fleet(&fleet(0.0, 0.0, 10.0)).unwrap();
+        let b = p.judge_fleet(&fleet(0.0, 0.0, 600.0)).unwrap();
+        assert_eq!(a, b, "every sweep names the same incident");
+        assert_eq!(a.opened, at(10.0));
+        assert!(a.is_fleet() && a.is_silence());
+        assert_eq!(a.severity, Severity::Critical);
+        assert!(
+            a.summary.contains("fleet stopped reporting") && a.summary.contains("50 hosts"),
+            "{}",
+            a.summary
+        );
+        // samples stamped a few minutes behind the receiving clock are still live
+        assert!(p.judge_fleet(&fleet(0.0, -7.0, 10.0)).is_some());
+        // the host incident of the same moment is another record
+        assert_ne!(
+            a.incident_id,
+            p.judge("web-1", at(0.0), 60.0, at(10.0))
+                .unwrap()
+                .incident_id
+        );
+    }
+
+    #[test]
+    fn a_fleet_whose_newest_sample_is_old_is_not_judged() {
+        let p = SilencePolicy::default();
+        // a backfill of last month: it stops when the load ends
+        let day = 24.0 * 60.0;
+        assert!(p.judge_fleet(&fleet(0.0, -30.0 * day, 60.0)).is_none());
+        // live until a day after its newest sample, then no longer opened
+        assert!(p.judge_fleet(&fleet(0.0, 0.0, day)).is_some());
+        assert!(p.judge_fleet(&fleet(0.0, 0.0, day + 1.0)).is_none());
+        // no hosts, no interval
+        let mut empty = fleet(0.0, 0.0, 60.0);
+        empty.hosts = 0;
+        assert!(p.judge_fleet(&empty).is_none());
+        let mut unknown = fleet(0.0, 0.0, 60.0);
+        unknown.interval = f64::NAN;
+        assert!(p.judge_fleet(&unknown).is_none());
+    }
+
     #[test]
     fn bad_policies_name_their_field() {
         for (policy, field) in [
@@ -236,6 +360,10 @@ mod tests {
     fn thresholds_near_the_end_of_time_do_not_overflow() {
         let p = SilencePolicy::default();
         assert!(p.judge("h", Timestamp::MAX, 60.0, Timestamp::MAX).is_none());
+        let mut end = fleet(0.0, 0.0, 0.0);
+        (end.last_arrival, end.newest_sample, end.now) =
+            (Timestamp::MAX, Timestamp::MAX, Timestamp::MAX);
+        assert!(p.judge_fleet(&end).is_none());
         let e = human_seconds(5400.0);
         assert_eq!(e, "90 min");
         assert_eq!(human_seconds(9000.0), "2.5 h");

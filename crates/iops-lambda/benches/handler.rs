@@ -89,6 +89,7 @@ impl MetricStore for MemStore {
             .map(|(hostname, last_timestamp)| iops_store::HostEntry {
                 hostname,
                 last_timestamp,
+                last_received: None,
             })
             .collect())
     }

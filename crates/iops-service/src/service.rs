@@ -2,7 +2,7 @@
 //! save the state (compare-and-swap) with the insights, answer.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -280,6 +280,12 @@ pub struct Service {
     fleet_hosts: AtomicUsize,
     /// The receiving clock samples may not be too far ahead of (tests set their own).
     clock: fn() -> SystemTime,
+    /// When this process last received a sample (ms since the epoch by `clock`;
+    /// `i64::MIN`: none yet), for the sweep to tell a fleet that stopped sending.
+    last_arrival: AtomicI64,
+    /// Where a fleet that sends nothing is counted from when this process has received
+    /// nothing yet ([`Service::watching_from_start`]).
+    watch_from: Option<Timestamp>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -320,13 +326,51 @@ impl Service {
             notifications: None,
             fleet_hosts: AtomicUsize::new(0),
             clock: SystemTime::now,
+            last_arrival: AtomicI64::new(i64::MIN),
+            watch_from: None,
         }
     }
 
-    /// Judges how far ahead samples are against `clock` instead of the system's (tests).
+    /// Judges how far ahead samples are, and when they arrive, against `clock` instead of
+    /// the system's (tests).
     pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// A process that is the fleet's only receiver (`iops serve`): if nothing arrives
+    /// after it starts, the fleet's silence counts from the start, so a restart that the
+    /// fleet does not come back to is reported like a fleet that stopped.
+    pub fn watching_from_start(mut self) -> Self {
+        self.watch_from = Some(self.now());
+        self
+    }
+
+    /// Now, by the receiving clock.
+    fn now(&self) -> Timestamp {
+        let secs = (self.clock)()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Timestamp::from_epoch_seconds(secs).unwrap_or(Timestamp::MAX)
+    }
+
+    /// Records that a sample arrived now.
+    fn note_arrival(&self) {
+        let ms = (self.now().epoch_seconds() * 1000.0) as i64;
+        self.last_arrival.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When this process last received a sample, or where it watches from if none yet.
+    pub(crate) fn arrivals_since(&self) -> Option<Timestamp> {
+        self.last_arrival().or(self.watch_from)
+    }
+
+    /// When this process last received a sample (`None`: not since it started).
+    pub(crate) fn last_arrival(&self) -> Option<Timestamp> {
+        let ms = self.last_arrival.load(Ordering::Relaxed);
+        (ms != i64::MIN)
+            .then(|| Timestamp::from_epoch_seconds(ms as f64 / 1000.0).ok())
+            .flatten()
     }
 
     /// A sample stamped further ahead of the receiving clock than
@@ -403,6 +447,7 @@ impl Service {
         }
         let sample = MetricSample::from_json(body).map_err(|e| ServiceError::invalid(e, "body"))?;
         self.check_not_ahead(&sample)?;
+        self.note_arrival();
         // Lock before storing: in this process the first post of a sample is the one that
         // stores it and the one that scores it, so outcomes are exact.
         let lock = self.lock_host(&sample.hostname).await;
@@ -504,6 +549,7 @@ impl Service {
                 state: reorder::encode(&state, &ledger).map_err(encode_error)?,
                 insights: insights.clone(),
                 incidents: incident.clone().into_iter().collect(),
+                received: Some(self.now()),
             };
             match self.store.save_state(update).await {
                 Ok(version) => {

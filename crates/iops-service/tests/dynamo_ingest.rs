@@ -8,9 +8,10 @@
 #[path = "../../iops-store/tests/support/dynalite.rs"]
 mod dynalite;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dynalite::Dynalite;
 use iops_core::engine::{EngineConfig, EngineParams, HostState};
@@ -378,4 +379,79 @@ async fn dynamodb_stopped_and_restarted_mid_load_loses_nothing_acknowledged() {
         assert_eq!(ids.len(), n, "{host}: an insight stored twice");
     }
     drop(d);
+}
+
+thread_local! {
+    /// The receiving clock, epoch seconds (each test runs on its own current-thread runtime).
+    static NOW: Cell<u64> = const { Cell::new(T0) };
+}
+
+fn clock() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(NOW.with(Cell::get))
+}
+
+/// A fleet that stops as a whole, told by another Lambda instance's sweep: each instance
+/// saves when it received the samples (`receivedAt` in the state table), so an instance
+/// that received none of them judges the fleet silent on the same schedule, and resolves
+/// it when any instance receives samples again.
+#[tokio::test]
+async fn a_fleet_that_stops_is_told_by_another_instance_from_the_state_table() {
+    let Some(d) = Dynalite::start(DIR) else {
+        return;
+    };
+    let store = Arc::new(
+        DynamoStore::connect(DynamoOptions::local(
+            TableNames::with_prefix("fleetquiet"),
+            &d.endpoint,
+        ))
+        .await
+        .unwrap(),
+    );
+    store.create_tables().await.unwrap();
+    let ingesting = Service::new(store.clone(), engine()).with_clock(clock);
+    let sweeping = Service::new(store.clone(), engine()).with_clock(clock);
+    // two hosts every 5 minutes for 100 minutes, each sample received 3 s after its time
+    for i in 0..20 {
+        NOW.with(|n| n.set(T0 + i * 300 + 3));
+        for host in [1, 2] {
+            ingesting.ingest(body(host, i).as_bytes()).await.unwrap();
+        }
+    }
+    let last_arrival = T0 + 19 * 300 + 3;
+    // silent after 3 intervals (15 minutes) of nothing received
+    NOW.with(|n| n.set(last_arrival + 899));
+    assert!(sweeping
+        .sweep_silent_hosts()
+        .await
+        .unwrap()
+        .opened
+        .is_empty());
+    NOW.with(|n| n.set(last_arrival + 900));
+    let sweep = sweeping.sweep_silent_hosts().await.unwrap();
+    assert_eq!(sweep.opened.len(), 1, "{sweep:?}");
+    let fleet = &sweep.opened[0];
+    assert!(fleet.is_fleet() && fleet.is_silence(), "{fleet:?}");
+    assert_eq!(fleet.opened.epoch_seconds(), (last_arrival + 900) as f64);
+    NOW.with(|n| n.set(last_arrival + 1800));
+    assert!(sweeping
+        .sweep_silent_hosts()
+        .await
+        .unwrap()
+        .opened
+        .is_empty());
+    // back: one sample through the first instance, the second resolves
+    NOW.with(|n| n.set(T0 + 40 * 300 + 3));
+    ingesting.ingest(body(1, 40).as_bytes()).await.unwrap();
+    let sweep = sweeping.sweep_silent_hosts().await.unwrap();
+    assert_eq!(sweep.resolved.len(), 1, "{sweep:?}");
+    let stored = store
+        .get_incident(&fleet.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
+    assert_eq!(
+        stored.resolved.map(|t| t.epoch_seconds()),
+        Some((T0 + 40 * 300 + 3) as f64)
+    );
 }

@@ -828,6 +828,7 @@ async fn a_json_state_of_an_earlier_version_still_decodes() {
             last_timestamp: Timestamp::from_epoch_seconds((T0 + 4 * 300) as f64).unwrap(),
             state: serde_json::to_vec(&state).unwrap(),
             insights: vec![],
+            received: None,
         })
         .await
         .unwrap();
@@ -886,6 +887,7 @@ async fn a_state_of_the_previous_engine_is_reset_and_reported() {
             last_timestamp: Timestamp::from_epoch_seconds((T0 + 299 * 300) as f64).unwrap(),
             state: old.to_vec(),
             insights: vec![],
+            received: None,
         })
         .await
         .unwrap();

@@ -1,7 +1,11 @@
 //! Silent hosts against the real SQLite store: a host that stops reporting gets one
-//! critical incident, judged in event time against the fleet, resolved when it is back.
+//! critical incident, judged in event time against the fleet, resolved when it is back;
+//! a live fleet from which nothing arrives gets one on the fleet, judged by the receiving
+//! clock.
 
+use std::cell::Cell;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iops_core::engine::EngineConfig;
 use iops_core::{Incident, IncidentStatus, InsightType, Severity, SilencePolicy, Timestamp};
@@ -152,8 +156,11 @@ async fn a_second_sweep_and_a_concurrent_one_store_nothing_new() {
     assert_eq!(silences(&store, "web-2").await, [opened[0].clone()]);
 }
 
+/// A backfill: samples from a year before the receiving clock (the system's, here) end
+/// when the load ends, and the fleet's event time stops with them: neither a host nor the
+/// fleet is reported.
 #[tokio::test]
-async fn a_whole_fleet_that_stops_and_a_host_never_regular_are_not_judged() {
+async fn a_backfill_that_ends_and_a_host_never_regular_are_not_judged() {
     let (_, service, store) = services().remove(0);
     // web-1 regular for 40 minutes; web-2 sent 5 samples (its interval is not known yet)
     for minute in 0..40u64 {
@@ -175,6 +182,104 @@ async fn a_whole_fleet_that_stops_and_a_host_never_regular_are_not_judged() {
             .is_empty());
     }
     assert!(silences(&store, "web-1").await.is_empty());
+    assert!(silences(&store, iops_core::FLEET).await.is_empty());
+}
+
+thread_local! {
+    /// The receiving clock, seconds after T0 (each test runs on its own current-thread
+    /// runtime).
+    static NOW: Cell<f64> = const { Cell::new(0.0) };
+}
+
+fn clock() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(T0 + NOW.with(Cell::get))
+}
+
+/// Posts every host's sample of `minute`, each arriving 2 s after its timestamp.
+async fn post_live(service: &Service, hosts: &[&str], minute: u64) {
+    let t = 60.0 * minute as f64;
+    NOW.with(|n| n.set(t + 2.0));
+    for host in hosts {
+        post(service, host, t, minute).await;
+    }
+}
+
+/// Sweeps with the receiving clock at `now` (seconds after T0).
+async fn sweep_at(service: &Service, now: f64) -> iops_service::SilenceSweep {
+    NOW.with(|n| n.set(now));
+    service.sweep_silent_hosts().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_live_fleet_that_stops_as_a_whole_is_one_critical_incident_resolved_when_back() {
+    let hosts = ["web-1", "web-2", "db-1"];
+    for (mode, service, store) in services() {
+        let service = service.with_clock(clock);
+        for minute in 0..40 {
+            post_live(&service, &hosts, minute).await;
+        }
+        // the last arrival at 39 min 2 s; nothing after: silent 10 minutes later
+        let last_arrival = 39.0 * 60.0 + 2.0;
+        for now in [last_arrival + 60.0, last_arrival + 599.0] {
+            let sweep = sweep_at(&service, now).await;
+            assert!(sweep.opened.is_empty(), "{mode} at {now}: {sweep:?}");
+        }
+        let sweep = sweep_at(&service, last_arrival + 600.0).await;
+        assert_eq!(sweep.opened.len(), 1, "{mode}: {sweep:?}");
+        let fleet = &sweep.opened[0];
+        assert_eq!(fleet.hostname, iops_core::FLEET);
+        assert_eq!(fleet.severity, Severity::Critical);
+        assert_eq!(fleet.types, [InsightType::HostStoppedReporting]);
+        assert_eq!(fleet.opened, at(last_arrival + 600.0));
+        assert!(fleet.summary.contains("3 hosts"), "{}", fleet.summary);
+        // later sweeps: the same incident, nothing new, and no host judged alone
+        for now in [last_arrival + 1200.0, last_arrival + 7200.0] {
+            let sweep = sweep_at(&service, now).await;
+            assert!(
+                sweep.opened.is_empty() && sweep.resolved.is_empty(),
+                "{mode}"
+            );
+        }
+        for host in hosts {
+            assert!(silences(&store, host).await.is_empty(), "{mode}: {host}");
+        }
+        // the fleet is back two hours later
+        post_live(&service, &hosts, 160).await;
+        let sweep = sweep_at(&service, 160.0 * 60.0 + 30.0).await;
+        assert_eq!(sweep.resolved.len(), 1, "{mode}: {sweep:?}");
+        let stored = silences(&store, iops_core::FLEET).await;
+        assert_eq!(stored.len(), 1, "{mode}: {stored:?}");
+        assert_eq!(stored[0].incident_id, fleet.incident_id);
+        assert_eq!(stored[0].status, IncidentStatus::Resolved);
+        assert_eq!(stored[0].resolved, Some(at(160.0 * 60.0 + 2.0)));
+    }
+}
+
+/// `iops serve` restarted over a live fleet's database: if the fleet does not come back,
+/// its silence counts from the restart.
+#[tokio::test]
+async fn a_restarted_receiver_the_fleet_does_not_come_back_to_reports_it() {
+    let (_, service, store) = services().remove(0);
+    let service = service.with_clock(clock);
+    for minute in 0..40 {
+        post_live(&service, &["web-1", "web-2"], minute).await;
+    }
+    drop(service);
+    NOW.with(|n| n.set(3000.0));
+    let scorer = Arc::new(BuiltinScorer::new(EngineConfig::default()));
+    let restarted = Service::with_scorer(store.clone(), scorer.clone(), ServiceConfig::default())
+        .with_clock(clock)
+        .watching_from_start();
+    // a process that does not watch from its start (a Lambda instance) has no arrivals to
+    // go by on SQLite, which keeps none
+    let other =
+        Service::with_scorer(store.clone(), scorer, ServiceConfig::default()).with_clock(clock);
+    assert!(sweep_at(&restarted, 3599.0).await.opened.is_empty());
+    assert!(sweep_at(&other, 3600.0).await.opened.is_empty());
+    let sweep = sweep_at(&restarted, 3600.0).await;
+    assert_eq!(sweep.opened.len(), 1, "{sweep:?}");
+    assert_eq!(sweep.opened[0].opened, at(3600.0));
+    assert!(sweep.opened[0].is_fleet());
 }
 
 #[tokio::test]

@@ -116,6 +116,10 @@ pub struct StateUpdate {
     pub insights: Vec<StoredInsight>,
     /// The host's incident, when the step opened, escalated or resolved it.
     pub incidents: Vec<Incident>,
+    /// When the step's samples were received, by the service's clock: DynamoDB keeps it
+    /// (`receivedAt`) for the sweep to tell a fleet that stopped sending; SQLite does not
+    /// (`iops serve`, one process, remembers its arrivals itself).
+    pub received: Option<Timestamp>,
 }
 
 /// A host the store knows, as [`crate::MetricStore::list_hosts`] lists it.
@@ -127,6 +131,9 @@ pub struct HostEntry {
     /// learned (DynamoDB; the same unless that sample's scoring failed, as late samples
     /// are older by definition).
     pub last_timestamp: Timestamp,
+    /// When its newest state was saved with a received time ([`StateUpdate::received`]);
+    /// `None` where the store does not keep it (SQLite) or no save carried one yet.
+    pub last_received: Option<Timestamp>,
 }
 
 /// What [`crate::Store::put_scored`] did.

@@ -58,6 +58,7 @@ async fn items_follow_the_documented_schema() {
     let mut u = update("web-1", 0, "2026-11-26T17:00:00.5Z", b"{}");
     u.insights
         .push(insight("web-1", "2026-11-26T17:00:00.5Z", 0));
+    u.received = Some(ts("2026-11-26T17:00:02.25Z"));
     store.save_state(u).await.unwrap();
 
     let client = store.client();
@@ -119,7 +120,17 @@ async fn items_follow_the_documented_schema() {
     let state = state.item().unwrap();
     assert_eq!(state["version"].as_n().unwrap(), "1");
     assert_eq!(state["lastTimestamp"].as_n().unwrap(), "1795712400.5");
+    assert_eq!(state["receivedAt"].as_n().unwrap(), "1795712402.25");
     assert!(state["state"].as_b().is_ok());
+    // the sweep's list: the received time comes back with the newest sample's
+    let hosts = store.list_hosts().await.unwrap();
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].last_received, Some(ts("2026-11-26T17:00:02.25Z")));
+    // a save without one (a state written before receivedAt existed) lists none
+    let mut older = update("web-1", 1, "2026-11-26T17:01:00Z", b"{}");
+    older.received = None;
+    store.save_state(older).await.unwrap();
+    assert_eq!(store.list_hosts().await.unwrap()[0].last_received, None);
 }
 
 /// Nanosecond timestamps near and far, negative, and the f64 extremes of DynamoDB's range

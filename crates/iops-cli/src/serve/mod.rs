@@ -202,7 +202,8 @@ impl AppState {
             state_cache_hosts,
             ..ServiceConfig::default()
         };
-        let mut service = Service::with_scorer(store, Arc::new(scorer), config);
+        let mut service =
+            Service::with_scorer(store, Arc::new(scorer), config).watching_from_start();
         if let Some(dispatcher) = notifications {
             service = service.with_notifications(dispatcher);
         }

@@ -198,6 +198,9 @@ impl Service {
                 Err(e) => items[position] = Some(Err(ItemError::from(&e))),
             }
         }
+        if !groups.is_empty() {
+            self.note_arrival();
+        }
         for answered in join_all(groups.into_iter().map(|g| self.ingest_host_run(g))).await {
             for (position, item) in answered {
                 items[position] = Some(item);
@@ -403,6 +406,7 @@ impl Service {
                 state: reorder::encode(&state, &ledger).map_err(encode_error)?,
                 insights,
                 incidents,
+                received: Some(self.now()),
             };
             match self.store.save_state(update).await {
                 Ok(version) => {

@@ -1,12 +1,14 @@
 //! The sweep for silent hosts ([`iops_core::SilencePolicy`]): hosts that reported regularly and
 //! stopped get a critical `host_stopped_reporting` incident, resolved by the sweep after
-//! their samples return. Run every minute (the Lambda by a scheduled rule, `iops serve` by
-//! a timer); idempotent, so two sweeps at once store the same incidents.
+//! their samples return. A fleet from which nothing arrives at all gets one such incident
+//! on the fleet ([`iops_core::SilencePolicy::judge_fleet`]), resolved when samples arrive
+//! again. Run every minute (the Lambda by a scheduled rule, `iops serve` by a timer);
+//! idempotent, so two sweeps at once store the same incidents.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use iops_core::{Incident, IncidentChange, Timestamp};
+use iops_core::{FleetArrivals, Incident, IncidentChange, Timestamp};
 use iops_store::HostEntry;
 use serde::Serialize;
 
@@ -44,9 +46,14 @@ impl Service {
             .map(|h| (h.hostname.as_str(), h.last_timestamp))
             .collect();
         let open = self.open_incidents(None, None).await?;
+        let (fleet_silences, host_silences): (Vec<Incident>, Vec<Incident>) = open
+            .into_iter()
+            .filter(Incident::is_silence)
+            .partition(Incident::is_fleet);
+        let (mut opened, mut resolved) =
+            self.judge_fleet(&hosts, fleet_now, fleet_silences).await?;
         let mut silent = HashSet::new();
-        let mut resolved = Vec::new();
-        for mut incident in open.into_iter().filter(Incident::is_silence) {
+        for mut incident in host_silences {
             let back = last_seen
                 .get(incident.hostname.as_str())
                 .is_some_and(|last| *last >= incident.opened);
@@ -58,10 +65,10 @@ impl Service {
                 silent.insert(incident.hostname.clone());
             }
         }
-        let mut opened = Vec::new();
         for HostEntry {
             hostname,
             last_timestamp,
+            ..
         } in &hosts
         {
             let quiet_for = fleet_now.epoch_seconds() - last_timestamp.epoch_seconds();
@@ -97,6 +104,57 @@ impl Service {
             opened,
             resolved,
         })
+    }
+
+    /// The fleet's silence: resolves the open ones if a sample arrived since they opened,
+    /// else opens one if nothing arrived from any host for the threshold of the newest
+    /// sample's host's interval. Arrivals are the newest of the store's (what every
+    /// process saved: DynamoDB) and this process's own (`iops serve`).
+    async fn judge_fleet(
+        &self,
+        hosts: &[HostEntry],
+        newest_sample: Timestamp,
+        open: Vec<Incident>,
+    ) -> Result<(Vec<Incident>, Vec<Incident>), ServiceError> {
+        let arrived = hosts
+            .iter()
+            .filter_map(|h| h.last_received)
+            .max()
+            .max(self.last_arrival());
+        let (mut still_open, mut resolved) = (false, Vec::new());
+        for mut incident in open {
+            match arrived {
+                Some(at) if at >= incident.opened => {
+                    incident.resolve(at);
+                    resolved.push(incident);
+                }
+                _ => still_open = true,
+            }
+        }
+        let since = arrived.max(self.arrivals_since());
+        let newest_host = hosts.iter().find(|h| h.last_timestamp == newest_sample);
+        let (Some(last_arrival), Some(newest_host), false) = (since, newest_host, still_open)
+        else {
+            return Ok((Vec::new(), resolved));
+        };
+        let Some(interval) = self.host_interval(&newest_host.hostname).await? else {
+            return Ok((Vec::new(), resolved));
+        };
+        let fleet = FleetArrivals {
+            hosts: hosts.len(),
+            last_arrival,
+            newest_sample,
+            interval,
+            now: self.now(),
+        };
+        Ok((
+            self.config
+                .silence
+                .judge_fleet(&fleet)
+                .into_iter()
+                .collect(),
+            resolved,
+        ))
     }
 
     /// The time of the host's first sample at or after its silence began (the sample that

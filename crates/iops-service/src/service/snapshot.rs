@@ -101,6 +101,8 @@ impl LiveState {
             state: encode_state(&self.state)?,
             insights: Vec::new(),
             incidents: Vec::new(),
+            // snapshots are `iops serve`'s, which remembers its arrivals in memory
+            received: None,
         }))
     }
 }

@@ -510,7 +510,7 @@ impl MetricStore for DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.tables.state)
-                .projection_expression("hostname, lastTimestamp")
+                .projection_expression("hostname, lastTimestamp, receivedAt")
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -521,6 +521,11 @@ impl MetricStore for DynamoStore {
                 out.push(HostEntry {
                     hostname: r.string("hostname")?.to_owned(),
                     last_timestamp: r.timestamp("lastTimestamp")?,
+                    last_received: if r.has("receivedAt") {
+                        Some(r.timestamp("receivedAt")?)
+                    } else {
+                        None
+                    },
                 });
             }
             match page.last_evaluated_key() {
@@ -721,6 +726,9 @@ impl StateStore for DynamoStore {
             )
             .item("stateEncoding", AttributeValue::S(STATE_ENCODING.into()))
             .item("state", item::blob(item::compress(&update.state)?));
+        if let Some(received) = update.received {
+            put = put.item("receivedAt", AttributeValue::N(item::timestamp(received)));
+        }
         if !update.insights.is_empty() {
             let pending = serde_json::to_string(&update.insights).map_err(|e| {
                 StoreError::InvalidArgument {

@@ -17,7 +17,8 @@ use crate::{Result, StoreError};
 /// - metrics (`METRICS_TABLE`): hash `hostname` S, range `timestamp` N (epoch seconds).
 /// - insights (`INSIGHTS_TABLE`): hash `hostname` S, range `insightId` S (time-sortable).
 /// - state (`STATE_TABLE`): hash `hostname` S; one item per host with `version` N,
-///   `lastTimestamp` N, `state` B (deflated), `pendingInsights` S (see
+///   `lastTimestamp` N, `receivedAt` N (when the service received its newest samples),
+///   `state` B (deflated), `pendingInsights` S (see
 ///   [`DynamoStore`](super::DynamoStore)).
 ///
 /// State has a table of its own rather than living in the metrics table under a reserved

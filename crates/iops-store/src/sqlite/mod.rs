@@ -580,6 +580,7 @@ impl MetricStore for SqliteStore {
                 out.push(HostEntry {
                     last_timestamp: join("metric", s, ns)?,
                     hostname: hostname.clone(),
+                    last_received: None,
                 });
                 after = hostname;
             }

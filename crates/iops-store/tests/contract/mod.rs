@@ -55,6 +55,7 @@ pub fn update(host: &str, expected: u64, t: &str, state: &[u8]) -> StateUpdate {
         last_timestamp: ts(t),
         state: state.to_vec(),
         insights: vec![],
+        received: None,
     }
 }
 
