@@ -34,7 +34,7 @@ mod sqlite;
 mod traits;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::{DynamoOptions, DynamoStore, TableNames};
+pub use dynamo::{host_shard, DynamoOptions, DynamoStore, TableNames, HOSTS_INDEX, HOST_SHARDS};
 pub use error::{Result, StoreError};
 pub use records::{
     incident_revision, HostEntry, IncidentQuery, ModelSource, PutMetric, PutScored, StateUpdate,

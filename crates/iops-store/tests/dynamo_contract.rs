@@ -121,6 +121,10 @@ async fn items_follow_the_documented_schema() {
     assert_eq!(state["version"].as_n().unwrap(), "1");
     assert_eq!(state["lastTimestamp"].as_n().unwrap(), "1795712400.5");
     assert_eq!(state["receivedAt"].as_n().unwrap(), "1795712402.25");
+    assert_eq!(
+        state["hostShard"].as_s().unwrap(),
+        &iops_store::host_shard("web-1")
+    );
     assert!(state["state"].as_b().is_ok());
     // the sweep's list: the received time comes back with the newest sample's
     let hosts = store.list_hosts().await.unwrap();
@@ -178,6 +182,27 @@ async fn values_and_timestamps_round_trip_exactly() {
         store.put_metric(&out_of_range).await,
         Err(StoreError::InvalidArgument { name: "diskIO", .. })
     ));
+}
+
+/// The sweep's host list is one Query per shard of the hosts index, merged by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_are_listed_from_every_shard_of_the_hosts_index() {
+    let Some(d) = Dynalite::start(DIR) else {
+        return;
+    };
+    let store = store(&d, "shards").await;
+    let names: Vec<String> = (0..200).map(|i| format!("host-{i:03}")).collect();
+    for (i, host) in names.iter().enumerate() {
+        let t = format!("2026-11-26T17:{:02}:00Z", i % 60);
+        store.save_state(update(host, 0, &t, b"s")).await.unwrap();
+    }
+    let listed = store.list_hosts().await.unwrap();
+    let got: Vec<&str> = listed.iter().map(|h| h.hostname.as_str()).collect();
+    assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(listed[61].last_timestamp, ts("2026-11-26T17:01:00Z"));
+    let shards: std::collections::BTreeSet<String> =
+        names.iter().map(|h| iops_store::host_shard(h)).collect();
+    assert_eq!(shards.len(), iops_store::HOST_SHARDS as usize);
 }
 
 /// More items than one Query page (1,000 here) are listed and counted across pages.

@@ -51,7 +51,7 @@ use crate::{
     StoredState,
 };
 use item::Reader;
-pub use tables::TableNames;
+pub use tables::{host_shard, TableNames, HOSTS_INDEX, HOST_SHARDS};
 
 /// The only state encoding written so far: deflate (raw, RFC 1951) of the service's bytes.
 const STATE_ENCODING: &str = "deflate";
@@ -272,6 +272,43 @@ impl DynamoStore {
                 })
             })
             .collect()
+    }
+
+    /// The hosts of one shard of the hosts index, with their newest sample and arrival.
+    /// (An index is read eventually consistent: a state saved a moment ago may list its
+    /// previous newest sample, which the sweep's minutes-long thresholds do not notice.)
+    async fn list_shard(&self, shard: String) -> Result<Vec<HostEntry>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.state)
+                .index_name(tables::HOSTS_INDEX)
+                .key_condition_expression("hostShard = :s")
+                .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("list_hosts", e))?;
+            for it in page.items() {
+                let r = Reader::new("state", it);
+                out.push(HostEntry {
+                    hostname: r.string("hostname")?.to_owned(),
+                    last_timestamp: r.timestamp("lastTimestamp")?,
+                    last_received: if r.has("receivedAt") {
+                        Some(r.timestamp("receivedAt")?)
+                    } else {
+                        None
+                    },
+                });
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// The stored version of a host's state (0: none), read strongly consistent.
@@ -503,36 +540,13 @@ impl MetricStore for DynamoStore {
     }
 
     async fn list_hosts(&self) -> Result<Vec<HostEntry>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.tables.state)
-                .projection_expression("hostname, lastTimestamp, receivedAt")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("list_hosts", e))?;
-            for it in page.items() {
-                let r = Reader::new("state", it);
-                out.push(HostEntry {
-                    hostname: r.string("hostname")?.to_owned(),
-                    last_timestamp: r.timestamp("lastTimestamp")?,
-                    last_received: if r.has("receivedAt") {
-                        Some(r.timestamp("receivedAt")?)
-                    } else {
-                        None
-                    },
-                });
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        // one Query per shard of the hosts index, all at once
+        let shards = (0..tables::HOST_SHARDS).map(|shard| self.list_shard(shard.to_string()));
+        let mut out: Vec<HostEntry> = futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
         Ok(out)
     }
@@ -723,6 +737,10 @@ impl StateStore for DynamoStore {
             .item(
                 "lastTimestamp",
                 AttributeValue::N(item::timestamp(update.last_timestamp)),
+            )
+            .item(
+                "hostShard",
+                AttributeValue::S(tables::host_shard(&update.hostname)),
             )
             .item("stateEncoding", AttributeValue::S(STATE_ENCODING.into()))
             .item("state", item::blob(item::compress(&update.state)?));

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TableStatus,
@@ -31,7 +33,7 @@ pub struct TableNames {
     pub metrics: String,
     /// Insights.
     pub insights: String,
-    /// Per-host detector state.
+    /// Per-host detector state: hash `hostname` S, with the index [`HOSTS_INDEX`].
     pub state: String,
     /// Incidents: hash `incidentId` S, with the indexes [`INCIDENTS_BY_STATUS`] and
     /// [`INCIDENTS_BY_HOST`] (range `incidentId`, all attributes projected).
@@ -43,6 +45,25 @@ pub struct TableNames {
 pub const INCIDENTS_BY_STATUS: &str = "status-index";
 /// The incidents table's index on `hostname` (S) and `incidentId`.
 pub const INCIDENTS_BY_HOST: &str = "hostname-index";
+
+/// The state table's index on `hostShard` (S) and `hostname`, projecting `lastTimestamp`
+/// and `receivedAt`: the sweep lists the hosts with one Query per shard, reading about
+/// 60 bytes per host instead of a scan's whole (tens of KB) state items.
+pub const HOSTS_INDEX: &str = "hosts-index";
+
+/// The shards of [`HOSTS_INDEX`]: its writes (one per state write) spread over this many
+/// partition keys rather than one hot key.
+pub const HOST_SHARDS: u32 = 16;
+
+/// A host's shard of [`HOSTS_INDEX`], "0" to "15": FNV-1a of its name, stable across
+/// builds and platforms (a host's shard must not move between writers).
+pub fn host_shard(hostname: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in hostname.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h % HOST_SHARDS).to_string()
+}
 
 impl TableNames {
     /// The names from `METRICS_TABLE`, `INSIGHTS_TABLE`, `STATE_TABLE` and
@@ -80,13 +101,12 @@ type RangeKey<'a> = Option<(&'a str, ScalarAttributeType)>;
 /// Creates the tables that do not exist yet (on-demand billing) and waits until all four
 /// are ACTIVE.
 pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
-    let defs: [(&str, RangeKey<'_>); 3] = [
+    let defs: [(&str, RangeKey<'_>); 2] = [
         (&tables.metrics, Some(("timestamp", ScalarAttributeType::N))),
         (
             &tables.insights,
             Some(("insightId", ScalarAttributeType::S)),
         ),
-        (&tables.state, None),
     ];
     for (name, range) in &defs {
         let key = |attr: &str, kind: KeyType| {
@@ -112,23 +132,77 @@ pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
                 .key_schema(key(range_key, KeyType::Range).map_err(build_error)?)
                 .attribute_definitions(attr(range_key, kind.clone()).map_err(build_error)?);
         }
-        match req.send().await {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
-            Err(e) => return Err(sdk_error("create_table", e)),
-        }
+        created(req.send().await)?;
     }
+    create_state(client, &tables.state).await?;
     create_incidents(client, &tables.incidents).await?;
     for name in defs
         .iter()
         .map(|(name, _)| *name)
-        .chain([tables.incidents.as_str()])
+        .chain([tables.state.as_str(), tables.incidents.as_str()])
     {
         wait_active(client, name).await?;
     }
     Ok(())
+}
+
+/// Creates the state table (hash `hostname`) with [`HOSTS_INDEX`], unless it exists.
+async fn create_state(client: &Client, name: &str) -> Result<()> {
+    let key = |attr: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(kind)
+            .build()
+            .map_err(build_error)
+    };
+    let attr = |attr: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attr)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build_error)
+    };
+    let hosts = GlobalSecondaryIndex::builder()
+        .index_name(HOSTS_INDEX)
+        .key_schema(key("hostShard", KeyType::Hash)?)
+        .key_schema(key("hostname", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("lastTimestamp")
+                .non_key_attributes("receivedAt")
+                .build(),
+        )
+        .build()
+        .map_err(build_error)?;
+    let sent = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("hostname", KeyType::Hash)?)
+        .attribute_definitions(attr("hostname")?)
+        .attribute_definitions(attr("hostShard")?)
+        .global_secondary_indexes(hosts)
+        .send()
+        .await;
+    created(sent)
+}
+
+/// A create_table answer: created, or there already.
+fn created<T, R>(sent: std::result::Result<T, SdkError<CreateTableError, R>>) -> Result<()>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(sdk_error("create_table", e)),
+    }
 }
 
 /// Creates the incidents table (hash `incidentId`) with its two indexes, unless it exists.
@@ -172,16 +246,7 @@ async fn create_incidents(client: &Client, name: &str) -> Result<()> {
         .global_secondary_indexes(index(INCIDENTS_BY_HOST, "hostname")?)
         .send()
         .await;
-    match sent {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(sdk_error("create_table", e)),
-    }
+    created(sent)
 }
 
 async fn wait_active(client: &Client, name: &str) -> Result<()> {
@@ -209,5 +274,25 @@ fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::InvalidArgument {
         name: "table definition",
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hosts_shard_is_fixed_fnv1a_and_in_range() {
+        // pinned: every writer, old or new, must put a host in the same shard
+        for (host, shard) in [("web-1", "15"), ("web-2", "2"), ("db-1", "1"), ("", "5")] {
+            assert_eq!(host_shard(host), shard, "{host}");
+        }
+        let used: std::collections::BTreeSet<String> =
+            (0..1000).map(|i| host_shard(&format!("h-{i}"))).collect();
+        assert_eq!(
+            used.len(),
+            HOST_SHARDS as usize,
+            "1,000 hosts use every shard"
+        );
     }
 }
