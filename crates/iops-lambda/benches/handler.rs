@@ -39,6 +39,7 @@ struct MemStore {
     insights: Mutex<Vec<StoredInsight>>,
     states: Mutex<HashMap<String, StoredState>>,
     incidents: Mutex<HashMap<String, Incident>>,
+    outbox: Mutex<HashMap<String, iops_store::OutboxEntry>>,
 }
 
 #[async_trait]
@@ -147,6 +148,46 @@ impl StateStore for MemStore {
             },
         );
         Ok(found + 1)
+    }
+}
+
+#[async_trait]
+impl iops_store::OutboxStore for MemStore {
+    async fn put_outbox(
+        &self,
+        created: Timestamp,
+        notification: &iops_core::Notification,
+    ) -> iops_store::Result<()> {
+        self.outbox
+            .lock()
+            .unwrap()
+            .entry(notification.idempotency_key.clone())
+            .or_insert_with(|| iops_store::OutboxEntry {
+                created,
+                notification: notification.clone(),
+            });
+        Ok(())
+    }
+    async fn list_outbox(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> iops_store::Result<Vec<iops_store::OutboxEntry>> {
+        let mut out: Vec<_> = self
+            .outbox
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|e| e.created < before)
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| e.created);
+        out.truncate(limit);
+        Ok(out)
+    }
+    async fn delete_outbox(&self, key: &str) -> iops_store::Result<()> {
+        self.outbox.lock().unwrap().remove(key);
+        Ok(())
     }
 }
 

@@ -38,10 +38,11 @@ pub use canary::{routes_to_canary, CanaryScorer, RemoteScore, RemoteScorer};
 pub use error::ServiceError;
 pub use iops_model::{model_file, read_model, ModelError};
 pub use model::load_forest;
-pub use notify::{Dispatcher, Notifier, NotifyError, RetryPolicy, QUEUE_CAPACITY};
+pub use notify::{DeliveryLog, Dispatcher, Notifier, NotifyError, RetryPolicy, QUEUE_CAPACITY};
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, BatchItem, BatchResponse, IncidentList,
     IngestOutcome, IngestResponse, InsightList, ItemError, ListQuery, MetricList, Service,
-    ServiceConfig, SilenceSweep, SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS, STORED_MESSAGE,
+    ServiceConfig, SilenceSweep, SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS,
+    RESEND_AFTER_SECONDS, STORED_MESSAGE,
 };

@@ -4,12 +4,14 @@
 //! every [`Notifier`], each delivery retried with exponential backoff and jitter. A
 //! transition is delivered at least once; each carries its idempotency key
 //! ([`Notification::idempotency_key`]) so the receiver keeps one, and the dispatcher itself
-//! skips keys it delivered recently.
+//! skips keys it holds or delivered recently. A key whose delivery gave up is forgotten, so
+//! the outbox sweep can send it again; a delivered one is reported to the
+//! [`DeliveryLog`] (the store's outbox), if one is set.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,6 +38,13 @@ pub trait Notifier: Send + Sync + Debug {
 
     /// Delivers one notification once; an error is retried by the dispatcher.
     async fn deliver(&self, notification: &Notification) -> Result<(), NotifyError>;
+}
+
+/// Told of every notification delivered to all notifiers (the outbox forgets it).
+#[async_trait]
+pub trait DeliveryLog: Send + Sync + Debug {
+    /// `idempotency_key` reached every notifier.
+    async fn delivered(&self, idempotency_key: &str);
 }
 
 /// How often and how patiently a delivery is retried.
@@ -100,6 +109,13 @@ impl Recent {
         self.order.push_back(key.to_owned());
         true
     }
+
+    /// Forgets `key` (its delivery gave up: a later send is new again).
+    fn forget(&mut self, key: &str) {
+        if self.keys.remove(key) {
+            self.order.retain(|k| k != key);
+        }
+    }
 }
 
 /// The queue between the service and the notifiers. Cheap to clone.
@@ -109,6 +125,8 @@ pub struct Dispatcher {
     dropped: Arc<AtomicU64>,
     /// Notifications queued or being delivered.
     pending: Arc<AtomicUsize>,
+    /// Where deliveries are recorded, once set ([`Dispatcher::record_deliveries`]).
+    log: Arc<OnceLock<Arc<dyn DeliveryLog>>>,
 }
 
 /// Notifications the queue holds before it drops new ones.
@@ -122,23 +140,39 @@ impl Dispatcher {
         let (queue, mut next) = mpsc::channel::<Notification>(QUEUE_CAPACITY);
         let pending = Arc::new(AtomicUsize::new(0));
         let done = Arc::clone(&pending);
+        let log: Arc<OnceLock<Arc<dyn DeliveryLog>>> = Arc::new(OnceLock::new());
+        let worker_log = Arc::clone(&log);
         let worker = tokio::spawn(async move {
-            let mut recent = Recent::default();
+            let recent = Arc::new(Mutex::new(Recent::default()));
             let mut deliveries = JoinSet::new();
             while let Some(notification) = next.recv().await {
-                if !recent.insert(&notification.idempotency_key) {
+                let new = lock(&recent).insert(&notification.idempotency_key);
+                if !new {
                     done.fetch_sub(1, Ordering::Relaxed);
                     continue;
                 }
                 let notification = Arc::new(notification);
                 let notifiers = notifiers.clone();
                 let done = Arc::clone(&done);
+                let recent = Arc::clone(&recent);
+                let log = Arc::clone(&worker_log);
                 deliveries.spawn(async move {
                     let mut each = JoinSet::new();
                     for notifier in notifiers {
                         each.spawn(deliver(notifier, Arc::clone(&notification), retry));
                     }
-                    while each.join_next().await.is_some() {}
+                    let mut all = true;
+                    while let Some(ok) = each.join_next().await {
+                        all &= ok.unwrap_or(false);
+                    }
+                    let key = &notification.idempotency_key;
+                    if all {
+                        if let Some(log) = log.get() {
+                            log.delivered(key).await;
+                        }
+                    } else {
+                        lock(&recent).forget(key);
+                    }
                     done.fetch_sub(1, Ordering::Relaxed);
                 });
                 // reap the finished ones so the set stays small
@@ -150,8 +184,14 @@ impl Dispatcher {
             queue,
             dropped: Arc::new(AtomicU64::new(0)),
             pending,
+            log,
         };
         (dispatcher, worker)
+    }
+
+    /// Reports each delivered notification to `log` from now on (the first log set stays).
+    pub fn record_deliveries(&self, log: Arc<dyn DeliveryLog>) {
+        let _ = self.log.set(log);
     }
 
     /// Queues a notification; when the queue is full it is dropped, counted and logged
@@ -191,14 +231,23 @@ impl Dispatcher {
     }
 }
 
-async fn deliver(notifier: Arc<dyn Notifier>, notification: Arc<Notification>, retry: RetryPolicy) {
+fn lock(recent: &Mutex<Recent>) -> std::sync::MutexGuard<'_, Recent> {
+    recent.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Delivers to one notifier with retries; true once it landed.
+async fn deliver(
+    notifier: Arc<dyn Notifier>,
+    notification: Arc<Notification>,
+    retry: RetryPolicy,
+) -> bool {
     let salt = notification
         .idempotency_key
         .bytes()
         .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     for attempt in 1..=retry.attempts.max(1) {
         match notifier.deliver(&notification).await {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(e) if attempt < retry.attempts => {
                 tracing::info!(error = %e, attempt, key = %notification.idempotency_key, "notification failed; retrying");
                 tokio::time::sleep(retry.delay(attempt, salt.wrapping_add(u64::from(attempt))))
@@ -209,6 +258,7 @@ async fn deliver(notifier: Arc<dyn Notifier>, notification: Arc<Notification>, r
             }
         }
     }
+    false
 }
 
 #[cfg(test)]
@@ -237,5 +287,8 @@ mod tests {
             r.insert(&i.to_string());
         }
         assert!(r.insert("a"), "the oldest key is forgotten");
+        r.forget("a");
+        assert!(r.insert("a"), "a forgotten key is new again");
+        assert_eq!(r.keys.len(), r.order.len());
     }
 }

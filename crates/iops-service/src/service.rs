@@ -24,10 +24,12 @@ use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
 mod batch;
 mod fleet;
+mod outbox;
 mod silence;
 mod snapshot;
 
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
+pub use outbox::RESEND_AFTER_SECONDS;
 pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 
@@ -399,6 +401,7 @@ impl Service {
     /// Sends every incident transition (opened, escalated, resolved; silent hosts too) to
     /// `dispatcher`, after the change is stored and without waiting for delivery.
     pub fn with_notifications(mut self, dispatcher: Dispatcher) -> Self {
+        dispatcher.record_deliveries(Arc::new(outbox::OutboxLog(Arc::clone(&self.store))));
         self.notifications = Some(dispatcher);
         self
     }

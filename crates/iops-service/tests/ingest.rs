@@ -8,8 +8,8 @@ use iops_service::{
     IngestOutcome, IngestResponse, Service, ServiceConfig, ServiceError, STORED_MESSAGE,
 };
 use iops_store::{
-    IncidentQuery, IncidentStore, InsightStore, MetricStore, PutMetric, SqliteStore, StateStore,
-    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    IncidentQuery, IncidentStore, InsightStore, MetricStore, OutboxStore, PutMetric, SqliteStore,
+    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -674,6 +674,27 @@ impl IncidentStore for AlwaysConflicts {
     }
     async fn list_incidents(&self, q: &IncidentQuery) -> iops_store::Result<Vec<Incident>> {
         self.0.list_incidents(q).await
+    }
+}
+
+#[async_trait::async_trait]
+impl OutboxStore for AlwaysConflicts {
+    async fn put_outbox(
+        &self,
+        created: Timestamp,
+        n: &iops_core::Notification,
+    ) -> iops_store::Result<()> {
+        self.0.put_outbox(created, n).await
+    }
+    async fn list_outbox(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> iops_store::Result<Vec<iops_store::OutboxEntry>> {
+        self.0.list_outbox(before, limit).await
+    }
+    async fn delete_outbox(&self, key: &str) -> iops_store::Result<()> {
+        self.0.delete_outbox(key).await
     }
 }
 

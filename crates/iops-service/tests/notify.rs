@@ -314,3 +314,105 @@ async fn an_outage_on_four_hosts_pages_two_hosts_then_one_fleet_incident() {
     assert_eq!(fleet.hosts, ["web-1", "web-2", "web-3", "web-4"]);
     assert_eq!(fleet.types[0].as_str(), "network_anomaly");
 }
+
+thread_local! {
+    /// Seconds the receiving clock runs ahead of the system's (each test runs on its own
+    /// current-thread runtime).
+    static AHEAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn ahead_clock() -> std::time::SystemTime {
+    std::time::SystemTime::now() + Duration::from_secs(AHEAD.with(std::cell::Cell::get))
+}
+
+/// A service on `store` telling `notifiers`, its clock [`ahead_clock`].
+fn on_store(
+    store: Arc<SqliteStore>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    retry: RetryPolicy,
+) -> (Service, Dispatcher) {
+    let scorer = Arc::new(BuiltinScorer::new(EngineConfig::default()));
+    let (dispatcher, _worker) = Dispatcher::start(notifiers, retry);
+    let service = Service::with_scorer(store, scorer, ServiceConfig::default())
+        .with_clock(ahead_clock)
+        .with_notifications(dispatcher.clone());
+    (service, dispatcher)
+}
+
+/// A quiet stretch, then one sample at 97 % CPU: one incident opens.
+async fn one_transition(svc: &Service) {
+    for i in 0..300 {
+        let cpu = if i == 299 {
+            97.0
+        } else {
+            40.0 + (i % 7) as f64
+        };
+        svc.ingest(body("web-1", i, cpu).as_bytes()).await.unwrap();
+    }
+}
+
+async fn outbox(store: &SqliteStore) -> Vec<String> {
+    use iops_store::OutboxStore;
+    store
+        .list_outbox(iops_core::Timestamp::MAX, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.notification.idempotency_key)
+        .collect()
+}
+
+/// The process that made a transition stops before its page is delivered (its receiver
+/// never answered): the page waits in the outbox, and another process's sweep sends it
+/// once it is a minute old; delivered, it leaves the outbox.
+#[tokio::test]
+async fn a_page_whose_sender_stopped_is_sent_by_the_next_sweep_from_the_outbox() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let (first, _) = on_store(store.clone(), vec![Arc::new(Hung)], quick());
+    one_transition(&first).await;
+    let kept = outbox(&store).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].contains(":opened:"), "{kept:?}");
+    drop(first);
+
+    let flaky = Arc::new(Flaky::default());
+    let (second, dispatcher) = on_store(store.clone(), vec![flaky.clone()], quick());
+    // not yet a minute old: its sender may still be retrying
+    assert_eq!(second.resend_outbox().await.unwrap(), 0);
+    AHEAD.with(|a| a.set(61));
+    assert_eq!(second.resend_outbox().await.unwrap(), 1);
+    let delivered = settle(&flaky, 1).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].idempotency_key, kept[0]);
+    assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+    assert!(
+        outbox(&store).await.is_empty(),
+        "delivered pages leave the outbox"
+    );
+    // a later sweep has nothing left to send
+    assert_eq!(second.resend_outbox().await.unwrap(), 0);
+}
+
+/// A delivery that gave up is forgotten by the dispatcher, so the sweep's copy of it is
+/// sent (not skipped as a duplicate), and lands once the receiver is back.
+#[tokio::test]
+async fn a_page_that_gave_up_is_sent_again_by_the_sweep_in_the_same_process() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    // refuses the first 5 attempts of each key: all of the first delivery's
+    let flaky = Arc::new(Flaky {
+        failures: 5,
+        ..Flaky::default()
+    });
+    let (svc, dispatcher) = on_store(store.clone(), vec![flaky.clone()], quick());
+    one_transition(&svc).await;
+    assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+    assert!(flaky.delivered.lock().unwrap().is_empty());
+    let kept = outbox(&store).await;
+    assert_eq!(kept.len(), 1);
+    AHEAD.with(|a| a.set(61));
+    assert_eq!(svc.resend_outbox().await.unwrap(), 1);
+    let delivered = settle(&flaky, 1).await;
+    assert_eq!(delivered.len(), 1, "sent again and delivered once");
+    assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+    assert!(outbox(&store).await.is_empty());
+}

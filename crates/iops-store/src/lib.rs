@@ -37,8 +37,8 @@ mod traits;
 pub use dynamo::{host_shard, DynamoOptions, DynamoStore, TableNames, HOSTS_INDEX, HOST_SHARDS};
 pub use error::{Result, StoreError};
 pub use records::{
-    incident_revision, HostEntry, IncidentQuery, ModelSource, PutMetric, PutScored, StateUpdate,
-    StoredInsight, StoredMetric, StoredState,
+    incident_revision, HostEntry, IncidentQuery, ModelSource, OutboxEntry, PutMetric, PutScored,
+    StateUpdate, StoredInsight, StoredMetric, StoredState,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use traits::{IncidentStore, InsightStore, MetricStore, StateStore, Store};
+pub use traits::{IncidentStore, InsightStore, MetricStore, OutboxStore, StateStore, Store};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use iops_core::{Incident, IncidentStatus, Insight, MetricSample, Timestamp};
+use iops_core::{Incident, IncidentStatus, Insight, MetricSample, Notification, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -145,6 +145,15 @@ pub struct PutScored {
     /// writer had saved the host's state meanwhile (the snapshot was skipped, the metric
     /// and insights were stored all the same).
     pub snapshot_version: Option<u64>,
+}
+
+/// A notification not yet known to be delivered ([`crate::OutboxStore`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// When it was first written, by the writer's clock.
+    pub created: Timestamp,
+    /// The notification (its idempotency key is the entry's key).
+    pub notification: Notification,
 }
 
 /// Which incidents [`crate::IncidentStore::list_incidents`] returns: newest opened first.

@@ -6,11 +6,11 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use iops_core::{Incident, MetricSample, Timestamp};
+use iops_core::{Incident, MetricSample, Notification, Timestamp};
 
 use crate::{
-    HostEntry, IncidentQuery, PutMetric, PutScored, Result, StateUpdate, StoreError, StoredInsight,
-    StoredMetric, StoredState,
+    HostEntry, IncidentQuery, OutboxEntry, PutMetric, PutScored, Result, StateUpdate, StoreError,
+    StoredInsight, StoredMetric, StoredState,
 };
 
 /// Metric samples keyed by hostname and timestamp.
@@ -43,8 +43,8 @@ pub trait MetricStore: Send + Sync + Debug {
     async fn count_metrics(&self, hostname: &str, since: Timestamp) -> Result<u64>;
 
     /// Every host with stored samples and the time of its newest one, by hostname. SQLite
-    /// seeks from one host to the next in the metrics key (a read per host); DynamoDB scans
-    /// the state table (one small item per host, keys and `lastTimestamp` only).
+    /// seeks from one host to the next in the metrics key (a read per host); DynamoDB
+    /// queries each shard of the state table's hosts index (newest sample and arrival only).
     async fn list_hosts(&self) -> Result<Vec<HostEntry>>;
 }
 
@@ -78,6 +78,26 @@ pub trait IncidentStore: Send + Sync + Debug {
     async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>>;
 }
 
+/// Notifications written before they are sent and removed once delivered, so one whose
+/// sender stopped (a Lambda frozen or recycled, a restarted server) is sent again by the
+/// next sweep, from any process.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + Debug {
+    /// Keeps `notification` under its idempotency key, unless that key is kept already
+    /// (the first write's `created` stays).
+    async fn put_outbox(&self, created: Timestamp, notification: &Notification) -> Result<()>;
+
+    /// The entries created before `created_before`, oldest first, at most `limit`.
+    async fn list_outbox(
+        &self,
+        created_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>>;
+
+    /// Forgets the entry of this key (delivered); a key not kept is not an error.
+    async fn delete_outbox(&self, idempotency_key: &str) -> Result<()>;
+}
+
 /// Per-host detector state with optimistic concurrency: load a version, save against it.
 #[async_trait]
 pub trait StateStore: Send + Sync + Debug {
@@ -96,7 +116,7 @@ pub trait StateStore: Send + Sync + Debug {
 /// tables. A backend implements it with `impl Store for X {}` (the defaults compose the
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
-pub trait Store: MetricStore + InsightStore + IncidentStore + StateStore {
+pub trait Store: MetricStore + InsightStore + IncidentStore + OutboxStore + StateStore {
     /// Stores samples scored against a state kept in memory (one host's, in time order):
     /// the metrics, the insights they raised, the incidents they changed and, if `snapshot`
     /// is given, the host's state (compare-and-swap as [`StateStore::save_state`]; on a

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use contract::{insight, run_contract, sample, update};
 use iops_core::Timestamp;
-use iops_store::{IncidentStore, InsightStore, MetricStore, SqliteStore, StateStore, StoreError};
+use iops_store::{
+    IncidentStore, InsightStore, MetricStore, OutboxStore, SqliteStore, StateStore, StoreError,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contract_in_memory() {
@@ -69,42 +71,56 @@ fn a_newer_schema_is_refused() {
     match SqliteStore::open(&path) {
         Err(StoreError::SchemaVersion {
             found: 99,
-            supported: 2,
+            supported: 3,
         }) => {}
         other => panic!("expected a schema version error, got {other:?}"),
     }
 }
 
-/// A version-1 database (before incidents) opens, keeps its data and gains the incidents
-/// table.
+/// A version-1 database (before incidents) or a version-2 one (before the outbox) opens,
+/// keeps its data and gains the tables it lacked.
 #[tokio::test]
-async fn a_version_1_database_is_upgraded_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("iops.db");
-    let a = sample("web-1", "2026-11-26T17:00:00Z", 75.5);
-    {
+async fn version_1_and_2_databases_are_upgraded_in_place() {
+    // what each older version lacked
+    for (version, dropped) in [
+        (1, "DROP TABLE incidents; DROP TABLE outbox;"),
+        (2, "DROP TABLE outbox;"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iops.db");
+        let a = sample("web-1", "2026-11-26T17:00:00Z", 75.5);
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.put_metric(&a).await.unwrap();
+        }
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("{dropped} PRAGMA user_version = {version}"))
+            .unwrap();
         let store = SqliteStore::open(&path).unwrap();
-        store.put_metric(&a).await.unwrap();
+        let kept = store
+            .list_metrics("web-1", Timestamp::MIN, 10)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1, "version {version}");
+        let i = contract::incident("web-1", "2026-11-26T17:00:00Z");
+        store.put_incidents(std::slice::from_ref(&i)).await.unwrap();
+        assert_eq!(
+            store.get_incident(&i.incident_id).await.unwrap(),
+            Some(i.clone())
+        );
+        let n = iops_core::Notification::of(iops_core::IncidentChange::Opened, &i).unwrap();
+        store.put_outbox(i.opened, &n).await.unwrap();
+        assert_eq!(
+            store.list_outbox(Timestamp::MAX, 10).await.unwrap().len(),
+            1
+        );
+        let now: i64 = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(now, 3, "from version {version}");
     }
-    // back to what version 1 was: no incidents table
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch("DROP TABLE incidents; PRAGMA user_version = 1")
-        .unwrap();
-    let store = SqliteStore::open(&path).unwrap();
-    let kept = store
-        .list_metrics("web-1", Timestamp::MIN, 10)
-        .await
-        .unwrap();
-    assert_eq!(kept.len(), 1);
-    let i = contract::incident("web-1", "2026-11-26T17:00:00Z");
-    store.put_incidents(std::slice::from_ref(&i)).await.unwrap();
-    assert_eq!(store.get_incident(&i.incident_id).await.unwrap(), Some(i));
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 2);
 }
 
 /// The checkpoint thread keeps the WAL bounded while a writer commits without pause (the

@@ -225,8 +225,9 @@ impl AppState {
             .context("cannot save the host states")
     }
 
-    /// Runs a sweep for silent hosts every `every` until dropped (aborted): each host back
-    /// gets a line in the log (each newly silent one gets the service's).
+    /// Runs a sweep for silent hosts, and sends the outbox's undelivered notifications
+    /// again, every `every` until dropped (aborted): each host back gets a line in the log
+    /// (each newly silent one gets the service's).
     pub async fn sweep_every(self, every: Duration) {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -244,6 +245,9 @@ impl AppState {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "silent-host sweep failed"),
+            }
+            if let Err(e) = self.service.resend_outbox().await {
+                tracing::warn!(error = %e, "outbox sweep failed");
             }
         }
     }

@@ -68,11 +68,11 @@ impl Service {
             return;
         }
         match self.fleet_change(change, incident).await {
-            Ok(Grouping::Alone) => self.notify(Some(change), incident),
-            Ok(Grouping::Fleet(told, fleet)) => self.notify(told, &fleet),
+            Ok(Grouping::Alone) => self.notify(Some(change), incident).await,
+            Ok(Grouping::Fleet(told, fleet)) => self.notify(told, &fleet).await,
             Err(e) => {
                 tracing::warn!(error = %e, incident_id = %incident.incident_id, "fleet grouping failed; told of the host's incident alone");
-                self.notify(Some(change), incident);
+                self.notify(Some(change), incident).await;
             }
         }
     }
@@ -187,17 +187,25 @@ impl Service {
 
     /// Hosts in the fleet, as this process's last silence sweep counted them; 0 before
     /// one (then the fleet's share is not judged, only the count of hosts: listing the
-    /// hosts on DynamoDB scans the state table, too dear for an ingest).
+    /// hosts on DynamoDB is a query per shard of its hosts index, too dear for an ingest).
     fn fleet_size(&self) -> usize {
         self.fleet_hosts.load(Ordering::Relaxed)
     }
 
-    /// Queues the notification of `change` to `incident`, if anyone is told of it.
-    fn notify(&self, change: Option<IncidentChange>, incident: &Incident) {
-        if let (Some(dispatcher), Some(change)) = (&self.notifications, change) {
-            if let Some(n) = Notification::of(change, incident) {
-                dispatcher.send(n);
-            }
+    /// Queues the notification of `change` to `incident`, if anyone is told of it, after
+    /// writing it to the outbox (so it is sent again if this process stops before it is
+    /// delivered).
+    async fn notify(&self, change: Option<IncidentChange>, incident: &Incident) {
+        let (Some(dispatcher), Some(change)) = (&self.notifications, change) else {
+            return;
+        };
+        let Some(n) = Notification::of(change, incident) else {
+            return;
+        };
+        if let Err(e) = self.store.put_outbox(self.now(), &n).await {
+            // sent all the same; only its second chance is lost
+            tracing::warn!(error = %e, key = %n.idempotency_key, "notification not written to the outbox");
         }
+        dispatcher.send(n);
     }
 }

@@ -42,13 +42,13 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use iops_core::{Incident, IncidentStatus, MetricSample, Timestamp};
+use iops_core::{Incident, IncidentStatus, MetricSample, Notification, Timestamp};
 use tokio::task::JoinSet;
 
 use crate::{
     ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    PutMetric, Result, StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric,
-    StoredState,
+    OutboxEntry, OutboxStore, PutMetric, Result, StateStore, StateUpdate, Store, StoreError,
+    StoredInsight, StoredMetric, StoredState,
 };
 use item::Reader;
 pub use tables::{host_shard, TableNames, HOSTS_INDEX, HOST_SHARDS};
@@ -590,6 +590,91 @@ impl InsightStore for DynamoStore {
     }
 }
 
+/// Outbox entries live in the incidents table under `incidentId` `outbox#<key>` with
+/// `status` `outbox` (so the status index lists them, and no incident query sees them).
+const OUTBOX_PREFIX: &str = "outbox#";
+const OUTBOX_STATUS: &str = "outbox";
+/// Most outbox entries one listing reads before it sorts them by age.
+const OUTBOX_SCAN_LIMIT: usize = 10_000;
+
+#[async_trait]
+impl OutboxStore for DynamoStore {
+    async fn put_outbox(&self, created: Timestamp, notification: &Notification) -> Result<()> {
+        let body =
+            serde_json::to_string(notification).map_err(|e| StoreError::InvalidArgument {
+                name: "notification",
+                reason: e.to_string(),
+            })?;
+        let id = format!("{OUTBOX_PREFIX}{}", notification.idempotency_key);
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.tables.incidents)
+            .item("incidentId", AttributeValue::S(id))
+            .item("status", AttributeValue::S(OUTBOX_STATUS.into()))
+            .item("updated", AttributeValue::N(item::timestamp(created)))
+            .item("body", AttributeValue::S(body))
+            .condition_expression("attribute_not_exists(incidentId)")
+            .send()
+            .await;
+        // (a key kept already keeps its first write)
+        conditional_put("put_outbox", sent).map(drop)
+    }
+
+    async fn list_outbox(
+        &self,
+        created_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        let mut out = Vec::new();
+        query_pages!(
+            self,
+            "list_outbox",
+            OUTBOX_SCAN_LIMIT,
+            self.client
+                .query()
+                .table_name(&self.tables.incidents)
+                .index_name(tables::INCIDENTS_BY_STATUS)
+                .key_condition_expression("#k = :k")
+                .filter_expression("updated < :before")
+                .expression_attribute_names("#k", "status")
+                .expression_attribute_values(":k", AttributeValue::S(OUTBOX_STATUS.into()))
+                .expression_attribute_values(
+                    ":before",
+                    AttributeValue::N(item::timestamp(created_before))
+                ),
+            |it| {
+                let r = Reader::new("outbox", it);
+                out.push(OutboxEntry {
+                    created: r.timestamp("updated")?,
+                    notification: serde_json::from_str(r.string("body")?)
+                        .map_err(|e| r.corrupt(format!("body: {e}")))?,
+                })
+            }
+        );
+        out.sort_by(|a, b| {
+            (a.created, &a.notification.idempotency_key)
+                .cmp(&(b.created, &b.notification.idempotency_key))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn delete_outbox(&self, idempotency_key: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.incidents)
+            .key(
+                "incidentId",
+                AttributeValue::S(format!("{OUTBOX_PREFIX}{idempotency_key}")),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("delete_outbox", e))?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl IncidentStore for DynamoStore {
     async fn put_incidents(&self, incidents: &[Incident]) -> Result<()> {
@@ -619,6 +704,10 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>> {
+        if incident_id.starts_with(OUTBOX_PREFIX) {
+            // an outbox entry, not an incident
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()

@@ -18,14 +18,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iops_core::{Incident, Insight, MetricSample, Timestamp};
+use iops_core::{Incident, Insight, MetricSample, Notification, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
     ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    ModelSource, PutMetric, PutScored, Result, StateStore, StateUpdate, Store, StoreError,
-    StoredInsight, StoredMetric, StoredState,
+    ModelSource, OutboxEntry, OutboxStore, PutMetric, PutScored, Result, StateStore, StateUpdate,
+    Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -412,6 +412,75 @@ fn incident_from_body(body: &str) -> Result<Incident> {
         what: "incident",
         reason: e.to_string(),
     })
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn put_outbox(&self, created: Timestamp, notification: &Notification) -> Result<()> {
+        let key = notification.idempotency_key.clone();
+        let body =
+            serde_json::to_string(notification).map_err(|e| StoreError::InvalidArgument {
+                name: "notification",
+                reason: e.to_string(),
+            })?;
+        let (s, ns) = split(created);
+        self.write("put_outbox", move |conn| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO outbox (idempotency_key, created_s, created_ns, body)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| st.execute(params![key, s, ns, body]))
+            .map(drop)
+            .map_err(StoreError::sqlite("put_outbox"))
+        })
+        .await
+    }
+
+    async fn list_outbox(&self, created_before: Timestamp, max: usize) -> Result<Vec<OutboxEntry>> {
+        let (s, ns) = split(created_before);
+        self.read("list_outbox", move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT created_s, created_ns, body FROM outbox
+                     WHERE (created_s, created_ns) < (?1, ?2)
+                     ORDER BY created_s, created_ns, idempotency_key LIMIT ?3",
+                )
+                .map_err(StoreError::sqlite("list_outbox"))?;
+            let rows = st
+                .query_map(params![s, ns, limit(max)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(StoreError::sqlite("list_outbox"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (s, ns, body) = row.map_err(StoreError::sqlite("list_outbox"))?;
+                out.push(OutboxEntry {
+                    created: join("outbox", s, ns)?,
+                    notification: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                        what: "outbox",
+                        reason: e.to_string(),
+                    })?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_outbox(&self, idempotency_key: &str) -> Result<()> {
+        let key = idempotency_key.to_owned();
+        self.write("delete_outbox", move |conn| {
+            conn.prepare_cached("DELETE FROM outbox WHERE idempotency_key = ?1")
+                .and_then(|mut st| st.execute(params![key]))
+                .map(drop)
+                .map_err(StoreError::sqlite("delete_outbox"))
+        })
+        .await
+    }
 }
 
 #[async_trait]

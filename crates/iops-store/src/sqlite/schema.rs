@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::{Result, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS metrics (
@@ -63,8 +63,18 @@ CREATE INDEX IF NOT EXISTS incidents_by_status ON incidents (status, incident_id
 CREATE INDEX IF NOT EXISTS incidents_by_host ON incidents (hostname, incident_id);
 ";
 
+/// Version 3: the notification outbox, by idempotency key ([`crate::OutboxStore`]).
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS outbox (
+    idempotency_key TEXT    NOT NULL PRIMARY KEY,
+    created_s       INTEGER NOT NULL,
+    created_ns      INTEGER NOT NULL,
+    body            TEXT    NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Creates the schema in a new database, upgrades an older one (version 1 gains the
-/// incidents table), or checks an existing one's version.
+/// incidents table, version 2 the outbox), or checks an existing one's version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -72,14 +82,19 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     match found {
         0 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(StoreError::sqlite("create schema")),
         1 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
-            .map_err(StoreError::sqlite("upgrade schema 1 to 2")),
+            .map_err(StoreError::sqlite("upgrade schema 1 to 3")),
+        2 => conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(StoreError::sqlite("upgrade schema 2 to 3")),
         SCHEMA_VERSION => Ok(()),
         _ => Err(StoreError::SchemaVersion {
             found,

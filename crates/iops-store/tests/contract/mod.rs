@@ -487,6 +487,68 @@ async fn incidents_upsert_by_revision_and_list_newest_first(store: &dyn Store) {
 }
 
 /// Every contract check, in turn, on one fresh store.
+/// Outbox entries: kept once per key (the first write's time), listed oldest first
+/// before a time, forgotten when delivered; incident queries never see them.
+async fn the_outbox_keeps_each_key_once_until_it_is_delivered(store: &dyn Store) {
+    let opened = incident("ob-1", "2026-11-26T17:00:00Z");
+    let mut escalated = opened.clone();
+    escalated.severity = iops_core::Severity::Critical;
+    let a = iops_core::Notification::of(iops_core::IncidentChange::Opened, &opened).unwrap();
+    let b = iops_core::Notification::of(iops_core::IncidentChange::Escalated, &escalated).unwrap();
+    store
+        .put_outbox(ts("2026-11-26T17:00:05Z"), &b)
+        .await
+        .unwrap();
+    store
+        .put_outbox(ts("2026-11-26T17:00:01Z"), &a)
+        .await
+        .unwrap();
+    // again, later: the first write's time stays
+    store
+        .put_outbox(ts("2026-11-26T18:00:00Z"), &a)
+        .await
+        .unwrap();
+    let all = store.list_outbox(Timestamp::MAX, 10).await.unwrap();
+    let keys: Vec<&str> = all
+        .iter()
+        .map(|e| e.notification.idempotency_key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [a.idempotency_key.as_str(), b.idempotency_key.as_str()]
+    );
+    assert_eq!(all[0].created, ts("2026-11-26T17:00:01Z"));
+    assert_eq!(all[0].notification, a);
+    let older = store
+        .list_outbox(ts("2026-11-26T17:00:05Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1, "strictly before");
+    assert_eq!(store.list_outbox(Timestamp::MAX, 1).await.unwrap().len(), 1);
+    // no incident query lists an outbox entry
+    let listed = store
+        .list_incidents(&IncidentQuery {
+            status: None,
+            hostname: None,
+            since: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|i| i.hostname != "ob-1"), "{listed:?}");
+    store.delete_outbox(&a.idempotency_key).await.unwrap();
+    store.delete_outbox("never-kept").await.unwrap();
+    let left = store.list_outbox(Timestamp::MAX, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].notification, b);
+    store.delete_outbox(&b.idempotency_key).await.unwrap();
+    assert!(store
+        .list_outbox(Timestamp::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 pub async fn run_contract(store: Arc<dyn Store>) {
     metrics_are_idempotent_first_write_wins(store.as_ref()).await;
     metrics_filter_by_host_and_since(store.as_ref()).await;
@@ -496,5 +558,6 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     scored_batches_store_every_sample(store.as_ref()).await;
     hosts_are_listed_with_their_newest_sample(store.as_ref()).await;
     incidents_upsert_by_revision_and_list_newest_first(store.as_ref()).await;
+    the_outbox_keeps_each_key_once_until_it_is_delivered(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
 }
