@@ -9,8 +9,10 @@ and writes a host's state once every `per_state_write` samples:
     Lambda       = 1 / per_request                       x $0.20 per million invocations
                  + (ms_per_invocation / per_request) / 1000 x memory GB x $/GB-second
     DynamoDB     = metric item (1 write unit)             x $/million write units
-                 + state item (ceil(KB) write units) / per_state_write
+                 + (state item (ceil(KB) write units) + its hosts-index entry (1)) / per_state_write
                  + state read (ceil(KB / 4) read units, strongly consistent) / per_state_write
+                 + the silence sweep's hosts-index read, once a minute per host (about 60 bytes,
+                   eventually consistent: 60 / 4096 / 2 read units)
     Kinesis      = shard-hours + one 25-KB PUT payload unit per record (Kinesis path only)
 
 Usage: scripts/cost-model.py [STATE_KB]   (default 29: a warm host's state, measured in iops demo)
@@ -39,9 +41,15 @@ PATHS = [
 ]
 
 
+# Bytes of a host's hosts-index entry, read by every minute's sweep.
+HOSTS_INDEX_ENTRY_BYTES = 60
+
+
 def per_sample(state_kb: float, per_invocation: int, per_state: int, ms: float, via: str):
-    write_units = 1 + math.ceil(state_kb) / per_state
-    read_units = math.ceil(state_kb / 4) / per_state
+    write_units = 1 + (math.ceil(state_kb) + 1) / per_state
+    # (one sample a minute per host: one sweep read of its entry per sample)
+    sweep_units = HOSTS_INDEX_ENTRY_BYTES / 4096 / 2
+    read_units = math.ceil(state_kb / 4) / per_state + sweep_units
     api = prices.API_GATEWAY_REST_PER_MILLION / 1e6 / per_invocation if via == "api" else 0.0
     return {
         "API Gateway": api,
