@@ -47,6 +47,18 @@ fn body(host: u64, i: u64) -> String {
 
 /// An engine that is warm after a few samples (of 5 minutes), so 20 samples per host can
 /// raise insights.
+/// A store on dynalite with its tables created, named `<prefix>-…`.
+async fn tables(d: &Dynalite, prefix: &str) -> Arc<DynamoStore> {
+    let store = DynamoStore::connect(DynamoOptions::local(
+        TableNames::with_prefix(prefix),
+        &d.endpoint,
+    ))
+    .await
+    .unwrap();
+    store.create_tables().await.unwrap();
+    Arc::new(store)
+}
+
 fn engine() -> EngineConfig {
     EngineParams {
         window_seconds: 4800.0,
@@ -72,15 +84,7 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = Arc::new(
-        DynamoStore::connect(DynamoOptions::local(
-            TableNames::with_prefix("ingest"),
-            &d.endpoint,
-        ))
-        .await
-        .unwrap(),
-    );
-    store.create_tables().await.unwrap();
+    let store = tables(&d, "ingest").await;
     let services = [
         Arc::new(Service::new(store.clone(), engine())),
         Arc::new(Service::new(store.clone(), engine())),
@@ -268,15 +272,7 @@ async fn the_silence_sweep_on_dynamodb_opens_once_and_resolves() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = Arc::new(
-        DynamoStore::connect(DynamoOptions::local(
-            TableNames::with_prefix("silence"),
-            &d.endpoint,
-        ))
-        .await
-        .unwrap(),
-    );
-    store.create_tables().await.unwrap();
+    let store = tables(&d, "silence").await;
     let service = Service::new(store.clone(), engine());
     // h-01 stops after 20 samples (5-minute cadence: silent after 15 minutes); h-02 goes on
     for i in 0..30 {
@@ -399,15 +395,7 @@ async fn a_fleet_that_stops_is_told_by_another_instance_from_the_state_table() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = Arc::new(
-        DynamoStore::connect(DynamoOptions::local(
-            TableNames::with_prefix("fleetquiet"),
-            &d.endpoint,
-        ))
-        .await
-        .unwrap(),
-    );
-    store.create_tables().await.unwrap();
+    let store = tables(&d, "fleetquiet").await;
     let ingesting = Service::new(store.clone(), engine()).with_clock(clock);
     let sweeping = Service::new(store.clone(), engine()).with_clock(clock);
     // two hosts every 5 minutes for 100 minutes, each sample received 3 s after its time

@@ -109,28 +109,16 @@ pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
         ),
     ];
     for (name, range) in &defs {
-        let key = |attr: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(attr)
-                .key_type(kind)
-                .build()
-        };
-        let attr = |attr: &str, kind: ScalarAttributeType| {
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(kind)
-                .build()
-        };
         let mut req = client
             .create_table()
             .table_name(*name)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("hostname", KeyType::Hash).map_err(build_error)?)
-            .attribute_definitions(attr("hostname", ScalarAttributeType::S).map_err(build_error)?);
+            .key_schema(key("hostname", KeyType::Hash)?)
+            .attribute_definitions(attr("hostname")?);
         if let Some((range_key, kind)) = range {
             req = req
-                .key_schema(key(range_key, KeyType::Range).map_err(build_error)?)
-                .attribute_definitions(attr(range_key, kind.clone()).map_err(build_error)?);
+                .key_schema(key(range_key, KeyType::Range)?)
+                .attribute_definitions(attr_of(range_key, kind.clone())?);
         }
         created(req.send().await)?;
     }
@@ -148,20 +136,6 @@ pub(super) async fn create(client: &Client, tables: &TableNames) -> Result<()> {
 
 /// Creates the state table (hash `hostname`) with [`HOSTS_INDEX`], unless it exists.
 async fn create_state(client: &Client, name: &str) -> Result<()> {
-    let key = |attr: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kind)
-            .build()
-            .map_err(build_error)
-    };
-    let attr = |attr: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attr)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(build_error)
-    };
     let hosts = GlobalSecondaryIndex::builder()
         .index_name(HOSTS_INDEX)
         .key_schema(key("hostShard", KeyType::Hash)?)
@@ -188,6 +162,29 @@ async fn create_state(client: &Client, name: &str) -> Result<()> {
     created(sent)
 }
 
+/// A key schema element.
+fn key(attr: &str, kind: KeyType) -> Result<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(attr)
+        .key_type(kind)
+        .build()
+        .map_err(build_error)
+}
+
+/// An attribute's definition (a string one unless `kind` says otherwise).
+fn attr_of(attr: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(attr)
+        .attribute_type(kind)
+        .build()
+        .map_err(build_error)
+}
+
+/// A string attribute's definition.
+fn attr(name: &str) -> Result<AttributeDefinition> {
+    attr_of(name, ScalarAttributeType::S)
+}
+
 /// A create_table answer: created, or there already.
 fn created<T, R>(sent: std::result::Result<T, SdkError<CreateTableError, R>>) -> Result<()>
 where
@@ -207,20 +204,6 @@ where
 
 /// Creates the incidents table (hash `incidentId`) with its two indexes, unless it exists.
 async fn create_incidents(client: &Client, name: &str) -> Result<()> {
-    let key = |attr: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kind)
-            .build()
-            .map_err(build_error)
-    };
-    let attr = |attr: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attr)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(build_error)
-    };
     let index = |index: &str, hash: &str| -> Result<GlobalSecondaryIndex> {
         GlobalSecondaryIndex::builder()
             .index_name(index)
