@@ -117,6 +117,24 @@ pub trait StateStore: Send + Sync + Debug {
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
 pub trait Store: MetricStore + InsightStore + IncidentStore + OutboxStore + StateStore {
+    /// The last points of a host's OTLP cumulative counters (opaque JSON of the OTLP
+    /// front end), kept where several processes share the store (DynamoDB: each Lambda
+    /// instance) so whichever gets the next export turns it into rates. The default keeps
+    /// none: a store one process owns (SQLite, `iops serve`) leaves them in its memory.
+    async fn load_counters(&self, _hostname: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// True where [`Store::load_counters`] keeps anything (so callers skip the work when not).
+    fn keeps_counters(&self) -> bool {
+        false
+    }
+
+    /// Keeps `counters` as the host's ([`Store::load_counters`]); the default keeps none.
+    async fn save_counters(&self, _hostname: &str, _counters: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// Stores samples scored against a state kept in memory (one host's, in time order):
     /// the metrics, the insights they raised, the incidents they changed and, if `snapshot`
     /// is given, the host's state (compare-and-swap as [`StateStore::save_state`]; on a

@@ -885,6 +885,53 @@ impl StateStore for DynamoStore {
     }
 }
 
+/// A host's OTLP counters live in the state table under `otlp#<hostname>` (`#` is never
+/// in a hostname; the item has no `hostShard`, so the hosts index does not list it).
+const COUNTERS_PREFIX: &str = "otlp#";
+
 /// The default composition: the Lambda saves state per ingest (compare-and-swap), and a
-/// snapshot, when asked for, is one more conditional PutItem.
-impl Store for DynamoStore {}
+/// snapshot, when asked for, is one more conditional PutItem. OTLP counters are kept for
+/// every Lambda instance to share.
+#[async_trait]
+impl Store for DynamoStore {
+    fn keeps_counters(&self) -> bool {
+        true
+    }
+
+    async fn load_counters(&self, hostname: &str) -> Result<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.state)
+            .key(
+                "hostname",
+                AttributeValue::S(format!("{COUNTERS_PREFIX}{hostname}")),
+            )
+            .projection_expression("counters")
+            .send()
+            .await
+            .map_err(|e| sdk_error("load_counters", e))?;
+        out.item()
+            .map(|it| {
+                Reader::new("counters", it)
+                    .string("counters")
+                    .map(str::to_owned)
+            })
+            .transpose()
+    }
+
+    async fn save_counters(&self, hostname: &str, counters: &str) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.state)
+            .item(
+                "hostname",
+                AttributeValue::S(format!("{COUNTERS_PREFIX}{hostname}")),
+            )
+            .item("counters", AttributeValue::S(counters.to_owned()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("save_counters", e))?;
+        Ok(())
+    }
+}

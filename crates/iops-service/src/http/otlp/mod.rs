@@ -48,6 +48,43 @@ impl Otlp {
     }
 }
 
+/// The export's samples, with each host's previous counter points taken from the store
+/// first and its newest kept after (a store one process owns keeps none: its memory does).
+async fn translate(otlp: &Otlp, request: &ExportMetricsServiceRequest) -> translate::Translation {
+    let store = otlp.service.store();
+    if !store.keeps_counters() {
+        return lock(&otlp.counters).translate(request);
+    }
+    let hosts = Counters::hosts_of(request);
+    for host in &hosts {
+        match store.load_counters(host).await {
+            Ok(Some(kept)) => lock(&otlp.counters).import_host(host, &kept),
+            Ok(None) => {}
+            // rates wait for the next export of this host
+            Err(e) => tracing::warn!(error = %e, hostname = %host, "otlp counters not loaded"),
+        }
+    }
+    let (translation, kept) = {
+        let mut counters = lock(&otlp.counters);
+        let translation = counters.translate(request);
+        let kept: Vec<(String, String)> = hosts
+            .iter()
+            .map(|h| (h.clone(), counters.export_host(h)))
+            .collect();
+        (translation, kept)
+    };
+    for (host, points) in kept {
+        if let Err(e) = store.save_counters(&host, &points).await {
+            tracing::warn!(error = %e, hostname = %host, "otlp counters not kept");
+        }
+    }
+    translation
+}
+
+fn lock(counters: &Mutex<Counters>) -> std::sync::MutexGuard<'_, Counters> {
+    counters.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Encoding {
     Protobuf,
@@ -133,10 +170,7 @@ async fn answer(otlp: &Otlp, headers: &HeaderMap, body: Body) -> Response {
             return status(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message)
         }
     };
-    let translation = {
-        let mut counters = otlp.counters.lock().unwrap_or_else(|e| e.into_inner());
-        counters.translate(&request)
-    };
+    let translation = translate(otlp, &request).await;
     if translation.ignored_points > 0 || !translation.incomplete.is_empty() {
         tracing::debug!(
             ignored = translation.ignored_points,

@@ -14,7 +14,9 @@
 //! the same series ([`Counters`]), its start time changed or its value fallen (a restart:
 //! the rate since the new start, when known). A host gets a sample only when all four
 //! fields are known: the first export of a cumulative series gives no rate yet. Other
-//! metrics are ignored and counted.
+//! metrics are ignored and counted. A host's previous points can be kept in the store
+//! between requests ([`Counters::export_host`], [`Counters::import_host`]), so a front end
+//! of many processes (Lambda instances) computes rates whichever process gets an export.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -93,7 +95,79 @@ struct SumPoint {
     delta: bool,
 }
 
+/// A kept point: metric, attributes, start, time, value.
+type KeptPoint = (String, String, u64, u64, f64);
+
 impl Counters {
+    /// The hosts (valid `host.name` values) `request` has points of.
+    pub fn hosts_of(request: &ExportMetricsServiceRequest) -> BTreeSet<String> {
+        request
+            .resource_metrics
+            .iter()
+            .filter_map(|r| {
+                let attributes = r.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+                string_attribute(attributes, "host.name")
+            })
+            .filter(|h| validate_hostname(h).is_ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The host's newest point of each cumulative series, as JSON to keep.
+    pub fn export_host(&self, host: &str) -> String {
+        let kept: Vec<KeptPoint> = self
+            .series
+            .iter()
+            .filter(|(k, _)| k.host == host)
+            .map(|(k, p)| {
+                (
+                    k.metric.to_owned(),
+                    k.attributes.clone(),
+                    p.start,
+                    p.time,
+                    p.value,
+                )
+            })
+            .collect();
+        serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Takes in points kept by [`Counters::export_host`] (maybe by another process) that
+    /// are newer than the ones this one holds; anything unreadable is ignored (the next
+    /// export starts the series again).
+    pub fn import_host(&mut self, host: &str, kept: &str) {
+        let Ok(kept) = serde_json::from_str::<Vec<KeptPoint>>(kept) else {
+            return;
+        };
+        for (metric, attributes, start, time, value) in kept {
+            let metric = match metric.as_str() {
+                DISK => DISK,
+                NETWORK => NETWORK,
+                _ => continue,
+            };
+            let key = SeriesKey {
+                host: host.to_owned(),
+                metric,
+                attributes,
+            };
+            if self.series.get(&key).is_some_and(|p| p.time >= time) {
+                continue;
+            }
+            if self.series.len() >= MAX_SERIES {
+                self.series.clear();
+            }
+            self.series.insert(
+                key,
+                CounterPoint {
+                    start,
+                    time,
+                    value,
+                    rate: None,
+                },
+            );
+        }
+    }
+
     /// The samples in `request` (see the module docs).
     pub fn translate(&mut self, request: &ExportMetricsServiceRequest) -> Translation {
         let mut out = Translation::default();
@@ -424,4 +498,61 @@ fn attribute_key(attributes: &[KeyValue]) -> String {
         .collect();
     parts.sort();
     parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Export `n` of host `h`: cumulative network and disk bytes, 6 MB more a minute.
+    fn export(n: u64) -> ExportMetricsServiceRequest {
+        let t = (1_764_000_000 + 60 * n) * 1_000_000_000;
+        let kv = |k: &str, v: &str| serde_json::json!({"key": k, "value": {"stringValue": v}});
+        let point = |attrs: serde_json::Value, value: f64| {
+            serde_json::json!({"attributes": attrs, "startTimeUnixNano": "1",
+                "timeUnixNano": t.to_string(), "asDouble": value})
+        };
+        let sum = |name: &str| {
+            serde_json::json!({"name": name, "sum": {"aggregationTemporality": 2,
+                "dataPoints": [point(serde_json::json!([kv("device", "d0")]), 6e6 * (n + 1) as f64)]}})
+        };
+        serde_json::from_value(serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": [kv("host.name", "h")]},
+            "scopeMetrics": [{"metrics": [
+                {"name": CPU, "gauge": {"dataPoints": [point(serde_json::json!([kv("cpu", "0"), kv("state", "user")]), 0.5)]}},
+                {"name": MEMORY, "gauge": {"dataPoints": [point(serde_json::json!([kv("state", "used")]), 0.5)]}},
+                sum(DISK), sum(NETWORK)
+            ]}]
+        }]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn kept_points_carry_rates_to_another_process_and_never_go_back_in_time() {
+        let mut a = Counters::default();
+        assert!(
+            a.translate(&export(0)).samples.is_empty(),
+            "one point: no rate"
+        );
+        assert_eq!(
+            Counters::hosts_of(&export(0))
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["h"]
+        );
+        let kept = a.export_host("h");
+        let mut b = Counters::default();
+        b.import_host("h", &kept);
+        let samples = b.translate(&export(1)).samples;
+        assert_eq!(samples.len(), 1);
+        assert_eq!(samples[0].disk_io, 100.0, "6 MB a minute: 100 kB/s");
+        // a's older points do not replace b's newer ones; garbage is ignored
+        let newer = b.export_host("h");
+        b.import_host("h", &kept);
+        b.import_host("h", "not json");
+        b.import_host("h", r#"[["system.cpu.time","",1,2,3.0]]"#);
+        assert_eq!(b.export_host("h"), newer);
+        assert_eq!(b.translate(&export(2)).samples.len(), 1);
+        assert!(a.export_host("other").contains("[]"));
+    }
 }
