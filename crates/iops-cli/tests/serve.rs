@@ -672,15 +672,25 @@ fn the_timer_reports_a_host_that_stopped_and_resolves_it_when_it_is_back() {
 #[test]
 fn a_bad_silence_policy_is_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_iops"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("iops.db"))
-        .args(["--silence-intervals", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("silence_intervals"), "{err}");
+    for (args, named) in [
+        (&["--silence-intervals", "0"][..], "silence_intervals"),
+        (&["--fleet-hold-seconds=-3"][..], "fleet_hold_seconds"),
+        // held pages are sent by the sweep: no sweep, no hold
+        (
+            &["--fleet-hold-seconds", "30", "--sweep-seconds", "0"][..],
+            "--fleet-hold-seconds",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_iops"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .arg(dir.path().join("iops.db"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
 }
 
 /// A webhook receiver on 127.0.0.1 that refuses the first `refuse` attempts of every
@@ -802,6 +812,53 @@ fn webhooks_get_each_transition_once_after_refusing_the_first_attempts() {
         "{:?}",
         hook.attempts.lock().unwrap()
     );
+}
+
+/// With host pages held for a fleet incident (3 s here), the silent host's page waits in
+/// the outbox and serve's timer sends it once the hold is over: not before, and not never.
+#[test]
+fn a_held_host_page_is_sent_by_the_timer_when_the_hold_is_over() {
+    let hook = receiver(0);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("iops.db"),
+        &[
+            "--sweep-seconds",
+            "1",
+            "--fleet-hold-seconds",
+            "3",
+            "--webhook",
+            &hook.url,
+        ],
+        &[],
+    );
+    let addr = server.addr.as_str();
+    post_web_2_stopping(addr);
+    let opened_at = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, body) = get(addr, "/incidents?status=open&hostname=web-2");
+            if !json(&body)["incidents"].as_array().unwrap().is_empty() {
+                break Instant::now();
+            }
+            assert!(Instant::now() < deadline, "no silence incident in 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let deadline = opened_at + Duration::from_secs(20);
+    while hook.accepted.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the held page never went out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waited = opened_at.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500),
+        "sent after {waited:?}: not held"
+    );
+    let accepted = hook.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(accepted[0].1["event"], "opened");
+    assert_eq!(accepted[0].1["incident"]["hostname"], "web-2");
 }
 
 /// A batch of `n` samples of `host`, minutes `from..from + n`.

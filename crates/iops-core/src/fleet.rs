@@ -21,6 +21,10 @@ pub struct FleetPolicy {
     pub min_share: f64,
     /// ... opening incidents of the same kind within this many seconds. Default 600.
     pub window_seconds: f64,
+    /// Seconds a host incident's notifications wait (receiving clock) before they go out,
+    /// so that the first hosts of a fleet episode are told as the fleet incident, not one
+    /// by one; 0 sends them at once. Default 0: waiting delays every host's page.
+    pub hold_seconds: f64,
 }
 
 impl Default for FleetPolicy {
@@ -29,13 +33,14 @@ impl Default for FleetPolicy {
             min_hosts: 3,
             min_share: 0.2,
             window_seconds: 600.0,
+            hold_seconds: 0.0,
         }
     }
 }
 
 impl FleetPolicy {
-    /// Checks every field; the error names `fleet_min_hosts`, `fleet_min_share` or
-    /// `fleet_window_seconds`.
+    /// Checks every field; the error names `fleet_min_hosts`, `fleet_min_share`,
+    /// `fleet_window_seconds` or `fleet_hold_seconds`.
     pub fn validate(&self) -> Result<()> {
         if !(2..=100_000).contains(&self.min_hosts) {
             return Err(Error::param(
@@ -56,6 +61,13 @@ impl FleetPolicy {
                 "fleet_window_seconds",
                 self.window_seconds,
                 "must be in [0, 86400]",
+            ));
+        }
+        if !(self.hold_seconds.is_finite() && (0.0..=3600.0).contains(&self.hold_seconds)) {
+            return Err(Error::param(
+                "fleet_hold_seconds",
+                self.hold_seconds,
+                "must be in [0, 3600]",
             ));
         }
         Ok(())
@@ -267,6 +279,13 @@ mod tests {
                     ..FleetPolicy::default()
                 },
                 "fleet_window_seconds",
+            ),
+            (
+                FleetPolicy {
+                    hold_seconds: -1.0,
+                    ..FleetPolicy::default()
+                },
+                "fleet_hold_seconds",
             ),
         ] {
             let err = policy.validate().unwrap_err().to_string();

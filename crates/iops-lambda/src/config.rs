@@ -100,7 +100,8 @@ pub struct Config {
     /// silent (the scheduled sweep).
     pub silence: SilencePolicy,
     /// FLEET_MIN_HOSTS, FLEET_MIN_SHARE and FLEET_WINDOW_SECONDS: when host incidents of
-    /// one kind make one fleet incident.
+    /// one kind make one fleet incident; FLEET_HOLD_SECONDS: how long a host incident's
+    /// notifications wait for one (0: not at all).
     pub fleet: FleetPolicy,
     /// ALERT_TOPIC_ARN: the SNS topic incident transitions are published to (none: nobody
     /// is told).
@@ -212,10 +213,16 @@ impl Config {
             },
             min_share: number_or(get, "FLEET_MIN_SHARE", fleet_defaults.min_share)?,
             window_seconds: number_or(get, "FLEET_WINDOW_SECONDS", fleet_defaults.window_seconds)?,
+            hold_seconds: number_or(get, "FLEET_HOLD_SECONDS", fleet_defaults.hold_seconds)?,
         };
         checked(
             fleet.validate(),
-            &["FLEET_MIN_HOSTS", "FLEET_MIN_SHARE", "FLEET_WINDOW_SECONDS"],
+            &[
+                "FLEET_MIN_HOSTS",
+                "FLEET_MIN_SHARE",
+                "FLEET_WINDOW_SECONDS",
+                "FLEET_HOLD_SECONDS",
+            ],
         )?;
         Ok(Config {
             store,
@@ -609,6 +616,7 @@ mod tests {
             ("FLEET_MIN_HOSTS", "many"),
             ("FLEET_MIN_SHARE", "2"),
             ("FLEET_WINDOW_SECONDS", "-5"),
+            ("FLEET_HOLD_SECONDS", "7200"),
         ] {
             let err = config(&[("IOPS_STORE", "memory"), (name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{err}");

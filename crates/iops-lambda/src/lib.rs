@@ -32,6 +32,7 @@
 //! | MAX_BODY_BYTES | POST body limit, default 65536 (413 above) |
 //! | SILENCE_INTERVALS, SILENCE_MIN_SECONDS | a host is silent after max(this many of its intervals, default 3; these seconds, default 600) without a sample (the scheduled sweep) |
 //! | FLEET_MIN_HOSTS, FLEET_MIN_SHARE, FLEET_WINDOW_SECONDS | host incidents of one kind on at least this many hosts (default 3) and this share of the fleet (0.2) within these seconds (600) make one fleet incident |
+//! | FLEET_HOLD_SECONDS | 0–3600, default 0: how long a host incident's notifications wait for a fleet incident to take them in (the scheduled sweep sends them after) |
 //! | ALERT_TOPIC_ARN | SNS topic that incident transitions (opened, escalated, resolved) are published to; unset: none |
 //! | ALERT_WAIT_MS | 1–10000, default 2000: how long an invocation that made a transition waits for its publication before answering |
 //! | SNS_ENDPOINT_URL | SNS API URL override (an emulator), or the SDK's AWS_ENDPOINT_URL_SNS |

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// ... open them within this many seconds.
     #[arg(long, default_value_t = FleetPolicy::default().window_seconds)]
     pub fleet_window_seconds: f64,
+    /// Seconds a host incident's notifications wait before they go out, so the first hosts
+    /// of a fleet episode are told as the fleet incident (0: at once).
+    #[arg(long, default_value_t = FleetPolicy::default().hold_seconds)]
+    pub fleet_hold_seconds: f64,
     /// A sample stamped more than this many seconds ahead of this server's clock is
     /// refused (400 naming `timestamp`): a sender whose clock is wrong cannot freeze its host.
     #[arg(long, default_value_t = 900)]
@@ -225,30 +229,45 @@ impl AppState {
             .context("cannot save the host states")
     }
 
-    /// Runs a sweep for silent hosts, and sends the outbox's undelivered notifications
-    /// again, every `every` until dropped (aborted): each host back gets a line in the log
+    /// Runs a sweep for silent hosts every `every`, and sends the outbox's due
+    /// notifications as often (every quarter of the fleet hold, at least every second, when
+    /// host pages are held), until dropped (aborted): each host back gets a line in the log
     /// (each newly silent one gets the service's).
     pub async fn sweep_every(self, every: Duration) {
-        let mut ticks = tokio::time::interval(every);
+        let hold = self.service.config().fleet.hold_seconds;
+        let outbox_every = if hold > 0.0 {
+            every.min(Duration::from_secs_f64((hold / 4.0).max(1.0)))
+        } else {
+            every
+        };
+        let mut ticks = tokio::time::interval(outbox_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut swept: Option<tokio::time::Instant> = None;
         loop {
             ticks.tick().await;
-            match self.service.sweep_silent_hosts().await {
-                Ok(sweep) => {
-                    // (the service logs the silences it opens)
-                    for incident in &sweep.resolved {
-                        tracing::warn!(
-                            incident_id = %incident.incident_id,
-                            hostname = %incident.hostname,
-                            "reporting again"
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "silent-host sweep failed"),
+            if swept.is_none_or(|at| at.elapsed() >= every) {
+                swept = Some(tokio::time::Instant::now());
+                self.sweep_once().await;
             }
             if let Err(e) = self.service.resend_outbox().await {
                 tracing::warn!(error = %e, "outbox sweep failed");
             }
+        }
+    }
+
+    async fn sweep_once(&self) {
+        match self.service.sweep_silent_hosts().await {
+            Ok(sweep) => {
+                // (the service logs the silences it opens)
+                for incident in &sweep.resolved {
+                    tracing::warn!(
+                        incident_id = %incident.incident_id,
+                        hostname = %incident.hostname,
+                        "reporting again"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "silent-host sweep failed"),
         }
     }
 
@@ -354,8 +373,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         min_hosts: args.fleet_min_hosts,
         min_share: args.fleet_min_share,
         window_seconds: args.fleet_window_seconds,
+        hold_seconds: args.fleet_hold_seconds,
     };
     fleet.validate()?;
+    if fleet.hold_seconds > 0.0 && args.sweep_seconds == 0 {
+        anyhow::bail!(
+            "--fleet-hold-seconds {} needs the sweep (--sweep-seconds above 0): held pages are sent by it",
+            fleet.hold_seconds
+        );
+    }
     let webhooks = args
         .webhook
         .iter()

@@ -134,7 +134,10 @@ impl Service {
 
     /// The fleet incident `incident` is a member of (open, or resolved since it opened: a
     /// member's later changes stay with its fleet).
-    async fn fleet_of(&self, incident: &Incident) -> Result<Option<Incident>, ServiceError> {
+    pub(super) async fn fleet_of(
+        &self,
+        incident: &Incident,
+    ) -> Result<Option<Incident>, ServiceError> {
         let fleets = self
             .store
             .list_incidents(&IncidentQuery {
@@ -194,7 +197,7 @@ impl Service {
 
     /// Queues the notification of `change` to `incident`, if anyone is told of it, after
     /// writing it to the outbox (so it is sent again if this process stops before it is
-    /// delivered).
+    /// delivered); a host's waits there first if the fleet policy holds them.
     async fn notify(&self, change: Option<IncidentChange>, incident: &Incident) {
         let (Some(dispatcher), Some(change)) = (&self.notifications, change) else {
             return;
@@ -202,10 +205,21 @@ impl Service {
         let Some(n) = Notification::of(change, incident) else {
             return;
         };
-        if let Err(e) = self.store.put_outbox(self.now(), &n).await {
-            // sent all the same; only its second chance is lost
+        let kept = self.store.put_outbox(self.now(), &n).await;
+        if let Err(e) = &kept {
+            // sent all the same; only its second chance (or its hold) is lost
             tracing::warn!(error = %e, key = %n.idempotency_key, "notification not written to the outbox");
         }
+        // a host's page waits in the outbox for a fleet incident to take it in
+        // (`FleetPolicy::hold_seconds`); the sweep sends it if none does
+        if kept.is_ok() && self.held(&n) {
+            return;
+        }
         dispatcher.send(n);
+    }
+
+    /// True for a notification that waits out the fleet hold before it is sent.
+    pub(super) fn held(&self, n: &Notification) -> bool {
+        self.config.fleet.hold_seconds > 0.0 && !n.incident.is_fleet()
     }
 }

@@ -2,7 +2,10 @@
 //! queued and removed once delivered ([`OutboxLog`]), and the sweep queues again the ones
 //! older than [`RESEND_AFTER_SECONDS`] (their sender stopped, or gave up), so a transition
 //! reaches people at least once even when the process that made it does not live to
-//! deliver it. Receivers keep one per idempotency key.
+//! deliver it. Receivers keep one per idempotency key. With a fleet hold
+//! ([`iops_core::FleetPolicy::hold_seconds`]) a host's notifications are only written, and
+//! the sweep sends them once the hold is over, unless a fleet incident took the host's
+//! incident in meanwhile (people were told of the fleet's).
 
 use std::sync::Arc;
 
@@ -36,21 +39,36 @@ impl DeliveryLog for OutboxLog {
 }
 
 impl Service {
-    /// Queues again the outbox's notifications older than [`RESEND_AFTER_SECONDS`];
-    /// returns how many (0 when nobody is told of anything).
+    /// Queues the outbox's notifications that are due: held ones (a host's, under a fleet
+    /// hold) once the hold is over, unless a fleet incident took their incident in (they
+    /// are dropped: the fleet's was told); the others once [`RESEND_AFTER_SECONDS`] old.
+    /// Returns how many were queued (0 when nobody is told of anything).
     pub async fn resend_outbox(&self) -> Result<usize, ServiceError> {
         let Some(dispatcher) = &self.notifications else {
             return Ok(0);
         };
-        let before = self
-            .now()
-            .plus_seconds(-RESEND_AFTER_SECONDS)
+        let now = self.now();
+        let hold = self.config.fleet.hold_seconds;
+        let due_after = |held: bool| if held { hold } else { RESEND_AFTER_SECONDS };
+        let before = now
+            .plus_seconds(-due_after(hold > 0.0).min(RESEND_AFTER_SECONDS))
             .unwrap_or(iops_core::Timestamp::MIN);
-        let entries = self.store.list_outbox(before, RESEND_LIMIT).await?;
-        for entry in &entries {
-            tracing::info!(key = %entry.notification.idempotency_key, created = %entry.created, "notification sent again from the outbox");
-            dispatcher.send(entry.notification.clone());
+        let mut sent = 0;
+        for entry in self.store.list_outbox(before, RESEND_LIMIT).await? {
+            let n = entry.notification;
+            let held = self.held(&n);
+            let age = now.epoch_seconds() - entry.created.epoch_seconds();
+            if age < due_after(held) {
+                continue;
+            }
+            if held && self.fleet_of(&n.incident).await?.is_some() {
+                self.store.delete_outbox(&n.idempotency_key).await?;
+                continue;
+            }
+            tracing::info!(key = %n.idempotency_key, created = %entry.created, "notification sent from the outbox");
+            dispatcher.send(n);
+            sent += 1;
         }
-        Ok(entries.len())
+        Ok(sent)
     }
 }
