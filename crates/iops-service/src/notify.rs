@@ -8,7 +8,7 @@
 //! the outbox sweep can send it again; a delivered one is reported to the
 //! [`DeliveryLog`] (the store's outbox), if one is set.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -83,11 +83,20 @@ impl RetryPolicy {
     }
 }
 
-/// Keys delivered recently, oldest first out.
+/// Keys queued or delivered recently, oldest first out.
 #[derive(Debug, Default)]
 struct Recent {
-    keys: HashSet<String>,
+    /// Key → delivered (false: still being delivered).
+    keys: HashMap<String, bool>,
     order: VecDeque<String>,
+}
+
+/// What the dispatcher knows of a key it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    New,
+    InFlight,
+    Delivered,
 }
 
 /// Keys remembered by the dispatcher (a transition re-sent after that many others may be
@@ -95,24 +104,33 @@ struct Recent {
 const RECENT_KEYS: usize = 10_000;
 
 impl Recent {
-    /// True when `key` is new (and remembers it).
-    fn insert(&mut self, key: &str) -> bool {
-        if self.keys.contains(key) {
-            return false;
+    /// What is known of `key`; a new one is remembered as in flight.
+    fn insert(&mut self, key: &str) -> Seen {
+        match self.keys.get(key) {
+            Some(true) => return Seen::Delivered,
+            Some(false) => return Seen::InFlight,
+            None => {}
         }
         if self.order.len() >= RECENT_KEYS {
             if let Some(old) = self.order.pop_front() {
                 self.keys.remove(&old);
             }
         }
-        self.keys.insert(key.to_owned());
+        self.keys.insert(key.to_owned(), false);
         self.order.push_back(key.to_owned());
-        true
+        Seen::New
+    }
+
+    /// `key` reached every notifier.
+    fn delivered(&mut self, key: &str) {
+        if let Some(done) = self.keys.get_mut(key) {
+            *done = true;
+        }
     }
 
     /// Forgets `key` (its delivery gave up: a later send is new again).
     fn forget(&mut self, key: &str) {
-        if self.keys.remove(key) {
+        if self.keys.remove(key).is_some() {
             self.order.retain(|k| k != key);
         }
     }
@@ -146,10 +164,25 @@ impl Dispatcher {
             let recent = Arc::new(Mutex::new(Recent::default()));
             let mut deliveries = JoinSet::new();
             while let Some(notification) = next.recv().await {
-                let new = lock(&recent).insert(&notification.idempotency_key);
-                if !new {
-                    done.fetch_sub(1, Ordering::Relaxed);
-                    continue;
+                match lock(&recent).insert(&notification.idempotency_key) {
+                    Seen::New => {}
+                    Seen::InFlight => {
+                        done.fetch_sub(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    // sent again though delivered (its outbox entry outlived the
+                    // delivery): not delivered twice, but told to the log again
+                    Seen::Delivered => {
+                        let log = Arc::clone(&worker_log);
+                        let done = Arc::clone(&done);
+                        deliveries.spawn(async move {
+                            if let Some(log) = log.get() {
+                                log.delivered(&notification.idempotency_key).await;
+                            }
+                            done.fetch_sub(1, Ordering::Relaxed);
+                        });
+                        continue;
+                    }
                 }
                 let notification = Arc::new(notification);
                 let notifiers = notifiers.clone();
@@ -167,6 +200,7 @@ impl Dispatcher {
                     }
                     let key = &notification.idempotency_key;
                     if all {
+                        lock(&recent).delivered(key);
                         if let Some(log) = log.get() {
                             log.delivered(key).await;
                         }
@@ -281,14 +315,63 @@ mod tests {
     #[test]
     fn recent_keys_are_remembered_and_the_oldest_forgotten() {
         let mut r = Recent::default();
-        assert!(r.insert("a"));
-        assert!(!r.insert("a"));
+        assert_eq!(r.insert("a"), Seen::New);
+        assert_eq!(r.insert("a"), Seen::InFlight);
+        r.delivered("a");
+        assert_eq!(r.insert("a"), Seen::Delivered);
         for i in 0..RECENT_KEYS {
             r.insert(&i.to_string());
         }
-        assert!(r.insert("a"), "the oldest key is forgotten");
+        assert_eq!(r.insert("a"), Seen::New, "the oldest key is forgotten");
         r.forget("a");
-        assert!(r.insert("a"), "a forgotten key is new again");
+        assert_eq!(r.insert("a"), Seen::New, "a forgotten key is new again");
         assert_eq!(r.keys.len(), r.order.len());
+    }
+
+    /// Records what the log is told.
+    #[derive(Debug, Default)]
+    struct Log(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl DeliveryLog for Log {
+        async fn delivered(&self, key: &str) {
+            self.0.lock().unwrap().push(key.to_owned());
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct Count(AtomicUsize);
+
+    #[async_trait]
+    impl Notifier for Count {
+        fn target(&self) -> &str {
+            "count"
+        }
+        async fn deliver(&self, _: &Notification) -> Result<(), NotifyError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    /// A delivered key sent again (its outbox entry outlived the delivery, say a delete
+    /// that failed) is not delivered twice, and the log is told again, so the entry goes.
+    #[tokio::test]
+    async fn a_delivered_key_sent_again_is_logged_again_not_delivered_again() {
+        let count = Arc::new(Count::default());
+        let (dispatcher, _worker) = Dispatcher::start(vec![count.clone()], RetryPolicy::default());
+        let log = Arc::new(Log::default());
+        dispatcher.record_deliveries(log.clone());
+        let at = |s: f64| iops_core::Timestamp::from_epoch_seconds(s).unwrap();
+        let incident = iops_core::SilencePolicy::default()
+            .judge("web-1", at(1.7e9), 60.0, at(1.7e9 + 600.0))
+            .unwrap();
+        let n = Notification::of(iops_core::IncidentChange::Opened, &incident).unwrap();
+        dispatcher.send(n.clone());
+        assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+        dispatcher.send(n.clone());
+        assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "delivered once");
+        let logged = log.0.lock().unwrap().clone();
+        assert_eq!(logged, [n.idempotency_key.clone(), n.idempotency_key]);
     }
 }
