@@ -13,7 +13,6 @@ use iops_core::engine::EngineConfig;
 use iops_core::Timestamp;
 use iops_lambda::{App, MetricsSink};
 use iops_service::Service;
-use iops_store::{DynamoOptions, DynamoStore, TableNames};
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -101,13 +100,7 @@ async fn on_dynamodb_failed_records_are_named_for_retry() {
     let Some(d) = dynalite::Dynalite::start(DYNALITE) else {
         return;
     };
-    let store = DynamoStore::connect(DynamoOptions::local(
-        TableNames::with_prefix("kinesis"),
-        &d.endpoint,
-    ))
-    .await
-    .unwrap();
-    store.create_tables().await.unwrap();
+    let store = d.store("kinesis").await;
     let service = Service::new(Arc::new(store), EngineConfig::default());
     let app = App::new(Arc::new(service), MetricsSink::Off);
     let records = records();

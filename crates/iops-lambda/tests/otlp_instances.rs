@@ -13,7 +13,7 @@ use common::{json_of, v1};
 use iops_core::engine::EngineConfig;
 use iops_lambda::{App, MetricsSink};
 use iops_service::Service;
-use iops_store::{DynamoOptions, DynamoStore, MetricStore, TableNames};
+use iops_store::MetricStore;
 use serde_json::{json, Value};
 
 const DYNALITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../iops-store/tests/dynalite");
@@ -53,13 +53,7 @@ async fn every_export_after_the_first_gives_a_sample_whichever_instance_answers(
     let Some(d) = dynalite::Dynalite::start(DYNALITE) else {
         return;
     };
-    let store = DynamoStore::connect(DynamoOptions::local(
-        TableNames::with_prefix("otlpc"),
-        &d.endpoint,
-    ))
-    .await
-    .unwrap();
-    store.create_tables().await.unwrap();
+    let store = d.store("otlpc").await;
     let store = Arc::new(store);
     // three warm instances, each export to the next (none sees two in a row)
     let instances: Vec<App> = (0..3)

@@ -285,8 +285,8 @@ pub struct Service {
     /// When this process last received a sample (ms since the epoch by `clock`;
     /// `i64::MIN`: none yet), for the sweep to tell a fleet that stopped sending.
     last_arrival: AtomicI64,
-    /// Where a fleet that sends nothing is counted from when this process has received
-    /// nothing yet ([`Service::watching_from_start`]).
+    /// Where a fleet that sends nothing is counted from when no arrival is known yet
+    /// ([`Service::watching_from_start`]).
     watch_from: Option<Timestamp>,
 }
 
@@ -360,11 +360,6 @@ impl Service {
     fn note_arrival(&self) {
         let ms = (self.now().epoch_seconds() * 1000.0) as i64;
         self.last_arrival.fetch_max(ms, Ordering::Relaxed);
-    }
-
-    /// When this process last received a sample, or where it watches from if none yet.
-    pub(crate) fn arrivals_since(&self) -> Option<Timestamp> {
-        self.last_arrival().or(self.watch_from)
     }
 
     /// When this process last received a sample (`None`: not since it started).

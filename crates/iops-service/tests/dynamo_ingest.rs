@@ -47,16 +47,11 @@ fn body(host: u64, i: u64) -> String {
 
 /// An engine that is warm after a few samples (of 5 minutes), so 20 samples per host can
 /// raise insights.
-/// A store on dynalite with its tables created, named `<prefix>-…`.
-async fn tables(d: &Dynalite, prefix: &str) -> Arc<DynamoStore> {
-    let store = DynamoStore::connect(DynamoOptions::local(
-        TableNames::with_prefix(prefix),
-        &d.endpoint,
-    ))
-    .await
-    .unwrap();
-    store.create_tables().await.unwrap();
-    Arc::new(store)
+/// The stored incident `id` is resolved, at `at` (epoch seconds).
+async fn assert_resolved_at(store: &DynamoStore, id: &str, at: u64) {
+    let stored = store.get_incident(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
+    assert_eq!(stored.resolved.map(|t| t.epoch_seconds()), Some(at as f64));
 }
 
 fn engine() -> EngineConfig {
@@ -84,7 +79,7 @@ async fn thousand_posts_for_twenty_five_hosts_most_at_once() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = tables(&d, "ingest").await;
+    let store = Arc::new(d.store("ingest").await);
     let services = [
         Arc::new(Service::new(store.clone(), engine())),
         Arc::new(Service::new(store.clone(), engine())),
@@ -272,7 +267,7 @@ async fn the_silence_sweep_on_dynamodb_opens_once_and_resolves() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = tables(&d, "silence").await;
+    let store = Arc::new(d.store("silence").await);
     let service = Service::new(store.clone(), engine());
     // h-01 stops after 20 samples (5-minute cadence: silent after 15 minutes); h-02 goes on
     for i in 0..30 {
@@ -298,16 +293,7 @@ async fn the_silence_sweep_on_dynamodb_opens_once_and_resolves() {
     service.ingest(body(1, 30).as_bytes()).await.unwrap();
     let sweep = service.sweep_silent_hosts().await.unwrap();
     assert_eq!(sweep.resolved.len(), 1, "{sweep:?}");
-    let stored = store
-        .get_incident(&silence.incident_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
-    assert_eq!(
-        stored.resolved.map(|t| t.epoch_seconds()),
-        Some((T0 + 30 * 300) as f64)
-    );
+    assert_resolved_at(&store, &silence.incident_id, T0 + 30 * 300).await;
 }
 
 /// DynamoDB stopped in the middle of a load and started again (dynalite keeping its tables
@@ -395,7 +381,7 @@ async fn a_fleet_that_stops_is_told_by_another_instance_from_the_state_table() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = tables(&d, "fleetquiet").await;
+    let store = Arc::new(d.store("fleetquiet").await);
     let ingesting = Service::new(store.clone(), engine()).with_clock(clock);
     let sweeping = Service::new(store.clone(), engine()).with_clock(clock);
     // two hosts every 5 minutes for 100 minutes, each sample received 3 s after its time
@@ -432,14 +418,5 @@ async fn a_fleet_that_stops_is_told_by_another_instance_from_the_state_table() {
     ingesting.ingest(body(1, 40).as_bytes()).await.unwrap();
     let sweep = sweeping.sweep_silent_hosts().await.unwrap();
     assert_eq!(sweep.resolved.len(), 1, "{sweep:?}");
-    let stored = store
-        .get_incident(&fleet.incident_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.status, iops_core::IncidentStatus::Resolved);
-    assert_eq!(
-        stored.resolved.map(|t| t.epoch_seconds()),
-        Some((T0 + 40 * 300 + 3) as f64)
-    );
+    assert_resolved_at(&store, &fleet.incident_id, T0 + 40 * 300 + 3).await;
 }

@@ -27,23 +27,12 @@ use iops_store::{
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dynalite");
 
-async fn store(d: &Dynalite, prefix: &str) -> DynamoStore {
-    let store = DynamoStore::connect(DynamoOptions::local(
-        TableNames::with_prefix(prefix),
-        &d.endpoint,
-    ))
-    .await
-    .unwrap();
-    store.create_tables().await.unwrap();
-    store
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contract_on_dynalite() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    run_contract(Arc::new(store(&d, "contract").await)).await;
+    run_contract(Arc::new(d.store("contract").await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +40,7 @@ async fn items_follow_the_documented_schema() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "schema").await;
+    let store = d.store("schema").await;
     let mut s = sample("web-1", "2026-11-26T17:00:00.5Z", 75.5);
     s.memory_usage = 0.1 + 0.2; // needs all 17 digits
     let put = store.put_metric(&s).await.unwrap();
@@ -144,7 +133,7 @@ async fn values_and_timestamps_round_trip_exactly() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "exact").await;
+    let store = d.store("exact").await;
     let times = [
         "0000-01-01T00:00:00Z",
         "1969-12-31T23:59:59.999999999Z",
@@ -190,7 +179,7 @@ async fn hosts_are_listed_from_every_shard_of_the_hosts_index() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "shards").await;
+    let store = d.store("shards").await;
     let names: Vec<String> = (0..200).map(|i| format!("host-{i:03}")).collect();
     for (i, host) in names.iter().enumerate() {
         let t = format!("2026-11-26T17:{:02}:00Z", i % 60);
@@ -211,7 +200,7 @@ async fn lists_and_counts_follow_pages() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "pages").await;
+    let store = d.store("pages").await;
     let t0 = ts("2026-11-26T00:00:00Z").epoch_seconds();
     let samples: Vec<MetricSample> = (0..1_205)
         .map(|i| {
@@ -249,7 +238,7 @@ async fn insights_of_a_saved_state_survive_a_lost_copy() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "outbox").await;
+    let store = d.store("outbox").await;
     let mut u = update("o-1", 0, "2026-11-26T17:00:00Z", b"{}");
     u.insights = vec![
         insight("o-1", "2026-11-26T17:00:00Z", 0),
@@ -314,7 +303,7 @@ async fn large_states_are_compressed_and_round_trip() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "big").await;
+    let store = d.store("big").await;
     let mut json = String::from("{\"history\":[");
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for i in 0..20_000 {
@@ -410,7 +399,7 @@ async fn runbook_aws_cli_commands_read_the_items() {
     let Some(d) = Dynalite::start(DIR) else {
         return;
     };
-    let store = store(&d, "runbook").await;
+    let store = d.store("runbook").await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let at = |secs_ago: i64| Timestamp::from_epoch_seconds((now - secs_ago) as f64).unwrap();
     let posted = [

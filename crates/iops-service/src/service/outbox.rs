@@ -50,8 +50,14 @@ impl Service {
         let now = self.now();
         let hold = self.config.fleet.hold_seconds;
         let due_after = |held: bool| if held { hold } else { RESEND_AFTER_SECONDS };
+        // the youngest an entry can be and be due
+        let soonest = if hold > 0.0 {
+            hold.min(RESEND_AFTER_SECONDS)
+        } else {
+            RESEND_AFTER_SECONDS
+        };
         let before = now
-            .plus_seconds(-due_after(hold > 0.0).min(RESEND_AFTER_SECONDS))
+            .plus_seconds(-soonest)
             .unwrap_or(iops_core::Timestamp::MIN);
         let mut sent = 0;
         for entry in self.store.list_outbox(before, RESEND_LIMIT).await? {

@@ -131,7 +131,7 @@ impl Service {
                 _ => still_open = true,
             }
         }
-        let since = arrived.max(self.arrivals_since());
+        let since = arrived.or(self.watch_from);
         let newest_host = hosts.iter().find(|h| h.last_timestamp == newest_sample);
         let (Some(last_arrival), Some(newest_host), false) = (since, newest_host, still_open)
         else {

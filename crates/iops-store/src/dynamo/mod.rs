@@ -274,43 +274,6 @@ impl DynamoStore {
             .collect()
     }
 
-    /// The hosts of one shard of the hosts index, with their newest sample and arrival.
-    /// (An index is read eventually consistent: a state saved a moment ago may list its
-    /// previous newest sample, which the sweep's minutes-long thresholds do not notice.)
-    async fn list_shard(&self, shard: String) -> Result<Vec<HostEntry>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.state)
-                .index_name(tables::HOSTS_INDEX)
-                .key_condition_expression("hostShard = :s")
-                .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("list_hosts", e))?;
-            for it in page.items() {
-                let r = Reader::new("state", it);
-                out.push(HostEntry {
-                    hostname: r.string("hostname")?.to_owned(),
-                    last_timestamp: r.timestamp("lastTimestamp")?,
-                    last_received: if r.has("receivedAt") {
-                        Some(r.timestamp("receivedAt")?)
-                    } else {
-                        None
-                    },
-                });
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(out),
-            }
-        }
-    }
-
     /// The stored version of a host's state (0: none), read strongly consistent.
     async fn state_version(&self, hostname: &str) -> Result<u64> {
         let out = self
@@ -540,8 +503,36 @@ impl MetricStore for DynamoStore {
     }
 
     async fn list_hosts(&self) -> Result<Vec<HostEntry>> {
-        // one Query per shard of the hosts index, all at once
-        let shards = (0..tables::HOST_SHARDS).map(|shard| self.list_shard(shard.to_string()));
+        // One Query per shard of the hosts index, all at once. (An index is read eventually
+        // consistent: a state saved a moment ago may list its previous newest sample, which
+        // the sweep's minutes-long thresholds do not notice.)
+        let shards = (0..tables::HOST_SHARDS).map(|shard| async move {
+            let mut out = Vec::new();
+            query_pages!(
+                self,
+                "list_hosts",
+                usize::MAX,
+                self.client
+                    .query()
+                    .table_name(&self.tables.state)
+                    .index_name(tables::HOSTS_INDEX)
+                    .key_condition_expression("hostShard = :s")
+                    .expression_attribute_values(":s", AttributeValue::S(shard.to_string())),
+                |it| {
+                    let r = Reader::new("state", it);
+                    out.push(HostEntry {
+                        hostname: r.string("hostname")?.to_owned(),
+                        last_timestamp: r.timestamp("lastTimestamp")?,
+                        last_received: if r.has("receivedAt") {
+                            Some(r.timestamp("receivedAt")?)
+                        } else {
+                            None
+                        },
+                    })
+                }
+            );
+            Ok::<_, StoreError>(out)
+        });
         let mut out: Vec<HostEntry> = futures_util::future::try_join_all(shards)
             .await?
             .into_iter()

@@ -3,7 +3,8 @@
 //! (scripts/test.sh does). Without `node` on PATH the tests that need it skip, saying why;
 //! with node but without the package they fail, saying what to run.
 //!
-//! Shared by iops-store's and iops-service's tests (`#[path]`), hence the folder argument.
+//! Shared by iops-store's, iops-service's and iops-lambda's tests (`#[path]`), hence the
+//! folder argument.
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -44,6 +45,18 @@ fn node_version() -> Option<String> {
 }
 
 impl Dynalite {
+    /// A store on this dynalite with its tables created, named `<prefix>-…`.
+    pub async fn store(&self, prefix: &str) -> iops_store::DynamoStore {
+        let store = iops_store::DynamoStore::connect(iops_store::DynamoOptions::local(
+            iops_store::TableNames::with_prefix(prefix),
+            &self.endpoint,
+        ))
+        .await
+        .unwrap();
+        store.create_tables().await.unwrap();
+        store
+    }
+
     /// Starts dynalite from `dir` (see [`package_dir`]); `None` when node is not installed.
     pub fn start(dir: &str) -> Option<Dynalite> {
         Self::start_on(dir, None, None)
