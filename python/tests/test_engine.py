@@ -52,6 +52,41 @@ def test_process_many_equals_process_and_accepts_json_text() -> None:
     assert scores[550] == scores.max()
 
 
+def test_a_memory_leak_gets_one_capacity_forecast_with_its_eta() -> None:
+    # two calm days, then memory climbs 6 points an hour from 55 %: 95 % in under 7 hours
+    day = 288
+    samples = [
+        {
+            "timestamp": 1_764_000_000 + i * 300,
+            "hostname": "db-3",
+            "cpuUsage": 30.0 + 10.0 * np.sin(2 * np.pi * i / day) + (i * 7919 % 13) / 13,
+            "memoryUsage": 55.0 + (i * 104729 % 11) / 11 + max(0, i - 2 * day) * 0.5,
+            "diskIO": 100,
+            "networkIO": 50,
+        }
+        for i in range(2 * day + 84)
+    ]
+    _, insights = iops.InsightEngine().process_many(samples)
+    forecasts = [i for i in insights if i["type"] == "capacity_forecast"]
+    assert len(forecasts) == 1, forecasts
+    f = forecasts[0]
+    assert f["metric"] == "memoryUsage" and f["severity"] == "warning"
+    soonest, latest = f["etaIntervalSeconds"]
+    assert soonest <= f["etaSeconds"] <= latest
+    # the truth: 95 % is reached about 80 samples (6 h 40 min) into the leak
+    told = f["timestamp"]
+    told = _epoch(told) if isinstance(told, str) else told
+    truth = samples[2 * day]["timestamp"] + 80 * 300 - told
+    assert abs(f["etaSeconds"] - truth) <= 0.25 * truth, (f["etaSeconds"], truth)
+    assert f["message"].startswith("memoryUsage on db-3 reaches 95% in about ")
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def test_params_are_the_rust_defaults_and_kwargs_override() -> None:
     defaults = iops.InsightEngine.default_params()
     assert iops.InsightEngine().params == defaults

@@ -211,6 +211,8 @@ mod tests {
             detector: "zscore+ewma".into(),
             drivers: Vec::new(),
             incident_id: None,
+            eta_seconds: None,
+            eta_interval_seconds: None,
         })
     }
 

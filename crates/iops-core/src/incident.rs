@@ -217,6 +217,17 @@ impl Incident {
         self.insights = self.insights.saturating_add(1);
     }
 
+    /// Takes in a revision of one of its insights (a capacity forecast whose crossing time
+    /// moved): not a new insight, but the incident is updated, escalates if the revision
+    /// is more severe and, with `summarise`, is summarised by it.
+    pub fn revise(&mut self, insight: &Insight, summarise: bool) {
+        self.severity = self.severity.max(insight.severity);
+        if summarise {
+            self.summary.clone_from(&insight.message);
+        }
+        self.updated = self.updated.max(insight.timestamp);
+    }
+
     /// Marks it resolved by the sample at `at`.
     pub fn resolve(&mut self, at: Timestamp) {
         self.status = IncidentStatus::Resolved;
@@ -328,6 +339,8 @@ mod tests {
             detector: "zscore+ewma".into(),
             drivers: Vec::new(),
             incident_id: None,
+            eta_seconds: None,
+            eta_interval_seconds: None,
         }
     }
 

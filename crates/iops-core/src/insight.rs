@@ -65,11 +65,14 @@ pub enum InsightType {
     /// A host that reported regularly has sent nothing for longer than a few of its
     /// intervals (an incident type: no metric raises it).
     HostStoppedReporting,
+    /// CPU or memory heading for its ceiling: when it gets there at the pace of its trend
+    /// (`etaSeconds`, `etaIntervalSeconds`).
+    CapacityForecast,
 }
 
 impl InsightType {
     /// All insight types.
-    pub const ALL: [InsightType; 9] = [
+    pub const ALL: [InsightType; 10] = [
         InsightType::CpuSpike,
         InsightType::CpuDrop,
         InsightType::MemoryPressure,
@@ -79,6 +82,7 @@ impl InsightType {
         InsightType::LevelShift,
         InsightType::MultiMetricAnomaly,
         InsightType::HostStoppedReporting,
+        InsightType::CapacityForecast,
     ];
 
     /// snake_case wire name.
@@ -93,6 +97,7 @@ impl InsightType {
             InsightType::LevelShift => "level_shift",
             InsightType::MultiMetricAnomaly => "multi_metric_anomaly",
             InsightType::HostStoppedReporting => "host_stopped_reporting",
+            InsightType::CapacityForecast => "capacity_forecast",
         }
     }
 }
@@ -167,6 +172,13 @@ pub struct Insight {
     /// (an insight stored before incidents existed, or one from the SageMaker path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<String>,
+    /// A capacity forecast's seconds until the ceiling at the pace of the trend (absent on
+    /// other insights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<f64>,
+    /// Its interval, `[soonest, latest]`, from the interval of the trend's slope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_interval_seconds: Option<[f64; 2]>,
 }
 
 /// One metric's share of a multivariate anomaly score.

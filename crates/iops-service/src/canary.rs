@@ -198,6 +198,8 @@ fn sagemaker_insight(
         detector: "sagemaker".into(),
         drivers: Vec::new(),
         incident_id: None,
+        eta_seconds: None,
+        eta_interval_seconds: None,
     }
 }
 

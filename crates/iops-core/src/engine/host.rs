@@ -9,6 +9,7 @@ use super::config::EngineConfig;
 use super::episode::{OpenIncident, RELEASE_FRACTION};
 use super::explain;
 use super::fastmath::max;
+use super::forecast::{Forecaster, Limits, Told, LANES};
 use super::lanes::Lanes;
 use super::level;
 use super::multivariate::{self, HostForest};
@@ -33,6 +34,35 @@ pub struct HostState {
     /// The host's open incident: every insight while any metric's incident is open.
     #[serde(default, with = "crate::incident::in_host_state")]
     incident: Option<Incident>,
+    /// CPU's and memory's trends towards their ceiling (a state from before forecasts
+    /// starts one afresh: [`HostState::from_postcard`]).
+    #[serde(default)]
+    forecaster: Forecaster,
+}
+
+/// The layout of a host state before capacity forecasts (postcard is positional: the
+/// fields are read in this order, and the forecaster starts afresh).
+#[derive(Deserialize)]
+struct HostStateBeforeForecasts {
+    series: Pipeline<4>,
+    incidents: [Option<OpenIncident>; 4],
+    forest_incident: Option<OpenIncident>,
+    saturated_since: [Option<f64>; 2],
+    #[serde(with = "crate::incident::in_host_state")]
+    incident: Option<Incident>,
+}
+
+impl From<HostStateBeforeForecasts> for HostState {
+    fn from(old: HostStateBeforeForecasts) -> Self {
+        HostState {
+            series: old.series,
+            incidents: old.incidents,
+            forest_incident: old.forest_incident,
+            saturated_since: old.saturated_since,
+            incident: old.incident,
+            forecaster: Forecaster::default(),
+        }
+    }
 }
 
 /// What the engine concluded about one sample of one host. The default is the assessment
@@ -66,18 +96,23 @@ impl HostState {
             forest_incident: None,
             saturated_since: [None; 2],
             incident: None,
+            forecaster: Forecaster::default(),
         })
     }
 
     /// Decodes a state saved with postcard (all of `bytes`), by this version or by one
     /// whose layout it still reads; an older state's models carry on where they were.
     pub fn from_postcard(bytes: &[u8]) -> Result<Self> {
-        let whole = || match postcard::take_from_bytes::<HostState>(bytes) {
-            Ok((state, [])) => Some(state),
-            _ => None,
-        };
-        whole()
-            .or_else(|| level::decoding_before_seasonal_level(whole))
+        fn whole<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+            match postcard::take_from_bytes::<T>(bytes) {
+                Ok((state, [])) => Some(state),
+                _ => None,
+            }
+        }
+        let before_forecasts = || whole::<HostStateBeforeForecasts>(bytes).map(HostState::from);
+        whole::<HostState>(bytes)
+            .or_else(before_forecasts)
+            .or_else(|| level::decoding_before_seasonal_level(before_forecasts))
             .ok_or_else(|| Error::Decode {
                 what: "host state",
                 reason: "not a postcard host state of this version or one it reads".into(),
@@ -147,7 +182,7 @@ impl HostState {
         let t = sample.timestamp.epoch_seconds();
         let metrics = &mut out.metrics;
         // validated by the caller: every value and the time are finite
-        self.series.observe_finite(t, Lanes(values), metrics);
+        let day_ago = self.series.observe_finite(t, Lanes(values), metrics);
         let insights = &mut out.insights;
         insights.clear();
         // Insights follow the unsuppressed surprise: the row score damps an incident's
@@ -210,6 +245,25 @@ impl HostState {
                 }
             }
         }
+        let mut forecast = None;
+        if let Some(cadence) = self.cadence() {
+            let limits = Limits {
+                cadence,
+                ceiling: p.saturation_percent,
+                quiet_seconds: p.cooldown_seconds,
+            };
+            let series = &self.series;
+            let told = self.forecaster.observe(
+                t,
+                [values[0], values[1]],
+                day_ago.map(|d| [d[0], d[1]]),
+                limits,
+                |at| series.a_season_ago(at).map(|v| [v[0], v[1]]),
+            );
+            if told.iter().any(Option::is_some) {
+                forecast = tell_forecasts(told, p.saturation_percent, sample, metrics, insights);
+            }
+        }
         out.forest = None;
         if let Some(forest) = forest {
             if self.forest_ready(config) {
@@ -224,6 +278,33 @@ impl HostState {
             out.incident_change =
                 self.track_incident(sample.timestamp, &mut out.insights, &mut out.incident);
         }
+        if let Some(forecast) = forecast {
+            self.summarise_forecast(&forecast, out);
+        }
+    }
+
+    /// A forecast told or revised: the host's incident is summarised by it (the most
+    /// actionable news while nothing is critical) and, for a revision, updated in place: no
+    /// new insight is raised.
+    #[cold]
+    fn summarise_forecast(&mut self, forecast: &Forecasted, out: &mut Assessment) {
+        let Some(open) = self.incident.as_mut() else {
+            return;
+        };
+        let before = open.severity;
+        open.revise(&forecast.insight, open.severity < Severity::Critical);
+        out.incident = Some(open.clone());
+        if forecast.revised {
+            let change = if open.severity > before {
+                IncidentChange::Escalated
+            } else {
+                IncidentChange::Updated
+            };
+            out.incident_change = Some(match out.incident_change {
+                Some(c) if c != IncidentChange::Updated => c,
+                _ => change,
+            });
+        }
     }
 
     /// One incident per episode of the host's trouble: this sample's insights open it or
@@ -237,7 +318,9 @@ impl HostState {
         changed: &mut Option<Incident>,
     ) -> Option<IncidentChange> {
         let Some((first, rest)) = insights.split_first() else {
-            let calm = self.incidents.iter().all(Option::is_none) && self.forest_incident.is_none();
+            let calm = self.incidents.iter().all(Option::is_none)
+                && self.forest_incident.is_none()
+                && !self.forecaster.is_open();
             if calm {
                 if let Some(mut done) = self.incident.take() {
                     done.resolve(at);
@@ -325,6 +408,42 @@ impl HostState {
             }
         }
     }
+}
+
+/// A forecast told by a sample: the insight, and whether it revises one told before.
+struct Forecasted {
+    insight: Insight,
+    revised: bool,
+}
+
+/// Puts the new forecasts among the sample's insights; returns the one the host's incident
+/// is to say (the memory's when both lanes have news: the nearer ceiling is rarely the
+/// CPU's).
+#[cold]
+fn tell_forecasts(
+    told: [Option<Told>; LANES],
+    ceiling: f64,
+    sample: &MetricSample,
+    metrics: &[Observation; 4],
+    insights: &mut Vec<Insight>,
+) -> Option<Forecasted> {
+    let mut newest = None;
+    for (lane, told) in told.into_iter().enumerate() {
+        let (Some(told), Some(&metric), Some(obs)) =
+            (told, Metric::ALL.get(lane), metrics.get(lane))
+        else {
+            continue;
+        };
+        let (Told::New(f) | Told::Revised(f)) = told;
+        let insight =
+            explain::forecast_insight(metric, &sample.hostname, sample.timestamp, ceiling, &f, obs);
+        let revised = matches!(told, Told::Revised(_));
+        if !revised {
+            insights.push(insight.clone());
+        }
+        newest = Some(Forecasted { insight, revised });
+    }
+    newest
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod episode;
 mod evidence;
 mod explain;
 mod fastmath;
+mod forecast;
 mod host;
 mod lanes;
 mod level;

@@ -193,6 +193,16 @@ impl<const L: usize> SlotRing<L> {
         Some(Lanes::from_fn(|l| x[l] - v[l]))
     }
 
+    /// The values held for the slot a period before time `t` (any time, not only the
+    /// next sample's), if that slot is held.
+    pub(crate) fn a_period_before(&self, t: f64) -> Option<Lanes<f64, L>> {
+        let i = floor_index(t * self.inv_slot + 0.5) - self.period;
+        let at = usize::try_from(i.rem_euclid(self.index.len() as i64)).ok()?;
+        (self.index.get(at) == Some(&i))
+            .then(|| self.values.get(at).copied())
+            .flatten()
+    }
+
     /// Stores the values of time `t` in its slot (a late value does not overwrite a newer).
     pub(crate) fn push(&mut self, slot: Slot, x: Lanes<f64, L>) {
         let (i, at) = (slot.index, slot.at);
@@ -225,6 +235,10 @@ mod tests {
             .residual(r.locate(day + 30_000.0), Lanes([100.4]))
             .unwrap()[0];
         assert!((got - 0.4).abs() < 1e-9, "{got}");
+        // any time's value a period before, as held
+        assert_eq!(r.a_period_before(day + 30_000.0), Some(Lanes([100.0])));
+        assert_eq!(r.a_period_before(day + 30_140.0), Some(Lanes([100.0])));
+        assert_eq!(r.a_period_before(2.0 * day + 30_000.0), None);
         // nothing held two days back
         assert_eq!(
             r.residual(r.locate(2.0 * day + 30_000.0), Lanes([1.0])),

@@ -229,9 +229,16 @@ impl<const L: usize> Models<L> {
         }
     }
 
-    /// Scores one finite value per lane at time `t`, then learns them.
+    /// Scores one finite value per lane at time `t`, then learns them; returns the lanes'
+    /// residuals against exactly a period ago, where that slot is held.
     #[inline(always)]
-    fn observe(&mut self, tuning: &Tuning, t: f64, x: Lanes<f64, L>, out: &mut [Observation; L]) {
+    fn observe(
+        &mut self,
+        tuning: &Tuning,
+        t: f64,
+        x: Lanes<f64, L>,
+        out: &mut [Observation; L],
+    ) -> Option<Lanes<f64, L>> {
         // 1. point surprise, under the rolling model or, where it fits better, the seasonal
         self.rolling.advance(t);
         if let Some(s) = self.seasonal.as_mut() {
@@ -422,6 +429,7 @@ impl<const L: usize> Models<L> {
         }
         self.last = Some(x);
         self.newest = max(self.newest, t);
+        day_ago
     }
 
     /// Keeps what the gated lanes' values would have added to the rolling window; puts it
@@ -508,22 +516,36 @@ impl<const L: usize> Pipeline<L> {
         self.models.as_ref().map_or(0.0, |m| m.newest - self.first)
     }
 
+    /// The lanes' values stored for the time a season before `t` (what an incident should
+    /// have been, where one was guarded), when the seasonal model holds that slot.
+    pub(crate) fn a_season_ago(&self, t: f64) -> Option<Lanes<f64, L>> {
+        let s = self.models.as_ref()?.seasonal.as_ref()?;
+        s.ring.a_period_before(t)
+    }
+
     /// The sizes the models run with, once the cadence is known.
     pub(crate) fn sizes(&self) -> Option<Sizes> {
         self.models.as_ref().map(|m| m.sizes)
     }
 
     /// Scores one finite value per lane at time `t` (finite epoch seconds; the caller has
-    /// checked them), then learns them; lane `l`'s observation goes to `out[l]`.
+    /// checked them), then learns them; lane `l`'s observation goes to `out[l]`. Returns
+    /// the lanes' residuals against exactly a season ago, where that slot is held (the
+    /// season's stored value is what an incident should have been).
     #[inline(always)]
-    pub(crate) fn observe_finite(&mut self, t: f64, x: Lanes<f64, L>, out: &mut [Observation; L]) {
+    pub(crate) fn observe_finite(
+        &mut self,
+        t: f64,
+        x: Lanes<f64, L>,
+        out: &mut [Observation; L],
+    ) -> Option<Lanes<f64, L>> {
         self.n_seen += 1;
         let x = x.map(|v| v.clamp(-INPUT_LIMIT, INPUT_LIMIT));
         if let Some(models) = self.models.as_mut() {
-            models.observe(&self.tuning, t, x, out);
-            return;
+            return models.observe(&self.tuning, t, x, out);
         }
         self.start(t, x, out);
+        None
     }
 
     /// Holds the first samples until the cadence is known, then builds the models and

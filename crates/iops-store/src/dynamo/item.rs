@@ -234,7 +234,8 @@ pub(super) fn metric_from(item: &Item) -> Result<StoredMetric> {
 
 /// The INSIGHTS_TABLE item of an insight. Drivers (present only with a fleet forest) are
 /// kept as their JSON in `drivers` (S); the incident it belongs to, when it has one, in
-/// `incidentId` (S).
+/// `incidentId` (S); a capacity forecast's ETA and its interval in `etaSeconds`,
+/// `etaLowSeconds` and `etaHighSeconds` (N).
 pub(super) fn insight_item(i: &StoredInsight) -> Result<Item> {
     let x = &i.insight;
     let mut item = HashMap::from([
@@ -261,6 +262,16 @@ pub(super) fn insight_item(i: &StoredInsight) -> Result<Item> {
     }
     if let Some(id) = &x.incident_id {
         item.insert("incidentId".to_owned(), s(id));
+    }
+    if let Some(eta) = x.eta_seconds {
+        item.insert("etaSeconds".to_owned(), n(number("etaSeconds", eta)?));
+    }
+    if let Some([low, high]) = x.eta_interval_seconds {
+        item.insert("etaLowSeconds".to_owned(), n(number("etaLowSeconds", low)?));
+        item.insert(
+            "etaHighSeconds".to_owned(),
+            n(number("etaHighSeconds", high)?),
+        );
     }
     Ok(item)
 }
@@ -328,6 +339,16 @@ pub(super) fn insight_from(item: &Item) -> Result<StoredInsight> {
         drivers,
         incident_id: if r.has("incidentId") {
             Some(parse("incidentId")?)
+        } else {
+            None
+        },
+        eta_seconds: if r.has("etaSeconds") {
+            Some(r.f64("etaSeconds")?)
+        } else {
+            None
+        },
+        eta_interval_seconds: if r.has("etaLowSeconds") {
+            Some([r.f64("etaLowSeconds")?, r.f64("etaHighSeconds")?])
         } else {
             None
         },

@@ -43,6 +43,8 @@ pub fn insight(host: &str, t: &str, index: usize) -> StoredInsight {
             detector: "zscore+ewma".into(),
             drivers: vec![],
             incident_id: Some(iops_core::incident_id(host, ts(t))),
+            eta_seconds: None,
+            eta_interval_seconds: None,
         },
     }
 }
@@ -147,7 +149,11 @@ async fn metrics_filter_by_host_and_since(store: &dyn Store) {
 
 async fn insights_are_idempotent_and_filter_by_since(store: &dyn Store) {
     let a = insight("web-1", "2026-11-26T17:00:00Z", 0);
-    let b = insight("web-1", "2026-11-26T17:00:00Z", 1);
+    // a capacity forecast keeps its ETA and interval
+    let mut b = insight("web-1", "2026-11-26T17:00:00Z", 1);
+    b.insight.kind = InsightType::CapacityForecast;
+    b.insight.eta_seconds = Some(21_600.5);
+    b.insight.eta_interval_seconds = Some([14_400.25, 32_400.0]);
     let mut c = insight("web-1", "2026-11-26T18:00:00Z", 0);
     c.model_source = ModelSource::Sagemaker;
     c.model_version = "endpoint-v7".into();
