@@ -32,9 +32,9 @@ const JUDGE_SECONDS: f64 = 300.0;
 /// Most buckets a span holds: the trend's span in the narrowest buckets.
 const MAX_SPAN: usize = 24;
 /// The residuals against a day ago are looked at closely (Theil–Sen) only when their
-/// least-squares slope has at least this t statistic, or they stand above yesterday: a
-/// loose gate (Sen's 99 % interval is the test) that spares the day's ramps the cost.
-const GATE_T: f64 = 2.0;
+/// least-squares slope has at least this t statistic, or they stand above yesterday: next to
+/// the z of Sen's 99 % interval (2.58), which is the test; it spares the day's ramps the cost.
+const GATE_T: f64 = 2.5;
 /// The trend's span holds at least this many buckets (an hourly series: 12 hours).
 const MIN_BUCKETS: usize = 12;
 /// A trend is carried forward at most this many of its spans: further out, a ramp of the
@@ -109,6 +109,8 @@ struct Episode {
 pub(crate) struct Forecaster {
     /// Seconds per bucket (0 until the first sample).
     width: f64,
+    /// Buckets in the trend's span (set with `width`).
+    span: usize,
     buckets: VecDeque<Bucket>,
     episodes: [Option<Episode>; LANES],
     /// The bucket that began when the closed ones were last judged.
@@ -188,6 +190,8 @@ impl Forecaster {
     ) -> [Option<Told>; LANES] {
         if self.width == 0.0 {
             self.width = BUCKET_SECONDS.max(limits.cadence);
+            self.span =
+                ((TREND_SECONDS / self.width).round() as usize).clamp(MIN_BUCKETS, MAX_SPAN);
         }
         let index = floor_index(t / self.width);
         let mut told = [None; LANES];
@@ -263,7 +267,7 @@ impl Forecaster {
 
     /// Buckets in the trend's span.
     fn span(&self) -> usize {
-        ((TREND_SECONDS / self.width).round() as usize).clamp(MIN_BUCKETS, MAX_SPAN)
+        self.span
     }
 
     /// Forecasts from the closed buckets, and what is news about them.
@@ -390,21 +394,27 @@ fn forecast(
     let horizon = HORIZON_SPANS * span as f64 * width;
     let residual_mean = residuals.iter().map(|p| p.1).sum::<f64>() / residuals.len() as f64;
     let rise = |slope: f64| slope * span as f64 * width / HOUR;
-    let trend = theil_sen(points)?;
-    if !(trend.low > 0.0 && ceiling > trend.level) {
-        return None;
-    }
-    let trend = newer_if_steeper(points, trend);
-    let gap = ceiling - trend.level;
-    if gap <= 0.0 {
+    let whole = theil_sen(points)?;
+    if !(whole.low > 0.0 && ceiling > whole.level) {
         return None;
     }
     // the daily cycle: against a day ago the series must rise too (then only that rise is
     // carried forward: the cycle's part stops where it stopped yesterday), or be above
     // yesterday by more than the trend's rise over its span (a trend older than a day)
+    let against_yesterday = theil_sen(residuals).filter(|r| r.low > 0.0);
+    // (the newer half only steepens the trend: a residual mean below the span's rise is
+    // below the newer half's too)
+    if against_yesterday.is_none() && residual_mean < rise(whole.slope) {
+        return None;
+    }
+    let trend = newer_if_steeper(points, whole);
+    let gap = ceiling - trend.level;
+    if gap <= 0.0 {
+        return None;
+    }
     // (the pace, and the residual against a day ago now when only that rise goes on)
-    let (pace, offset) = match theil_sen(residuals) {
-        Some(r) if r.low > 0.0 => {
+    let (pace, offset) = match against_yesterday {
+        Some(r) => {
             let r = newer_if_steeper(residuals, r);
             let pace = Trend {
                 slope: r.slope.min(trend.slope),
@@ -414,8 +424,8 @@ fn forecast(
             };
             (pace, Some(r.level))
         }
-        _ if residual_mean >= rise(trend.slope) => (trend, None),
-        _ => return None,
+        None if residual_mean >= rise(trend.slope) => (trend, None),
+        None => return None,
     };
     if pace.high > SPREAD_RATIO * pace.low {
         return None;
