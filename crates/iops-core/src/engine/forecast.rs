@@ -26,9 +26,6 @@ const HOUR: f64 = 3600.0;
 const TREND_SECONDS: f64 = 2.0 * HOUR;
 /// Buckets are this wide, or the cadence where it is slower.
 const BUCKET_SECONDS: f64 = 300.0;
-/// The closed buckets are judged at most this often: a forecast hours ahead loses nothing
-/// by waiting ten minutes, and the judging is the forecaster's cost.
-const JUDGE_SECONDS: f64 = 300.0;
 /// Most buckets a span holds: the trend's span in the narrowest buckets.
 const MAX_SPAN: usize = 24;
 /// The residuals against a day ago are looked at closely (Theil–Sen) only when their
@@ -113,8 +110,6 @@ pub(crate) struct Forecaster {
     span: usize,
     buckets: VecDeque<Bucket>,
     episodes: [Option<Episode>; LANES],
-    /// The bucket that began when the closed ones were last judged.
-    judged: i64,
     /// Least-squares sums of the closed buckets held (the gate's).
     sums: SpanSums,
 }
@@ -220,8 +215,7 @@ impl Forecaster {
                 if self.sums.changes as i64 > 4 * span {
                     self.sums = SpanSums::rebuild(index, self.buckets.iter());
                 }
-                if newest.is_some() && (index - self.judged) as f64 * self.width >= JUDGE_SECONDS {
-                    self.judged = index;
+                if newest.is_some() {
                     told = self.judge(t, index, limits, yesterday);
                 }
                 self.buckets.push_back(Bucket::EMPTY.at(index));
@@ -235,8 +229,8 @@ impl Forecaster {
 
     /// Which lanes are worth a close look (Theil–Sen), from the held least-squares sums: a
     /// slope that reaches the ceiling within twice the horizon, and residuals against a day
-    /// ago that rise (a loose t test: Sen's interval is the real one) or stand above
-    /// yesterday by half the span's rise. The rest, nearly every bucket of every host,
+    /// ago that rise ([`GATE_T`]; Sen's interval is the test) or stand above yesterday by
+    /// half the span's rise. The rest, nearly every bucket of every host,
     /// stop here.
     fn gate(&self, now: i64, span: usize, ceiling: f64) -> [bool; LANES] {
         let hours_per_bucket = self.width / HOUR;
