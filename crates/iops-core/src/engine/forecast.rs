@@ -90,15 +90,11 @@ struct Bucket {
 struct Episode {
     /// Time of the ceiling crossing last told.
     crossing: f64,
-    /// Last time a forecast held: the forecast stands (and keeps the host's incident
-    /// open) until none held for the quiet time.
-    seen: f64,
-    /// Last time the series was still rising: the episode is forgotten (a new forecast is
-    /// news again) only once it stopped rising for the quiet time, so a leak whose pace
-    /// is unclear for a while is not told twice.
+    /// Last time a forecast held or the series still clearly rose: the episode (and the
+    /// host's incident with it) lasts until it stopped rising for the quiet time, so a leak
+    /// whose pace is unclear for a while is not told twice, and its revisions have an
+    /// incident to go to.
     rose: f64,
-    /// True while the forecast stands (as of the last bucket judged).
-    standing: bool,
 }
 
 /// The forecaster of one host's CPU and memory.
@@ -165,7 +161,8 @@ pub(crate) struct Limits {
     pub(crate) cadence: f64,
     /// The ceiling (percent).
     pub(crate) ceiling: f64,
-    /// A told forecast stands until no forecast held for this long (seconds).
+    /// A told forecast's episode ends once its metric stopped clearly rising for this long
+    /// (seconds).
     pub(crate) quiet_seconds: f64,
 }
 
@@ -253,10 +250,10 @@ impl Forecaster {
         })
     }
 
-    /// True while a forecast told is still standing (its trend was seen within the quiet
-    /// time): the host's incident stays open meanwhile.
+    /// True while a told forecast's episode lasts (its metric still clearly rose within the
+    /// quiet time): the host's incident stays open meanwhile.
     pub(crate) fn is_open(&self) -> bool {
-        self.episodes.iter().flatten().any(|e| e.standing)
+        self.episodes.iter().any(Option::is_some)
     }
 
     /// Buckets in the trend's span.
@@ -296,14 +293,12 @@ impl Forecaster {
                 (Some(f), None) => {
                     *episode = Some(Episode {
                         crossing: t + f.eta,
-                        seen: t,
                         rose: t,
-                        standing: true,
                     });
                     *told = Some(Told::New(f));
                 }
                 (Some(f), Some(e)) => {
-                    (e.seen, e.rose, e.standing) = (t, t, true);
+                    e.rose = t;
                     let crossing = t + f.eta;
                     let moved = (crossing - e.crossing).abs();
                     if moved > (RETELL_SHARE * f.eta).max(RETELL_MIN_SECONDS) {
@@ -315,7 +310,6 @@ impl Forecaster {
                     if still_rising(&self.buckets, index, lane, self.width, span) {
                         e.rose = t;
                     }
-                    e.standing = t - e.seen <= limits.quiet_seconds;
                     if t - e.rose > limits.quiet_seconds {
                         *episode = None;
                     }
