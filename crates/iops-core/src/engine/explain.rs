@@ -173,12 +173,6 @@ pub(crate) fn insight(
     }
 }
 
-/// A capacity forecast's opening words, "memoryUsage on db-2 reaches 95%": an incident
-/// whose summary starts so is summarised by its newest forecast.
-pub(crate) fn forecast_lead(metric: Metric, hostname: &str, ceiling: f64) -> String {
-    format!("{metric} on {hostname} reaches {ceiling:.0}%")
-}
-
 /// "40 min", "2 h 15 min" or "14 h": the precision a person plans with (5 minutes, whole
 /// hours from 10 hours on).
 fn duration(seconds: f64) -> String {
@@ -206,8 +200,8 @@ pub(crate) fn forecast_insight(
         // likely a problem, not yet one: saturation is critical when it comes
         severity: Severity::Warning,
         message: format!(
-            "{} in about {} ({}–{}), rising {:.1} points an hour from {:.1}%",
-            forecast_lead(metric, hostname, ceiling),
+            "{metric} on {hostname} reaches {ceiling:.0}% in about {} ({}–{}), rising {:.1} \
+             points an hour from {:.1}%",
             duration(f.eta),
             duration(f.eta_low),
             duration(f.eta_high),

@@ -200,7 +200,7 @@ impl Forecaster {
                 return told;
             }
             _ => {
-                let span = self.span() as i64;
+                let span = self.span as i64;
                 if let Some(closing) = self.buckets.back() {
                     self.sums.count(closing, 1.0);
                 }
@@ -256,11 +256,6 @@ impl Forecaster {
         self.episodes.iter().any(Option::is_some)
     }
 
-    /// Buckets in the trend's span.
-    fn span(&self) -> usize {
-        self.span
-    }
-
     /// Forecasts from the closed buckets, and what is news about them.
     #[cold]
     fn judge(
@@ -270,7 +265,7 @@ impl Forecaster {
         limits: Limits,
         yesterday: impl Fn(f64) -> Option<[f64; LANES]>,
     ) -> [Option<Told>; LANES] {
-        let span = self.span();
+        let span = self.span;
         let worth_a_look = self.gate(index, span, limits.ceiling);
         let mut told = [None; LANES];
         for (lane, told) in told.iter_mut().enumerate() {
@@ -570,10 +565,12 @@ fn still_rising(
     width: f64,
     span: usize,
 ) -> bool {
-    let points: Vec<(f64, f64)> = span_points(buckets, now, lane, width, span)
-        .map(|(_, p)| p)
-        .collect();
-    points.len() * 4 >= span * 3 && theil_sen(&points).is_some_and(|t| t.low > 0.0)
+    let mut points = Points::default();
+    for (_, p) in span_points(buckets, now, lane, width, span) {
+        points.push(p);
+    }
+    let points = points.as_slice();
+    points.len() * 4 >= span * 3 && theil_sen(points).is_some_and(|t| t.low > 0.0)
 }
 
 /// A Theil–Sen trend: the median pairwise slope, Sen's interval of it, and the line's

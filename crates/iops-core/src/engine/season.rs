@@ -158,11 +158,7 @@ impl<const L: usize> SlotRing<L> {
         for i in first..=first + 2 * self.jitter {
             let here = at;
             at = if at + 1 == n { 0 } else { at + 1 };
-            let at = here;
-            if self.index.get(at) != Some(&i) {
-                continue;
-            }
-            let Some(v) = self.values.get(at) else {
+            let Some(v) = self.held(i, here) else {
                 continue;
             };
             // (x and v are within the pipeline's input limit: r is finite)
@@ -184,13 +180,20 @@ impl<const L: usize> SlotRing<L> {
     pub(crate) fn residual_exact(&self, slot: Slot, x: Lanes<f64, L>) -> Option<Lanes<f64, L>> {
         let n = self.index.len();
         // a period ago is the ring's length back less the jitter, `jitter` places on
-        let i = slot.index - self.period;
-        let at = (slot.at + self.jitter as usize) % n;
+        let v = self.held(
+            slot.index - self.period,
+            (slot.at + self.jitter as usize) % n,
+        )?;
+        Some(Lanes::from_fn(|l| x[l] - v[l]))
+    }
+
+    /// The values at ring position `at`, if they are slot `i`'s.
+    #[inline(always)]
+    fn held(&self, i: i64, at: usize) -> Option<&Lanes<f64, L>> {
         if self.index.get(at) != Some(&i) {
             return None;
         }
-        let v = self.values.get(at)?;
-        Some(Lanes::from_fn(|l| x[l] - v[l]))
+        self.values.get(at)
     }
 
     /// The values held for the slot a period before time `t` (any time, not only the
@@ -198,9 +201,7 @@ impl<const L: usize> SlotRing<L> {
     pub(crate) fn a_period_before(&self, t: f64) -> Option<Lanes<f64, L>> {
         let i = floor_index(t * self.inv_slot + 0.5) - self.period;
         let at = usize::try_from(i.rem_euclid(self.index.len() as i64)).ok()?;
-        (self.index.get(at) == Some(&i))
-            .then(|| self.values.get(at).copied())
-            .flatten()
+        self.held(i, at).copied()
     }
 
     /// Stores the values of time `t` in its slot (a late value does not overwrite a newer).
