@@ -875,22 +875,39 @@ fn batch(host: &str, from: u64, n: u64) -> String {
     format!("[{}]", items.join(","))
 }
 
-/// The minutes of `host`'s stored samples, each once.
+/// The minutes of `host`'s stored samples, duplicates kept, read in windows of 5,000
+/// minutes so that no page reaches the API's list limit of 10,000 (a fast machine
+/// acknowledges more than 10,000 samples a host before the kill).
 fn stored_minutes(addr: &str, host: &str) -> Vec<u64> {
-    let (status, body) = get(addr, &format!("/metrics?hostname={host}&limit=10000"));
-    assert_eq!(status, 200, "{body}");
-    json(&body)["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            let ts = m["timestamp"].as_str().unwrap();
-            let t = iops_core::Timestamp::parse_rfc3339(ts)
-                .unwrap()
-                .epoch_seconds() as u64;
-            (t - 1_700_000_000) / 60
-        })
-        .collect()
+    const WINDOW: u64 = 5_000;
+    let mut minutes = Vec::new();
+    for from in (0..).step_by(WINDOW as usize) {
+        let since = 1_700_000_000 + from * 60;
+        let (status, body) = get(
+            addr,
+            &format!("/metrics?hostname={host}&since={since}&limit=10000"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let page: Vec<u64> = json(&body)["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let ts = m["timestamp"].as_str().unwrap();
+                let t = iops_core::Timestamp::parse_rfc3339(ts)
+                    .unwrap()
+                    .epoch_seconds() as u64;
+                (t - 1_700_000_000) / 60
+            })
+            .filter(|m| *m < from + WINDOW)
+            .collect();
+        assert!(page.len() < 10_000, "window from minute {from} is full");
+        if page.is_empty() {
+            return minutes;
+        }
+        minutes.extend(page);
+    }
+    unreachable!("the windows run until one is empty")
 }
 
 /// SIGKILL while batches are in flight: every item acknowledged is stored after a restart,
