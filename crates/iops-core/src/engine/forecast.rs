@@ -118,8 +118,8 @@ pub(crate) struct Forecaster {
 struct SpanSums {
     base: i64,
     changes: u32,
-    values: [Moments; LANES],
-    residuals: [Moments; LANES],
+    values: Moments,
+    residuals: Moments,
 }
 
 impl SpanSums {
@@ -130,14 +130,11 @@ impl SpanSums {
         }
         let k = (b.index - self.base) as f64 + 0.5;
         let per_sample = 1.0 / b.n;
-        for (m, sum) in self.values.iter_mut().zip(b.sum) {
-            m.add(k, sum * per_sample, sign);
-        }
+        self.values.add(k, b.sum.map(|sum| sum * per_sample), sign);
         if b.n_day_ago > 0.0 {
             let per_sample = 1.0 / b.n_day_ago;
-            for (m, sum) in self.residuals.iter_mut().zip(b.sum_day_ago) {
-                m.add(k, sum * per_sample, sign);
-            }
+            let residuals = b.sum_day_ago.map(|sum| sum * per_sample);
+            self.residuals.add(k, residuals, sign);
         }
     }
 
@@ -234,20 +231,27 @@ impl Forecaster {
         let span_hours = span as f64 * hours_per_bucket;
         let horizon_hours = HORIZON_SPANS * span_hours;
         let sums = &self.sums;
-        std::array::from_fn(|lane| {
-            let (values, residuals) = (&sums.values[lane], &sums.residuals[lane]);
-            if values.n * 4.0 < span as f64 * 3.0 {
-                return false;
+        let (values, residuals) = (&sums.values, &sums.residuals);
+        let mut worth = [false; LANES];
+        if values.n * 4.0 < span as f64 * 3.0 {
+            return worth;
+        }
+        for (lane, worth) in worth.iter_mut().enumerate() {
+            // most buckets stop here: a falling or flat slope, without a division
+            if !values.rises(lane) {
+                continue;
             }
-            let (per_bucket, level) = values.line();
+            let (per_bucket, level) = values.line(lane);
             let slope = per_bucket / hours_per_bucket;
             let gap = ceiling - (level + per_bucket * (now - sums.base) as f64);
             if !(slope > 0.0 && gap > 0.0 && gap <= 2.0 * horizon_hours * slope) {
-                return false;
+                continue;
             }
-            let residual_mean = residuals.x / residuals.n.max(1.0);
-            residual_mean >= 0.5 * slope * span_hours || residuals.t_statistic() > GATE_T
-        })
+            let residual_mean = residuals.x[lane] / residuals.n.max(1.0);
+            *worth =
+                residual_mean >= 0.5 * slope * span_hours || residuals.t_statistic(lane) > GATE_T;
+        }
+        worth
     }
 
     /// True while a told forecast's episode lasts (its metric still clearly rose within the
@@ -257,7 +261,6 @@ impl Forecaster {
     }
 
     /// Forecasts from the closed buckets, and what is news about them.
-    #[cold]
     fn judge(
         &mut self,
         t: f64,
@@ -268,6 +271,10 @@ impl Forecaster {
         let span = self.span;
         let worth_a_look = self.gate(index, span, limits.ceiling);
         let mut told = [None; LANES];
+        // nearly every bucket of every host: nothing to look at, no episode going on
+        if worth_a_look == [false; LANES] && !self.is_open() {
+            return told;
+        }
         for (lane, told) in told.iter_mut().enumerate() {
             let at = |t: f64| yesterday(t).and_then(|v| v.get(lane).copied());
             let forecast = if worth_a_look[lane] {
@@ -348,6 +355,7 @@ impl Bucket {
 /// A lane's forecast from the buckets of the span before bucket `now` (which has just
 /// begun), if its trend clearly heads for the ceiling within the horizon and the daily
 /// cycle does not explain it.
+#[cold]
 fn forecast(
     buckets: &VecDeque<Bucket>,
     now: i64,
@@ -474,48 +482,60 @@ fn span_points(
         })
 }
 
-/// Least-squares sums of one series of points.
+/// Least-squares sums of the lanes' points, which share their times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct Moments {
     n: f64,
     t: f64,
     tt: f64,
-    x: f64,
-    tx: f64,
-    xx: f64,
+    x: [f64; LANES],
+    tx: [f64; LANES],
+    xx: [f64; LANES],
 }
 
 impl Moments {
-    /// Adds a point (`sign` 1) or takes one away (-1).
-    fn add(&mut self, t: f64, x: f64, sign: f64) {
+    /// Adds the lanes' points at time `t` (`sign` 1) or takes them away (-1).
+    fn add(&mut self, t: f64, x: [f64; LANES], sign: f64) {
         self.n += sign;
         self.t += sign * t;
         self.tt += sign * t * t;
-        self.x += sign * x;
-        self.tx += sign * t * x;
-        self.xx += sign * x * x;
-    }
-
-    /// Slope and the line's value at time 0 (a flat line through the mean when fewer than
-    /// three points or no spread in time).
-    fn line(&self) -> (f64, f64) {
-        let stt = self.tt - self.t * self.t / self.n;
-        if !(self.n >= 3.0 && stt > 0.0) {
-            return (0.0, self.x / self.n.max(1.0));
+        for (lane, x) in x.into_iter().enumerate() {
+            self.x[lane] += sign * x;
+            self.tx[lane] += sign * t * x;
+            self.xx[lane] += sign * x * x;
         }
-        let slope = (self.tx - self.t * self.x / self.n) / stt;
-        (slope, (self.x - slope * self.t) / self.n)
     }
 
-    /// The slope's t statistic (0 when undefined, infinite for points exactly on a rising
-    /// line).
-    fn t_statistic(&self) -> f64 {
+    /// The spread of the times (times n), when a slope is defined: three points or more.
+    fn stt(&self) -> Option<f64> {
         let stt = self.tt - self.t * self.t / self.n;
-        if !(self.n >= 3.0 && stt > 0.0) {
+        (self.n >= 3.0 && stt > 0.0).then_some(stt)
+    }
+
+    /// True when the lane's slope is defined and above zero (the sign of its covariance,
+    /// without a division).
+    fn rises(&self, lane: usize) -> bool {
+        self.n >= 3.0 && self.n * self.tx[lane] > self.t * self.x[lane]
+    }
+
+    /// The lane's slope and the line's value at time 0 (a flat line through the mean when
+    /// fewer than three points or no spread in time).
+    fn line(&self, lane: usize) -> (f64, f64) {
+        let Some(stt) = self.stt() else {
+            return (0.0, self.x[lane] / self.n.max(1.0));
+        };
+        let slope = (self.tx[lane] - self.t * self.x[lane] / self.n) / stt;
+        (slope, (self.x[lane] - slope * self.t) / self.n)
+    }
+
+    /// The lane's slope's t statistic (0 when undefined, infinite for points exactly on a
+    /// rising line).
+    fn t_statistic(&self, lane: usize) -> f64 {
+        let Some(stt) = self.stt() else {
             return 0.0;
-        }
-        let (slope, _) = self.line();
-        let sxx = self.xx - self.x * self.x / self.n;
+        };
+        let (slope, _) = self.line(lane);
+        let sxx = self.xx[lane] - self.x[lane] * self.x[lane] / self.n;
         let sse = (sxx - slope * slope * stt).max(0.0);
         let se = (sse / (self.n - 2.0) / stt).sqrt();
         if se > 0.0 {
@@ -606,9 +626,13 @@ fn theil_sen(points: &[(f64, f64)]) -> Option<Trend> {
     let c = SEN_Z * (nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0).sqrt();
     let low_rank = ((m as f64 - c) / 2.0).floor().max(0.0) as usize;
     let high_rank = (((m as f64 + c) / 2.0).ceil() as usize).min(m - 1);
+    // each selection within what the one before left unordered (low ≤ median ≤ high)
     let low = ranked(&mut slopes, low_rank);
-    let high = ranked(&mut slopes, high_rank);
-    let slope = median(&mut slopes);
+    let high = match high_rank.checked_sub(low_rank + 1) {
+        Some(k) => ranked(&mut slopes[low_rank + 1..], k),
+        None => low,
+    };
+    let slope = median_between(&mut slopes, low_rank, high_rank);
     let mut rest: Vec<f64> = points.iter().map(|p| p.1 - slope * p.0).collect();
     Some(Trend {
         slope,
@@ -626,8 +650,24 @@ fn ranked(values: &mut [f64], k: usize) -> f64 {
 
 /// Median (of a non-empty slice, reordered).
 fn median(values: &mut [f64]) -> f64 {
+    let upper = ranked(values, values.len() / 2);
+    middle(values, upper)
+}
+
+/// Median of `values` whose ranks `lo ≤ len / 2 ≤ hi` are in place already (the values
+/// before each no larger, those after no smaller), selecting only among the values
+/// between; reordered.
+fn median_between(values: &mut [f64], lo: usize, hi: usize) -> f64 {
+    let upper = match values.len() / 2 {
+        k if k == lo || k == hi => values[k],
+        k => ranked(&mut values[lo + 1..hi], k - lo - 1),
+    };
+    middle(values, upper)
+}
+
+/// The median, given the upper middle value in place (rank `len / 2`).
+fn middle(values: &[f64], upper: f64) -> f64 {
     let m = values.len();
-    let upper = ranked(values, m / 2);
     if m % 2 == 1 {
         upper
     } else {
@@ -654,6 +694,45 @@ mod tests {
         assert!((t.slope - 2.0).abs() < 1e-9, "{t:?}");
         assert!((t.level - 5.0).abs() < 1e-9, "{t:?}");
         assert!(t.low <= 2.0 && t.high >= 2.0, "{t:?}");
+    }
+
+    /// The ranks Theil–Sen selects one within another equal those of a full sort, ties
+    /// and odd or even counts of slopes included.
+    #[test]
+    fn theil_sen_ranks_match_a_sorted_reference() {
+        let mut state = 0x2545_f491_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 40) % 7
+        };
+        for n in 3..=MAX_SPAN {
+            let points: Vec<(f64, f64)> = (0..n)
+                .map(|i| (i as f64 + (next() % 2) as f64 * 0.5, next() as f64))
+                .collect();
+            let mut slopes: Vec<f64> = Vec::new();
+            for (i, a) in points.iter().enumerate() {
+                for b in &points[i + 1..] {
+                    if b.0 != a.0 {
+                        slopes.push((b.1 - a.1) / (b.0 - a.0));
+                    }
+                }
+            }
+            slopes.sort_by(f64::total_cmp);
+            let m = slopes.len();
+            let nf = n as f64;
+            let c = SEN_Z * (nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0).sqrt();
+            let low = slopes[((m as f64 - c) / 2.0).floor().max(0.0) as usize];
+            let high = slopes[(((m as f64 + c) / 2.0).ceil() as usize).min(m - 1)];
+            let median = if m % 2 == 1 {
+                slopes[m / 2]
+            } else {
+                0.5 * (slopes[m / 2 - 1] + slopes[m / 2])
+            };
+            let t = theil_sen(&points).unwrap();
+            assert_eq!((t.low, t.slope, t.high), (low, median, high), "n = {n}");
+        }
     }
 
     #[test]
