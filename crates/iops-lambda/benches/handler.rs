@@ -244,6 +244,25 @@ impl IncidentStore for MemStore {
     }
 }
 
+/// The benches declare no maintenance windows or mutes.
+#[async_trait]
+impl iops_store::QuietStore for MemStore {
+    async fn put_quiet(&self, _: &iops_core::QuietWindow) -> iops_store::Result<()> {
+        Ok(())
+    }
+    async fn list_quiet(
+        &self,
+        _: iops_core::QuietKind,
+        _: Timestamp,
+        _: usize,
+    ) -> iops_store::Result<Vec<iops_core::QuietWindow>> {
+        Ok(Vec::new())
+    }
+    async fn delete_quiet(&self, _: iops_core::QuietKind, _: &str) -> iops_store::Result<bool> {
+        Ok(false)
+    }
+}
+
 impl iops_store::Store for MemStore {}
 
 /// Hosts the benched requests rotate over.

@@ -14,8 +14,8 @@
 //! Routes (the router's): POST /metrics (200 `{"message":"Metric stored successfully",
 //! "metricId":..., "insights":[...]}`, 400 `{"error","field"}`, 413 over MAX_BODY_BYTES), GET
 //! /metrics?hostname=&since=&limit=, GET /insights?hostname=&since=&limit=, GET
-//! /incidents?status=&hostname=&since=&limit=, GET /incidents/{incidentId}; 404 / 405 for
-//! anything else.
+//! /incidents?status=&hostname=&since=&limit=, GET /incidents/{incidentId}, POST, GET and
+//! DELETE of /maintenance and /mutes; 404 / 405 for anything else.
 //!
 //! Environment (read once at cold start; a bad value exits non-zero naming the variable):
 //!

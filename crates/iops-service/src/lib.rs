@@ -42,7 +42,7 @@ pub use notify::{DeliveryLog, Dispatcher, Notifier, NotifyError, RetryPolicy, QU
 pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, BatchItem, BatchResponse, IncidentList,
-    IngestOutcome, IngestResponse, InsightList, ItemError, ListQuery, MetricList, Service,
-    ServiceConfig, SilenceSweep, SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS,
+    IngestOutcome, IngestResponse, InsightList, ItemError, ListQuery, MetricList, QuietList,
+    Service, ServiceConfig, SilenceSweep, SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS,
     RESEND_AFTER_SECONDS, STORED_MESSAGE,
 };

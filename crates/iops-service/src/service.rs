@@ -25,11 +25,13 @@ use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 mod batch;
 mod fleet;
 mod outbox;
+mod quiet;
 mod silence;
 mod snapshot;
 
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
 pub use outbox::RESEND_AFTER_SECONDS;
+pub use quiet::QuietList;
 pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 
@@ -81,6 +83,12 @@ pub struct ServiceConfig {
     /// otherwise become its host's newest, and every real sample after it would be late
     /// and never learned. Default 15 minutes.
     pub max_future_skew: Duration,
+    /// Longest maintenance window or mute accepted (400 naming `end` beyond it), and how
+    /// long after its end a window still covers late samples. Default 7 days.
+    pub max_quiet_seconds: f64,
+    /// How long this process trusts the maintenance windows and mutes it read before it
+    /// reads them again (another process may have declared one). Default 30 s.
+    pub quiet_refresh: Duration,
 }
 
 /// `seconds` for people: "45 s", "15 min", "3.5 h", "2.0 days", "7999 years".
@@ -127,6 +135,8 @@ impl Default for ServiceConfig {
             silence: SilencePolicy::default(),
             fleet: FleetPolicy::default(),
             max_future_skew: Duration::from_secs(15 * 60),
+            max_quiet_seconds: 7.0 * 86_400.0,
+            quiet_refresh: Duration::from_secs(30),
         }
     }
 }
@@ -288,6 +298,8 @@ pub struct Service {
     /// Where a fleet that sends nothing is counted from when no arrival is known yet
     /// ([`Service::watching_from_start`]).
     watch_from: Option<Timestamp>,
+    /// Maintenance windows and mutes as last read.
+    quiet: Mutex<quiet::QuietCache>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -330,6 +342,7 @@ impl Service {
             clock: SystemTime::now,
             last_arrival: AtomicI64::new(i64::MIN),
             watch_from: None,
+            quiet: Mutex::new(quiet::QuietCache::default()),
         }
     }
 
@@ -526,7 +539,7 @@ impl Service {
                     .await;
             }
             let scored_after = state.n_seen();
-            let scored = self.scorer.score(&mut state, sample).await?;
+            let scored = self.score(&mut state, sample).await?;
             let insights = stored_insights(sample, &scored);
             let incident = self.recorded_incident(&scored, &insights, &[]).await?;
             // An undecodable state restarts, and so does its knowledge of what was learned.
@@ -625,7 +638,7 @@ impl Service {
         state_reset: bool,
     ) -> Result<ScoreOutcome, ServiceError> {
         let scored_after = copy.n_seen();
-        let scored = self.scorer.score(copy, sample).await?;
+        let scored = self.score(copy, sample).await?;
         let mut insights = stored_insights(sample, &scored);
         // The copy's incident is not the host's (the copy is dropped): these insights
         // belong to no stored incident.

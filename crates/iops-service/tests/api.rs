@@ -68,6 +68,34 @@ async fn writes_need_the_api_key_when_one_is_set() {
     assert_eq!(send(&open, post(None)).await.status(), 200);
 }
 
+/// Declaring or deleting a maintenance window or a mute is a write: the key is needed.
+#[tokio::test]
+async fn quiet_window_writes_need_the_api_key_too() {
+    let router = Api::new(service()).with_api_key(Some("s3cret")).router();
+    let body = r#"{"hostname":"*","end":"2099-01-01T00:00:00Z","start":"2098-12-31T00:00:00Z"}"#;
+    for (method, uri) in [
+        ("POST", "/maintenance"),
+        ("POST", "/mutes"),
+        ("DELETE", "/maintenance/x"),
+        ("DELETE", "/mutes/x"),
+    ] {
+        let r = send(&router, request(method, uri, body).map(Body::from)).await;
+        assert_eq!(r.status(), 401, "{method} {uri}");
+        let mut keyed = request(method, uri, body).map(Body::from);
+        keyed
+            .headers_mut()
+            .insert("x-api-key", "s3cret".parse().unwrap());
+        let r = send(&router, keyed).await;
+        let want = if method == "POST" { 201 } else { 404 };
+        assert_eq!(r.status(), want, "{method} {uri}");
+    }
+    for uri in ["/maintenance", "/mutes"] {
+        let r = send(&router, request("GET", uri, "").map(Body::from)).await;
+        assert_eq!(r.status(), 200, "{uri}");
+        assert!(r.extensions().get::<Route>().is_some(), "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn responses_say_which_route_answered_and_what_an_ingest_did() {
     let router = Api::new(service()).router();

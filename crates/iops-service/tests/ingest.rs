@@ -698,6 +698,24 @@ impl OutboxStore for AlwaysConflicts {
     }
 }
 
+#[async_trait::async_trait]
+impl iops_store::QuietStore for AlwaysConflicts {
+    async fn put_quiet(&self, w: &iops_core::QuietWindow) -> iops_store::Result<()> {
+        self.0.put_quiet(w).await
+    }
+    async fn list_quiet(
+        &self,
+        kind: iops_core::QuietKind,
+        after: Timestamp,
+        limit: usize,
+    ) -> iops_store::Result<Vec<iops_core::QuietWindow>> {
+        self.0.list_quiet(kind, after, limit).await
+    }
+    async fn delete_quiet(&self, kind: iops_core::QuietKind, id: &str) -> iops_store::Result<bool> {
+        self.0.delete_quiet(kind, id).await
+    }
+}
+
 impl Store for AlwaysConflicts {}
 
 #[tokio::test]

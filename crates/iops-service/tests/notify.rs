@@ -504,3 +504,50 @@ async fn a_held_page_of_a_host_alone_goes_out_when_the_hold_is_over() {
     assert_eq!(dispatcher.drain(Duration::from_secs(5)).await, 0);
     assert!(outbox(&store).await.is_empty());
 }
+
+/// A mute of a host and type keeps its incidents' pages from being sent (or kept in the
+/// outbox); another host's, or another type's, still go out, and so does the host's when
+/// its mute was deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_host_and_type_is_not_paged() {
+    use iops_core::QuietKind;
+    let flaky = Arc::new(Flaky::default());
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let (svc, _dispatcher) = on_store(store.clone(), vec![flaky.clone()], quick());
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let mute = |host: &str, kind: &str| {
+        format!(r#"{{"hostname":"{host}","type":"{kind}","end":{until},"reason":"deploy"}}"#)
+    };
+    svc.declare_quiet(QuietKind::Mute, mute("web-1", "cpu_spike").as_bytes())
+        .await
+        .unwrap();
+    svc.declare_quiet(QuietKind::Mute, mute("web-2", "memory_pressure").as_bytes())
+        .await
+        .unwrap();
+    spike_together(&svc, &["web-1", "web-2"]).await;
+    let delivered = settle(&flaky, 1).await;
+    let paged: Vec<&str> = delivered
+        .iter()
+        .map(|n| n.incident.hostname.as_str())
+        .collect();
+    assert_eq!(paged, ["web-2"], "{delivered:?}");
+    assert!(outbox(&store).await.is_empty());
+    // a mute deleted silences nothing (another fleet, so no fleet incident takes it in)
+    let flaky = Arc::new(Flaky::default());
+    let (svc, _dispatcher) = service(vec![flaky.clone()], false);
+    let m = svc
+        .declare_quiet(QuietKind::Mute, mute("web-1", "cpu_spike").as_bytes())
+        .await
+        .unwrap();
+    svc.delete_quiet(QuietKind::Mute, &m.window_id)
+        .await
+        .unwrap();
+    one_transition(&svc).await;
+    let delivered = settle(&flaky, 1).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0].incident.hostname, "web-1");
+}

@@ -332,3 +332,37 @@ async fn the_policy_is_the_services() {
     // last sample at minute 29, silent 30 minutes later
     assert_eq!(first, Some(59));
 }
+
+/// A host that stops inside its maintenance window (a planned reboot) is not reported.
+#[tokio::test]
+async fn a_host_in_maintenance_is_not_reported_silent() {
+    use iops_core::QuietKind;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let base = (now / 60 * 60 - 3 * 3600) as f64;
+    for (mode, service, store) in services() {
+        let window = format!(
+            r#"{{"hostname":"web-3","start":{},"end":{},"reason":"reboot"}}"#,
+            base + 55.0 * 60.0,
+            base + 110.0 * 60.0
+        );
+        service
+            .declare_quiet(QuietKind::Maintenance, window.as_bytes())
+            .await
+            .unwrap();
+        for minute in 0..120u64 {
+            for host in ["web-1", "web-2", "web-3", "db-1"] {
+                if host == "web-3" && (60..100).contains(&minute) {
+                    continue;
+                }
+                let t = base + 60.0 * minute as f64 - T0;
+                post(&service, host, t, minute).await;
+            }
+            let sweep = service.sweep_silent_hosts().await.unwrap();
+            assert!(sweep.opened.is_empty(), "{mode} minute {minute}: {sweep:?}");
+        }
+        assert!(silences(&store, "web-3").await.is_empty(), "{mode}");
+    }
+}

@@ -41,4 +41,6 @@ pub use records::{
     StateUpdate, StoredInsight, StoredMetric, StoredState,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use traits::{IncidentStore, InsightStore, MetricStore, OutboxStore, StateStore, Store};
+pub use traits::{
+    IncidentStore, InsightStore, MetricStore, OutboxStore, QuietStore, StateStore, Store,
+};

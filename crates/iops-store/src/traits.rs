@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use iops_core::{Incident, MetricSample, Notification, Timestamp};
+use iops_core::{Incident, MetricSample, Notification, QuietKind, QuietWindow, Timestamp};
 
 use crate::{
     HostEntry, IncidentQuery, OutboxEntry, PutMetric, PutScored, Result, StateUpdate, StoreError,
@@ -98,6 +98,25 @@ pub trait OutboxStore: Send + Sync + Debug {
     async fn delete_outbox(&self, idempotency_key: &str) -> Result<()>;
 }
 
+/// Maintenance windows and mutes, by id ([`QuietWindow::window_id`]: sorts by creation).
+#[async_trait]
+pub trait QuietStore: Send + Sync + Debug {
+    /// Stores `window`; a window already stored under its id is kept (the first write wins).
+    async fn put_quiet(&self, window: &QuietWindow) -> Result<()>;
+
+    /// The windows of `kind` that end after `ending_after`, oldest created first, at most
+    /// `limit`.
+    async fn list_quiet(
+        &self,
+        kind: QuietKind,
+        ending_after: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<QuietWindow>>;
+
+    /// Deletes the window of this id and kind; `false` when there was none.
+    async fn delete_quiet(&self, kind: QuietKind, window_id: &str) -> Result<bool>;
+}
+
 /// Per-host detector state with optimistic concurrency: load a version, save against it.
 #[async_trait]
 pub trait StateStore: Send + Sync + Debug {
@@ -116,7 +135,9 @@ pub trait StateStore: Send + Sync + Debug {
 /// tables. A backend implements it with `impl Store for X {}` (the defaults compose the
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
-pub trait Store: MetricStore + InsightStore + IncidentStore + OutboxStore + StateStore {
+pub trait Store:
+    MetricStore + InsightStore + IncidentStore + OutboxStore + QuietStore + StateStore
+{
     /// The last points of a host's OTLP cumulative counters (opaque JSON of the OTLP
     /// front end), kept where several processes share the store (DynamoDB: each Lambda
     /// instance) so whichever gets the next export turns it into rates. The default keeps

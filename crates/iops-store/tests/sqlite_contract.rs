@@ -8,7 +8,8 @@ use std::sync::Arc;
 use contract::{insight, run_contract, sample, update};
 use iops_core::Timestamp;
 use iops_store::{
-    IncidentStore, InsightStore, MetricStore, OutboxStore, SqliteStore, StateStore, StoreError,
+    IncidentStore, InsightStore, MetricStore, OutboxStore, QuietStore, SqliteStore, StateStore,
+    StoreError,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -71,20 +72,24 @@ fn a_newer_schema_is_refused() {
     match SqliteStore::open(&path) {
         Err(StoreError::SchemaVersion {
             found: 99,
-            supported: 3,
+            supported: 4,
         }) => {}
         other => panic!("expected a schema version error, got {other:?}"),
     }
 }
 
-/// A version-1 database (before incidents) or a version-2 one (before the outbox) opens,
-/// keeps its data and gains the tables it lacked.
+/// A version-1 database (before incidents), a version-2 one (before the outbox) or a
+/// version-3 one (before quiet windows) opens, keeps its data and gains the tables it lacked.
 #[tokio::test]
-async fn version_1_and_2_databases_are_upgraded_in_place() {
+async fn older_databases_are_upgraded_in_place() {
     // what each older version lacked
     for (version, dropped) in [
-        (1, "DROP TABLE incidents; DROP TABLE outbox;"),
-        (2, "DROP TABLE outbox;"),
+        (
+            1,
+            "DROP TABLE incidents; DROP TABLE outbox; DROP TABLE quiet_windows;",
+        ),
+        (2, "DROP TABLE outbox; DROP TABLE quiet_windows;"),
+        (3, "DROP TABLE quiet_windows;"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("iops.db");
@@ -115,11 +120,21 @@ async fn version_1_and_2_databases_are_upgraded_in_place() {
             store.list_outbox(Timestamp::MAX, 10).await.unwrap().len(),
             1
         );
+        let w = contract::quiet(
+            iops_core::QuietKind::Mute,
+            "web-1",
+            "2026-11-26T17:00:00Z",
+            "2026-11-26T18:00:00Z",
+            "2026-11-26T17:00:00Z",
+        );
+        store.put_quiet(&w).await.unwrap();
+        let listed = store.list_quiet(w.kind, Timestamp::MIN, 10).await.unwrap();
+        assert_eq!(listed, [w], "version {version}");
         let now: i64 = rusqlite::Connection::open(&path)
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(now, 3, "from version {version}");
+        assert_eq!(now, 4, "from version {version}");
     }
 }
 

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::body;
-use iops_core::MetricSample;
+use iops_core::{MetricSample, QuietKind};
 
 use super::respond::{encoded, error_response, json, not_found as no_route, RETRY_AFTER_SECONDS};
 use super::route::{Ingested, IngestedBatch, Route};
@@ -89,6 +89,76 @@ pub(super) async fn get_incident(
     Path(incident_id): Path<String>,
 ) -> Response {
     Route::GetIncident.label(encoded(service.get_incident(&incident_id).await))
+}
+
+pub(super) async fn post_maintenance(State(service): State<Arc<Service>>, body: Body) -> Response {
+    Route::PostMaintenance.label(declare_quiet(&service, QuietKind::Maintenance, body).await)
+}
+
+pub(super) async fn post_mute(State(service): State<Arc<Service>>, body: Body) -> Response {
+    Route::PostMute.label(declare_quiet(&service, QuietKind::Mute, body).await)
+}
+
+pub(super) async fn list_maintenance(State(service): State<Arc<Service>>, uri: Uri) -> Response {
+    let [hostname, since] = params(&uri, ["hostname", "since"]);
+    let answer = service
+        .list_quiet(
+            QuietKind::Maintenance,
+            hostname.as_deref(),
+            since.as_deref(),
+        )
+        .await;
+    Route::GetMaintenance.label(encoded(answer))
+}
+
+pub(super) async fn list_mutes(State(service): State<Arc<Service>>, uri: Uri) -> Response {
+    let [hostname, since] = params(&uri, ["hostname", "since"]);
+    let answer = service
+        .list_quiet(QuietKind::Mute, hostname.as_deref(), since.as_deref())
+        .await;
+    Route::GetMutes.label(encoded(answer))
+}
+
+pub(super) async fn delete_maintenance(
+    State(service): State<Arc<Service>>,
+    Path(window_id): Path<String>,
+) -> Response {
+    let answer = service
+        .delete_quiet(QuietKind::Maintenance, &window_id)
+        .await;
+    Route::DeleteMaintenance.label(deleted(answer))
+}
+
+pub(super) async fn delete_mute(
+    State(service): State<Arc<Service>>,
+    Path(window_id): Path<String>,
+) -> Response {
+    let answer = service.delete_quiet(QuietKind::Mute, &window_id).await;
+    Route::DeleteMute.label(deleted(answer))
+}
+
+/// 201 with the window declared, or the error (400 naming the field).
+async fn declare_quiet(service: &Service, kind: QuietKind, body: Body) -> Response {
+    let bytes = match body::read(body, service.config().max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error_response(&e),
+    };
+    match service.declare_quiet(kind, &bytes).await {
+        Ok(window) => {
+            let mut r = encoded(Ok::<_, ServiceError>(window));
+            *r.status_mut() = StatusCode::CREATED;
+            r
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// 204, or the error (404 for an unknown id).
+fn deleted(answer: Result<(), ServiceError>) -> Response {
+    match answer {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e),
+    }
 }
 
 pub(super) async fn not_found(method: Method, uri: Uri) -> Response {

@@ -1,6 +1,7 @@
 //! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
 //! POST /metrics (one sample, or a JSON array of them), POST /v1/metrics (OTLP/HTTP),
-//! GET /metrics, GET /insights, GET /incidents, with JSON 404 and 405 answers.
+//! GET /metrics, GET /insights, GET /incidents, maintenance windows and mutes (POST, GET and
+//! DELETE of /maintenance and /mutes), with JSON 404 and 405 answers.
 //!
 //! It lives here (feature `http`) because it is the service's HTTP face and needs only the
 //! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
@@ -34,7 +35,7 @@ mod route;
 use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 
 use crate::Service;
@@ -59,8 +60,8 @@ impl Api {
         }
     }
 
-    /// Writes (POST /metrics) need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay
-    /// open. `None` or an empty key: no key needed.
+    /// Writes (POST /metrics, POST /v1/metrics, POST and DELETE of maintenance windows and
+    /// mutes) need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay open. `None` or an empty key: no key needed.
     pub fn with_api_key(mut self, key: Option<&str>) -> Self {
         self.api_key = key.filter(|k| !k.is_empty()).map(Arc::from);
         self
@@ -71,10 +72,19 @@ impl Api {
     pub fn router(self) -> Router {
         let mut ingest = post(handlers::post_metrics);
         let mut otlp_ingest = post(otlp::post);
+        let mut quiet_writes = [
+            post(handlers::post_maintenance),
+            delete(handlers::delete_maintenance),
+            post(handlers::post_mute),
+            delete(handlers::delete_mute),
+        ];
         if let Some(key) = self.api_key {
-            ingest = ingest.route_layer(from_fn_with_state(key.clone(), api_key::require));
-            otlp_ingest = otlp_ingest.route_layer(from_fn_with_state(key, api_key::require));
+            let require = || from_fn_with_state(key.clone(), api_key::require);
+            ingest = ingest.route_layer(require());
+            otlp_ingest = otlp_ingest.route_layer(require());
+            quiet_writes = quiet_writes.map(|w| w.route_layer(require()));
         }
+        let [add_maintenance, end_maintenance, add_mute, end_mute] = quiet_writes;
         let otlp_state = Arc::new(otlp::Otlp::new(Arc::clone(&self.service)));
         let otlp_methods = otlp_ingest.head(|| async { respond::not_allowed("POST") });
         let otlp_methods = otlp_methods.fallback(|| async { respond::not_allowed("POST") });
@@ -86,6 +96,13 @@ impl Api {
         let insights = allowing("GET", get(handlers::list_insights));
         let incidents = allowing("GET", get(handlers::list_incidents));
         let incident = allowing("GET", get(handlers::get_incident));
+        let maintenance = allowing(
+            "GET, POST",
+            get(handlers::list_maintenance).merge(add_maintenance),
+        );
+        let maintenance_window = allowing("DELETE", end_maintenance);
+        let mutes = allowing("GET, POST", get(handlers::list_mutes).merge(add_mute));
+        let mute = allowing("DELETE", end_mute);
         Router::new()
             .route("/metrics", metrics.clone())
             .route("/metrics/", metrics)
@@ -95,6 +112,14 @@ impl Api {
             .route("/incidents/", incidents)
             .route("/incidents/{incident_id}", incident.clone())
             .route("/incidents/{incident_id}/", incident)
+            .route("/maintenance", maintenance.clone())
+            .route("/maintenance/", maintenance)
+            .route("/maintenance/{window_id}", maintenance_window.clone())
+            .route("/maintenance/{window_id}/", maintenance_window)
+            .route("/mutes", mutes.clone())
+            .route("/mutes/", mutes)
+            .route("/mutes/{window_id}", mute.clone())
+            .route("/mutes/{window_id}/", mute)
             .fallback(handlers::not_found)
             .with_state(self.service)
             .merge(otlp_router)

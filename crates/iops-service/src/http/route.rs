@@ -23,11 +23,24 @@ pub enum Route {
     GetIncidents,
     /// GET /incidents/{incidentId}.
     GetIncident,
+    /// POST /maintenance.
+    PostMaintenance,
+    /// GET /maintenance.
+    GetMaintenance,
+    /// DELETE /maintenance/{windowId}.
+    DeleteMaintenance,
+    /// POST /mutes.
+    PostMute,
+    /// GET /mutes.
+    GetMutes,
+    /// DELETE /mutes/{windowId}.
+    DeleteMute,
 }
 
 impl Route {
     /// `POST /metrics`, `POST /v1/metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
-    /// `GET /incidents/{incidentId}`.
+    /// `GET /incidents/{incidentId}`, and `POST`, `GET` and `DELETE` of `/maintenance` and
+    /// `/mutes`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
@@ -36,6 +49,12 @@ impl Route {
             Route::GetInsights => "GET /insights",
             Route::GetIncidents => "GET /incidents",
             Route::GetIncident => "GET /incidents/{incidentId}",
+            Route::PostMaintenance => "POST /maintenance",
+            Route::GetMaintenance => "GET /maintenance",
+            Route::DeleteMaintenance => "DELETE /maintenance/{windowId}",
+            Route::PostMute => "POST /mutes",
+            Route::GetMutes => "GET /mutes",
+            Route::DeleteMute => "DELETE /mutes/{windowId}",
         }
     }
 

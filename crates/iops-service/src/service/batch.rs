@@ -322,7 +322,7 @@ impl Service {
                 match arrival {
                     Arrival::InOrder | Arrival::Late => {
                         let scored_after = state.n_seen();
-                        let scored = self.scorer.score(&mut state, sample).await?;
+                        let scored = self.score(&mut state, sample).await?;
                         let mine = stored_insights(sample, &scored);
                         let incident = self.recorded_incident(&scored, &mine, &incidents).await?;
                         if let Some(incident) = &incident {
@@ -360,7 +360,7 @@ impl Service {
                     Arrival::TooOld if put.inserted => {
                         let mut copy = state.clone();
                         let scored_after = copy.n_seen();
-                        let scored = self.scorer.score(&mut copy, sample).await?;
+                        let scored = self.score(&mut copy, sample).await?;
                         let mut mine = stored_insights(sample, &scored);
                         // the copy's incident is not the host's
                         for i in &mut mine {

@@ -205,6 +205,10 @@ impl Service {
         let Some(n) = Notification::of(change, incident) else {
             return;
         };
+        if self.muted(incident).await {
+            tracing::info!(incident_id = %incident.incident_id, change = ?change, "notification muted");
+            return;
+        }
         let kept = self.store.put_outbox(self.now(), &n).await;
         if let Err(e) = &kept {
             // sent all the same; only its second chance (or its hold) is lost

@@ -74,7 +74,10 @@ impl Service {
             let quiet_for = fleet_now.epoch_seconds() - last_timestamp.epoch_seconds();
             // the policy's floor first: most hosts are not near it, and their interval
             // may cost a state load
-            if silent.contains(hostname) || quiet_for < policy.min_seconds {
+            if silent.contains(hostname)
+                || quiet_for < policy.min_seconds
+                || self.in_maintenance(hostname, fleet_now).await
+            {
                 continue;
             }
             let Some(interval) = self.host_interval(hostname).await? else {

@@ -164,7 +164,7 @@ impl Service {
         let mut changes = Vec::new();
         for sample in rest {
             let scored_after = live.state.n_seen();
-            let scored = self.scorer.score(&mut live.state, sample).await?;
+            let scored = self.score(&mut live.state, sample).await?;
             let mine = stored_insights(sample, &scored);
             let incident = self.recorded_incident(&scored, &mine, &incidents).await?;
             if let Some(incident) = &incident {
@@ -275,7 +275,7 @@ impl Service {
                 if live.last_timestamp.is_some_and(|last| at <= last) {
                     continue;
                 }
-                let scored = self.scorer.score(&mut live.state, &stored.sample).await?;
+                let scored = self.score(&mut live.state, &stored.sample).await?;
                 insights.extend(stored_insights(&stored.sample, &scored));
                 live.learned(at);
             }

@@ -62,6 +62,7 @@ pub async fn all(call: impl Call) {
     other_routes_and_methods(&call).await;
     a_spike_opens_an_incident_the_api_serves(&call).await;
     a_batch_answers_each_item(&call).await;
+    maintenance_windows_and_mutes(&call).await;
 }
 
 /// A runtime under test: a function answering one request.
@@ -384,4 +385,202 @@ async fn a_batch_answers_each_item(call: &impl Call) {
         .call(request("GET", "/metrics?hostname=case-d", ""))
         .await;
     assert_eq!(r.json(), json!({"metrics": []}), "nothing stored");
+}
+
+/// Now by this machine's clock, to the minute (the runtimes judge windows and samples by it).
+fn minute_now() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    secs / 60 * 60
+}
+
+/// A sample of `host` at epoch second `t`.
+fn sample_epoch(host: &str, t: u64, cpu: f64) -> String {
+    format!(
+        r#"{{"timestamp":{t},"hostname":"{host}","cpuUsage":{cpu},"memoryUsage":60,"diskIO":100,"networkIO":50}}"#
+    )
+}
+
+/// A maintenance window: samples inside are stored and listed but raise nothing and are not
+/// learned (a spike right after it is still news); windows are listed while not over (or
+/// since a time), deleted by id; mutes likewise; bad requests name their field.
+async fn maintenance_windows_and_mutes(call: &impl Call) {
+    // 5-minute samples over two days before now: a calibrated host, as inc-1's
+    let base = minute_now() / 300 * 300 - 2 * 86_400;
+    let post = |t: u64, cpu: f64| async move {
+        let r = call
+            .call(request("POST", "/metrics", &sample_epoch("mnt-1", t, cpu)))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    for i in 0..550 {
+        post(base + i * 300, 40.0 + (i % 7) as f64).await;
+    }
+    let (start, end) = (base + 550 * 300, base + 556 * 300);
+    let declared = call
+        .call(request(
+            "POST",
+            "/maintenance",
+            &format!(
+                r#"{{"hostname":"mnt-1","start":{start},"end":{end},"reason":"kernel upgrade"}}"#
+            ),
+        ))
+        .await;
+    assert_eq!(declared.status, 201, "{}", declared.body);
+    let window = declared.json();
+    assert_eq!(
+        (&window["kind"], &window["hostname"], &window["reason"]),
+        (
+            &json!("maintenance"),
+            &json!("mnt-1"),
+            &json!("kernel upgrade")
+        )
+    );
+    let id = window["windowId"].as_str().unwrap().to_owned();
+    // inside: stored, nothing raised, though CPU is pinned
+    for i in 550..556 {
+        let answer = post(base + i * 300, 99.0).await;
+        assert_eq!(answer["insights"], json!([]), "minute {i}: {answer}");
+    }
+    let stored = call
+        .call(request(
+            "GET",
+            &format!("/metrics?hostname=mnt-1&since={start}"),
+            "",
+        ))
+        .await;
+    assert_eq!(stored.json()["metrics"].as_array().map(Vec::len), Some(6));
+    // after: the same value is news, against the level before the window
+    let after = post(end, 99.0).await;
+    let raised = &after["insights"][0];
+    assert_eq!(raised["metric"], "cpuUsage", "{after}");
+    assert!(raised["expected"].as_f64().unwrap() < 50.0, "{after}");
+
+    // listed since a time, not once over; deleted once
+    let since = format!("/maintenance?since={base}&hostname=mnt-1");
+    let listed = call.call(request("GET", &since, "")).await;
+    assert_eq!(listed.json()["windows"], json!([window]), "{}", listed.body);
+    let current = call.call(request("GET", "/maintenance", "")).await;
+    assert_eq!(
+        (current.status, current.json()),
+        (200, json!({"windows": []}))
+    );
+    let other = call
+        .call(request(
+            "GET",
+            &format!("/maintenance?since={base}&hostname=mnt-2"),
+            "",
+        ))
+        .await;
+    assert_eq!(other.json(), json!({"windows": []}));
+    let gone = call
+        .call(request("DELETE", &format!("/maintenance/{id}"), ""))
+        .await;
+    assert_eq!((gone.status, gone.body.as_str()), (204, ""));
+    let again = call
+        .call(request("DELETE", &format!("/maintenance/{id}/"), ""))
+        .await;
+    assert_eq!(again.status, 404);
+    assert_eq!(
+        again.json(),
+        json!({ "error": format!("no maintenance window \"{id}\"") })
+    );
+
+    // a mute, current (it ends in an hour), of one type
+    let until = minute_now() + 3600;
+    let muted = call
+        .call(request(
+            "POST",
+            "/mutes",
+            &format!(r#"{{"hostname":"*","type":"cpu_spike","end":{until}}}"#),
+        ))
+        .await;
+    assert_eq!(muted.status, 201, "{}", muted.body);
+    let mute = muted.json();
+    assert_eq!(
+        (&mute["kind"], &mute["type"]),
+        (&json!("mute"), &json!("cpu_spike"))
+    );
+    let listed = call.call(request("GET", "/mutes?hostname=web-9", "")).await;
+    assert_eq!(listed.json(), json!({ "windows": [mute] }));
+    let id = mute["windowId"].as_str().unwrap();
+    let wrong_kind = call
+        .call(request("DELETE", &format!("/maintenance/{id}"), ""))
+        .await;
+    assert_eq!(wrong_kind.status, 404);
+    let gone = call
+        .call(request("DELETE", &format!("/mutes/{id}"), ""))
+        .await;
+    assert_eq!(gone.status, 204);
+
+    let later = minute_now() + 60;
+    for (uri, body, field) in [
+        ("/maintenance", r#"{"hostname":"mnt-1"}"#.to_owned(), "end"),
+        (
+            "/maintenance",
+            format!(r#"{{"hostname":"mnt-1","start":{later},"end":{base}}}"#),
+            "end",
+        ),
+        (
+            "/maintenance",
+            format!(r#"{{"hostname":"mnt-1","end":{}}}"#, later + 8 * 86_400),
+            "end",
+        ),
+        (
+            "/maintenance",
+            format!(r#"{{"hostname":"mnt 1","end":{later}}}"#),
+            "hostname",
+        ),
+        (
+            "/maintenance",
+            format!(r#"{{"hostname":"mnt-1","end":{later},"type":"cpu_spike"}}"#),
+            "type",
+        ),
+        (
+            "/maintenance",
+            format!(r#"{{"hostname":"mnt-1","end":{later},"until":1}}"#),
+            "until",
+        ),
+        ("/maintenance", "[]".to_owned(), "body"),
+        (
+            "/mutes",
+            format!(r#"{{"hostname":"mnt-1","end":{later},"type":"cpu"}}"#),
+            "type",
+        ),
+        (
+            "/mutes",
+            format!(r#"{{"hostname":"mnt-1","start":"soon","end":{later}}}"#),
+            "start",
+        ),
+    ] {
+        let r = call.call(request("POST", uri, &body)).await;
+        assert_eq!(r.status, 400, "{uri} {body}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{uri} {body}");
+    }
+    for (uri, field) in [
+        ("/maintenance?hostname=a%20b", "hostname"),
+        ("/mutes?since=yesterday", "since"),
+    ] {
+        let r = call.call(request("GET", uri, "")).await;
+        assert_eq!(
+            (r.status, r.json()["field"].clone()),
+            (400, json!(field)),
+            "{uri}"
+        );
+    }
+    for (method, uri, allow) in [
+        ("PUT", "/maintenance", "GET, POST"),
+        ("GET", "/maintenance/x", "DELETE"),
+        ("POST", "/mutes/x/", "DELETE"),
+    ] {
+        let r = call.call(request(method, uri, "{}")).await;
+        assert_eq!(
+            (r.status, &r.headers["allow"]),
+            (405, &allow.parse().unwrap()),
+            "{method} {uri}"
+        );
+    }
 }

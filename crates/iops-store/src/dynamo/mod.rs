@@ -38,17 +38,20 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use iops_core::{Incident, IncidentStatus, MetricSample, Notification, Timestamp};
+use iops_core::{
+    Incident, IncidentStatus, MetricSample, Notification, QuietKind, QuietWindow, Timestamp,
+};
 use tokio::task::JoinSet;
 
 use crate::{
     ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    OutboxEntry, OutboxStore, PutMetric, Result, StateStore, StateUpdate, Store, StoreError,
-    StoredInsight, StoredMetric, StoredState,
+    OutboxEntry, OutboxStore, PutMetric, QuietStore, Result, StateStore, StateUpdate, Store,
+    StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use item::Reader;
 pub use tables::{host_shard, TableNames, HOSTS_INDEX, HOST_SHARDS};
@@ -666,6 +669,106 @@ impl OutboxStore for DynamoStore {
     }
 }
 
+/// Maintenance windows and mutes live in the incidents table under `incidentId`
+/// `quiet#<windowId>` with `status` `quiet#<kind>` (the status index lists each kind) and
+/// `updated` their end; like outbox entries, no incident query sees them.
+const QUIET_PREFIX: &str = "quiet#";
+/// Most windows of a kind one listing reads.
+const QUIET_SCAN_LIMIT: usize = 10_000;
+
+fn quiet_status(kind: QuietKind) -> String {
+    format!("{QUIET_PREFIX}{}", kind.as_str())
+}
+
+#[async_trait]
+impl QuietStore for DynamoStore {
+    async fn put_quiet(&self, window: &QuietWindow) -> Result<()> {
+        let body = serde_json::to_string(window).map_err(|e| StoreError::InvalidArgument {
+            name: "window",
+            reason: e.to_string(),
+        })?;
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.tables.incidents)
+            .item(
+                "incidentId",
+                AttributeValue::S(format!("{QUIET_PREFIX}{}", window.window_id)),
+            )
+            .item("status", AttributeValue::S(quiet_status(window.kind)))
+            .item("updated", AttributeValue::N(item::timestamp(window.end)))
+            .item("body", AttributeValue::S(body))
+            .condition_expression("attribute_not_exists(incidentId)")
+            .send()
+            .await;
+        // (an id stored already keeps its first write)
+        conditional_put("put_quiet", sent).map(drop)
+    }
+
+    async fn list_quiet(
+        &self,
+        kind: QuietKind,
+        ending_after: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<QuietWindow>> {
+        let mut out: Vec<QuietWindow> = Vec::new();
+        query_pages!(
+            self,
+            "list_quiet",
+            QUIET_SCAN_LIMIT,
+            self.client
+                .query()
+                .table_name(&self.tables.incidents)
+                .index_name(tables::INCIDENTS_BY_STATUS)
+                .key_condition_expression("#k = :k")
+                .filter_expression("updated > :after")
+                .expression_attribute_names("#k", "status")
+                .expression_attribute_values(":k", AttributeValue::S(quiet_status(kind)))
+                .expression_attribute_values(
+                    ":after",
+                    AttributeValue::N(item::timestamp(ending_after))
+                ),
+            |it| {
+                let r = Reader::new("quiet window", it);
+                out.push(
+                    serde_json::from_str(r.string("body")?)
+                        .map_err(|e| r.corrupt(format!("body: {e}")))?,
+                )
+            }
+        );
+        out.sort_by(|a, b| a.window_id.cmp(&b.window_id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn delete_quiet(&self, kind: QuietKind, window_id: &str) -> Result<bool> {
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.incidents)
+            .key(
+                "incidentId",
+                AttributeValue::S(format!("{QUIET_PREFIX}{window_id}")),
+            )
+            .condition_expression("#s = :s")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", AttributeValue::S(quiet_status(kind)))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            // none of this id and kind
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("delete_quiet", e)),
+        }
+    }
+}
+
 #[async_trait]
 impl IncidentStore for DynamoStore {
     async fn put_incidents(&self, incidents: &[Incident]) -> Result<()> {
@@ -695,8 +798,8 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>> {
-        if incident_id.starts_with(OUTBOX_PREFIX) {
-            // an outbox entry, not an incident
+        if incident_id.starts_with(OUTBOX_PREFIX) || incident_id.starts_with(QUIET_PREFIX) {
+            // an outbox entry or a quiet window, not an incident
             return Ok(None);
         }
         let out = self

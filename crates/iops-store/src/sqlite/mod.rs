@@ -18,14 +18,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iops_core::{Incident, Insight, MetricSample, Notification, Timestamp};
+use iops_core::{Incident, Insight, MetricSample, Notification, QuietKind, QuietWindow, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
     ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    ModelSource, OutboxEntry, OutboxStore, PutMetric, PutScored, Result, StateStore, StateUpdate,
-    Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    ModelSource, OutboxEntry, OutboxStore, PutMetric, PutScored, QuietStore, Result, StateStore,
+    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -412,6 +412,74 @@ fn incident_from_body(body: &str) -> Result<Incident> {
         what: "incident",
         reason: e.to_string(),
     })
+}
+
+#[async_trait]
+impl QuietStore for SqliteStore {
+    async fn put_quiet(&self, window: &QuietWindow) -> Result<()> {
+        let body = serde_json::to_string(window).map_err(|e| StoreError::InvalidArgument {
+            name: "window",
+            reason: e.to_string(),
+        })?;
+        let (id, kind) = (window.window_id.clone(), window.kind.as_str());
+        let (s, ns) = split(window.end);
+        self.write("put_quiet", move |conn| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO quiet_windows (window_id, kind, end_s, end_ns, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![id, kind, s, ns, body]))
+            .map(drop)
+            .map_err(StoreError::sqlite("put_quiet"))
+        })
+        .await
+    }
+
+    async fn list_quiet(
+        &self,
+        kind: QuietKind,
+        ending_after: Timestamp,
+        max: usize,
+    ) -> Result<Vec<QuietWindow>> {
+        let (s, ns) = split(ending_after);
+        self.read("list_quiet", move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT body FROM quiet_windows
+                     WHERE kind = ?1 AND (end_s, end_ns) > (?2, ?3)
+                     ORDER BY window_id LIMIT ?4",
+                )
+                .map_err(StoreError::sqlite("list_quiet"))?;
+            let rows = st
+                .query_map(params![kind.as_str(), s, ns, limit(max)], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(StoreError::sqlite("list_quiet"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let body = row.map_err(StoreError::sqlite("list_quiet"))?;
+                out.push(
+                    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                        what: "quiet window",
+                        reason: e.to_string(),
+                    })?,
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_quiet(&self, kind: QuietKind, window_id: &str) -> Result<bool> {
+        let id = window_id.to_owned();
+        self.write("delete_quiet", move |conn| {
+            conn.prepare_cached("DELETE FROM quiet_windows WHERE window_id = ?1 AND kind = ?2")
+                .and_then(|mut st| st.execute(params![id, kind.as_str()]))
+                .map(|deleted| deleted > 0)
+                .map_err(StoreError::sqlite("delete_quiet"))
+        })
+        .await
+    }
 }
 
 #[async_trait]

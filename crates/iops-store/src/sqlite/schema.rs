@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::{Result, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS metrics (
@@ -73,8 +73,20 @@ CREATE TABLE IF NOT EXISTS outbox (
 ) WITHOUT ROWID;
 ";
 
+/// Version 4: maintenance windows and mutes, by id (time-sortable), with their kind and
+/// end for the list of the ones not over yet.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS quiet_windows (
+    window_id TEXT    NOT NULL PRIMARY KEY,
+    kind      TEXT    NOT NULL,
+    end_s     INTEGER NOT NULL,
+    end_ns    INTEGER NOT NULL,
+    body      TEXT    NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Creates the schema in a new database, upgrades an older one (version 1 gains the
-/// incidents table, version 2 the outbox), or checks an existing one's version.
+/// incidents table, version 2 the outbox, version 3 the quiet windows), or checks an existing one's version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -82,19 +94,24 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     match found {
         0 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(StoreError::sqlite("create schema")),
         1 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V2} {SCHEMA_V3} {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
-            .map_err(StoreError::sqlite("upgrade schema 1 to 3")),
+            .map_err(StoreError::sqlite("upgrade schema 1 to 4")),
         2 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA_V3} {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
-            .map_err(StoreError::sqlite("upgrade schema 2 to 3")),
+            .map_err(StoreError::sqlite("upgrade schema 2 to 4")),
+        3 => conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(StoreError::sqlite("upgrade schema 3 to 4")),
         SCHEMA_VERSION => Ok(()),
         _ => Err(StoreError::SchemaVersion {
             found,

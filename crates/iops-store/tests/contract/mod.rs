@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use iops_core::{
-    Incident, IncidentStatus, Insight, InsightType, Metric, MetricSample, Severity, Timestamp,
+    Incident, IncidentStatus, Insight, InsightType, Metric, MetricSample, QuietKind, QuietWindow,
+    Severity, Timestamp,
 };
 use iops_store::{ids, IncidentQuery, ModelSource, StateUpdate, Store, StoreError, StoredInsight};
 
@@ -555,6 +556,100 @@ async fn the_outbox_keeps_each_key_once_until_it_is_delivered(store: &dyn Store)
         .is_empty());
 }
 
+/// A window of `kind` on `host` from `start` to `end`, declared at `created`.
+pub fn quiet(kind: QuietKind, host: &str, start: &str, end: &str, created: &str) -> QuietWindow {
+    let body = format!(r#"{{"hostname":"{host}","start":"{start}","end":"{end}","reason":"r"}}"#);
+    QuietWindow::from_request(kind, body.as_bytes(), ts(created), 7.0 * 86_400.0).unwrap()
+}
+
+/// Windows are kept once by id, listed by kind while not over (oldest created first), and
+/// deleted by id and kind; no incident query sees them.
+pub async fn quiet_windows_are_listed_by_kind_until_they_end(store: &dyn Store) {
+    let a = quiet(
+        QuietKind::Maintenance,
+        "q-1",
+        "2026-11-26T17:00:00Z",
+        "2026-11-26T19:00:00Z",
+        "2026-11-26T16:00:00Z",
+    );
+    let b = quiet(
+        QuietKind::Maintenance,
+        "*",
+        "2026-11-26T18:00:00Z",
+        "2026-11-26T21:00:00Z",
+        "2026-11-26T16:30:00Z",
+    );
+    let m = quiet(
+        QuietKind::Mute,
+        "q-1",
+        "2026-11-26T17:00:00Z",
+        "2026-11-26T18:00:00Z",
+        "2026-11-26T16:10:00Z",
+    );
+    for w in [&b, &m, &a] {
+        store.put_quiet(w).await.unwrap();
+    }
+    // a second put of the same id keeps the first write
+    let mut changed = a.clone();
+    changed.reason = "other".into();
+    store.put_quiet(&changed).await.unwrap();
+    let maintenance = |after: &str| {
+        let after = ts(after);
+        async move {
+            store
+                .list_quiet(QuietKind::Maintenance, after, 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        maintenance("2026-11-26T00:00:00Z").await,
+        [a.clone(), b.clone()]
+    );
+    assert_eq!(
+        maintenance("2026-11-26T19:00:00Z").await,
+        std::slice::from_ref(&b)
+    );
+    assert!(maintenance("2026-11-26T21:00:00Z").await.is_empty());
+    assert_eq!(
+        store
+            .list_quiet(QuietKind::Mute, ts("2026-11-26T00:00:00Z"), 10)
+            .await
+            .unwrap(),
+        [m]
+    );
+    assert_eq!(
+        store
+            .list_quiet(QuietKind::Maintenance, ts("2026-11-26T00:00:00Z"), 1)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&a)
+    );
+    // not an incident
+    assert_eq!(store.get_incident(&a.window_id).await.unwrap(), None);
+    let all = IncidentQuery {
+        status: None,
+        hostname: Some("q-1".into()),
+        since: None,
+        limit: 100,
+    };
+    assert!(store.list_incidents(&all).await.unwrap().is_empty());
+    // deleted by id and kind only
+    assert!(!store
+        .delete_quiet(QuietKind::Mute, &a.window_id)
+        .await
+        .unwrap());
+    assert!(store
+        .delete_quiet(QuietKind::Maintenance, &a.window_id)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_quiet(QuietKind::Maintenance, &a.window_id)
+        .await
+        .unwrap());
+    assert_eq!(maintenance("2026-11-26T00:00:00Z").await, [b]);
+}
+
 pub async fn run_contract(store: Arc<dyn Store>) {
     metrics_are_idempotent_first_write_wins(store.as_ref()).await;
     metrics_filter_by_host_and_since(store.as_ref()).await;
@@ -565,5 +660,6 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     hosts_are_listed_with_their_newest_sample(store.as_ref()).await;
     incidents_upsert_by_revision_and_list_newest_first(store.as_ref()).await;
     the_outbox_keeps_each_key_once_until_it_is_delivered(store.as_ref()).await;
+    quiet_windows_are_listed_by_kind_until_they_end(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
 }
