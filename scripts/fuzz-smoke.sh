@@ -15,12 +15,13 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 
-# Seeds: the wire fixtures for the metric parser, a few timestamps, the golden model file,
+# Seeds: the wire fixtures for the metric parser, maintenance windows and mutes, a few timestamps, the golden model file,
 # SageMaker request bodies (CSV with/without header, the JSON shapes, JSON lines).
 declare -A SEEDS=(
     [artifact_json]="$ROOT/fuzz/seeds/artifact_json"
     [metric_batch_json]="$ROOT/fuzz/seeds/metric_batch_json"
     [metric_json]="$ROOT/tests/fixtures/metrics/valid $ROOT/tests/fixtures/metrics/invalid"
+    [quiet_window_json]="$ROOT/fuzz/seeds/quiet_window_json"
     [timestamp_parse]="$ROOT/fuzz/seeds/timestamp_parse"
     [sagemaker_csv]="$ROOT/fuzz/seeds/sagemaker_csv"
     [sagemaker_json]="$ROOT/fuzz/seeds/sagemaker_json"

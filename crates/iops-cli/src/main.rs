@@ -4,6 +4,7 @@ mod demo;
 mod detect;
 mod eval;
 mod loadgen;
+mod replay;
 mod serve;
 mod tabular;
 mod train;
@@ -41,6 +42,10 @@ enum Command {
     /// Post synthetic metrics to a running server for a while and print requests/s,
     /// latency percentiles and non-200 counts as JSON.
     Loadgen(loadgen::LoadgenArgs),
+    /// Run a stretch of stored metrics again through an engine with other parameters and
+    /// print, per host and in total, the incidents stored, the ones it would raise, and the
+    /// difference.
+    Replay(replay::ReplayArgs),
 }
 
 /// `iops eval …`: the engine's benchmarks plus the isolation forest's tabular sets.
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Train(args) => train::run(args),
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

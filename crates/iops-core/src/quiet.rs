@@ -91,10 +91,11 @@ impl QuietWindow {
             QuietKind::Mute => &["hostname", "type", "start", "end", "reason"],
         };
         if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(invalid(
-                unknown,
-                format!("is not a field of a {}", kind.as_str()),
-            ));
+            let reason = format!("is not a field of a {}", kind.as_str());
+            return Err(match unknown.as_str() {
+                "" => invalid("body", format!("has a field with no name, which {reason}")),
+                name => invalid(name, reason),
+            });
         }
         let hostname = match fields.get("hostname") {
             Some(Value::String(h)) => h.clone(),

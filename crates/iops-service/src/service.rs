@@ -26,12 +26,14 @@ mod batch;
 mod fleet;
 mod outbox;
 mod quiet;
+mod replay;
 mod silence;
 mod snapshot;
 
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
 pub use outbox::RESEND_AFTER_SECONDS;
 pub use quiet::QuietList;
+pub use replay::{since_arg, HostReplay, IncidentSpan, ReplayCounts, ReplayReport, ReplayRequest};
 pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 
@@ -89,6 +91,8 @@ pub struct ServiceConfig {
     /// How long this process trusts the maintenance windows and mutes it read before it
     /// reads them again (another process may have declared one). Default 30 s.
     pub quiet_refresh: Duration,
+    /// Longest stretch `POST /replay` replays (400 naming `since` beyond it). Default 7 days.
+    pub max_replay_seconds: f64,
 }
 
 /// `seconds` for people: "45 s", "15 min", "3.5 h", "2.0 days", "7999 years".
@@ -137,6 +141,7 @@ impl Default for ServiceConfig {
             max_future_skew: Duration::from_secs(15 * 60),
             max_quiet_seconds: 7.0 * 86_400.0,
             quiet_refresh: Duration::from_secs(30),
+            max_replay_seconds: 7.0 * 86_400.0,
         }
     }
 }
@@ -362,7 +367,7 @@ impl Service {
     }
 
     /// Now, by the receiving clock.
-    fn now(&self) -> Timestamp {
+    pub fn now(&self) -> Timestamp {
         let secs = (self.clock)()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());

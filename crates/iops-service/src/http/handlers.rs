@@ -12,7 +12,7 @@ use iops_core::{MetricSample, QuietKind};
 
 use super::respond::{encoded, error_response, json, not_found as no_route, RETRY_AFTER_SECONDS};
 use super::route::{Ingested, IngestedBatch, Route};
-use crate::{BatchResponse, ListQuery, Service, ServiceError};
+use crate::{BatchResponse, ListQuery, ReplayRequest, Service, ServiceError};
 
 pub(super) async fn post_metrics(State(service): State<Arc<Service>>, body: Body) -> Response {
     let config = service.config();
@@ -135,6 +135,20 @@ pub(super) async fn delete_mute(
 ) -> Response {
     let answer = service.delete_quiet(QuietKind::Mute, &window_id).await;
     Route::DeleteMute.label(deleted(answer))
+}
+
+pub(super) async fn post_replay(State(service): State<Arc<Service>>, body: Body) -> Response {
+    let answer = match body::read(body, service.config().max_body_bytes).await {
+        Ok(bytes) => {
+            let max = service.config().max_replay_seconds;
+            match ReplayRequest::from_json(&bytes, service.now(), max) {
+                Ok(request) => service.replay(&request, None).await,
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    Route::PostReplay.label(encoded(answer))
 }
 
 /// 201 with the window declared, or the error (400 naming the field).

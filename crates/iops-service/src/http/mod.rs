@@ -1,7 +1,7 @@
 //! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
 //! POST /metrics (one sample, or a JSON array of them), POST /v1/metrics (OTLP/HTTP),
 //! GET /metrics, GET /insights, GET /incidents, maintenance windows and mutes (POST, GET and
-//! DELETE of /maintenance and /mutes), with JSON 404 and 405 answers.
+//! DELETE of /maintenance and /mutes), POST /replay, with JSON 404 and 405 answers.
 //!
 //! It lives here (feature `http`) because it is the service's HTTP face and needs only the
 //! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
@@ -61,7 +61,7 @@ impl Api {
     }
 
     /// Writes (POST /metrics, POST /v1/metrics, POST and DELETE of maintenance windows and
-    /// mutes) need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay open. `None` or an empty key: no key needed.
+    /// mutes) and POST /replay need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay open. `None` or an empty key: no key needed.
     pub fn with_api_key(mut self, key: Option<&str>) -> Self {
         self.api_key = key.filter(|k| !k.is_empty()).map(Arc::from);
         self
@@ -72,19 +72,21 @@ impl Api {
     pub fn router(self) -> Router {
         let mut ingest = post(handlers::post_metrics);
         let mut otlp_ingest = post(otlp::post);
-        let mut quiet_writes = [
+        // (a replay writes nothing, but reads a fleet's week: not for anyone to run)
+        let mut keyed = [
             post(handlers::post_maintenance),
             delete(handlers::delete_maintenance),
             post(handlers::post_mute),
             delete(handlers::delete_mute),
+            post(handlers::post_replay),
         ];
         if let Some(key) = self.api_key {
             let require = || from_fn_with_state(key.clone(), api_key::require);
             ingest = ingest.route_layer(require());
             otlp_ingest = otlp_ingest.route_layer(require());
-            quiet_writes = quiet_writes.map(|w| w.route_layer(require()));
+            keyed = keyed.map(|w| w.route_layer(require()));
         }
-        let [add_maintenance, end_maintenance, add_mute, end_mute] = quiet_writes;
+        let [add_maintenance, end_maintenance, add_mute, end_mute, replay] = keyed;
         let otlp_state = Arc::new(otlp::Otlp::new(Arc::clone(&self.service)));
         let otlp_methods = otlp_ingest.head(|| async { respond::not_allowed("POST") });
         let otlp_methods = otlp_methods.fallback(|| async { respond::not_allowed("POST") });
@@ -103,6 +105,7 @@ impl Api {
         let maintenance_window = allowing("DELETE", end_maintenance);
         let mutes = allowing("GET, POST", get(handlers::list_mutes).merge(add_mute));
         let mute = allowing("DELETE", end_mute);
+        let replay = allowing("POST", replay);
         Router::new()
             .route("/metrics", metrics.clone())
             .route("/metrics/", metrics)
@@ -120,6 +123,8 @@ impl Api {
             .route("/mutes/", mutes)
             .route("/mutes/{window_id}", mute.clone())
             .route("/mutes/{window_id}/", mute)
+            .route("/replay", replay.clone())
+            .route("/replay/", replay)
             .fallback(handlers::not_found)
             .with_state(self.service)
             .merge(otlp_router)

@@ -35,12 +35,14 @@ pub enum Route {
     GetMutes,
     /// DELETE /mutes/{windowId}.
     DeleteMute,
+    /// POST /replay.
+    PostReplay,
 }
 
 impl Route {
     /// `POST /metrics`, `POST /v1/metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
-    /// `GET /incidents/{incidentId}`, and `POST`, `GET` and `DELETE` of `/maintenance` and
-    /// `/mutes`.
+    /// `GET /incidents/{incidentId}`, `POST`, `GET` and `DELETE` of `/maintenance` and
+    /// `/mutes`, `POST /replay`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
@@ -55,6 +57,7 @@ impl Route {
             Route::PostMute => "POST /mutes",
             Route::GetMutes => "GET /mutes",
             Route::DeleteMute => "DELETE /mutes/{windowId}",
+            Route::PostReplay => "POST /replay",
         }
     }
 

@@ -1,0 +1,116 @@
+//! `iops replay`: the stored metrics of a stretch of time (an `iops serve` database) run again
+//! through an engine with other parameters; prints per host and in total the incidents the
+//! stored run raised, the ones the new parameters would raise, and the difference
+//! ([`Service::replay`], also `POST /replay`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use iops_core::engine::{EngineConfig, EngineParams};
+use iops_eval::corpus::engine_config;
+use iops_service::{since_arg, ReplayReport, ReplayRequest, Service};
+use iops_store::SqliteStore;
+
+/// `iops replay` arguments.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The database `iops serve` wrote.
+    #[arg(long, default_value = "iops.db")]
+    pub db: PathBuf,
+    /// Start of the stretch: a duration before now (`7d`, `12h`, `90m`) or a time (RFC 3339
+    /// or epoch seconds).
+    #[arg(long)]
+    pub since: String,
+    /// End of the stretch (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Each host's state is warmed on this much history before the stretch (`2d`, `0s`).
+    #[arg(long, default_value = "2d")]
+    pub warm: String,
+    /// Engine parameters (JSON, the fields of `EngineParams`) instead of the defaults.
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+    /// A host forest (`model.json`) beside the streaming models, as `iops serve --model`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Only this host (repeatable).
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// `table` (one line per host that differs, then the totals) or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+}
+
+pub fn run(args: &ReplayArgs) -> Result<()> {
+    let config: EngineConfig = engine_config(args.params.as_deref())?;
+    let forest = iops_service::load_forest(args.model.as_deref())?;
+    let store = SqliteStore::open(&args.db)
+        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
+    let service = Service::new(Arc::new(store), config.clone());
+    let now = service.now();
+    let since = since_arg(&args.since, now).context("--since")?;
+    let until = match &args.until {
+        Some(u) => since_arg(u, now).context("--until")?,
+        None => now,
+    };
+    let warm = since_arg(&args.warm, now).context("--warm")?;
+    let request = ReplayRequest {
+        since,
+        until,
+        warm_seconds: now.epoch_seconds() - warm.epoch_seconds(),
+        hostnames: (!args.hosts.is_empty()).then(|| args.hosts.clone()),
+        params: EngineParams::clone(config.params()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(service.replay(&request, forest.as_ref()))?;
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(())
+}
+
+/// The report for people: the hosts whose incidents differ, then the totals.
+fn table(report: &ReplayReport) -> String {
+    let mut out = format!(
+        "replayed {} hosts, {} samples ({} stored samples refused by the engine), incidents opened {} .. {}\n",
+        report.hosts_replayed, report.samples, report.refused, report.since, report.until
+    );
+    out.push_str("host                          stored replayed   kept   gone    new\n");
+    let line = |name: &str, c: &iops_service::ReplayCounts| {
+        format!(
+            "{name:<28} {:>7} {:>8} {:>6} {:>6} {:>6}\n",
+            c.stored, c.replayed, c.kept, c.gone, c.new
+        )
+    };
+    for host in &report.hosts {
+        out.push_str(&line(&host.hostname, &host.counts));
+        for span in &host.gone {
+            out.push_str(&format!(
+                "    gone: {} {:?} {}\n",
+                span.opened,
+                span.severity,
+                types(&span.types)
+            ));
+        }
+        for span in &host.new {
+            out.push_str(&format!(
+                "    new:  {} {:?} {}\n",
+                span.opened,
+                span.severity,
+                types(&span.types)
+            ));
+        }
+    }
+    out.push_str(&line("total", &report.total));
+    out
+}
+
+fn types(types: &[iops_core::InsightType]) -> String {
+    serde_json::to_string(types).unwrap_or_default()
+}
