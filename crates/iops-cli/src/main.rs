@@ -3,6 +3,7 @@
 mod demo;
 mod detect;
 mod eval;
+mod labels;
 mod loadgen;
 mod replay;
 mod serve;
@@ -46,6 +47,9 @@ enum Command {
     /// print, per host and in total, the incidents stored, the ones it would raise, and the
     /// difference.
     Replay(replay::ReplayArgs),
+    /// Print the operator's verdicts on incidents (`POST /incidents/{id}/feedback`), one
+    /// JSON object per line.
+    ExportLabels(labels::ExportLabelsArgs),
 }
 
 /// `iops eval …`: the engine's benchmarks plus the isolation forest's tabular sets.
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Loadgen(args) => loadgen::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::ExportLabels(args) => labels::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! `iops replay` on the database a demo run wrote: the same parameters over the whole history
 //! raise the stored incidents again; a higher info cut-off drops some (and says which);
-//! a bad argument is refused naming it.
+//! a bad argument is refused naming it. `iops export-labels` prints the verdicts kept there.
 
 use std::path::Path;
 use std::process::Command;
@@ -76,6 +76,45 @@ fn replay_reproduces_a_demo_run_and_shows_what_other_parameters_change() {
             assert!(gone["incidentId"].is_string(), "{gone}");
         }
     }
+
+    // a verdict kept in the database is exported as a JSON line
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let incident = runtime.block_on(async {
+        use iops_store::{IncidentQuery, IncidentStore, LabelStore};
+        let store = iops_store::SqliteStore::open(&db).unwrap();
+        let all = IncidentQuery {
+            status: None,
+            hostname: None,
+            since: None,
+            limit: 1,
+        };
+        let incident = store.list_incidents(&all).await.unwrap().remove(0);
+        let label = iops_core::Label::new(
+            &incident,
+            iops_core::Verdict::Expected,
+            "nightly job".into(),
+            incident.updated,
+        );
+        store.put_label(&label).await.unwrap();
+        incident
+    });
+    let out = iops(&["export-labels", "--db", db.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["incidentId"], incident.incident_id.as_str());
+    assert_eq!(lines[0]["verdict"], "expected");
+    assert_eq!(lines[0]["note"], "nightly job");
 
     let bad = iops(&["replay", "--db", db.to_str().unwrap(), "--since", "soon"]);
     assert!(!bad.status.success());

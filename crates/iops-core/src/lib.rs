@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod detector;
 pub mod engine;
 mod error;
+mod feedback;
 mod fleet;
 pub mod forest;
 mod incident;
@@ -22,6 +23,9 @@ mod silence;
 mod timestamp;
 
 pub use error::{finite, Error, Result};
+pub use feedback::{
+    desensitisation, Label, Verdict, DESENSITISE_MAX, DESENSITISE_STEP, MAX_NOTE_CHARS,
+};
 pub use fleet::{FleetPolicy, FLEET};
 pub use incident::{incident_id, Incident, IncidentChange, IncidentStatus, Peak};
 pub use insight::{Driver, Insight, InsightType, Severity};

@@ -263,6 +263,17 @@ impl iops_store::QuietStore for MemStore {
     }
 }
 
+/// Nor labels.
+#[async_trait]
+impl iops_store::LabelStore for MemStore {
+    async fn put_label(&self, _: &iops_core::Label) -> iops_store::Result<()> {
+        Ok(())
+    }
+    async fn list_labels(&self, _: usize) -> iops_store::Result<Vec<iops_core::Label>> {
+        Ok(Vec::new())
+    }
+}
+
 impl iops_store::Store for MemStore {}
 
 /// Hosts the benched requests rotate over.

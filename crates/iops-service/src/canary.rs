@@ -112,6 +112,10 @@ impl<R: RemoteScorer> Scorer for CanaryScorer<R> {
         self.builtin.new_state()
     }
 
+    fn info_score(&self) -> f64 {
+        self.builtin.info_score()
+    }
+
     async fn score(
         &self,
         state: &mut HostState,

@@ -33,6 +33,10 @@ pub trait Scorer: Send + Sync + Debug {
     /// A fresh state for a host never seen.
     fn new_state(&self) -> Result<HostState, ServiceError>;
 
+    /// The engine's `info_score`, against which the operator's labels lift the cut-offs
+    /// ([`iops_core::desensitisation`]).
+    fn info_score(&self) -> f64;
+
     /// Scores `sample` (already validated; newer than anything `state` has learned, or late
     /// by at most the service's reorder window, or scored on a copy that is then dropped),
     /// learns it into `state`, and says which model scored it. The built-in engine always advances
@@ -101,6 +105,10 @@ impl BuiltinScorer {
 
 #[async_trait]
 impl Scorer for BuiltinScorer {
+    fn info_score(&self) -> f64 {
+        self.config.params().info_score
+    }
+
     fn new_state(&self) -> Result<HostState, ServiceError> {
         HostState::new(&self.config).map_err(|e| ServiceError::Scoring {
             source_name: ModelSource::Builtin,

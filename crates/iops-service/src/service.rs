@@ -23,6 +23,7 @@ use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
 mod batch;
+mod feedback;
 mod fleet;
 mod outbox;
 mod quiet;
@@ -304,7 +305,9 @@ pub struct Service {
     /// ([`Service::watching_from_start`]).
     watch_from: Option<Timestamp>,
     /// Maintenance windows and mutes as last read.
-    quiet: Mutex<quiet::QuietCache>,
+    quiet: Mutex<quiet::Declared<quiet::QuietWindows>>,
+    /// The operator's labels, as each host's cut-off raises, as last read.
+    labels: Mutex<quiet::Declared<feedback::Raises>>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -347,7 +350,8 @@ impl Service {
             clock: SystemTime::now,
             last_arrival: AtomicI64::new(i64::MIN),
             watch_from: None,
-            quiet: Mutex::new(quiet::QuietCache::default()),
+            quiet: Mutex::new(quiet::Declared::default()),
+            labels: Mutex::new(quiet::Declared::default()),
         }
     }
 

@@ -716,6 +716,16 @@ impl iops_store::QuietStore for AlwaysConflicts {
     }
 }
 
+#[async_trait::async_trait]
+impl iops_store::LabelStore for AlwaysConflicts {
+    async fn put_label(&self, label: &iops_core::Label) -> iops_store::Result<()> {
+        self.0.put_label(label).await
+    }
+    async fn list_labels(&self, limit: usize) -> iops_store::Result<Vec<iops_core::Label>> {
+        self.0.list_labels(limit).await
+    }
+}
+
 impl Store for AlwaysConflicts {}
 
 #[tokio::test]

@@ -42,5 +42,6 @@ pub use records::{
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use traits::{
-    IncidentStore, InsightStore, MetricStore, OutboxStore, QuietStore, StateStore, Store,
+    IncidentStore, InsightStore, LabelStore, MetricStore, OutboxStore, QuietStore, StateStore,
+    Store,
 };

@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use iops_core::{Incident, MetricSample, Notification, QuietKind, QuietWindow, Timestamp};
+use iops_core::{Incident, Label, MetricSample, Notification, QuietKind, QuietWindow, Timestamp};
 
 use crate::{
     HostEntry, IncidentQuery, OutboxEntry, PutMetric, PutScored, Result, StateUpdate, StoreError,
@@ -117,6 +117,16 @@ pub trait QuietStore: Send + Sync + Debug {
     async fn delete_quiet(&self, kind: QuietKind, window_id: &str) -> Result<bool>;
 }
 
+/// The operator's verdicts on incidents ([`Label`]), one per incident.
+#[async_trait]
+pub trait LabelStore: Send + Sync + Debug {
+    /// Stores `label`, replacing the one of the same incident (the latest verdict counts).
+    async fn put_label(&self, label: &Label) -> Result<()>;
+
+    /// Every label, oldest incident first (by id), at most `limit`.
+    async fn list_labels(&self, limit: usize) -> Result<Vec<Label>>;
+}
+
 /// Per-host detector state with optimistic concurrency: load a version, save against it.
 #[async_trait]
 pub trait StateStore: Send + Sync + Debug {
@@ -136,7 +146,7 @@ pub trait StateStore: Send + Sync + Debug {
 /// other traits' calls) or overrides a method to write in one transaction.
 #[async_trait]
 pub trait Store:
-    MetricStore + InsightStore + IncidentStore + OutboxStore + QuietStore + StateStore
+    MetricStore + InsightStore + IncidentStore + OutboxStore + QuietStore + LabelStore + StateStore
 {
     /// The last points of a host's OTLP cumulative counters (opaque JSON of the OTLP
     /// front end), kept where several processes share the store (DynamoDB: each Lambda

@@ -38,6 +38,11 @@ pub struct HostState {
     /// starts one afresh: [`HostState::from_postcard`]).
     #[serde(default)]
     forecaster: Forecaster,
+    /// How far the operator's labels raised each metric's info and warning cut-offs
+    /// ([`crate::desensitisation`]): set by the service before each sample, from its labels
+    /// (not part of the state's history, so not saved).
+    #[serde(skip)]
+    desensitised: [f64; 4],
 }
 
 /// The layout of a host state before capacity forecasts (postcard is positional: the
@@ -61,6 +66,7 @@ impl From<HostStateBeforeForecasts> for HostState {
             saturated_since: old.saturated_since,
             incident: old.incident,
             forecaster: Forecaster::default(),
+            desensitised: [0.0; 4],
         }
     }
 }
@@ -97,6 +103,7 @@ impl HostState {
             saturated_since: [None; 2],
             incident: None,
             forecaster: Forecaster::default(),
+            desensitised: [0.0; 4],
         })
     }
 
@@ -117,6 +124,19 @@ impl HostState {
                 what: "host state",
                 reason: "not a postcard host state of this version or one it reads".into(),
             })
+    }
+
+    /// Raises each metric's info and warning cut-offs by `raise` (in [`Metric::ALL`] order,
+    /// from the operator's labels: [`crate::desensitisation`]) for the samples that follow;
+    /// clamped to [0, [`crate::DESENSITISE_MAX`]]. Not saved with the state.
+    pub fn set_desensitised(&mut self, raise: [f64; 4]) {
+        self.desensitised = raise.map(|r| {
+            if r.is_nan() {
+                0.0
+            } else {
+                r.clamp(0.0, crate::DESENSITISE_MAX)
+            }
+        });
     }
 
     /// Samples this host has sent.
@@ -204,6 +224,7 @@ impl HostState {
                 let score = scores[i];
                 let by_score =
                     explain::severity(score, p.info_score, p.warning_score, p.critical_score);
+                // (impact from the cut-offs as configured: labels never silence it)
                 let impact = explain::impact(
                     metric,
                     values[i],
@@ -214,6 +235,11 @@ impl HostState {
                 );
                 let severity = if impact.is_some() {
                     Some(Severity::Critical)
+                } else if self.desensitised[i] > 0.0 {
+                    let raise = self.desensitised[i];
+                    let warning = (p.warning_score + raise).min(p.critical_score);
+                    let info = (p.info_score + raise).min(warning);
+                    explain::severity(score, info, warning, p.critical_score)
                 } else {
                     by_score
                 };

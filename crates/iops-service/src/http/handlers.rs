@@ -137,6 +137,26 @@ pub(super) async fn delete_mute(
     Route::DeleteMute.label(deleted(answer))
 }
 
+pub(super) async fn post_feedback(
+    State(service): State<Arc<Service>>,
+    Path(incident_id): Path<String>,
+    body: Body,
+) -> Response {
+    let answer = match body::read(body, service.config().max_body_bytes).await {
+        Ok(bytes) => service.give_feedback(&incident_id, &bytes).await,
+        Err(e) => Err(e),
+    };
+    let response = match answer {
+        Ok(label) => {
+            let mut r = encoded(Ok::<_, ServiceError>(label));
+            *r.status_mut() = StatusCode::CREATED;
+            r
+        }
+        Err(e) => error_response(&e),
+    };
+    Route::PostFeedback.label(response)
+}
+
 pub(super) async fn post_replay(State(service): State<Arc<Service>>, body: Body) -> Response {
     let answer = match body::read(body, service.config().max_body_bytes).await {
         Ok(bytes) => {

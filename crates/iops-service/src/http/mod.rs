@@ -1,7 +1,8 @@
 //! The JSON API over HTTP as one axum [`Router`], used by `iops serve` and by the Lambda:
 //! POST /metrics (one sample, or a JSON array of them), POST /v1/metrics (OTLP/HTTP),
 //! GET /metrics, GET /insights, GET /incidents, maintenance windows and mutes (POST, GET and
-//! DELETE of /maintenance and /mutes), POST /replay, with JSON 404 and 405 answers.
+//! DELETE of /maintenance and /mutes), POST /replay, POST /incidents/{id}/feedback, with
+//! JSON 404 and 405 answers.
 //!
 //! It lives here (feature `http`) because it is the service's HTTP face and needs only the
 //! service; in iops-http it would pull the store (SQLite) into the SageMaker container, which
@@ -61,7 +62,7 @@ impl Api {
     }
 
     /// Writes (POST /metrics, POST /v1/metrics, POST and DELETE of maintenance windows and
-    /// mutes) and POST /replay need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay open. `None` or an empty key: no key needed.
+    /// mutes, feedback on an incident) and POST /replay need `key` in the [`API_KEY_HEADER`] header, else 401; reads stay open. `None` or an empty key: no key needed.
     pub fn with_api_key(mut self, key: Option<&str>) -> Self {
         self.api_key = key.filter(|k| !k.is_empty()).map(Arc::from);
         self
@@ -79,6 +80,7 @@ impl Api {
             post(handlers::post_mute),
             delete(handlers::delete_mute),
             post(handlers::post_replay),
+            post(handlers::post_feedback),
         ];
         if let Some(key) = self.api_key {
             let require = || from_fn_with_state(key.clone(), api_key::require);
@@ -86,7 +88,7 @@ impl Api {
             otlp_ingest = otlp_ingest.route_layer(require());
             keyed = keyed.map(|w| w.route_layer(require()));
         }
-        let [add_maintenance, end_maintenance, add_mute, end_mute, replay] = keyed;
+        let [add_maintenance, end_maintenance, add_mute, end_mute, replay, feedback] = keyed;
         let otlp_state = Arc::new(otlp::Otlp::new(Arc::clone(&self.service)));
         let otlp_methods = otlp_ingest.head(|| async { respond::not_allowed("POST") });
         let otlp_methods = otlp_methods.fallback(|| async { respond::not_allowed("POST") });
@@ -106,6 +108,7 @@ impl Api {
         let mutes = allowing("GET, POST", get(handlers::list_mutes).merge(add_mute));
         let mute = allowing("DELETE", end_mute);
         let replay = allowing("POST", replay);
+        let feedback = allowing("POST", feedback);
         Router::new()
             .route("/metrics", metrics.clone())
             .route("/metrics/", metrics)
@@ -123,6 +126,8 @@ impl Api {
             .route("/mutes/", mutes)
             .route("/mutes/{window_id}", mute.clone())
             .route("/mutes/{window_id}/", mute)
+            .route("/incidents/{incident_id}/feedback", feedback.clone())
+            .route("/incidents/{incident_id}/feedback/", feedback)
             .route("/replay", replay.clone())
             .route("/replay/", replay)
             .fallback(handlers::not_found)

@@ -37,12 +37,14 @@ pub enum Route {
     DeleteMute,
     /// POST /replay.
     PostReplay,
+    /// POST /incidents/{incidentId}/feedback.
+    PostFeedback,
 }
 
 impl Route {
     /// `POST /metrics`, `POST /v1/metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
     /// `GET /incidents/{incidentId}`, `POST`, `GET` and `DELETE` of `/maintenance` and
-    /// `/mutes`, `POST /replay`.
+    /// `/mutes`, `POST /replay`, `POST /incidents/{incidentId}/feedback`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
@@ -58,6 +60,7 @@ impl Route {
             Route::GetMutes => "GET /mutes",
             Route::DeleteMute => "DELETE /mutes/{windowId}",
             Route::PostReplay => "POST /replay",
+            Route::PostFeedback => "POST /incidents/{incidentId}/feedback",
         }
     }
 

@@ -19,12 +19,50 @@ use serde::Serialize;
 use super::Service;
 use crate::{Scored, ServiceError};
 
-/// The windows this process knows, and when it read them.
+/// The windows this process knows.
 #[derive(Debug, Default)]
-pub(super) struct QuietCache {
-    maintenance: Arc<Vec<QuietWindow>>,
-    mutes: Arc<Vec<QuietWindow>>,
+pub(super) struct QuietWindows {
+    maintenance: Vec<QuietWindow>,
+    mutes: Vec<QuietWindow>,
+}
+
+/// What the operator declared (windows, labels) as this process last read it from the store.
+#[derive(Debug)]
+pub(super) struct Declared<T> {
+    value: Arc<T>,
     read_at: Option<Instant>,
+}
+
+impl<T: Default> Default for Declared<T> {
+    fn default() -> Self {
+        Declared {
+            value: Arc::new(T::default()),
+            read_at: None,
+        }
+    }
+}
+
+impl<T> Declared<T> {
+    /// The value, unless it was read `refresh` ago or more (or never).
+    pub(super) fn fresh(&self, refresh: std::time::Duration) -> Option<Arc<T>> {
+        self.read_at
+            .is_some_and(|at| at.elapsed() < refresh)
+            .then(|| Arc::clone(&self.value))
+    }
+
+    /// Read now: `value`, or (a failed read) the value known, until the next refresh.
+    pub(super) fn read(&mut self, value: Option<T>) -> Arc<T> {
+        if let Some(v) = value {
+            self.value = Arc::new(v);
+        }
+        self.read_at = Some(Instant::now());
+        Arc::clone(&self.value)
+    }
+
+    /// The next look reads it from the store.
+    pub(super) fn forget(&mut self) {
+        self.read_at = None;
+    }
 }
 
 /// Most windows of a kind the service keeps (and a list answers).
@@ -93,8 +131,9 @@ impl Service {
         Ok(())
     }
 
-    /// Scores `sample` with the service's scorer, unless its host is in maintenance at its
-    /// time: then the state is left as it was and nothing is raised.
+    /// Scores `sample` with the service's scorer, its host's cut-offs raised by the
+    /// operator's labels, unless its host is in maintenance at its time: then the state is
+    /// left as it was and nothing is raised.
     pub(super) async fn score(
         &self,
         state: &mut iops_core::engine::HostState,
@@ -111,13 +150,15 @@ impl Service {
                 fallback: false,
             });
         }
+        state.set_desensitised(self.desensitisation_of(&sample.hostname).await);
         self.scorer.score(state, sample).await
     }
 
     /// True when a maintenance window covers `hostname` at `t`.
     pub(super) async fn in_maintenance(&self, hostname: &str, t: Timestamp) -> bool {
-        self.quiet(QuietKind::Maintenance)
+        self.quiet()
             .await
+            .maintenance
             .iter()
             .any(|w| w.covers(hostname, t))
     }
@@ -125,69 +166,55 @@ impl Service {
     /// True when a mute silences `incident`'s notifications now.
     pub(super) async fn muted(&self, incident: &Incident) -> bool {
         let now = self.now();
-        self.quiet(QuietKind::Mute)
+        self.quiet()
             .await
+            .mutes
             .iter()
             .any(|w| w.mutes(incident, now))
     }
 
-    /// The windows of `kind` this process knows, read again when stale. A failed read keeps
-    /// the ones known (and is logged): ingest does not stop for it.
-    async fn quiet(&self, kind: QuietKind) -> Arc<Vec<QuietWindow>> {
-        let fresh = {
+    /// The windows this process knows, read again when stale. A failed read keeps the ones
+    /// known (and is logged): ingest does not stop for it.
+    async fn quiet(&self) -> Arc<QuietWindows> {
+        let known = {
             let cache = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
-            let fresh = cache
-                .read_at
-                .is_some_and(|at| at.elapsed() < self.config.quiet_refresh);
-            fresh.then(|| cache.of(kind))
+            cache.fresh(self.config.quiet_refresh)
         };
-        if let Some(windows) = fresh {
-            return windows;
-        }
-        // windows that ended up to a week before now still cover late samples
-        let since = self
-            .now()
-            .plus_seconds(-self.config.max_quiet_seconds)
-            .unwrap_or(Timestamp::MIN);
-        let read = async {
-            let maintenance = self
-                .store
-                .list_quiet(QuietKind::Maintenance, since, MAX_WINDOWS)
-                .await?;
-            let mutes = self
-                .store
-                .list_quiet(QuietKind::Mute, since, MAX_WINDOWS)
-                .await?;
-            Ok::<_, iops_store::StoreError>((maintenance, mutes))
-        };
-        let read = read.await;
-        let mut cache = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
-        match read {
-            Ok((maintenance, mutes)) => {
-                cache.maintenance = Arc::new(maintenance);
-                cache.mutes = Arc::new(mutes);
+        match known {
+            Some(windows) => windows,
+            None => {
+                // windows that ended up to a week before now still cover late samples
+                let since = self
+                    .now()
+                    .plus_seconds(-self.config.max_quiet_seconds)
+                    .unwrap_or(Timestamp::MIN);
+                let read = async {
+                    Ok::<_, iops_store::StoreError>(QuietWindows {
+                        maintenance: self
+                            .store
+                            .list_quiet(QuietKind::Maintenance, since, MAX_WINDOWS)
+                            .await?,
+                        mutes: self
+                            .store
+                            .list_quiet(QuietKind::Mute, since, MAX_WINDOWS)
+                            .await?,
+                    })
+                };
+                let read = read.await.map_err(|e| {
+                    // (tried again after the refresh time, not at every sample)
+                    tracing::warn!(error = %e, "maintenance windows and mutes not read; the known ones stay");
+                });
+                let mut cache = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
+                cache.read(read.ok())
             }
-            // (tried again after the refresh time, not at every sample)
-            Err(e) => tracing::warn!(
-                error = %e,
-                "maintenance windows and mutes not read; the known ones stay"
-            ),
         }
-        cache.read_at = Some(Instant::now());
-        cache.of(kind)
     }
 
     /// The next look at the windows reads them from the store.
     fn forget_quiet(&self) {
-        self.quiet.lock().unwrap_or_else(|p| p.into_inner()).read_at = None;
-    }
-}
-
-impl QuietCache {
-    fn of(&self, kind: QuietKind) -> Arc<Vec<QuietWindow>> {
-        match kind {
-            QuietKind::Maintenance => Arc::clone(&self.maintenance),
-            QuietKind::Mute => Arc::clone(&self.mutes),
-        }
+        self.quiet
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget();
     }
 }

@@ -6,7 +6,8 @@
 //! Each host is replayed on its own, from a fresh state warmed on the samples of
 //! [`ReplayRequest::warm_seconds`] before the stretch, reading its metrics a page at a time:
 //! memory holds one host's state and one page, whatever the fleet. Samples inside a
-//! maintenance window are skipped as they were live. Only the engine's own incidents are
+//! maintenance window are skipped as they were live; the operator's labels apply from the
+//! start, as if their verdicts had been given before the stretch. Only the engine's own incidents are
 //! compared (not silent hosts, not fleet incidents: no engine raises those), by overlap in
 //! time: a stored incident is kept when a replayed one overlaps it, gone when none does; a
 //! replayed one that overlaps no stored one is new.
@@ -161,6 +162,13 @@ impl ReplayRequest {
         Ok(request)
     }
 
+    /// Where each host's warm-up starts: `warm_seconds` before `since`.
+    pub fn warm_start(&self) -> Timestamp {
+        self.since
+            .plus_seconds(-self.warm_seconds)
+            .unwrap_or(Timestamp::MIN)
+    }
+
     /// Checks the stretch, the warm-up, the host names and the parameters; errors name the
     /// field (`since`, `warmSeconds`, `hostnames`, or the parameter).
     pub fn check(&self, max_seconds: f64) -> Result<(), ServiceError> {
@@ -225,14 +233,14 @@ impl Service {
         };
         hostnames.sort();
         hostnames.dedup();
-        let start = request
-            .since
-            .plus_seconds(-request.warm_seconds)
-            .unwrap_or(Timestamp::MIN);
+        let start = request.warm_start();
         let maintenance = self
             .store
             .list_quiet(QuietKind::Maintenance, start, 10_000)
             .await?;
+        // the verdicts count from the start, as if given before the stretch
+        let raises =
+            super::feedback::by_verdict_time(&self.labels().await?, request.params.info_score);
         let mut report = ReplayReport {
             since: request.since,
             until: request.until,
@@ -244,8 +252,11 @@ impl Service {
         };
         for hostname in hostnames {
             let in_maintenance = |t: Timestamp| maintenance.iter().any(|w| w.covers(&hostname, t));
+            let mut state =
+                HostState::new(&config).map_err(|e| ServiceError::invalid(e, "params"))?;
+            state.set_desensitised(raises.get(&hostname).copied().unwrap_or_default());
             let (samples, refused, replayed) = self
-                .replay_host(&hostname, &config, forest, start, request, in_maintenance)
+                .replay_host(&hostname, state, &config, forest, request, in_maintenance)
                 .await?;
             let stored = self.stored_spans(&hostname, request).await?;
             let mut host = compare(hostname, samples, &stored, &replayed);
@@ -261,19 +272,20 @@ impl Service {
         Ok(report)
     }
 
-    /// The host's samples from `start` to the stretch's end through a fresh state: how many
+    /// The host's samples from the warm-up's start to the stretch's end through `state`
+    /// (fresh, with the host's labels applied): how many
     /// fell inside the stretch, how many the engine refused, and the incidents opened inside
     /// the stretch.
     async fn replay_host(
         &self,
         hostname: &str,
+        mut state: HostState,
         config: &EngineConfig,
         forest: Option<&HostForest>,
-        start: Timestamp,
         request: &ReplayRequest,
         in_maintenance: impl Fn(Timestamp) -> bool,
     ) -> Result<(u64, u64, Vec<IncidentSpan>), ServiceError> {
-        let mut state = HostState::new(config).map_err(|e| ServiceError::invalid(e, "params"))?;
+        let start = request.warm_start();
         let mut out = Assessment::default();
         let mut spans: Vec<IncidentSpan> = Vec::new();
         let (mut samples, mut refused) = (0, 0);

@@ -44,14 +44,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use iops_core::{
-    Incident, IncidentStatus, MetricSample, Notification, QuietKind, QuietWindow, Timestamp,
+    Incident, IncidentStatus, Label, MetricSample, Notification, QuietKind, QuietWindow, Timestamp,
 };
 use tokio::task::JoinSet;
 
 use crate::{
-    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    OutboxEntry, OutboxStore, PutMetric, QuietStore, Result, StateStore, StateUpdate, Store,
-    StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, LabelStore,
+    MetricStore, OutboxEntry, OutboxStore, PutMetric, QuietStore, Result, StateStore, StateUpdate,
+    Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use item::Reader;
 pub use tables::{host_shard, TableNames, HOSTS_INDEX, HOST_SHARDS};
@@ -769,6 +769,61 @@ impl QuietStore for DynamoStore {
     }
 }
 
+/// Labels live in the incidents table under `incidentId` `label#<incidentId>` with `status`
+/// `label` (the status index lists them; no incident query sees them).
+const LABEL_PREFIX: &str = "label#";
+const LABEL_STATUS: &str = "label";
+
+#[async_trait]
+impl LabelStore for DynamoStore {
+    async fn put_label(&self, label: &Label) -> Result<()> {
+        let body = serde_json::to_string(label).map_err(|e| StoreError::InvalidArgument {
+            name: "label",
+            reason: e.to_string(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.tables.incidents)
+            .item(
+                "incidentId",
+                AttributeValue::S(format!("{LABEL_PREFIX}{}", label.incident_id)),
+            )
+            .item("status", AttributeValue::S(LABEL_STATUS.into()))
+            .item("updated", AttributeValue::N(item::timestamp(label.created)))
+            .item("body", AttributeValue::S(body))
+            .send()
+            .await
+            .map_err(|e| sdk_error("put_label", e))?;
+        Ok(())
+    }
+
+    async fn list_labels(&self, limit: usize) -> Result<Vec<Label>> {
+        let mut out: Vec<Label> = Vec::new();
+        query_pages!(
+            self,
+            "list_labels",
+            limit,
+            self.client
+                .query()
+                .table_name(&self.tables.incidents)
+                .index_name(tables::INCIDENTS_BY_STATUS)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", "status")
+                .expression_attribute_values(":k", AttributeValue::S(LABEL_STATUS.into())),
+            |it| {
+                let r = Reader::new("label", it);
+                out.push(
+                    serde_json::from_str(r.string("body")?)
+                        .map_err(|e| r.corrupt(format!("body: {e}")))?,
+                )
+            }
+        );
+        // (the index's range key is `label#<incidentId>`: already in incident order)
+        out.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+        Ok(out)
+    }
+}
+
 #[async_trait]
 impl IncidentStore for DynamoStore {
     async fn put_incidents(&self, incidents: &[Incident]) -> Result<()> {
@@ -798,8 +853,11 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn get_incident(&self, incident_id: &str) -> Result<Option<Incident>> {
-        if incident_id.starts_with(OUTBOX_PREFIX) || incident_id.starts_with(QUIET_PREFIX) {
-            // an outbox entry or a quiet window, not an incident
+        if [OUTBOX_PREFIX, QUIET_PREFIX, LABEL_PREFIX]
+            .iter()
+            .any(|p| incident_id.starts_with(p))
+        {
+            // an outbox entry, a quiet window or a label, not an incident
             return Ok(None);
         }
         let out = self

@@ -18,14 +18,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iops_core::{Incident, Insight, MetricSample, Notification, QuietKind, QuietWindow, Timestamp};
+use iops_core::{
+    Incident, Insight, Label, MetricSample, Notification, QuietKind, QuietWindow, Timestamp,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::{
-    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, MetricStore,
-    ModelSource, OutboxEntry, OutboxStore, PutMetric, PutScored, QuietStore, Result, StateStore,
-    StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
+    ids, incident_revision, HostEntry, IncidentQuery, IncidentStore, InsightStore, LabelStore,
+    MetricStore, ModelSource, OutboxEntry, OutboxStore, PutMetric, PutScored, QuietStore, Result,
+    StateStore, StateUpdate, Store, StoreError, StoredInsight, StoredMetric, StoredState,
 };
 use schema::{join, limit, split, to_i64};
 use worker::{Job, Op};
@@ -412,6 +414,47 @@ fn incident_from_body(body: &str) -> Result<Incident> {
         what: "incident",
         reason: e.to_string(),
     })
+}
+
+#[async_trait]
+impl LabelStore for SqliteStore {
+    async fn put_label(&self, label: &Label) -> Result<()> {
+        let body = serde_json::to_string(label).map_err(|e| StoreError::InvalidArgument {
+            name: "label",
+            reason: e.to_string(),
+        })?;
+        let id = label.incident_id.clone();
+        self.write("put_label", move |conn| {
+            conn.prepare_cached("INSERT OR REPLACE INTO labels (incident_id, body) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![id, body]))
+                .map(drop)
+                .map_err(StoreError::sqlite("put_label"))
+        })
+        .await
+    }
+
+    async fn list_labels(&self, max: usize) -> Result<Vec<Label>> {
+        self.read("list_labels", move |conn| {
+            let mut st = conn
+                .prepare_cached("SELECT body FROM labels ORDER BY incident_id LIMIT ?1")
+                .map_err(StoreError::sqlite("list_labels"))?;
+            let rows = st
+                .query_map(params![limit(max)], |r| r.get::<_, String>(0))
+                .map_err(StoreError::sqlite("list_labels"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let body = row.map_err(StoreError::sqlite("list_labels"))?;
+                out.push(
+                    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                        what: "label",
+                        reason: e.to_string(),
+                    })?,
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 #[async_trait]

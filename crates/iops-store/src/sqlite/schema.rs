@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 ";
 
 /// Version 4: maintenance windows and mutes, by id (time-sortable), with their kind and
-/// end for the list of the ones not over yet.
+/// end for the list of the ones not over yet; the operator's labels, one per incident.
 const SCHEMA_V4: &str = "
 CREATE TABLE IF NOT EXISTS quiet_windows (
     window_id TEXT    NOT NULL PRIMARY KEY,
@@ -83,10 +83,14 @@ CREATE TABLE IF NOT EXISTS quiet_windows (
     end_ns    INTEGER NOT NULL,
     body      TEXT    NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS labels (
+    incident_id TEXT NOT NULL PRIMARY KEY,
+    body        TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// Creates the schema in a new database, upgrades an older one (version 1 gains the
-/// incidents table, version 2 the outbox, version 3 the quiet windows), or checks an existing one's version.
+/// incidents table, version 2 the outbox, version 3 the quiet windows and labels), or checks an existing one's version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

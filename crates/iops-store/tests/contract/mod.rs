@@ -650,6 +650,32 @@ pub async fn quiet_windows_are_listed_by_kind_until_they_end(store: &dyn Store) 
     assert_eq!(maintenance("2026-11-26T00:00:00Z").await, [b]);
 }
 
+/// A label per incident, the latest verdict kept, listed by incident id; not an incident.
+pub async fn labels_keep_the_latest_verdict_per_incident(store: &dyn Store) {
+    use iops_core::{Label, Verdict};
+    let first = incident("lab-1", "2026-11-26T17:00:00Z");
+    let second = incident("lab-2", "2026-11-26T16:00:00Z");
+    let at = ts("2026-11-27T09:00:00Z");
+    let a = Label::new(&first, Verdict::FalsePositive, "backup".into(), at);
+    let b = Label::new(&second, Verdict::Real, String::new(), at);
+    store.put_label(&a).await.unwrap();
+    store.put_label(&b).await.unwrap();
+    let mut changed = Label::new(&first, Verdict::Expected, "planned".into(), at);
+    changed.note = "planned".into();
+    store.put_label(&changed).await.unwrap();
+    let mut want = vec![changed.clone(), b.clone()];
+    want.sort_by(|x, y| x.incident_id.cmp(&y.incident_id));
+    assert_eq!(store.list_labels(100).await.unwrap(), want);
+    assert_eq!(store.list_labels(1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .get_incident(&format!("label#{}", first.incident_id))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub async fn run_contract(store: Arc<dyn Store>) {
     metrics_are_idempotent_first_write_wins(store.as_ref()).await;
     metrics_filter_by_host_and_since(store.as_ref()).await;
@@ -661,5 +687,6 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     incidents_upsert_by_revision_and_list_newest_first(store.as_ref()).await;
     the_outbox_keeps_each_key_once_until_it_is_delivered(store.as_ref()).await;
     quiet_windows_are_listed_by_kind_until_they_end(store.as_ref()).await;
+    labels_keep_the_latest_verdict_per_incident(store.as_ref()).await;
     concurrent_writers_are_serialised(store).await;
 }
