@@ -21,6 +21,12 @@ days) and test (the last TEST days). Then:
 4. evaluation on the test slice, at that threshold: precision, recall, F1, ROC AUC and
    average precision of the per-sample labels.
 
+With `--labels LABELS.jsonl` (`iops export-labels`: the operator's verdicts on incidents, one
+JSON object per line), the verdicts override the per-sample labels used for the threshold and
+the evaluation: the host's rows from the incident's opening to its resolution are anomalous
+for `real`, normal for `false_positive` and `expected` (a CSV without a label column can then
+be evaluated on the verdicts alone).
+
 Writes OUTPUT/model.json and OUTPUT/model.tar.gz (model.json at the archive root, as
 SageMaker extracts it into /opt/ml/model), prints a report on stderr and one JSON summary
 line on stdout.
@@ -91,6 +97,49 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[s
     }
 
 
+def epoch_seconds(text: str) -> float:
+    """RFC 3339 (as iops writes it: `Z`, up to nanoseconds) to epoch seconds."""
+    from datetime import datetime
+
+    head, _, frac = text.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(head + "+00:00").timestamp()
+    return seconds + (float("0." + frac) if frac else 0.0)
+
+
+def apply_labels(
+    path: Path, ts: np.ndarray, host: np.ndarray, hostnames: list[str], labels: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The per-row labels with the verdicts of `path` applied (see the module docs), and what
+    they did: labels read per verdict, rows changed, labels of hosts not in the data."""
+    out = np.zeros(len(ts), dtype=bool) if labels is None else labels.astype(bool).copy()
+    index = {name: i for i, name in enumerate(hostnames)}
+    counts = {"labels": 0, "false_positive": 0, "expected": 0, "real": 0, "rows_changed": 0, "unknown_hosts": 0}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            label = json.loads(line)
+            verdict = label["verdict"]
+            if verdict not in ("false_positive", "expected", "real"):
+                raise ValueError(f"verdict {verdict!r}")
+            opened = epoch_seconds(label["opened"])
+            resolved = epoch_seconds(label["resolved"]) if label.get("resolved") else np.inf
+            hostname = label["hostname"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SystemExit(f"{path}:{n}: not a label of iops export-labels: {e}") from None
+        counts["labels"] += 1
+        counts[verdict] += 1
+        h = index.get(hostname)
+        if h is None:
+            counts["unknown_hosts"] += 1
+            continue
+        rows = (host == h) & (ts >= opened) & (ts <= resolved)
+        value = verdict == "real"
+        counts["rows_changed"] += int((rows & (out != value)).sum())
+        out[rows] = value
+    return out, counts
+
+
 def write_model(model: iops.IsolationForest, output: Path) -> tuple[Path, Path]:
     """model.json, and model.tar.gz holding it at the archive root (SageMaker's layout)."""
     output.mkdir(parents=True, exist_ok=True)
@@ -120,6 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--contamination", type=float, default=None,
                     help="initial threshold rule (training-score quantile); replaced by the chosen threshold")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--labels", type=Path, default=None,
+                    help="the operator's verdicts (iops export-labels, JSON lines) over the per-row labels")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -128,11 +179,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     csv_path = args.data / "metrics.csv" if args.data.is_dir() else args.data
     data = iops.read_metrics_csv(csv_path)
-    if data["label"] is None:
-        raise SystemExit(f"{csv_path}: no label column: cannot evaluate")
-    ts, labels = data["timestamp"], data["label"].astype(bool)
+    if data["label"] is None and args.labels is None:
+        raise SystemExit(f"{csv_path}: no label column and no --labels: cannot evaluate")
+    ts = data["timestamp"]
+    labels = None if data["label"] is None else data["label"].astype(bool)
+    verdicts = None
+    if args.labels is not None:
+        labels, verdicts = apply_labels(args.labels, ts, data["host"], data["hostnames"], labels)
     t_read = time.perf_counter()
     log(f"read {len(ts)} rows from {len(data['hostnames'])} hosts in {t_read - t0:.1f} s")
+    if verdicts is not None:
+        log(f"verdicts: {verdicts}")
 
     if args.features == "host":
         x = iops.host_features(ts, data["host"], data["values"])
@@ -186,6 +243,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hosts": len(data["hostnames"]),
         "rows": {"train": int(train.sum()), "validation": int(val.sum()), "test": int(test.sum())},
         "threshold": threshold,
+        "labels": verdicts,
         "validation": validation,
         "test": result,
         "seconds": {

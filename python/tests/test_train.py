@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,49 @@ def test_set_threshold_is_stored_in_the_model(blobs, tmp_path) -> None:
     with pytest.raises(iops.InvalidParamError) as e:
         est.set_threshold(1.5)
     assert e.value.name == "threshold" and est.threshold_ == 0.7
+
+
+def test_the_operators_verdicts_override_the_row_labels(data, tmp_path, root) -> None:
+    """`--labels` (iops export-labels' JSON lines): a `real` verdict over a stretch of the
+    test days marks its rows anomalous; a label of a host not in the data is counted, not
+    fatal; a malformed line names its line."""
+    table = iops.read_metrics_csv(data / "metrics.csv")
+    end = float(table["timestamp"].max())
+    host = table["hostnames"][0]
+    stretch = (end - 6 * 3600, end - 3600)
+
+    def rfc(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    rows = (table["host"] == 0) & (table["timestamp"] >= stretch[0]) & (table["timestamp"] <= stretch[1])
+    already = int((rows & table["label"].astype(bool)).sum())
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        json.dumps({"incidentId": "a", "hostname": host, "verdict": "real", "opened": rfc(stretch[0]),
+                    "resolved": rfc(stretch[1]), "metrics": ["cpuUsage"]}) + "\n"
+        + json.dumps({"incidentId": "b", "hostname": "elsewhere", "verdict": "false_positive",
+                      "opened": rfc(stretch[0]), "resolved": None}) + "\n"
+    )
+
+    def train(*extra: str) -> dict:
+        proc = subprocess.run(
+            [sys.executable, str(root / "python/scripts/train.py"), "--data", str(data), "--output", str(tmp_path),
+             "--test-days", "2", "--validation-days", "2", "--n-trees", "30", *extra],
+            check=True, capture_output=True, text=True,
+        )
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    plain, verdicts = train(), train("--labels", str(labels))
+    assert plain["labels"] is None
+    counts = verdicts["labels"]
+    assert (counts["labels"], counts["real"], counts["false_positive"], counts["unknown_hosts"]) == (2, 1, 1, 1)
+    assert counts["rows_changed"] == int(rows.sum()) - already > 0
+    assert verdicts["test"]["positives"] == plain["test"]["positives"] + counts["rows_changed"]
+
+    labels.write_text('{"verdict": "real"}\n')
+    bad = subprocess.run(
+        [sys.executable, str(root / "python/scripts/train.py"), "--data", str(data), "--output", str(tmp_path),
+         "--labels", str(labels)],
+        capture_output=True, text=True, check=False,
+    )
+    assert bad.returncode != 0 and "labels.jsonl:1" in bad.stderr
