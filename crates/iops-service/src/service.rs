@@ -23,6 +23,7 @@ use crate::reorder::{self, Arrival, Ledger};
 use crate::{BuiltinScorer, Scored, Scorer, ServiceError};
 
 mod batch;
+mod declared;
 mod feedback;
 mod fleet;
 mod outbox;
@@ -305,9 +306,9 @@ pub struct Service {
     /// ([`Service::watching_from_start`]).
     watch_from: Option<Timestamp>,
     /// Maintenance windows and mutes as last read.
-    quiet: Mutex<quiet::Declared<quiet::QuietWindows>>,
+    quiet: Mutex<declared::Declared<quiet::QuietWindows>>,
     /// The operator's labels, as each host's cut-off raises, as last read.
-    labels: Mutex<quiet::Declared<feedback::Raises>>,
+    labels: Mutex<declared::Declared<feedback::Raises>>,
 }
 
 /// A host's decoded state as of the version this process saved.
@@ -350,8 +351,8 @@ impl Service {
             clock: SystemTime::now,
             last_arrival: AtomicI64::new(i64::MIN),
             watch_from: None,
-            quiet: Mutex::new(quiet::Declared::default()),
-            labels: Mutex::new(quiet::Declared::default()),
+            quiet: Mutex::new(declared::Declared::default()),
+            labels: Mutex::new(declared::Declared::default()),
         }
     }
 
@@ -605,6 +606,29 @@ impl Service {
             hostname: host.clone(),
             attempts: self.config.cas_attempts,
         })
+    }
+
+    /// Scores `sample` with the service's scorer, its host's cut-offs raised by the
+    /// operator's labels, unless its host is in maintenance at its time: then the state is
+    /// left as it was and nothing is raised.
+    pub(super) async fn score(
+        &self,
+        state: &mut HostState,
+        sample: &MetricSample,
+    ) -> Result<Scored, ServiceError> {
+        if self
+            .in_maintenance(&sample.hostname, sample.timestamp)
+            .await
+        {
+            return Ok(Scored {
+                assessment: iops_core::engine::Assessment::default(),
+                source: ModelSource::Builtin,
+                version: String::new(),
+                fallback: false,
+            });
+        }
+        state.set_desensitised(self.desensitisation_of(&sample.hostname).await);
+        self.scorer.score(state, sample).await
     }
 
     /// The host's state as this process cached it when it wrote it last (`cached`, taken:

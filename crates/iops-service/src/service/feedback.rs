@@ -35,7 +35,7 @@ impl Service {
         self.labels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .forget();
+            .changed();
         Ok(label)
     }
 
@@ -53,8 +53,8 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner())
             .fresh(self.config.quiet_refresh);
         let raises: Arc<Raises> = match known {
-            Some(raises) => raises,
-            None => {
+            Ok(raises) => raises,
+            Err(generation) => {
                 let read = self.store.list_labels(MAX_LABELS).await.map_err(|e| {
                     tracing::warn!(error = %e, "labels not read; the known ones stay");
                 });
@@ -63,7 +63,7 @@ impl Service {
                 self.labels
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .read(raises)
+                    .read(raises, generation)
             }
         };
         raises.get(hostname).copied().unwrap_or_default()

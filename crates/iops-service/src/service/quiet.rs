@@ -9,60 +9,18 @@
 //! another Lambda instance, may have declared one) or when this process changed them.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use iops_core::engine::Assessment;
-use iops_core::{validate_hostname, Incident, MetricSample, QuietKind, QuietWindow, Timestamp};
-use iops_store::ModelSource;
+use iops_core::{validate_hostname, Incident, QuietKind, QuietWindow, Timestamp};
 use serde::Serialize;
 
 use super::Service;
-use crate::{Scored, ServiceError};
+use crate::ServiceError;
 
 /// The windows this process knows.
 #[derive(Debug, Default)]
 pub(super) struct QuietWindows {
     maintenance: Vec<QuietWindow>,
     mutes: Vec<QuietWindow>,
-}
-
-/// What the operator declared (windows, labels) as this process last read it from the store.
-#[derive(Debug)]
-pub(super) struct Declared<T> {
-    value: Arc<T>,
-    read_at: Option<Instant>,
-}
-
-impl<T: Default> Default for Declared<T> {
-    fn default() -> Self {
-        Declared {
-            value: Arc::new(T::default()),
-            read_at: None,
-        }
-    }
-}
-
-impl<T> Declared<T> {
-    /// The value, unless it was read `refresh` ago or more (or never).
-    pub(super) fn fresh(&self, refresh: std::time::Duration) -> Option<Arc<T>> {
-        self.read_at
-            .is_some_and(|at| at.elapsed() < refresh)
-            .then(|| Arc::clone(&self.value))
-    }
-
-    /// Read now: `value`, or (a failed read) the value known, until the next refresh.
-    pub(super) fn read(&mut self, value: Option<T>) -> Arc<T> {
-        if let Some(v) = value {
-            self.value = Arc::new(v);
-        }
-        self.read_at = Some(Instant::now());
-        Arc::clone(&self.value)
-    }
-
-    /// The next look reads it from the store.
-    pub(super) fn forget(&mut self) {
-        self.read_at = None;
-    }
 }
 
 /// Most windows of a kind the service keeps (and a list answers).
@@ -87,7 +45,7 @@ impl Service {
         let window = QuietWindow::from_request(kind, body, self.now(), max)
             .map_err(|e| ServiceError::invalid(e, "body"))?;
         self.store.put_quiet(&window).await?;
-        self.forget_quiet();
+        self.quiet_changed();
         Ok(window)
     }
 
@@ -127,31 +85,8 @@ impl Service {
                 id: window_id.to_owned(),
             });
         }
-        self.forget_quiet();
+        self.quiet_changed();
         Ok(())
-    }
-
-    /// Scores `sample` with the service's scorer, its host's cut-offs raised by the
-    /// operator's labels, unless its host is in maintenance at its time: then the state is
-    /// left as it was and nothing is raised.
-    pub(super) async fn score(
-        &self,
-        state: &mut iops_core::engine::HostState,
-        sample: &MetricSample,
-    ) -> Result<Scored, ServiceError> {
-        if self
-            .in_maintenance(&sample.hostname, sample.timestamp)
-            .await
-        {
-            return Ok(Scored {
-                assessment: Assessment::default(),
-                source: ModelSource::Builtin,
-                version: String::new(),
-                fallback: false,
-            });
-        }
-        state.set_desensitised(self.desensitisation_of(&sample.hostname).await);
-        self.scorer.score(state, sample).await
     }
 
     /// True when a maintenance window covers `hostname` at `t`.
@@ -181,8 +116,8 @@ impl Service {
             cache.fresh(self.config.quiet_refresh)
         };
         match known {
-            Some(windows) => windows,
-            None => {
+            Ok(windows) => windows,
+            Err(generation) => {
                 // windows that ended up to a week before now still cover late samples
                 let since = self
                     .now()
@@ -205,16 +140,16 @@ impl Service {
                     tracing::warn!(error = %e, "maintenance windows and mutes not read; the known ones stay");
                 });
                 let mut cache = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
-                cache.read(read.ok())
+                cache.read(read.ok(), generation)
             }
         }
     }
 
-    /// The next look at the windows reads them from the store.
-    fn forget_quiet(&self) {
+    /// This process changed the windows: the next look reads them from the store.
+    fn quiet_changed(&self) {
         self.quiet
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .forget();
+            .changed();
     }
 }
