@@ -95,6 +95,9 @@ pub struct ServiceConfig {
     pub quiet_refresh: Duration,
     /// Longest stretch `POST /replay` replays (400 naming `since` beyond it). Default 7 days.
     pub max_replay_seconds: f64,
+    /// A notification still in the outbox this long after it was written is given up:
+    /// logged as an error and removed (the sweep stops sending it). Default 1 day.
+    pub outbox_give_up: Duration,
 }
 
 /// `seconds` for people: "45 s", "15 min", "3.5 h", "2.0 days", "7999 years".
@@ -144,6 +147,7 @@ impl Default for ServiceConfig {
             max_quiet_seconds: 7.0 * 86_400.0,
             quiet_refresh: Duration::from_secs(30),
             max_replay_seconds: 7.0 * 86_400.0,
+            outbox_give_up: Duration::from_secs(86_400),
         }
     }
 }

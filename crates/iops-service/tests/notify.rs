@@ -505,6 +505,23 @@ async fn a_held_page_of_a_host_alone_goes_out_when_the_hold_is_over() {
     assert!(outbox(&store).await.is_empty());
 }
 
+/// A page whose receiver never takes it is sent again by each sweep for a day, then given
+/// up and removed from the outbox (it no longer holds the sweep's place for newer ones).
+#[tokio::test]
+async fn a_page_undelivered_for_a_day_is_given_up() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let (first, _) = on_store(store.clone(), vec![Arc::new(Hung)], quick());
+    one_transition(&first).await;
+    assert_eq!(outbox(&store).await.len(), 1);
+    let (second, _) = on_store(store.clone(), vec![Arc::new(Hung)], quick());
+    AHEAD.with(|a| a.set(86_000));
+    assert_eq!(second.resend_outbox().await.unwrap(), 1);
+    assert_eq!(outbox(&store).await.len(), 1, "still tried within the day");
+    AHEAD.with(|a| a.set(86_500));
+    assert_eq!(second.resend_outbox().await.unwrap(), 0);
+    assert!(outbox(&store).await.is_empty(), "given up after a day");
+}
+
 /// A mute of a host and type keeps its incidents' pages from being sent (or kept in the
 /// outbox); another host's, or another type's, still go out, and so does the host's when
 /// its mute was deleted.

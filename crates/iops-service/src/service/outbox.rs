@@ -2,7 +2,10 @@
 //! queued and removed once delivered ([`OutboxLog`]), and the sweep queues again the ones
 //! older than [`RESEND_AFTER_SECONDS`] (their sender stopped, or gave up), so a transition
 //! reaches people at least once even when the process that made it does not live to
-//! deliver it. Receivers keep one per idempotency key. With a fleet hold
+//! deliver it. Receivers keep one per idempotency key. One still undelivered
+//! [`ServiceConfig::outbox_give_up`](super::ServiceConfig::outbox_give_up) after it was
+//! written is given up (logged as an error and removed), so a receiver gone for good neither
+//! grows the outbox without end nor keeps the sweep from newer pages. With a fleet hold
 //! ([`iops_core::FleetPolicy::hold_seconds`]) a host's notifications are only written, and
 //! the sweep sends them once the hold is over, unless a fleet incident took the host's
 //! incident in meanwhile (people were told of the fleet's).
@@ -59,12 +62,18 @@ impl Service {
         let before = now
             .plus_seconds(-soonest)
             .unwrap_or(iops_core::Timestamp::MIN);
+        let give_up = self.config.outbox_give_up.as_secs_f64();
         let mut sent = 0;
         for entry in self.store.list_outbox(before, RESEND_LIMIT).await? {
             let n = entry.notification;
             let held = self.held(&n);
             let age = now.epoch_seconds() - entry.created.epoch_seconds();
             if age < due_after(held) {
+                continue;
+            }
+            if age > give_up {
+                tracing::error!(key = %n.idempotency_key, created = %entry.created, text = %n.text, "notification given up: undelivered after {give_up} s in the outbox");
+                self.store.delete_outbox(&n.idempotency_key).await?;
                 continue;
             }
             if held && self.fleet_of(&n.incident).await?.is_some() {
