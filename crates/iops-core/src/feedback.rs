@@ -10,7 +10,7 @@
 //! an I/O outage) and silent hosts, which do not depend on the cut-offs.
 //!
 //! ```
-//! use iops_core::{desensitisation, Label, Metric, Verdict, DESENSITISE_STEP};
+//! use iops_core::{Label, Verdict};
 //!
 //! let body = br#"{"verdict":"false_positive","note":"nightly backup"}"#;
 //! let (verdict, note) = Label::parse_request(body).unwrap();
@@ -20,9 +20,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::{json_type, Error, Incident, InsightType, Metric, Result, Timestamp};
+use crate::request::{invalid, RequestFields};
+use crate::{Incident, InsightType, Metric, Result, Timestamp};
 
 /// The least one `false_positive` or `expected` label raises a metric's info and warning
 /// cut-offs on its host, and what a `real` one lowers them by (anomaly-score units).
@@ -79,22 +79,7 @@ impl Label {
     /// `expected` or `real`) and `note` (optional). Errors name the field (`body` when the
     /// body is not a JSON object); unknown fields are refused.
     pub fn parse_request(bytes: &[u8]) -> Result<(Verdict, String)> {
-        let fields: Map<String, Value> = match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => {
-                return Err(invalid(
-                    "body",
-                    format!("must be a JSON object, got {}", json_type(&other)),
-                ))
-            }
-            Err(e) => return Err(invalid("body", format!("is not valid JSON: {e}"))),
-        };
-        if let Some(unknown) = fields.keys().find(|k| *k != "verdict" && *k != "note") {
-            return Err(match unknown.as_str() {
-                "" => invalid("body", "has a field with no name".into()),
-                name => invalid(name, "is not a field of a verdict".into()),
-            });
-        }
+        let fields = RequestFields::parse(bytes, &["verdict", "note"], "verdict")?;
         let verdict = match fields.get("verdict") {
             None => return Err(invalid("verdict", "is required".into())),
             Some(v) => serde_json::from_value::<Verdict>(v.clone()).map_err(|_| {
@@ -104,23 +89,7 @@ impl Label {
                 )
             })?,
         };
-        let note = match fields.get("note") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(n)) if n.chars().count() <= MAX_NOTE_CHARS => n.clone(),
-            Some(Value::String(_)) => {
-                return Err(invalid(
-                    "note",
-                    format!("is longer than {MAX_NOTE_CHARS} characters"),
-                ))
-            }
-            Some(other) => {
-                return Err(invalid(
-                    "note",
-                    format!("must be a string, got {}", json_type(other)),
-                ))
-            }
-        };
-        Ok((verdict, note))
+        Ok((verdict, fields.text("note", MAX_NOTE_CHARS)?))
     }
 
     /// The label of `verdict` on `incident`, given at `now`.
@@ -169,13 +138,6 @@ pub fn desensitisation<'a>(
         }
     }
     out
-}
-
-fn invalid(field: &str, reason: String) -> Error {
-    Error::InvalidField {
-        field: field.into(),
-        reason,
-    }
 }
 
 #[cfg(test)]

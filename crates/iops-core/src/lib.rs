@@ -19,6 +19,7 @@ mod notification;
 mod param_guard;
 mod quiet;
 pub mod record_id;
+mod request;
 mod silence;
 mod timestamp;
 

@@ -19,9 +19,10 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{json_type, record_id, validate_hostname, Error, Incident, InsightType, Result};
+use crate::request::{invalid, must_be, RequestFields};
+use crate::{record_id, validate_hostname, Error, Incident, InsightType, Result};
 use crate::{Timestamp, FLEET};
 
 /// The hostname of a window that covers every host (and the fleet's incidents).
@@ -85,18 +86,11 @@ impl QuietWindow {
         now: Timestamp,
         max_seconds: f64,
     ) -> Result<Self> {
-        let fields = parse_object(bytes)?;
         let allowed: &[&str] = match kind {
             QuietKind::Maintenance => &["hostname", "start", "end", "reason"],
             QuietKind::Mute => &["hostname", "type", "start", "end", "reason"],
         };
-        if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-            let reason = format!("is not a field of a {}", kind.as_str());
-            return Err(match unknown.as_str() {
-                "" => invalid("body", format!("has a field with no name, which {reason}")),
-                name => invalid(name, reason),
-            });
-        }
+        let fields = RequestFields::parse(bytes, allowed, kind.as_str())?;
         let hostname = match fields.get("hostname") {
             Some(Value::String(h)) => h.clone(),
             Some(other) => return Err(invalid("hostname", must_be("a string", other))),
@@ -120,7 +114,11 @@ impl QuietWindow {
         if length > max_seconds {
             return Err(invalid(
                 "end",
-                format!("is {length} s after start; at most {max_seconds} s is accepted"),
+                format!(
+                    "is {:.1} h after start; at most {:.1} h is accepted",
+                    length / 3600.0,
+                    max_seconds / 3600.0
+                ),
             ));
         }
         let insight_type = match fields.get("type") {
@@ -130,17 +128,7 @@ impl QuietWindow {
                     .map_err(|_| invalid("type", format!("must be an insight type, got {v}")))?,
             ),
         };
-        let reason = match fields.get("reason") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(r)) if r.chars().count() <= MAX_REASON_CHARS => r.clone(),
-            Some(Value::String(_)) => {
-                return Err(invalid(
-                    "reason",
-                    format!("is longer than {MAX_REASON_CHARS} characters"),
-                ))
-            }
-            Some(other) => return Err(invalid("reason", must_be("a string", other))),
-        };
+        let reason = fields.text("reason", MAX_REASON_CHARS)?;
         let window_id = quiet_window_id(kind, &hostname, start, end, now);
         Ok(QuietWindow {
             window_id,
@@ -199,31 +187,12 @@ fn quiet_window_id(
     format!("{}-{hash}", record_id::time_prefix(created))
 }
 
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(invalid("body", must_be("a JSON object", &other))),
-        Err(e) => Err(invalid("body", format!("is not valid JSON: {e}"))),
-    }
-}
-
 /// A time field (RFC 3339 or epoch seconds), its error naming `field`.
 fn time_field(field: &str, value: &Value) -> Result<Timestamp> {
     Timestamp::from_json_value(value).map_err(|e| match e {
         Error::InvalidField { reason, .. } => invalid(field, reason),
         other => other,
     })
-}
-
-fn must_be(what: &str, got: &Value) -> String {
-    format!("must be {what}, got {}", json_type(got))
-}
-
-fn invalid(field: &str, reason: String) -> Error {
-    Error::InvalidField {
-        field: field.into(),
-        reason,
-    }
 }
 
 #[cfg(test)]

@@ -186,7 +186,11 @@ impl ReplayRequest {
         if length > max_seconds {
             return Err(invalid(
                 "since",
-                format!("is {length} s before until; at most {max_seconds} s can be replayed"),
+                format!(
+                    "is {:.1} days before until; at most {:.1} days can be replayed",
+                    length / 86_400.0,
+                    max_seconds / 86_400.0
+                ),
             ));
         }
         if !(0.0..=28.0 * 86_400.0).contains(&self.warm_seconds) {
