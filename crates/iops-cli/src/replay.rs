@@ -5,12 +5,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use iops_core::engine::{EngineConfig, EngineParams};
+use iops_core::Timestamp;
 use iops_eval::corpus::engine_config;
-use iops_service::{since_arg, ReplayReport, ReplayRequest, Service};
+use iops_service::{time_arg, ReplayReport, ReplayRequest, Service};
 use iops_store::SqliteStore;
 
 /// `iops replay` arguments.
@@ -46,16 +48,17 @@ pub struct ReplayArgs {
 pub fn run(args: &ReplayArgs) -> Result<()> {
     let config: EngineConfig = engine_config(args.params.as_deref())?;
     let forest = iops_service::load_forest(args.model.as_deref())?;
-    let store = SqliteStore::open(&args.db)
-        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
-    let service = Service::new(Arc::new(store), config.clone());
-    let now = service.now();
-    let since = since_arg(&args.since, now).context("--since")?;
+    let now = Timestamp::from_epoch_seconds(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    )?;
+    let since = time_arg("--since", &args.since, now)?;
     let until = match &args.until {
-        Some(u) => since_arg(u, now).context("--until")?,
+        Some(u) => time_arg("--until", u, now)?,
         None => now,
     };
-    let warm = since_arg(&args.warm, now).context("--warm")?;
+    let warm = time_arg("--warm", &args.warm, now)?;
     let request = ReplayRequest {
         since,
         until,
@@ -63,6 +66,10 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         hostnames: (!args.hosts.is_empty()).then(|| args.hosts.clone()),
         params: EngineParams::clone(config.params()),
     };
+    // (the arguments first: a mistyped one is refused before the database is opened)
+    let store = SqliteStore::open(&args.db)
+        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
+    let service = Service::new(Arc::new(store), config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -90,27 +97,17 @@ fn table(report: &ReplayReport) -> String {
     };
     for host in &report.hosts {
         out.push_str(&line(&host.hostname, &host.counts));
-        for span in &host.gone {
-            out.push_str(&format!(
-                "    gone: {} {:?} {}\n",
-                span.opened,
-                span.severity,
-                types(&span.types)
-            ));
-        }
-        for span in &host.new {
-            out.push_str(&format!(
-                "    new:  {} {:?} {}\n",
-                span.opened,
-                span.severity,
-                types(&span.types)
-            ));
+        let listed = [("gone:", &host.gone), ("new: ", &host.new)];
+        for (what, spans) in listed {
+            for span in spans {
+                let kinds = serde_json::to_string(&span.types).unwrap_or_default();
+                out.push_str(&format!(
+                    "    {what} {} {:?} {kinds}\n",
+                    span.opened, span.severity
+                ));
+            }
         }
     }
     out.push_str(&line("total", &report.total));
     out
-}
-
-fn types(types: &[iops_core::InsightType]) -> String {
-    serde_json::to_string(types).unwrap_or_default()
 }

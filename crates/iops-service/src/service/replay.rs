@@ -435,9 +435,13 @@ fn add(total: &mut ReplayCounts, host: &ReplayCounts) {
     total.new += host.new;
 }
 
-/// `since` of `iops replay`: a duration before now (`7d`, `12h`, `90m`, `3600s`) or a time
-/// (RFC 3339 or epoch seconds). Errors name `since`.
-pub fn since_arg(arg: &str, now: Timestamp) -> Result<Timestamp, ServiceError> {
+/// A time argument of `iops replay` (`--since`, `--until`, `--warm`): a duration before now
+/// (`7d`, `12h`, `90m`, `3600s`) or a time (RFC 3339 or epoch seconds). Errors name `field`.
+pub fn time_arg(field: &str, arg: &str, now: Timestamp) -> Result<Timestamp, ServiceError> {
+    let invalid = |reason: String| ServiceError::Invalid {
+        field: field.into(),
+        reason,
+    };
     let unit = |u: char| match u {
         'd' => Some(86_400.0),
         'h' => Some(3600.0),
@@ -450,16 +454,15 @@ pub fn since_arg(arg: &str, now: Timestamp) -> Result<Timestamp, ServiceError> {
         .last()
         .and_then(|(i, u)| Some((arg[..i].parse::<f64>().ok()?, unit(u)?)));
     match ago {
-        Some((n, per)) if n.is_finite() && n >= 0.0 => {
-            now.plus_seconds(-n * per)
-                .ok_or_else(|| ServiceError::Invalid {
-                    field: "since".into(),
-                    reason: format!("{arg} before now is out of range"),
-                })
-        }
-        _ => parse_since(Some(arg))?.ok_or_else(|| ServiceError::Invalid {
-            field: "since".into(),
-            reason: "is required".into(),
-        }),
+        Some((n, per)) if n.is_finite() && n >= 0.0 => now
+            .plus_seconds(-n * per)
+            .ok_or_else(|| invalid(format!("{arg} before now is out of range"))),
+        _ => match parse_since(Some(arg)) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(invalid("is required".into())),
+            Err(_) => Err(invalid(format!(
+                "must be a duration before now (7d, 12h, 90m, 3600s), RFC 3339 or epoch seconds, got {arg:?}"
+            ))),
+        },
     }
 }
