@@ -53,24 +53,30 @@ pub struct LoadgenArgs {
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a duration like 10s, 500ms or 2m, got {s:?}"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (ms, s, m)")),
-    };
+    let secs = span_seconds(s, &[("ms", 0.001), ("s", 1.0), ("m", 60.0)])?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(format!("must be more than 0 and at most a day, got {s:?}"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Seconds of `s`, a number and one of `units` (name, seconds), or a bare number of seconds.
+pub(crate) fn span_seconds(s: &str, units: &[(&str, f64)]) -> Result<f64, String> {
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let names = || units.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    let value: f64 = number.trim().parse().map_err(|_| {
+        format!(
+            "expected a duration like 10{}, got {s:?}",
+            units[units.len() - 1].0
+        )
+    })?;
+    match units.iter().find(|(name, _)| *name == unit) {
+        Some((_, per)) => Ok(value * per),
+        None => Err(format!("unknown unit {unit:?} in {s:?} ({})", names())),
+    }
 }
 
 /// One connection's tally.

@@ -12,7 +12,7 @@ use clap::Args;
 use iops_core::engine::{EngineConfig, EngineParams};
 use iops_core::Timestamp;
 use iops_eval::corpus::engine_config;
-use iops_service::{time_arg, ReplayReport, ReplayRequest, Service};
+use iops_service::{ReplayReport, ReplayRequest, Service};
 use iops_store::SqliteStore;
 
 /// `iops replay` arguments.
@@ -110,4 +110,31 @@ fn table(report: &ReplayReport) -> String {
     }
     out.push_str(&line("total", &report.total));
     out
+}
+
+/// A time argument (`--since`, `--until`, `--warm`): a duration before now (`7d`, `12h`,
+/// `90m`, `3600s`) or a time (RFC 3339 or epoch seconds). Errors name `flag`.
+fn time_arg(flag: &str, arg: &str, now: Timestamp) -> Result<Timestamp> {
+    const UNITS: [(&str, f64); 4] = [("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86_400.0)];
+    let time = || -> Result<Timestamp> {
+        let value = match arg.parse::<f64>() {
+            Ok(secs) => serde_json::Value::from(secs),
+            Err(_) => serde_json::Value::from(arg),
+        };
+        Ok(Timestamp::from_json_value(&value)?)
+    };
+    let ago = if arg.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        crate::loadgen::span_seconds(arg, &UNITS).ok()
+    } else {
+        None
+    };
+    let at = match ago {
+        Some(secs) if secs.is_finite() && secs >= 0.0 => now.plus_seconds(-secs),
+        _ => time().ok(),
+    };
+    at.with_context(|| {
+        format!(
+            "invalid {flag}: must be a duration before now (7d, 12h, 90m, 3600s), RFC 3339 or epoch seconds, got {arg:?}"
+        )
+    })
 }

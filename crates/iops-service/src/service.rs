@@ -35,7 +35,7 @@ mod snapshot;
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
 pub use outbox::RESEND_AFTER_SECONDS;
 pub use quiet::QuietList;
-pub use replay::{time_arg, HostReplay, IncidentSpan, ReplayCounts, ReplayReport, ReplayRequest};
+pub use replay::{HostReplay, IncidentSpan, ReplayCounts, ReplayReport, ReplayRequest};
 pub use silence::SilenceSweep;
 pub use snapshot::SnapshotPolicy;
 

@@ -146,15 +146,7 @@ pub(super) async fn post_feedback(
         Ok(bytes) => service.give_feedback(&incident_id, &bytes).await,
         Err(e) => Err(e),
     };
-    let response = match answer {
-        Ok(label) => {
-            let mut r = encoded(Ok::<_, ServiceError>(label));
-            *r.status_mut() = StatusCode::CREATED;
-            r
-        }
-        Err(e) => error_response(&e),
-    };
-    Route::PostFeedback.label(response)
+    Route::PostFeedback.label(created(answer))
 }
 
 pub(super) async fn post_replay(State(service): State<Arc<Service>>, body: Body) -> Response {
@@ -177,14 +169,16 @@ async fn declare_quiet(service: &Service, kind: QuietKind, body: Body) -> Respon
         Ok(bytes) => bytes,
         Err(e) => return error_response(&e),
     };
-    match service.declare_quiet(kind, &bytes).await {
-        Ok(window) => {
-            let mut r = encoded(Ok::<_, ServiceError>(window));
-            *r.status_mut() = StatusCode::CREATED;
-            r
-        }
-        Err(e) => error_response(&e),
+    created(service.declare_quiet(kind, &bytes).await)
+}
+
+/// 201 with the record made, or the error.
+fn created<T: serde::Serialize>(answer: Result<T, ServiceError>) -> Response {
+    let mut r = encoded(answer);
+    if r.status() == StatusCode::OK {
+        *r.status_mut() = StatusCode::CREATED;
     }
+    r
 }
 
 /// 204, or the error (404 for an unknown id).

@@ -20,7 +20,7 @@ use iops_store::IncidentQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{parse_since, Service};
+use super::Service;
 use crate::ServiceError;
 
 /// Samples read from the store at a time.
@@ -169,9 +169,10 @@ impl ReplayRequest {
             .unwrap_or(Timestamp::MIN)
     }
 
-    /// Checks the stretch, the warm-up, the host names and the parameters; errors name the
-    /// field (`since`, `warmSeconds`, `hostnames`, or the parameter).
-    pub fn check(&self, max_seconds: f64) -> Result<(), ServiceError> {
+    /// Checks the stretch, the warm-up, the host names and the parameters, and answers the
+    /// engine the parameters make; errors name the field (`since`, `warmSeconds`,
+    /// `hostnames`, or the parameter).
+    pub fn check(&self, max_seconds: f64) -> Result<EngineConfig, ServiceError> {
         let invalid = |field: &str, reason: String| ServiceError::Invalid {
             field: field.into(),
             reason,
@@ -206,7 +207,6 @@ impl ReplayRequest {
         self.params
             .clone()
             .check()
-            .map(drop)
             .map_err(|e| ServiceError::invalid(e, "params"))
     }
 }
@@ -219,12 +219,7 @@ impl Service {
         request: &ReplayRequest,
         forest: Option<&HostForest>,
     ) -> Result<ReplayReport, ServiceError> {
-        request.check(f64::INFINITY)?;
-        let config = request
-            .params
-            .clone()
-            .check()
-            .map_err(|e| ServiceError::invalid(e, "params"))?;
+        let config = request.check(f64::INFINITY)?;
         let mut hostnames = match &request.hostnames {
             Some(h) => h.clone(),
             None => self
@@ -433,36 +428,4 @@ fn add(total: &mut ReplayCounts, host: &ReplayCounts) {
     total.kept += host.kept;
     total.gone += host.gone;
     total.new += host.new;
-}
-
-/// A time argument of `iops replay` (`--since`, `--until`, `--warm`): a duration before now
-/// (`7d`, `12h`, `90m`, `3600s`) or a time (RFC 3339 or epoch seconds). Errors name `field`.
-pub fn time_arg(field: &str, arg: &str, now: Timestamp) -> Result<Timestamp, ServiceError> {
-    let invalid = |reason: String| ServiceError::Invalid {
-        field: field.into(),
-        reason,
-    };
-    let unit = |u: char| match u {
-        'd' => Some(86_400.0),
-        'h' => Some(3600.0),
-        'm' => Some(60.0),
-        's' => Some(1.0),
-        _ => None,
-    };
-    let ago = arg
-        .char_indices()
-        .last()
-        .and_then(|(i, u)| Some((arg[..i].parse::<f64>().ok()?, unit(u)?)));
-    match ago {
-        Some((n, per)) if n.is_finite() && n >= 0.0 => now
-            .plus_seconds(-n * per)
-            .ok_or_else(|| invalid(format!("{arg} before now is out of range"))),
-        _ => match parse_since(Some(arg)) {
-            Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(invalid("is required".into())),
-            Err(_) => Err(invalid(format!(
-                "must be a duration before now (7d, 12h, 90m, 3600s), RFC 3339 or epoch seconds, got {arg:?}"
-            ))),
-        },
-    }
 }
