@@ -2,7 +2,7 @@
 //! envelope with a checksum, loadable by every runtime.
 //!
 //! ```text
-//! {"format_version":1,"checksum":"sha256:<hex of the compact payload>","payload":{
+//! {"format_version":2,"checksum":"sha256:<hex of the compact payload>","payload":{
 //!   "kind":"isolation_forest","created_at":"2026-01-02T03:04:05Z",
 //!   "hyperparameters":{"n_trees":100,"max_samples":{"count":256},...,"seed":0},
 //!   "feature_names":[...],"n_features":4,"samples_per_tree":256,"threshold":0.55,
@@ -15,6 +15,10 @@
 //! rows per leaf, both in node order; the j-th split's children are nodes 2j+1 and 2j+2.
 //! The checksum is the SHA-256 of the payload serialised compactly in field order, so
 //! re-indenting the file does not invalidate it but changing any value does.
+//!
+//! Format 2 adds `peer_groups` to the payload (when the model was fitted on a fleet's
+//! history: [`crate::peers::PeerGroups`], each group's hosts, centroid and per-metric
+//! baseline); it is absent otherwise, and a format-1 file reads as a model without groups.
 //!
 //! `hyperparameters.max_features` is a number (a share of the features) or `{"count": k}`;
 //! `hyperparameters.bootstrap` appears only when true, and then a tree's leaf sizes add up
@@ -34,10 +38,11 @@ use crate::forest::{
     scan, IsolationForest, IsolationForestParams, IsolationForestValidParams, MaxFeatures,
     MaxSamples, Scan, Threshold, TreeParts,
 };
+use crate::peers::PeerGroups;
 use crate::{Error, ParamGuard, Result};
 
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 /// Default size limit of an artifact accepted by [`ModelArtifact::from_slice`] (64 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// Quantiles of the training scores recorded in the summary.
@@ -79,6 +84,10 @@ pub struct ModelArtifact {
     feature_names: Vec<String>,
     training: TrainingSummary,
     forest: IsolationForest,
+    /// The fleet's peer groups, when fitted with the forest ([`HostForest::fit`]).
+    ///
+    /// [`HostForest::fit`]: crate::engine::HostForest::fit
+    peer_groups: Option<PeerGroups>,
     /// While the score quantiles are not computed: the fingerprint of the training rows.
     pending: Option<u64>,
     /// The envelope's checksum: the verified one of the file it was loaded from, or computed
@@ -93,6 +102,7 @@ impl PartialEq for ModelArtifact {
             && self.feature_names == other.feature_names
             && self.training == other.training
             && self.forest == other.forest
+            && self.peer_groups == other.peer_groups
     }
 }
 
@@ -134,6 +144,9 @@ struct Payload {
     threshold: f64,
     training: TrainingSummary,
     trees: Vec<TreeData>,
+    /// The fleet's peer groups (format 2; absent when none were fitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peer_groups: Option<PeerGroups>,
 }
 
 #[derive(Debug, Serialize)]
@@ -282,6 +295,7 @@ impl ModelArtifact {
             feature_names,
             training,
             forest,
+            peer_groups: None,
             pending,
             checksum: OnceLock::new(),
         })
@@ -359,6 +373,18 @@ impl ModelArtifact {
         self.created_at
     }
 
+    /// The fleet's peer groups, when the model carries them.
+    pub fn peer_groups(&self) -> Option<&PeerGroups> {
+        self.peer_groups.as_ref()
+    }
+
+    /// Attaches (or removes) the fleet's peer groups; they are part of the content and the
+    /// checksum.
+    pub fn set_peer_groups(&mut self, groups: Option<PeerGroups>) {
+        self.peer_groups = groups;
+        self.checksum = OnceLock::new();
+    }
+
     /// Replaces the decision threshold, e.g. one chosen on held-out data after training; it
     /// must be in (0, 1) (the error names `threshold`). The summary records it as the chosen
     /// threshold, so the file says which threshold the model is used with.
@@ -405,6 +431,7 @@ impl ModelArtifact {
                     leaf_size: t.leaf_size,
                 })
                 .collect(),
+            peer_groups: self.peer_groups.clone(),
         })
     }
 
@@ -508,6 +535,9 @@ impl ModelArtifact {
         if !(p.threshold > 0.0 && p.threshold < 1.0) {
             return Err(decode(format!("threshold {} not in (0, 1)", p.threshold)));
         }
+        if let Some(groups) = &p.peer_groups {
+            groups.check()?;
+        }
         let trees: Vec<TreeParts> = p
             .trees
             .into_iter()
@@ -529,6 +559,7 @@ impl ModelArtifact {
             feature_names: p.feature_names,
             training: p.training,
             forest,
+            peer_groups: p.peer_groups,
             pending: None,
             checksum: OnceLock::new(),
         })

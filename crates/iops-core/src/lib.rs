@@ -17,6 +17,7 @@ mod insight;
 mod metric;
 mod notification;
 mod param_guard;
+pub mod peers;
 mod quiet;
 pub mod record_id;
 mod request;

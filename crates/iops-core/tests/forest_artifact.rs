@@ -1,8 +1,17 @@
-//! model.json: round trip, typed load errors, and the golden v1 fixture.
+//! model.json: round trip, typed load errors, and the golden fixtures: v1 (a forest) and
+//! v2 (a forest with a fleet's peer groups).
+
+mod support {
+    #[path = "noise.rs"]
+    pub mod noise;
+    #[path = "roles.rs"]
+    pub mod roles;
+}
 
 use iops_core::artifact::{ModelArtifact, DEFAULT_MAX_BYTES, FORMAT_VERSION};
 use iops_core::forest::IsolationForestParams;
 use iops_core::ndarray::Array2;
+use iops_core::peers::{PeerGroups, PeerParams};
 use iops_core::{Error, ParamGuard};
 use time::macros::datetime;
 
@@ -126,11 +135,11 @@ fn oversized_input_is_refused_before_parsing() {
 #[test]
 fn newer_version_is_refused_with_its_number() {
     let json = small_model().to_json().unwrap();
-    let newer = json.replacen("\"format_version\":1", "\"format_version\":2", 1);
+    let newer = json.replacen("\"format_version\":2", "\"format_version\":3", 1);
     assert!(matches!(
         ModelArtifact::from_str(&newer),
         Err(Error::ArtifactVersion {
-            found: 2,
+            found: 3,
             supported: FORMAT_VERSION
         })
     ));
@@ -199,10 +208,95 @@ fn golden_v1_fixture_keeps_loading_and_scoring_identically() {
 const GOLDEN_SCORES: [f64; 3] = [0.5008107967473715, 0.613812479350635, 0.5716533977217673];
 const GOLDEN_THRESHOLD: f64 = 0.5920389804038348;
 
-/// Writes the fixture (run once with IOPS_WRITE_GOLDEN=1; never overwrites silently).
+const GOLDEN_V2: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/model_v2_peer_groups.json"
+);
+
+/// The v1 fixture's model with the peer groups of a three-role fleet (2 hosts each, 2 days).
+fn small_model_with_peers() -> ModelArtifact {
+    let mut m = ModelArtifact::from_slice(&std::fs::read(GOLDEN).unwrap()).unwrap();
+    let fleet = support::roles::fleet(2, 2.0);
+    m.set_peer_groups(Some(
+        PeerGroups::fit(&fleet, &PeerParams::default()).unwrap(),
+    ));
+    m
+}
+
+/// A new db host's first three samples at 14:00 UTC (epoch seconds, the four values).
+fn newcomer() -> Vec<(f64, [f64; 4])> {
+    support::roles::host(1, 5, 3.0 * 86_400.0 + 14.0 * 3600.0, 3, 300.0)
+        .iter()
+        .map(|s| (s.timestamp.epoch_seconds(), s.values()))
+        .collect()
+}
+
+#[test]
+fn golden_v2_fixture_keeps_its_forest_and_peer_groups() {
+    let bytes = std::fs::read(GOLDEN_V2).expect("tests/fixtures/model_v2_peer_groups.json");
+    let m = ModelArtifact::from_slice(&bytes).unwrap();
+    // the same forest as the v1 fixture, scoring identically
+    let got: Vec<f64> = PROBES
+        .iter()
+        .map(|r| m.forest().score_one(r).unwrap())
+        .collect();
+    assert_eq!(got, GOLDEN_SCORES);
+    let groups = m.peer_groups().expect("v2 fixture has peer groups");
+    let names: Vec<&str> = groups.groups().iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["batch", "db", "web"]);
+    assert_eq!(groups.group_of("web-2"), Some(2));
+    assert_eq!(groups.nearest(&newcomer()), Some(1));
+    // the db group's expected diskIO at 14:00 UTC, as written (bit-exact)
+    let (expected, spread) =
+        groups.groups()[1].baseline[2].expected(support::roles::DAY0 + 14.0 * 3600.0);
+    assert_eq!((expected, spread), GOLDEN_V2_DB_DISK_AT_14);
+    // and fitting the same fleet today gives the same groups
+    assert_eq!(Some(groups), small_model_with_peers().peer_groups());
+    // the v1 fixture reads as a model without groups
+    let v1 = ModelArtifact::from_slice(&std::fs::read(GOLDEN).unwrap()).unwrap();
+    assert!(v1.peer_groups().is_none());
+}
+
+const GOLDEN_V2_DB_DISK_AT_14: (f64, f64) = (288.69864175448697, 10.100445833733955);
+
+#[test]
+fn peer_groups_that_fail_their_check_are_refused_naming_the_field() {
+    let json = small_model_with_peers().to_json().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["payload"]["peer_groups"]["groups"][1]["baseline"][0]["spread"][5] = serde_json::json!(-1.0);
+    let payload = serde_json::to_string(&v["payload"]).unwrap();
+    let digest = sha2_hex(payload.as_bytes());
+    v["checksum"] = serde_json::json!(digest);
+    let err = ModelArtifact::from_str(&serde_json::to_string(&v).unwrap()).unwrap_err();
+    assert_eq!(
+        err.field(),
+        Some("peer_groups.groups[1].baseline[0].spread"),
+        "{err}"
+    );
+}
+
+fn sha2_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Writes the fixtures (run once with IOPS_WRITE_GOLDEN=1 or IOPS_WRITE_GOLDEN=v2; never
+/// overwrites silently).
 #[test]
 fn write_golden_fixture_when_asked() {
-    if std::env::var_os("IOPS_WRITE_GOLDEN").is_none() {
+    let Some(which) = std::env::var_os("IOPS_WRITE_GOLDEN") else {
+        return;
+    };
+    if which == "v2" {
+        let m = small_model_with_peers();
+        std::fs::write(GOLDEN_V2, m.to_json().unwrap()).unwrap();
+        let db = &m.peer_groups().unwrap().groups()[1].baseline[2];
+        eprintln!(
+            "GOLDEN_V2_DB_DISK_AT_14 = {:?}",
+            db.expected(support::roles::DAY0 + 14.0 * 3600.0)
+        );
         return;
     }
     let m = small_model();

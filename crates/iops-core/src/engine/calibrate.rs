@@ -202,6 +202,11 @@ impl<const L: usize> SurpriseCalibrator<L> {
         self.score(surprise).0
     }
 
+    /// Whether it gives calibrated probabilities yet (`min_samples` learned).
+    pub(crate) fn is_speaking(&self) -> bool {
+        self.n_seen >= self.min_samples
+    }
+
     /// Learns one surprise per lane.
     #[cfg(test)]
     pub(crate) fn update(&mut self, surprise: Lanes<f64, L>) {

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cold_start::{self, PeerPlace};
 use super::config::EngineConfig;
 use super::episode::{OpenIncident, RELEASE_FRACTION};
 use super::explain;
@@ -14,7 +15,7 @@ use super::lanes::Lanes;
 use super::level;
 use super::multivariate::{self, HostForest};
 use super::observation::Observation;
-use super::series::Pipeline;
+use super::series::{Pipeline, PART_MEMORY_PERIODS};
 use crate::{
     Error, Incident, IncidentChange, Insight, Metric, MetricSample, Result, Severity, Timestamp,
 };
@@ -38,11 +39,43 @@ pub struct HostState {
     /// starts one afresh: [`HostState::from_postcard`]).
     #[serde(default)]
     forecaster: Forecaster,
+    /// Its place among the fleet's peer groups (a state from before peer groups starts
+    /// unplaced: [`HostState::from_postcard`]).
+    #[serde(default)]
+    peers: PeerPlace,
     /// How far the operator's labels raised each metric's info and warning cut-offs
     /// ([`crate::desensitisation`]): set by the service before each sample, from its labels
     /// (not part of the state's history, so not saved).
     #[serde(skip)]
     desensitised: [f64; 4],
+}
+
+/// The layout of a host state before peer groups (postcard is positional: the fields are
+/// read in this order, and the host starts unplaced).
+#[derive(Deserialize)]
+struct HostStateBeforePeers {
+    series: Pipeline<4>,
+    incidents: [Option<OpenIncident>; 4],
+    forest_incident: Option<OpenIncident>,
+    saturated_since: [Option<f64>; 2],
+    #[serde(with = "crate::incident::in_host_state")]
+    incident: Option<Incident>,
+    forecaster: Forecaster,
+}
+
+impl From<HostStateBeforePeers> for HostState {
+    fn from(old: HostStateBeforePeers) -> Self {
+        HostState {
+            series: old.series,
+            incidents: old.incidents,
+            forest_incident: old.forest_incident,
+            saturated_since: old.saturated_since,
+            incident: old.incident,
+            forecaster: old.forecaster,
+            peers: PeerPlace::default(),
+            desensitised: [0.0; 4],
+        }
+    }
 }
 
 /// The layout of a host state before capacity forecasts (postcard is positional: the
@@ -66,6 +99,7 @@ impl From<HostStateBeforeForecasts> for HostState {
             saturated_since: old.saturated_since,
             incident: old.incident,
             forecaster: Forecaster::default(),
+            peers: PeerPlace::default(),
             desensitised: [0.0; 4],
         }
     }
@@ -103,6 +137,7 @@ impl HostState {
             saturated_since: [None; 2],
             incident: None,
             forecaster: Forecaster::default(),
+            peers: PeerPlace::default(),
             desensitised: [0.0; 4],
         })
     }
@@ -118,6 +153,7 @@ impl HostState {
         }
         let before_forecasts = || whole::<HostStateBeforeForecasts>(bytes).map(HostState::from);
         whole::<HostState>(bytes)
+            .or_else(|| whole::<HostStateBeforePeers>(bytes).map(HostState::from))
             .or_else(before_forecasts)
             .or_else(|| level::decoding_before_seasonal_level(before_forecasts))
             .ok_or_else(|| Error::Decode {
@@ -148,6 +184,12 @@ impl HostState {
     /// models start).
     pub fn cadence(&self) -> Option<f64> {
         self.series.sizes().map(|s| s.cadence)
+    }
+
+    /// The peer group this host was placed in when it started without history (`None` for
+    /// a host the model was fitted on, or one never compared with its peers).
+    pub fn peer_group(&self) -> Option<&str> {
+        self.peers.group()
     }
 
     /// True once the host's models have a full season (and window) of history and their
@@ -202,7 +244,37 @@ impl HostState {
         let t = sample.timestamp.epoch_seconds();
         let metrics = &mut out.metrics;
         // validated by the caller: every value and the time are finite
-        let day_ago = self.series.observe_finite(t, Lanes(values), metrics);
+        // A young host is compared with its peer group, when the fleet model has them:
+        // alone until its own models are calibrated, then — until its seasonal model has
+        // the periods it remembers each part of the day by — where its group finds the
+        // value less surprising (what is usual at this hour of the day).
+        let calibrated = self.series.is_calibrated();
+        let settled = PART_MEMORY_PERIODS * p.season_seconds;
+        let cold_group = match forest.and_then(HostForest::peers) {
+            Some(peers) if !calibrated || self.series.history_seconds() < settled => {
+                self.peers.place(peers, &sample.hostname, t, values)
+            }
+            _ => None,
+        };
+        let peer_view = cold_group.map(|g| {
+            self.peers
+                .observe(g, t, values, p.score_scale, p.info_score)
+        });
+        // Before its own models can tell, what the group calls an anomaly is not learned
+        // as the host's normal: the group's expectation is, as the guard does later.
+        let mut learned = values;
+        if let (Some(view), false) = (&peer_view, calibrated) {
+            for (x, o) in learned.iter_mut().zip(view) {
+                if o.score >= p.info_score {
+                    *x = o.expected;
+                }
+            }
+        }
+        let day_ago = self.series.observe_finite(t, Lanes(learned), metrics);
+        let mut from_peers = [false; 4];
+        if let Some(view) = peer_view {
+            from_peers = cold_start::merge(view, calibrated, metrics);
+        }
         let insights = &mut out.insights;
         insights.clear();
         // Insights follow the unsuppressed surprise: the row score damps an incident's
@@ -266,6 +338,10 @@ impl HostState {
                     );
                     if let Some(impact) = impact {
                         insight.message.push_str(impact.clause());
+                    }
+                    if let (Some(group), true) = (cold_group, from_peers[i]) {
+                        insight.message.push_str(&cold_start::clause(group));
+                        "peer_group".clone_into(&mut insight.detector);
                     }
                     insights.push(insight);
                 }

@@ -23,6 +23,7 @@
 //! ```
 
 mod calibrate;
+mod cold_start;
 mod config;
 mod episode;
 mod evidence;

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use super::observation::Observation;
 use crate::artifact::ModelArtifact;
 use crate::forest::IsolationForest;
+use crate::peers::PeerGroups;
 use crate::{Driver, Error, Metric, Result, Severity};
 
 /// Feature names of a host forest, in [`Metric::ALL`] order: what `iops train` writes into the
@@ -97,6 +98,12 @@ impl HostForest {
     /// The model.
     pub fn model(&self) -> &ModelArtifact {
         &self.model
+    }
+
+    /// The fleet's peer groups, when the model carries them: new hosts are compared with
+    /// their group until their own models are calibrated.
+    pub fn peers(&self) -> Option<&PeerGroups> {
+        self.model.peer_groups()
     }
 
     /// The model's threshold: from it, a sample's per-metric insights name the drivers.

@@ -126,7 +126,7 @@ struct Seasonal<const L: usize> {
 /// Parts of a season with a variability of their own.
 const SEASON_PARTS: usize = 48;
 /// Periods a part's variability remembers.
-const PART_MEMORY_PERIODS: f64 = 3.0;
+pub(crate) const PART_MEMORY_PERIODS: f64 = 3.0;
 
 impl<const L: usize> Seasonal<L> {
     /// The part of the period time `t` falls in.
@@ -521,6 +521,14 @@ impl<const L: usize> Pipeline<L> {
     pub(crate) fn a_season_ago(&self, t: f64) -> Option<Lanes<f64, L>> {
         let s = self.models.as_ref()?.seasonal.as_ref()?;
         s.ring.a_period_before(t)
+    }
+
+    /// Whether the point models score yet: their calibration has learned enough samples
+    /// to turn a deviation into a probability (before, every score is 0).
+    pub(crate) fn is_calibrated(&self) -> bool {
+        self.models
+            .as_ref()
+            .is_some_and(|m| m.point_calibration.is_speaking())
     }
 
     /// The sizes the models run with, once the cadence is known.

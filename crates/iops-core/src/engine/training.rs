@@ -9,12 +9,15 @@ use super::host::{Assessment, HostState};
 use super::multivariate::{host_features, HostForest, HOST_FEATURES};
 use crate::artifact::ModelArtifact;
 use crate::forest::IsolationForestValidParams;
+use crate::peers::{PeerGroups, PeerParams};
 use crate::{Error, MetricSample, Result};
 
 impl HostForest {
     /// Fits a fleet's host forest on past samples: the engine's models (`config`) turn them
     /// into [`training_features`], the forest is fitted on those with `params`, and the model
-    /// is ready for [`HostForest::new`] (summarized). `iops train --features host`, the
+    /// is ready for [`HostForest::new`] (summarized). The fleet's peer groups
+    /// ([`PeerGroups::fit`], default [`PeerParams`]) go into the model too when at least two
+    /// hosts have a day of history; [`ModelArtifact::peer_groups`] says whether they did. `iops train --features host`, the
     /// demo's fleet model and the SageMaker `train` entrypoint (`features=host`) all fit
     /// through here. Fewer than two rows past each host's warm-up is an error naming
     /// `samples`.
@@ -44,7 +47,10 @@ impl HostForest {
                 reason: e.to_string(),
             })?;
         let names = HOST_FEATURES.map(str::to_owned).to_vec();
-        ModelArtifact::train(params, x, names, created_at)
+        let mut model = ModelArtifact::train(params, x, names, created_at)?;
+        // (the samples are valid, so the only refusal is too few hosts with a day each)
+        model.set_peer_groups(PeerGroups::fit(samples, &PeerParams::default()).ok());
+        Ok(model)
     }
 }
 
@@ -154,9 +160,13 @@ mod tests {
         let rows = training_features(&EngineConfig::default(), &samples).unwrap();
         let x = ndarray::Array2::from_shape_vec((rows.len(), 4), rows.concat()).unwrap();
         let names = HOST_FEATURES.map(str::to_owned).to_vec();
-        let by_hand =
+        let mut by_hand =
             ModelArtifact::train(&params, x.view(), names, time::OffsetDateTime::UNIX_EPOCH)
                 .unwrap();
+        // two hosts with more than a day each: the fleet's peer groups ride along
+        let groups = PeerGroups::fit(&samples, &PeerParams::default()).unwrap();
+        assert_eq!(fitted.peer_groups(), Some(&groups));
+        by_hand.set_peer_groups(Some(groups));
         assert_eq!(fitted.to_json().unwrap(), by_hand.to_json().unwrap());
         assert!(HostForest::new(fitted).is_ok());
     }

@@ -19,6 +19,7 @@ mod sklearn_rng;
 mod tree;
 
 pub use leaf_sums::{Leaf, LeafSums};
+pub(crate) use model::quantile_sorted;
 pub(crate) use model::TreeParts;
 pub use model::{quantile, IsolationForest};
 pub use params::{
