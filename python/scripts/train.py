@@ -15,7 +15,10 @@ days) and test (the last TEST days). Then:
    insight engine's fleet forest, feature names iops.HOST_FEATURES: the model loads in
    `iops.InsightEngine(model=...)`, `iops serve`, Lambda); `--features raw` uses the four raw
    values (what a SageMaker client sends as feature rows);
-2. fit: iops.IsolationForest on the training slice (the labels are not used);
+2. fit: iops.IsolationForest on the training slice (the labels are not used); with
+   `--features host`, also the fleet's peer groups (iops.PeerGroups: hosts with a day of
+   training data, clustered on level, spread and daily shape), which the model carries so
+   that a new host is compared with its group until its own baseline is ready;
 3. threshold: the one with the best F1 against the labels on the validation slice, stored in
    the model (ForestModel.with_threshold: model.json's threshold and training summary);
 4. evaluation on the test slice, at that threshold: precision, recall, F1, ROC AUC and
@@ -216,6 +219,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.contamination is not None:
         fit_kwargs["contamination"] = args.contamination
     native = iops.ForestModel.fit(np.ascontiguousarray(x[train]), feature_names=names, **fit_kwargs)
+    peer_groups = None
+    if args.features == "host":
+        # the fleet's peer groups from the training days (new hosts are compared with them)
+        in_train = ts <= val_start
+        try:
+            groups = iops.PeerGroups.fit(
+                np.ascontiguousarray(ts[in_train]),
+                np.ascontiguousarray(data["host"][in_train]),
+                np.ascontiguousarray(data["values"][in_train]),
+                list(data["hostnames"]),
+            )
+        except iops.InvalidFieldError as e:
+            log(f"no peer groups: {e}")
+        else:
+            native = native.with_peer_groups(groups)
+            peer_groups = [{"name": g["name"], "hosts": len(g["hosts"])} for g in groups.groups]
+            described = ", ".join("{name} ({hosts} hosts)".format(**g) for g in peer_groups)
+            log(f"peer groups: {described}")
     model = iops.IsolationForest.from_model(native)
     t_fit = time.perf_counter()
     log(f"fitted {args.n_trees} trees on {int(train.sum())} rows in {t_fit - t_feat:.1f} s "
@@ -243,6 +264,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hosts": len(data["hostnames"]),
         "rows": {"train": int(train.sum()), "validation": int(val.sum()), "test": int(test.sum())},
         "threshold": threshold,
+        "peer_groups": peer_groups,
         "labels": verdicts,
         "validation": validation,
         "test": result,

@@ -317,6 +317,24 @@ impl ForestModel {
         Ok(Self { inner })
     }
 
+    /// The fleet's peer groups the model carries (None when it has none).
+    #[getter]
+    fn peer_groups(&self) -> Option<crate::peers::PeerGroups> {
+        self.inner
+            .peer_groups()
+            .cloned()
+            .map(crate::peers::PeerGroups::from_core)
+    }
+
+    /// A copy of this model carrying `groups` (None removes them); they are part of
+    /// model.json and its checksum (format 2).
+    #[pyo3(signature = (groups))]
+    fn with_peer_groups(&self, groups: Option<crate::peers::PeerGroups>) -> Self {
+        let mut inner = self.inner.clone();
+        inner.set_peer_groups(groups.map(|g| g.core().clone()));
+        Self { inner }
+    }
+
     /// Score above which a row is an anomaly.
     #[getter]
     fn threshold(&self) -> f64 {

@@ -12,6 +12,7 @@ mod engine;
 mod errors;
 mod eval;
 mod forest;
+mod peers;
 mod synth;
 
 use pyo3::prelude::*;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detectors::ZScore>()?;
     m.add_class::<detectors::Ewma>()?;
     m.add_class::<engine::InsightEngine>()?;
+    m.add_class::<peers::PeerGroups>()?;
     m.add_function(wrap_pyfunction!(engine::score_series, m)?)?;
     m.add_function(wrap_pyfunction!(engine::host_features, m)?)?;
     m.add_function(wrap_pyfunction!(engine::training_features, m)?)?;

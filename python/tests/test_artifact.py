@@ -25,7 +25,7 @@ NAMES = ["cpuUsage", "memoryUsage", "diskIO", "networkIO"]
 
 def payload(text: str) -> dict:
     doc = json.loads(text)
-    assert doc["format_version"] == 1
+    assert doc["format_version"] in (1, 2)  # the fixture's, and what this build writes
     p = doc["payload"]
     del p["created_at"]
     return p

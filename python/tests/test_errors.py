@@ -165,7 +165,7 @@ def test_artifact_version() -> None:
     doc["format_version"] = 99
     with pytest.raises(iops.ArtifactVersionError) as e:
         iops.ForestModel.from_json(json.dumps(doc))
-    assert (e.value.found, e.value.supported) == (99, 1)
+    assert (e.value.found, e.value.supported) == (99, 2)
 
 
 def test_artifact_too_large() -> None:

@@ -64,6 +64,13 @@ def test_train_script_fits_evaluates_and_writes_the_model(data, tmp_path, root, 
         assert tar.extractfile("model.json").read() == (tmp_path / "model.json").read_bytes()
     if features == "host":
         iops.InsightEngine(model=model)  # loads in the engine
+        # the fleet's peer groups ride in the model: every host of the training days in one
+        groups = model.model_.peer_groups
+        assert groups is not None and "peer groups:" in proc.stderr
+        assert sorted(h for g in groups.groups for h in g["hosts"]) == ["batch-1", "db-1", "web-1", "web-2"]
+        assert summary["peer_groups"] == [{"name": g["name"], "hosts": len(g["hosts"])} for g in groups.groups]
+    else:
+        assert model.model_.peer_groups is None and summary["peer_groups"] is None
 
 
 def test_best_f1_threshold_is_the_best_cut(root) -> None:

@@ -116,6 +116,10 @@ impl<R: RemoteScorer> Scorer for CanaryScorer<R> {
         self.builtin.info_score()
     }
 
+    fn peer_groups(&self) -> Option<&iops_core::peers::PeerGroups> {
+        self.builtin.peer_groups()
+    }
+
     async fn score(
         &self,
         state: &mut HostState,

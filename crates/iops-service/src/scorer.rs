@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use iops_core::engine::{Assessment, EngineConfig, HostForest, HostState};
+use iops_core::peers::PeerGroups;
 use iops_core::MetricSample;
 use iops_store::ModelSource;
 
@@ -36,6 +37,11 @@ pub trait Scorer: Send + Sync + Debug {
     /// The engine's `info_score`, against which the operator's labels lift the cut-offs
     /// ([`iops_core::desensitisation`]).
     fn info_score(&self) -> f64;
+
+    /// The fleet's peer groups the scoring model carries, if any (GET /hosts shows them).
+    fn peer_groups(&self) -> Option<&PeerGroups> {
+        None
+    }
 
     /// Scores `sample` (already validated; newer than anything `state` has learned, or late
     /// by at most the service's reorder window, or scored on a copy that is then dropped),
@@ -105,6 +111,10 @@ impl BuiltinScorer {
 
 #[async_trait]
 impl Scorer for BuiltinScorer {
+    fn peer_groups(&self) -> Option<&PeerGroups> {
+        self.forest.as_deref().and_then(HostForest::peers)
+    }
+
     fn info_score(&self) -> f64 {
         self.config.params().info_score
     }

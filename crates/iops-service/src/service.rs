@@ -26,6 +26,7 @@ mod batch;
 mod declared;
 mod feedback;
 mod fleet;
+mod hosts;
 mod outbox;
 mod quiet;
 mod replay;
@@ -33,6 +34,7 @@ mod silence;
 mod snapshot;
 
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
+pub use hosts::{GroupSource, HostGroup, HostList, HostView};
 pub use outbox::RESEND_AFTER_SECONDS;
 pub use quiet::QuietList;
 pub use replay::{HostReplay, IncidentSpan, ReplayCounts, ReplayReport, ReplayRequest};

@@ -19,6 +19,7 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use iops_core::engine::HostState;
 use iops_core::{Incident, IncidentStatus, Metric, Severity, Timestamp};
+use iops_service::GroupSource;
 use iops_store::{IncidentQuery, StoredInsight, StoredMetric};
 
 use super::chart::{esc, render, sparkline, Chart, Marker};
@@ -397,6 +398,22 @@ pub async fn host_page(
         r#"<p><a href="/">← all hosts</a></p><h1>{}</h1>"#,
         esc(&hostname)
     );
+    match state.service.host_group(&hostname).await {
+        Ok(Some(group)) => {
+            let how = match group.source {
+                GroupSource::Fitted => "fitted with the model",
+                GroupSource::Placed => "placed when it joined",
+            };
+            let _ = write!(
+                body,
+                r#"<p class="group">Peer group <b>{}</b> ({} hosts, {how})</p>"#,
+                esc(&group.name),
+                group.hosts
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return failure(e),
+    }
     let status = insights
         .iter()
         .filter(|i| i.insight.timestamp.epoch_seconds() >= end - STATUS_SECS)

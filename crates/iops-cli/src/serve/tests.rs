@@ -74,3 +74,56 @@ async fn a_stored_sample_reaches_the_host_list_and_the_dashboard_stays() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_host_page_names_its_peer_group() {
+    use iops_core::artifact::OffsetDateTime;
+    use iops_core::engine::HostForest;
+    use iops_core::forest::IsolationForestParams;
+    use iops_core::ParamGuard;
+    use iops_synth::{Fleet, FleetParams};
+
+    let fleet = Fleet::new(FleetParams {
+        hosts: 8,
+        days: 2.0,
+        seed: 8,
+        incident_rate: 0.0,
+        ..FleetParams::default()
+    })
+    .unwrap();
+    let history: Vec<_> = fleet.samples().map(|(s, _)| s).collect();
+    let params = IsolationForestParams::new()
+        .n_trees(10)
+        .seed(1)
+        .check()
+        .unwrap();
+    let model = HostForest::fit(
+        &EngineConfig::default(),
+        &history,
+        &params,
+        OffsetDateTime::UNIX_EPOCH,
+    )
+    .unwrap();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = ServedEngine {
+        config: EngineConfig::default(),
+        forest: Some(HostForest::new(model).unwrap()),
+        description: "test".into(),
+    };
+    let state = AppState::new(store, engine, super::ServeOptions::default())
+        .await
+        .unwrap();
+    let router = app(state);
+    let post = request("POST", "/metrics", &sample("db-2", 40.0));
+    assert_eq!(call(&router, post).await.status, 200);
+    let page = call(&router, request("GET", "/hosts/db-2", "")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Peer group <b>db</b> (2 hosts, fitted with the model)"),
+        "{}",
+        page.body
+    );
+    let hosts = call(&router, request("GET", "/hosts", "")).await;
+    assert_eq!(hosts.json()["hosts"][0]["group"]["name"], "db");
+}

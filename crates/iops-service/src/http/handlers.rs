@@ -84,6 +84,10 @@ pub(super) async fn list_incidents(State(service): State<Arc<Service>>, uri: Uri
     Route::GetIncidents.label(encoded(answer))
 }
 
+pub(super) async fn list_hosts(State(service): State<Arc<Service>>) -> Response {
+    Route::GetHosts.label(encoded(service.list_hosts().await))
+}
+
 pub(super) async fn get_incident(
     State(service): State<Arc<Service>>,
     Path(incident_id): Path<String>,

@@ -100,6 +100,7 @@ impl Api {
         let insights = allowing("GET", get(handlers::list_insights));
         let incidents = allowing("GET", get(handlers::list_incidents));
         let incident = allowing("GET", get(handlers::get_incident));
+        let hosts = allowing("GET", get(handlers::list_hosts));
         let maintenance = allowing(
             "GET, POST",
             get(handlers::list_maintenance).merge(add_maintenance),
@@ -116,6 +117,8 @@ impl Api {
             .route("/insights/", insights)
             .route("/incidents", incidents.clone())
             .route("/incidents/", incidents)
+            .route("/hosts", hosts.clone())
+            .route("/hosts/", hosts)
             .route("/incidents/{incident_id}", incident.clone())
             .route("/incidents/{incident_id}/", incident)
             .route("/maintenance", maintenance.clone())

@@ -39,12 +39,14 @@ pub enum Route {
     PostReplay,
     /// POST /incidents/{incidentId}/feedback.
     PostFeedback,
+    /// GET /hosts.
+    GetHosts,
 }
 
 impl Route {
     /// `POST /metrics`, `POST /v1/metrics`, `GET /metrics`, `GET /insights`, `GET /incidents`,
     /// `GET /incidents/{incidentId}`, `POST`, `GET` and `DELETE` of `/maintenance` and
-    /// `/mutes`, `POST /replay`, `POST /incidents/{incidentId}/feedback`.
+    /// `/mutes`, `POST /replay`, `POST /incidents/{incidentId}/feedback`, `GET /hosts`.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::PostMetrics => "POST /metrics",
@@ -61,6 +63,7 @@ impl Route {
             Route::DeleteMute => "DELETE /mutes/{windowId}",
             Route::PostReplay => "POST /replay",
             Route::PostFeedback => "POST /incidents/{incidentId}/feedback",
+            Route::GetHosts => "GET /hosts",
         }
     }
 
