@@ -1,5 +1,5 @@
 //! `ModelArtifact::from_slice` on arbitrary bytes: it never panics; whatever it accepts scores
-//! a row without error, and `to_json` → `from_slice` gives back the identical model (and the
+//! a row without error, its peer groups (format 2) answer the engine's queries, and `to_json` → `from_slice` gives back the identical model (and the
 //! same text again).
 //!
 //! A mutated file almost never keeps a valid checksum, so each input is decoded twice: as
@@ -23,13 +23,13 @@ struct Envelope<'a> {
     payload: &'a RawValue,
 }
 
-/// `{"format_version":1,"checksum":…,"payload":…}` with the checksum of `payload` as written.
+/// `{"format_version":2,"checksum":…,"payload":…}` with the checksum of `payload` as written.
 fn resign(payload: &str) -> String {
     let hex: String = Sha256::digest(payload.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!(r#"{{"format_version":1,"checksum":"sha256:{hex}","payload":{payload}}}"#)
+    format!(r#"{{"format_version":2,"checksum":"sha256:{hex}","payload":{payload}}}"#)
 }
 
 fn check(bytes: &[u8]) {
@@ -43,6 +43,25 @@ fn check(bytes: &[u8]) {
         match forest.score_one(&row) {
             Ok(s) => assert!(s > 0.0 && s <= 1.0, "score {s} out of (0, 1]"),
             Err(e) => panic!("decoded model cannot score {row:?}: {e}"),
+        }
+    }
+    // Peer groups that passed the decoder's checks answer every query the engine makes.
+    if let Some(peers) = model.peer_groups() {
+        let first = [(0.0, [50.0; 4]), (1e300, [0.0, 100.0, 1e300, -1.0]), (-5e9, [1.0; 4])];
+        if let Some(g) = peers.nearest(&first) {
+            assert!(g < peers.groups().len());
+        }
+        for group in peers.groups() {
+            for b in &group.baseline {
+                for t in [0.0, 3601.0, -1e18, 1e300, f64::NAN] {
+                    let (m, s) = b.expected(t);
+                    assert!(m.is_finite() && s > 0.0, "{m} {s}");
+                }
+                for z in [0.0, 1.0, -7.5, 1e300, f64::INFINITY] {
+                    assert!(b.surprise(z) >= 0.0);
+                }
+            }
+            assert_eq!(peers.group_of(&group.hosts[0]).map(|i| &peers.groups()[i].name), Some(&group.name));
         }
     }
     let json = model.to_json().expect("a decoded model encodes");

@@ -227,6 +227,36 @@ impl InsightEngine {
             .or_raise(py)
     }
 
+    /// A host's place among the model's peer groups: `{"group", "placed", "level",
+    /// "shift"}` (per metric, its level relative to the group's hourly median over the last
+    /// hours, and how far that is from its usual one), or None for an unknown host, a
+    /// model without groups, or a host not placed yet (its first samples).
+    fn peer_shift<'py>(
+        &self,
+        py: Python<'py>,
+        hostname: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(state) = self.inner.host_state(hostname) else {
+            return Ok(None);
+        };
+        let Some(shift) = state.peer_shift() else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("group", &shift.group)?;
+        d.set_item("placed", state.peer_group().is_some())?;
+        let per_metric = |v: [f64; 4]| -> PyResult<Bound<'py, PyDict>> {
+            let m = PyDict::new(py);
+            for (metric, x) in iops_core::Metric::ALL.iter().zip(v) {
+                m.set_item(metric.wire_name(), x)?;
+            }
+            Ok(m)
+        };
+        d.set_item("level", per_metric(shift.level)?)?;
+        d.set_item("shift", per_metric(shift.shift)?)?;
+        Ok(Some(d))
+    }
+
     /// Restores a host's state from `host_state`'s JSON (DecodeError if it is not one).
     fn restore_host(&mut self, py: Python<'_>, hostname: &str, state: &str) -> PyResult<()> {
         let s: HostState = serde_json::from_str(state)

@@ -92,3 +92,23 @@ def test_bad_input_names_the_field(fleet, groups) -> None:
     with pytest.raises(iops.InvalidFieldError) as e:
         groups.expected("web", "cpu", 0.0)
     assert e.value.field == "metric"
+
+
+def test_the_engine_places_a_new_host_and_shows_its_shift(fleet, groups) -> None:
+    x = iops.host_features(fleet["timestamp"].astype(np.float64), fleet["host"], fleet["values"])
+    x = np.ascontiguousarray(x[~np.isnan(x[:, 0])])
+    model = iops.ForestModel.fit(x, feature_names=iops.HOST_FEATURES, n_trees=20, seed=1).with_peer_groups(groups)
+    engine = iops.InsightEngine(model=model)
+    keys = ["cpuUsage", "memoryUsage", "diskIO", "networkIO"]
+    db = fleet["hostnames"].index("db-1")
+    rows = np.flatnonzero(fleet["host"] == db)[:40]
+    for name in ("db-1", "db-new"):  # the same samples: a host the groups know, and a newcomer
+        for i in rows:
+            engine.process({"timestamp": int(fleet["timestamp"][i]), "hostname": name,
+                            **dict(zip(keys, map(float, fleet["values"][i])))})
+    known, new = engine.peer_shift("db-1"), engine.peer_shift("db-new")
+    assert known["group"] == new["group"] == "db"
+    assert (known["placed"], new["placed"]) == (False, True)
+    assert set(new["shift"]) == set(keys) and all(np.isfinite(v) for v in new["level"].values())
+    assert engine.peer_shift("nobody") is None
+    assert iops.InsightEngine().peer_shift("db-1") is None

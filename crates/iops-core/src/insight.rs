@@ -68,11 +68,14 @@ pub enum InsightType {
     /// CPU or memory heading for its ceiling: when it gets there at the pace of its trend
     /// (`etaSeconds`, `etaIntervalSeconds`).
     CapacityForecast,
+    /// A host's level moved away from its peer group's while the group's stayed where it
+    /// was (an incident type: the peer sweep raises it, no sample does).
+    PeerDeviation,
 }
 
 impl InsightType {
     /// All insight types.
-    pub const ALL: [InsightType; 10] = [
+    pub const ALL: [InsightType; 11] = [
         InsightType::CpuSpike,
         InsightType::CpuDrop,
         InsightType::MemoryPressure,
@@ -83,6 +86,7 @@ impl InsightType {
         InsightType::MultiMetricAnomaly,
         InsightType::HostStoppedReporting,
         InsightType::CapacityForecast,
+        InsightType::PeerDeviation,
     ];
 
     /// snake_case wire name.
@@ -98,6 +102,7 @@ impl InsightType {
             InsightType::MultiMetricAnomaly => "multi_metric_anomaly",
             InsightType::HostStoppedReporting => "host_stopped_reporting",
             InsightType::CapacityForecast => "capacity_forecast",
+            InsightType::PeerDeviation => "peer_deviation",
         }
     }
 }

@@ -81,8 +81,8 @@ impl App {
 
     /// Answers one invocation of any kind, as `bootstrap` runs it: an EventBridge
     /// scheduled event (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`) runs
-    /// [`Service::sweep_silent_hosts`] and [`Service::resend_outbox`] and answers what the
-    /// first opened and resolved; any other
+    /// [`Service::sweep_silent_hosts`], [`Service::sweep_peer_deviations`] and
+    /// [`Service::resend_outbox`] and answers what the first opened and resolved; any other
     /// event is an API Gateway request, answered as `lambda_http::run` answers it. A sweep
     /// that fails is an invocation error, so the scheduler's retry runs it again (sweeps
     /// are idempotent).
@@ -103,12 +103,16 @@ impl App {
         let LambdaEvent { payload, context } = event;
         if is_scheduled(&payload) {
             let sweep = self.service.sweep_silent_hosts().await?;
+            // hosts departing from their peer groups (every 15 minutes, with groups)
+            let peers = self.service.sweep_peer_deviations().await?;
             // the outbox: notifications an instance made and did not live to deliver
             let resent = self.service.resend_outbox().await?;
             tracing::info!(
                 hosts = sweep.hosts,
                 opened = sweep.opened.len(),
                 resolved = sweep.resolved.len(),
+                peer_deviations_opened = peers.opened.len(),
+                peer_deviations_resolved = peers.resolved.len(),
                 resent,
                 "silent-host sweep"
             );

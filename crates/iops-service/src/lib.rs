@@ -43,7 +43,7 @@ pub use scorer::{BuiltinScorer, Scored, Scorer};
 pub use service::{
     decode_state, encode_state, host_reorder_window, BatchItem, BatchResponse, GroupSource,
     HostGroup, HostList, HostReplay, HostView, IncidentList, IncidentSpan, IngestOutcome,
-    IngestResponse, InsightList, ItemError, ListQuery, MetricList, QuietList, ReplayCounts,
-    ReplayReport, ReplayRequest, Service, ServiceConfig, SilenceSweep, SnapshotPolicy,
-    BATCH_MESSAGE, REORDER_INTERVALS, RESEND_AFTER_SECONDS, STORED_MESSAGE,
+    IngestResponse, InsightList, ItemError, ListQuery, MetricList, PeerSweep, QuietList,
+    ReplayCounts, ReplayReport, ReplayRequest, Service, ServiceConfig, SilenceSweep,
+    SnapshotPolicy, BATCH_MESSAGE, REORDER_INTERVALS, RESEND_AFTER_SECONDS, STORED_MESSAGE,
 };

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iops_core::engine::HostState;
+use iops_core::peers::PeerDeviationPolicy;
 use iops_core::{
     validate_hostname, FleetPolicy, Incident, IncidentStatus, MetricSample, SilencePolicy,
     Timestamp,
@@ -28,6 +29,7 @@ mod feedback;
 mod fleet;
 mod hosts;
 mod outbox;
+mod peer_sweep;
 mod quiet;
 mod replay;
 mod silence;
@@ -36,6 +38,7 @@ mod snapshot;
 pub use batch::{BatchItem, BatchResponse, ItemError, BATCH_MESSAGE};
 pub use hosts::{GroupSource, HostGroup, HostList, HostView};
 pub use outbox::RESEND_AFTER_SECONDS;
+pub use peer_sweep::PeerSweep;
 pub use quiet::QuietList;
 pub use replay::{HostReplay, IncidentSpan, ReplayCounts, ReplayReport, ReplayRequest};
 pub use silence::SilenceSweep;
@@ -82,6 +85,13 @@ pub struct ServiceConfig {
     pub snapshots: Option<SnapshotPolicy>,
     /// When a host that stopped reporting is silent ([`Service::sweep_silent_hosts`]).
     pub silence: SilencePolicy,
+    /// When a host has departed from its peer group ([`Service::sweep_peer_deviations`]).
+    pub peer_deviation: PeerDeviationPolicy,
+    /// How often the peer sweep runs (on the minutes of the receiving clock that are a
+    /// multiple of it: stateless runtimes agree without memory). Default 15 minutes: a
+    /// host's level relative to its group moves over hours, and each run reads every
+    /// reporting host's state.
+    pub peer_sweep_every: Duration,
     /// When host incidents of one kind make a fleet incident.
     pub fleet: FleetPolicy,
     /// How far ahead of this process's clock a sample's timestamp may be (400 naming
@@ -144,6 +154,8 @@ impl Default for ServiceConfig {
             reorder_window: Duration::from_secs(600),
             snapshots: None,
             silence: SilencePolicy::default(),
+            peer_deviation: PeerDeviationPolicy::default(),
+            peer_sweep_every: Duration::from_secs(15 * 60),
             fleet: FleetPolicy::default(),
             max_future_skew: Duration::from_secs(15 * 60),
             max_quiet_seconds: 7.0 * 86_400.0,

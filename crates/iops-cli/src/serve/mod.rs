@@ -269,6 +269,10 @@ impl AppState {
             }
             Err(e) => tracing::warn!(error = %e, "silent-host sweep failed"),
         }
+        // (the service logs the deviations it opens)
+        if let Err(e) = self.service.sweep_peer_deviations().await {
+            tracing::warn!(error = %e, "peer sweep failed");
+        }
     }
 
     /// Ingests one POST /metrics body without HTTP (the demo) and keeps the dashboard's host

@@ -6,26 +6,53 @@
 use serde::{Deserialize, Serialize};
 
 use super::observation::Observation;
-use crate::peers::{follow, PeerGroup, PeerGroups, FIRST_SAMPLES};
+use crate::peers::{follow, PeerGroup, PeerGroups, DRIFT_SECONDS, FIRST_SAMPLES, OFFSET_SECONDS};
 
 /// A host's place among its peers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PeerPlace {
     /// Its first samples (epoch seconds, values), until it is placed.
     first: Vec<(f64, [f64; 4])>,
-    /// The group it was placed in, by name (a model with other groups places it again).
-    group: Option<String>,
-    /// Per metric, its level relative to the group's hourly median.
+    /// Its group's name and index among the model's groups (a model with other groups
+    /// places it again).
+    group: Option<(String, usize)>,
+    /// True when the model lists the host in its group (fitted with it), false when it was
+    /// placed.
+    fitted: bool,
+    /// Per metric, its level relative to the group's hourly median while it is young
+    /// (follows its unsurprising samples: [`OFFSET_SECONDS`]).
     offset: [f64; 4],
     /// When the offset last moved (epoch seconds); `None` until the host is placed.
     offset_at: Option<f64>,
+    /// Per metric, its level relative to the group's hourly median over the last hours
+    /// (every sample: [`DRIFT_SECONDS`]).
+    drift: [f64; 4],
+    /// When the drift last moved.
+    drift_at: f64,
+    /// Per metric, its usual level relative to the group: the model's for a host it lists,
+    /// its offset when placed for the others.
+    normal: [f64; 4],
+}
+
+/// A host's level relative to its group now, against its usual one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerShift {
+    /// The group's name.
+    pub group: String,
+    /// Per metric ([`crate::Metric::ALL`] order), the host's level relative to the group's
+    /// hourly median over the last hours.
+    pub level: [f64; 4],
+    /// Per metric, how far that is from its usual relative level.
+    pub shift: [f64; 4],
+    /// Whether the host has an incident of its own open.
+    pub own_incident: bool,
 }
 
 impl PeerPlace {
     /// The host's group once it has sent [`FIRST_SAMPLES`] samples: the one the model lists
-    /// it in, else the nearest by those samples, whose median residuals start its offset.
-    /// A host placed before stays in its group while the model has it (else it is placed
-    /// again: the model changed).
+    /// it in, else the nearest by those samples, whose median residuals start its offset
+    /// and its drift. A placed host stays in its group while the model has it (else it is
+    /// placed again: the model changed).
     pub(crate) fn place<'a>(
         &mut self,
         peers: &'a PeerGroups,
@@ -34,22 +61,19 @@ impl PeerPlace {
         values: [f64; 4],
     ) -> Option<&'a PeerGroup> {
         let groups = peers.groups();
-        if self.offset_at.is_some() {
-            let known = peers.group_of(hostname).or_else(|| {
-                let name = self.group.as_deref()?;
-                groups.iter().position(|g| g.name == name)
-            });
-            if let Some(g) = known {
-                return groups.get(g);
+        if let Some((name, index)) = &self.group {
+            match groups.get(*index) {
+                Some(g) if &g.name == name => return Some(g),
+                _ => *self = PeerPlace::default(),
             }
-            *self = PeerPlace::default();
         }
         self.first.push((t, values));
         if self.first.len() < FIRST_SAMPLES {
             return None;
         }
         let listed = peers.group_of(hostname);
-        let group = groups.get(listed.or_else(|| peers.nearest(&self.first))?)?;
+        let index = listed.or_else(|| peers.nearest(&self.first))?;
+        let group = groups.get(index)?;
         for (m, offset) in self.offset.iter_mut().enumerate() {
             let mut residuals: Vec<f64> = self
                 .first
@@ -58,15 +82,49 @@ impl PeerPlace {
                 .collect();
             *offset = crate::peers::median(&mut residuals);
         }
+        let member = group
+            .hosts
+            .binary_search_by(|h| h.as_str().cmp(hostname))
+            .ok();
+        self.normal = match member.and_then(|i| group.offsets.get(i)) {
+            Some(usual) => *usual,
+            None => self.offset,
+        };
+        self.drift = self.offset;
+        self.drift_at = t;
         self.offset_at = Some(t);
         self.first = Vec::new();
-        self.group = listed.is_none().then(|| group.name.clone());
+        self.fitted = listed.is_some();
+        self.group = Some((group.name.clone(), index));
         Some(group)
     }
 
-    /// The group this host was placed in, if it was.
+    /// Follows the host's level relative to `group` with the sample at `t`.
+    pub(crate) fn track(&mut self, group: &PeerGroup, t: f64, values: [f64; 4]) {
+        for ((drift, baseline), x) in self.drift.iter_mut().zip(&group.baseline).zip(values) {
+            let r = x - baseline.expected(t).0;
+            *drift = follow(*drift, self.drift_at, t, r, DRIFT_SECONDS);
+        }
+        self.drift_at = t;
+    }
+
+    /// The group this host was placed in (not one the model lists it in), if any.
     pub(crate) fn group(&self) -> Option<&str> {
-        self.group.as_deref()
+        match &self.group {
+            Some((name, _)) if !self.fitted => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Its level relative to its group now and against its usual one, once placed.
+    pub(crate) fn shift(&self, own_incident: bool) -> Option<PeerShift> {
+        let (name, _) = self.group.as_ref()?;
+        Some(PeerShift {
+            group: name.clone(),
+            level: self.drift,
+            shift: std::array::from_fn(|m| self.drift[m] - self.normal[m]),
+            own_incident,
+        })
     }
 
     /// Scores each metric's value against the group at `t`: the observation a host's own
@@ -100,7 +158,7 @@ impl PeerPlace {
             };
             if score < learn_below {
                 let at = self.offset_at.unwrap_or(t);
-                self.offset[m] = follow(self.offset[m], at, t, x - median);
+                self.offset[m] = follow(self.offset[m], at, t, x - median, OFFSET_SECONDS);
             }
         }
         self.offset_at = Some(t);

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cold_start::{self, PeerPlace};
+use super::cold_start::{self, PeerPlace, PeerShift};
 use super::config::EngineConfig;
 use super::episode::{OpenIncident, RELEASE_FRACTION};
 use super::explain;
@@ -192,6 +192,12 @@ impl HostState {
         self.peers.group()
     }
 
+    /// The host's level relative to its peer group now, and against its usual one (`None`
+    /// until it has a group: a model with groups, and its first samples).
+    pub fn peer_shift(&self) -> Option<PeerShift> {
+        self.peers.shift(self.incident.is_some())
+    }
+
     /// True once the host's models have a full season (and window) of history and their
     /// calibrations are warm: from then on its z-scores are as steady as the forest's
     /// training rows, which skip the same warm-up (see
@@ -244,18 +250,21 @@ impl HostState {
         let t = sample.timestamp.epoch_seconds();
         let metrics = &mut out.metrics;
         // validated by the caller: every value and the time are finite
-        // A young host is compared with its peer group, when the fleet model has them:
-        // alone until its own models are calibrated, then — until its seasonal model has
-        // the periods it remembers each part of the day by — where its group finds the
-        // value less surprising (what is usual at this hour of the day).
+        // With peer groups in the fleet model, the host has a group (its level relative to
+        // it is followed for the peer sweep). A young host is compared with it: alone until
+        // its own models are calibrated, then — until its seasonal model has the periods it
+        // remembers each part of the day by — where its group finds the value less
+        // surprising (what is usual at this hour of the day).
+        let group = forest
+            .and_then(HostForest::peers)
+            .and_then(|peers| self.peers.place(peers, &sample.hostname, t, values));
         let calibrated = self.series.is_calibrated();
         let settled = PART_MEMORY_PERIODS * p.season_seconds;
-        let cold_group = match forest.and_then(HostForest::peers) {
-            Some(peers) if !calibrated || self.series.history_seconds() < settled => {
-                self.peers.place(peers, &sample.hostname, t, values)
-            }
-            _ => None,
-        };
+        let young = !calibrated || self.series.history_seconds() < settled;
+        let cold_group = group.filter(|_| young);
+        if let Some(group) = group {
+            self.peers.track(group, t, values);
+        }
         let peer_view = cold_group.map(|g| {
             self.peers
                 .observe(g, t, values, p.score_scale, p.info_score)

@@ -44,6 +44,7 @@ mod window;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use cold_start::PeerShift;
 pub use config::{EngineConfig, EngineParams, MAX_DURATION_SECONDS};
 pub use host::{Assessment, HostState};
 pub use multivariate::{host_features, HostForest, HOST_FEATURES};

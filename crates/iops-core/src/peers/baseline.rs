@@ -46,11 +46,15 @@ pub const OFFSET_SECONDS: f64 = 3600.0;
 /// median residual (and a new host is placed in a group by them).
 pub const FIRST_SAMPLES: usize = 3;
 
-/// One step of a host's offset towards residual `r` (against the group's median) at `t`,
-/// the offset last moved at `at`.
-pub(crate) fn follow(offset: f64, at: f64, t: f64, r: f64) -> f64 {
-    let w = 1.0 - (-(t - at).max(0.0) / OFFSET_SECONDS).exp();
-    offset + w * (r - offset)
+/// Time constant of a host's drift from its group (seconds): its level relative to the
+/// group over the last few hours, against which a slow departure from its peers is told.
+pub const DRIFT_SECONDS: f64 = 3.0 * 3600.0;
+
+/// One step of an exponentially weighted mean (time constant `tau` seconds) towards `r` at
+/// `t`, the mean last moved at `at`.
+pub(crate) fn follow(mean: f64, at: f64, t: f64, r: f64, tau: f64) -> f64 {
+    let w = 1.0 - (-(t - at).max(0.0) / tau).exp();
+    mean + w * (r - mean)
 }
 
 /// The median at each hour of the day of pooled `(epoch seconds, value)` points (the
@@ -129,7 +133,7 @@ impl MetricBaseline {
                 let r = x - median_by_hour[hour(t)];
                 residuals[hour(t)].push(r - offset);
                 runs.push((hour(t), r - offset));
-                offset = follow(offset, at, t, r);
+                offset = follow(offset, at, t, r, OFFSET_SECONDS);
                 at = t;
             }
         }

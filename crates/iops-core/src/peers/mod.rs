@@ -8,6 +8,7 @@
 //! radius (which would depend on the fleet's size) and fits 1,000 hosts in milliseconds.
 
 mod baseline;
+mod deviation;
 mod profile;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,10 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use baseline::follow;
-pub use baseline::{MetricBaseline, TailPoint, FIRST_SAMPLES, HOURS, OFFSET_SECONDS};
+pub use baseline::{
+    MetricBaseline, TailPoint, DRIFT_SECONDS, FIRST_SAMPLES, HOURS, OFFSET_SECONDS,
+};
+pub use deviation::{Deviation, Member, PeerDeviationPolicy, JUDGED};
 pub(crate) use profile::median;
 use profile::{host_profile, weight, FEATURES};
 
@@ -84,6 +88,9 @@ pub struct PeerGroup {
     pub name: String,
     /// The hosts it was fitted on, sorted.
     pub hosts: Vec<String>,
+    /// Each of those hosts' usual level relative to the group's hourly medians, per metric
+    /// (the median of its residuals): what its level is compared with later.
+    pub offsets: Vec<[f64; 4]>,
     /// Its centre in the standardised profile space.
     pub centroid: Vec<f64>,
     /// Its baseline per metric, in [`crate::Metric::ALL`] order.
@@ -155,10 +162,9 @@ impl PeerGroups {
             .filter_map(|g| {
                 let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == g).collect();
                 members.first()?; // (KMeans may leave a centroid without hosts)
-                let mut names: Vec<String> =
-                    members.iter().map(|&i| hosts[i].0.to_owned()).collect();
-                names.sort();
-                let baseline = (0..4)
+                                  // (hosts are in name order, so members are too)
+                let names: Vec<String> = members.iter().map(|&i| hosts[i].0.to_owned()).collect();
+                let baseline: Vec<MetricBaseline> = (0..4)
                     .map(|m| {
                         let points: Vec<Vec<(f64, f64)>> = members
                             .iter()
@@ -173,9 +179,25 @@ impl PeerGroups {
                         MetricBaseline::fit(&points)
                     })
                     .collect();
+                let offsets = members
+                    .iter()
+                    .map(|&i| {
+                        let mut out = [0.0; 4];
+                        for (m, (o, b)) in out.iter_mut().zip(&baseline).enumerate() {
+                            let mut r: Vec<f64> = hosts[i]
+                                .1
+                                .iter()
+                                .map(|s| s.values()[m] - b.expected(s.timestamp.epoch_seconds()).0)
+                                .collect();
+                            *o = median(&mut r);
+                        }
+                        out
+                    })
+                    .collect();
                 Some(PeerGroup {
                     name: String::new(),
                     hosts: names,
+                    offsets,
                     centroid: centroids.row(g).to_vec(),
                     baseline,
                 })
@@ -233,6 +255,26 @@ impl PeerGroups {
             }
             if group.centroid.len() != n || group.centroid.iter().any(|v| !v.is_finite()) {
                 return Err(bad(format!("{at}.centroid"), "must be 24 finite numbers"));
+            }
+            let sorted = group.hosts.windows(2).all(|w| w[0] < w[1]);
+            let shared = group.hosts.iter().any(|h| {
+                self.groups[..g]
+                    .iter()
+                    .any(|other| other.hosts.binary_search(h).is_ok())
+            });
+            if group.hosts.is_empty() || !sorted || shared {
+                return Err(bad(
+                    format!("{at}.hosts"),
+                    "must be sorted, unique, in no other group, and at least one",
+                ));
+            }
+            if group.offsets.len() != group.hosts.len()
+                || group.offsets.iter().flatten().any(|v| !v.is_finite())
+            {
+                return Err(bad(
+                    format!("{at}.offsets"),
+                    "must be 4 finite numbers for each host",
+                ));
             }
             if group.baseline.len() != 4 {
                 return Err(bad(
@@ -553,6 +595,20 @@ mod tests {
             Some("peer_groups.groups[2].baseline")
         );
         let mut g = groups.clone();
+        g.groups[1].hosts.reverse();
+        assert_eq!(
+            g.check().unwrap_err().field(),
+            Some("peer_groups.groups[1].hosts")
+        );
+        let mut g = groups.clone();
+        let stolen = g.groups[0].hosts[0].clone();
+        g.groups[2].hosts.insert(0, stolen);
+        g.groups[2].offsets.insert(0, [0.0; 4]);
+        assert_eq!(
+            g.check().unwrap_err().field(),
+            Some("peer_groups.groups[2].hosts")
+        );
+        let mut g = groups.clone();
         g.feature_scale[4] = -1.0;
         assert_eq!(
             g.check().unwrap_err().field(),
@@ -571,6 +627,7 @@ mod tests {
         let group = |hosts: &[&str]| PeerGroup {
             name: String::new(),
             hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            offsets: Vec::new(),
             centroid: Vec::new(),
             baseline: Vec::new(),
         };

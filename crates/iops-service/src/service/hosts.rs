@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{decode_state, Service, ServiceError};
+use iops_core::engine::HostState;
 use iops_core::Timestamp;
 
 /// How a host came to be in its group.
@@ -91,15 +92,29 @@ impl Service {
 
     /// The group a host was placed in, from its state.
     async fn placed_group(&self, hostname: &str) -> Result<Option<String>, ServiceError> {
+        let placed = self
+            .read_state(hostname, |s| s.peer_group().map(str::to_owned))
+            .await?;
+        Ok(placed.flatten())
+    }
+
+    /// Reads `f` off a host's newest state: this process's (live in snapshot mode, or
+    /// cached), else the stored one; `None` for a host without a state.
+    pub(super) async fn read_state<T>(
+        &self,
+        hostname: &str,
+        f: impl Fn(&HostState) -> T,
+    ) -> Result<Option<T>, ServiceError> {
+        if let Some(v) = self.live_read(hostname, &f) {
+            return Ok(Some(v));
+        }
         {
             let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(cached) = states.get(hostname) {
-                return Ok(cached.state.peer_group().map(str::to_owned));
+                return Ok(Some(f(&cached.state)));
             }
         }
         let stored = self.store.load_state(hostname).await?;
-        Ok(stored
-            .and_then(|s| decode_state(&s.state))
-            .and_then(|state| state.peer_group().map(str::to_owned)))
+        Ok(stored.and_then(|s| decode_state(&s.state)).map(|s| f(&s)))
     }
 }

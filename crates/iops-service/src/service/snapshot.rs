@@ -350,6 +350,16 @@ impl Service {
         live.get(hostname).and_then(|l| l.state.cadence())
     }
 
+    /// Reads `f` off a host's state held in memory, if it is.
+    pub(super) fn live_read<T>(
+        &self,
+        hostname: &str,
+        f: impl FnOnce(&HostState) -> T,
+    ) -> Option<T> {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(hostname).map(|l| f(&l.state))
+    }
+
     fn take_live(&self, hostname: &str) -> Option<LiveState> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.remove(hostname)

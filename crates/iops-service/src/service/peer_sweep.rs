@@ -1,0 +1,143 @@
+//! The peer sweep ([`iops_core::peers::PeerDeviationPolicy`]): with peer groups in the
+//! fleet model, each group's reporting hosts are judged together; a host whose level moved
+//! away from its group's (CPU or memory) while the group stayed where it was gets a
+//! `peer_deviation` incident (warning), resolved by a later sweep once it is back with
+//! its group. Run with the silent-host sweep; idempotent (an open deviation is not opened
+//! twice), and every [`ServiceConfig::peer_sweep_every`](super::ServiceConfig::peer_sweep_every)
+//! of the receiving clock only (it reads every reporting host's state).
+
+use std::collections::{BTreeMap, HashMap};
+
+use iops_core::engine::PeerShift;
+use iops_core::peers::Member;
+use iops_core::{Incident, IncidentChange, Metric};
+use serde::Serialize;
+
+use super::Service;
+use crate::ServiceError;
+
+/// Hosts whose newest sample is older than this behind the fleet's are not judged (their
+/// level is not current).
+const REPORTING_SECONDS: f64 = 3600.0;
+
+/// What one peer sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerSweep {
+    /// Whether it ran (it runs once every `peer_sweep_every`, and only with peer groups).
+    pub ran: bool,
+    /// Hosts judged (reporting, in a group).
+    pub hosts: usize,
+    /// Deviations this sweep opened.
+    pub opened: Vec<Incident>,
+    /// Deviations this sweep resolved.
+    pub resolved: Vec<Incident>,
+}
+
+impl Service {
+    /// Judges each peer group's reporting hosts ([`PeerSweep`]); does nothing without
+    /// groups in the model or outside its slot of the receiving clock.
+    pub async fn sweep_peer_deviations(&self) -> Result<PeerSweep, ServiceError> {
+        let every = self.config.peer_sweep_every.as_secs().max(60);
+        let minute = self.now().epoch_seconds() as u64 / 60;
+        if !minute.is_multiple_of(every / 60) {
+            return Ok(PeerSweep::default());
+        }
+        self.judge_peers().await
+    }
+
+    /// The sweep itself, whatever the clock (tests, and the first sweep of a process).
+    pub async fn judge_peers(&self) -> Result<PeerSweep, ServiceError> {
+        let Some(peers) = self.scorer.peer_groups() else {
+            return Ok(PeerSweep::default());
+        };
+        let policy = self.config.peer_deviation;
+        let hosts = self.store.list_hosts().await?;
+        let Some(fleet_now) = hosts.iter().map(|h| h.last_timestamp).max() else {
+            return Ok(PeerSweep {
+                ran: true,
+                ..PeerSweep::default()
+            });
+        };
+        // each reporting host's place in its group
+        let mut by_group: BTreeMap<String, Vec<(String, PeerShift)>> = BTreeMap::new();
+        for h in &hosts {
+            if fleet_now.epoch_seconds() - h.last_timestamp.epoch_seconds() > REPORTING_SECONDS {
+                continue;
+            }
+            if let Some(Some(s)) = self.read_state(&h.hostname, |s| s.peer_shift()).await? {
+                by_group
+                    .entry(s.group.clone())
+                    .or_default()
+                    .push((h.hostname.clone(), s));
+            }
+        }
+        let mut open: HashMap<(String, Metric), Incident> = HashMap::new();
+        for incident in self.open_incidents(None, None).await? {
+            if incident.is_peer_deviation() {
+                if let Some(&metric) = incident.metrics.first() {
+                    open.insert((incident.hostname.clone(), metric), incident);
+                }
+            }
+        }
+        let (mut opened, mut resolved, mut judged) = (Vec::new(), Vec::new(), 0);
+        for (name, members) in &by_group {
+            let Some(group) = peers.groups().iter().find(|g| &g.name == name) else {
+                continue;
+            };
+            let view: Vec<Member<'_>> = members
+                .iter()
+                .map(|(hostname, s)| Member {
+                    hostname,
+                    level: s.level,
+                    shift: s.shift,
+                    open: Metric::ALL.map(|m| open.contains_key(&(hostname.clone(), m))),
+                    own_incident: s.own_incident,
+                })
+                .collect();
+            if view.len() < policy.min_hosts {
+                continue;
+            }
+            judged += view.len();
+            let found = policy.judge(group, &view);
+            for d in &found {
+                if !open.contains_key(&(d.hostname.clone(), d.metric)) {
+                    opened.push(d.incident(group, fleet_now));
+                }
+            }
+            for (hostname, ..) in members {
+                for metric in iops_core::peers::JUDGED {
+                    let still = found
+                        .iter()
+                        .any(|d| &d.hostname == hostname && d.metric == metric);
+                    if still {
+                        continue;
+                    }
+                    if let Some(mut incident) = open.remove(&(hostname.clone(), metric)) {
+                        incident.resolve(fleet_now.max(incident.opened));
+                        resolved.push(incident);
+                    }
+                }
+            }
+        }
+        let changed: Vec<Incident> = opened.iter().chain(&resolved).cloned().collect();
+        if !changed.is_empty() {
+            self.store.put_incidents(&changed).await?;
+        }
+        for incident in &opened {
+            tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
+            self.incident_changed(Some(IncidentChange::Opened), Some(incident))
+                .await;
+        }
+        for incident in &resolved {
+            self.incident_changed(Some(IncidentChange::Resolved), Some(incident))
+                .await;
+        }
+        Ok(PeerSweep {
+            ran: true,
+            hosts: judged,
+            opened,
+            resolved,
+        })
+    }
+}
