@@ -91,6 +91,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         args.out.display(),
         json.len()
     );
+    if args.features == Features::Host {
+        match model.peer_groups() {
+            Some(groups) => eprintln!("peer groups: {}", groups.describe()),
+            None => {
+                eprintln!("no peer groups: they need at least 2 hosts with a day of samples each")
+            }
+        }
+    }
     Ok(())
 }
 

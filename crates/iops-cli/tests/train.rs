@@ -75,6 +75,17 @@ fn a_host_model_trained_from_json_lines_drives_the_demo() {
     // training row
     let warm = 288;
     assert_eq!(m.training().rows as usize, n - 3 * warm);
+    // the 3 hosts' peer groups ride along, and the log names them
+    let groups = m
+        .peer_groups()
+        .expect("3 hosts with 2 days each make peer groups");
+    let members: usize = groups.groups().iter().map(|g| g.hosts.len()).sum();
+    assert_eq!(members, 3);
+    let log = text(&o.stderr);
+    assert!(
+        log.contains(&format!("peer groups: {}", groups.describe())),
+        "{log}"
+    );
 
     let o = Command::new(env!("CARGO_BIN_EXE_iops"))
         .args([

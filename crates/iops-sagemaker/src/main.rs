@@ -75,6 +75,9 @@ fn run_train(paths: &MlPaths) -> ExitCode {
                 r.model_path.display(),
                 r.bytes
             );
+            if let Some(groups) = &r.peer_groups {
+                println!("peer groups: {groups}");
+            }
             // SageMaker metric definitions can pick these up.
             println!("train:rows={}", r.rows);
             println!("train:threshold={}", r.threshold);

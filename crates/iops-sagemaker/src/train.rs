@@ -239,6 +239,8 @@ pub struct TrainReport {
     pub threshold: f64,
     /// The data files read.
     pub files: Vec<PathBuf>,
+    /// The fleet's peer groups the model carries, described (`None`: none were fitted).
+    pub peer_groups: Option<String>,
 }
 
 fn read_json_object(path: &Path) -> Result<Option<serde_json::Map<String, Value>>> {
@@ -483,6 +485,7 @@ pub fn train(paths: &MlPaths, created_at: OffsetDateTime) -> Result<TrainReport>
         n_features: model.forest().n_features(),
         threshold: model.forest().threshold(),
         files,
+        peer_groups: model.peer_groups().map(|g| g.describe()),
     })
 }
 

@@ -213,3 +213,55 @@ fn a_failed_job_writes_the_reason_and_exits_non_zero() {
         assert!(!root.join("model/model.json").exists());
     }
 }
+
+#[test]
+fn host_features_fit_the_fleets_peer_groups_into_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // two busy API hosts and two quiet caches, two days of 5-minute samples each
+    let mut lines = String::new();
+    for (host, cpu, net) in [
+        ("api-1", 60.0, 400.0),
+        ("api-2", 62.0, 420.0),
+        ("cache-1", 10.0, 40.0),
+        ("cache-2", 11.0, 42.0),
+    ] {
+        for i in 0..2 * 288 {
+            let day = ((i % 288) as f64 / 288.0 * std::f64::consts::TAU).sin();
+            let wobble = ((i * 7) % 11) as f64 / 11.0;
+            lines.push_str(&format!(
+                "{{\"timestamp\":{},\"hostname\":\"{host}\",\"cpuUsage\":{},\"memoryUsage\":{},\"diskIO\":{},\"networkIO\":{}}}\n",
+                1_700_006_400 + 300 * i,
+                cpu + 10.0 * day + wobble,
+                50.0 + wobble,
+                100.0 + 20.0 * day,
+                net * (1.0 + 0.3 * day) + wobble
+            ));
+        }
+    }
+    write(root, "input/data/training/metrics.jsonl", &lines);
+    write(
+        root,
+        "input/config/hyperparameters.json",
+        r#"{"n_trees":"10","features":"host"}"#,
+    );
+    let out = train(root);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("peer groups: api (2 hosts), cache (2 hosts)"),
+        "{stdout}"
+    );
+    let model = LoadedModel::load(&root.join("model")).unwrap();
+    let groups = model.artifact().peer_groups().expect("groups in the model");
+    assert_eq!(
+        groups
+            .group_of("cache-2")
+            .map(|g| groups.groups()[g].name.as_str()),
+        Some("cache")
+    );
+}

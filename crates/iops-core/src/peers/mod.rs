@@ -294,6 +294,18 @@ impl PeerGroups {
         &self.groups
     }
 
+    /// "web (4 hosts), db (2 hosts)": the groups as a person reads them in a log.
+    pub fn describe(&self) -> String {
+        self.groups
+            .iter()
+            .map(|g| {
+                let n = g.hosts.len();
+                format!("{} ({n} host{})", g.name, if n == 1 { "" } else { "s" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The group a host was fitted in, by name.
     pub fn group_of(&self, hostname: &str) -> Option<usize> {
         self.groups.iter().position(|g| {
@@ -515,6 +527,10 @@ mod tests {
         let groups = PeerGroups::fit(&fleet(), &PeerParams::default()).unwrap();
         let names: Vec<&str> = groups.groups().iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["batch", "db", "web"]);
+        assert_eq!(
+            groups.describe(),
+            "batch (4 hosts), db (4 hosts), web (4 hosts)"
+        );
         assert!(groups.silhouette.unwrap() > 0.5, "{:?}", groups.silhouette);
         for g in groups.groups() {
             assert_eq!(g.hosts.len(), 4);
