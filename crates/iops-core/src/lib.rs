@@ -22,6 +22,7 @@ mod quiet;
 pub mod record_id;
 mod request;
 mod silence;
+mod stats;
 mod timestamp;
 
 pub use error::{finite, Error, Result};

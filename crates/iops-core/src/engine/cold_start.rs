@@ -80,7 +80,7 @@ impl PeerPlace {
                 .iter()
                 .map(|(t, v)| v[m] - group.baseline.get(m).map_or(0.0, |b| b.expected(*t).0))
                 .collect();
-            *offset = crate::peers::median(&mut residuals);
+            *offset = crate::stats::median(&mut residuals);
         }
         let member = group
             .hosts

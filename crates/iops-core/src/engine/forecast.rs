@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::window::floor_index;
+use crate::stats::{median, middle, ranked};
 
 const HOUR: f64 = 3600.0;
 /// Span of the trend: a leak that fills memory in four hours is forecast half way there.
@@ -642,18 +643,6 @@ fn theil_sen(points: &[(f64, f64)]) -> Option<Trend> {
     })
 }
 
-/// The value of rank `k` (0-based, `k < values.len()`), reordering `values` (a selection,
-/// not a sort).
-fn ranked(values: &mut [f64], k: usize) -> f64 {
-    *values.select_nth_unstable_by(k, f64::total_cmp).1
-}
-
-/// Median (of a non-empty slice, reordered).
-fn median(values: &mut [f64]) -> f64 {
-    let upper = ranked(values, values.len() / 2);
-    middle(values, upper)
-}
-
 /// Median of `values` whose ranks `lo ≤ len / 2 ≤ hi` are in place already (the values
 /// before each no larger, those after no smaller), selecting only among the values
 /// between; reordered.
@@ -663,21 +652,6 @@ fn median_between(values: &mut [f64], lo: usize, hi: usize) -> f64 {
         k => ranked(&mut values[lo + 1..hi], k - lo - 1),
     };
     middle(values, upper)
-}
-
-/// The median, given the upper middle value in place (rank `len / 2`).
-fn middle(values: &[f64], upper: f64) -> f64 {
-    let m = values.len();
-    if m % 2 == 1 {
-        upper
-    } else {
-        // the lower middle is the largest of the values below the upper one
-        let lower = values[..m / 2]
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lower + upper)
-    }
 }
 
 #[cfg(test)]

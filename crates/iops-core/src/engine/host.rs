@@ -92,16 +92,15 @@ struct HostStateBeforeForecasts {
 
 impl From<HostStateBeforeForecasts> for HostState {
     fn from(old: HostStateBeforeForecasts) -> Self {
-        HostState {
+        HostStateBeforePeers {
             series: old.series,
             incidents: old.incidents,
             forest_incident: old.forest_incident,
             saturated_since: old.saturated_since,
             incident: old.incident,
             forecaster: Forecaster::default(),
-            peers: PeerPlace::default(),
-            desensitised: [0.0; 4],
         }
+        .into()
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::profile::{median, part_of_day, robust_spread};
+use super::profile::{part_of_day, robust_spread};
+use crate::stats::median;
 use crate::{Error, Result};
 
 /// Hours of the day (UTC) a baseline has a value for.
@@ -76,30 +77,26 @@ fn medians_by_hour<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Vec<f64>
 /// Robust spreads per hour of residuals, floored at a quarter of the typical hour's (so a
 /// quiet hour is not infinitely sharp) and at a millionth of `scale`.
 fn spreads_by_hour(residuals: &mut [Vec<f64>], scale: f64) -> Vec<f64> {
+    // (an hour without residuals has a NaN spread, which the floor below replaces)
     let mut spread: Vec<f64> = residuals
         .iter_mut()
         .map(|r| {
             let centre = median(r);
-            if centre.is_nan() {
-                f64::NAN
-            } else {
-                robust_spread(r, centre)
-            }
+            robust_spread(r, centre)
         })
         .collect();
     let mut known: Vec<f64> = spread.iter().copied().filter(|s| s.is_finite()).collect();
     let typical = median(&mut known);
     let floor = (0.25 * typical).max(1e-6 * (1.0 + scale.abs()));
+    // (no residuals at all, and no scale: a unit spread)
     let floor = if floor.is_finite() { floor } else { 1.0 };
     for s in &mut spread {
+        // (`max` takes the finite one: the floor where a spread or the typical one is NaN)
         *s = if s.is_finite() {
             s.max(floor)
         } else {
             typical.max(floor)
         };
-        if !s.is_finite() {
-            *s = floor;
-        }
     }
     spread
 }

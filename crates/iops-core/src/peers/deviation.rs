@@ -9,6 +9,7 @@ use crate::{
 };
 
 use super::PeerGroup;
+use crate::stats::median;
 
 /// The metrics judged: CPU and memory.
 pub const JUDGED: [Metric; 2] = [Metric::Cpu, Metric::Memory];
@@ -77,10 +78,6 @@ pub struct Deviation {
     pub moved: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    super::median(&mut v)
-}
-
 impl PeerDeviationPolicy {
     /// Checks the policy; an error names the field.
     pub fn validate(&self) -> Result<()> {
@@ -126,12 +123,17 @@ impl PeerDeviationPolicy {
                 continue;
             };
             let daily = baseline.median.iter().sum::<f64>() / baseline.median.len().max(1) as f64;
-            let typical = median(members.iter().map(|h| h.shift[m]).collect());
+            let typical = median(&mut members.iter().map(|h| h.shift[m]).collect::<Vec<_>>());
             let group_still = typical.abs() <= self.group_share * daily.abs();
             if !group_still {
                 continue; // the group moved (or its level is not a number)
             }
-            let usual = median(members.iter().map(|h| h.level[m] - h.shift[m]).collect());
+            let usual = median(
+                &mut members
+                    .iter()
+                    .map(|h| h.level[m] - h.shift[m])
+                    .collect::<Vec<_>>(),
+            );
             let threshold = (self.min_share * daily.abs()).max(self.min_points);
             for h in members {
                 let moved = h.shift[m] - typical;

@@ -19,12 +19,12 @@ use linfa_clustering::KMeans;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::stats::median;
 pub(crate) use baseline::follow;
 pub use baseline::{
     MetricBaseline, TailPoint, DRIFT_SECONDS, FIRST_SAMPLES, HOURS, OFFSET_SECONDS,
 };
 pub use deviation::{Deviation, Member, PeerDeviationPolicy, JUDGED};
-pub(crate) use profile::median;
 use profile::{host_profile, weight, FEATURES};
 
 use crate::{Error, MetricSample, Result};
@@ -470,173 +470,6 @@ fn name_groups(groups: &mut [PeerGroup]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Timestamp;
-
-    /// A host of a role (0 web: busy by day; 1 db: heavy disk; 2 batch: idle, a night job),
-    /// `n` 5-minute samples from midnight UTC; `k` varies the host a little.
-    fn host(role: usize, k: usize, from: usize, n: usize) -> Vec<MetricSample> {
-        (from..from + n)
-            .map(|i| {
-                let t = 1.7e9 - 1.7e9 % 86_400.0 + 300.0 * i as f64;
-                let hour = t.rem_euclid(86_400.0) / 3600.0;
-                let day = (0.5 - 0.5 * (std::f64::consts::TAU * hour / 24.0).cos()) * 1.0;
-                let wobble = ((i * 7 + k * 5) % 13) as f64 / 13.0 - 0.5;
-                let kf = k as f64;
-                let v = match role {
-                    0 => [
-                        20.0 + kf + 20.0 * day,
-                        50.0 + kf,
-                        40.0 + 20.0 * day,
-                        60.0 + 150.0 * day,
-                    ],
-                    1 => [
-                        30.0 + kf + 8.0 * day,
-                        72.0 + kf / 2.0,
-                        200.0 + 100.0 * day,
-                        80.0 + 60.0 * day,
-                    ],
-                    _ => {
-                        let job = if (1.0..3.0).contains(&hour) {
-                            50.0
-                        } else {
-                            0.0
-                        };
-                        [10.0 + kf + job, 38.0 + kf / 2.0, 30.0 + job, 15.0]
-                    }
-                };
-                MetricSample {
-                    timestamp: Timestamp::from_epoch_seconds(t).unwrap(),
-                    hostname: format!("{}-{}", ["web", "db", "batch"][role], k + 1),
-                    cpu_usage: (v[0] + 2.0 * wobble).clamp(0.0, 100.0),
-                    memory_usage: v[1] + wobble,
-                    disk_io: v[2] * (1.0 + 0.05 * wobble),
-                    network_io: v[3] * (1.0 + 0.05 * wobble),
-                }
-            })
-            .collect()
-    }
-
-    fn fleet() -> Vec<MetricSample> {
-        (0..3)
-            .flat_map(|role| (0..4).flat_map(move |k| host(role, k, 0, 2 * 288)))
-            .collect()
-    }
-
-    #[test]
-    fn a_fleet_of_three_roles_makes_three_named_groups() {
-        let groups = PeerGroups::fit(&fleet(), &PeerParams::default()).unwrap();
-        let names: Vec<&str> = groups.groups().iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names, ["batch", "db", "web"]);
-        assert_eq!(
-            groups.describe(),
-            "batch (4 hosts), db (4 hosts), web (4 hosts)"
-        );
-        assert!(groups.silhouette.unwrap() > 0.5, "{:?}", groups.silhouette);
-        for g in groups.groups() {
-            assert_eq!(g.hosts.len(), 4);
-            assert!(g.hosts.iter().all(|h| h.starts_with(&g.name)));
-        }
-        assert_eq!(groups.group_of("db-3"), Some(1));
-        assert_eq!(groups.group_of("db-9"), None);
-        // a new web host, 3 samples in the afternoon: the web group's baseline fits it
-        let newcomer: Vec<(f64, [f64; 4])> = host(0, 7, 2 * 288 + 170, 3)
-            .iter()
-            .map(|s| (s.timestamp.epoch_seconds(), s.values()))
-            .collect();
-        assert_eq!(groups.nearest(&newcomer), Some(2));
-        // web's expected CPU follows its day
-        let web = &groups.groups()[2].baseline[0];
-        let (night, _) = web.expected(1.7e9 - 1.7e9 % 86_400.0 + 3600.0);
-        let (noon, _) = web.expected(1.7e9 - 1.7e9 % 86_400.0 + 12.0 * 3600.0);
-        assert!(noon > night + 15.0, "{night} {noon}");
-        // what the artifact stores reads back the same and passes its check
-        let json = serde_json::to_string(&groups).unwrap();
-        let back: PeerGroups = serde_json::from_str(&json).unwrap();
-        back.check().unwrap();
-        assert_eq!(back, groups);
-    }
-
-    #[test]
-    fn alike_hosts_are_one_group_and_too_few_hosts_an_error() {
-        // five web hosts, a point of CPU apart: no split is clear enough at 0.99
-        let alike: Vec<MetricSample> = (0..5).flat_map(|k| host(0, k, 0, 2 * 288)).collect();
-        let one = PeerGroups::fit(
-            &alike,
-            &PeerParams {
-                min_silhouette: 0.99,
-                ..PeerParams::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(one.groups().len(), 1);
-        assert_eq!(one.groups()[0].name, "web");
-        assert_eq!(one.silhouette, None);
-        assert_eq!(one.groups()[0].hosts.len(), 5);
-
-        let lone = host(1, 0, 0, 2 * 288);
-        let e = PeerGroups::fit(&lone, &PeerParams::default()).unwrap_err();
-        assert_eq!(e.field(), Some("samples"));
-        // hosts with less than a day are not profiled
-        let short: Vec<MetricSample> = (0..4).flat_map(|k| host(0, k, 0, 100)).collect();
-        assert_eq!(
-            PeerGroups::fit(&short, &PeerParams::default())
-                .unwrap_err()
-                .field(),
-            Some("samples")
-        );
-        let e = PeerGroups::fit(
-            &fleet(),
-            &PeerParams {
-                max_groups: 0,
-                ..PeerParams::default()
-            },
-        )
-        .unwrap_err();
-        assert_eq!(e.field(), Some("max_groups"));
-    }
-
-    #[test]
-    fn a_bad_file_is_refused_naming_the_field() {
-        let groups = PeerGroups::fit(&fleet(), &PeerParams::default()).unwrap();
-        let mut g = groups.clone();
-        g.groups[1].name = g.groups[0].name.clone();
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.groups[1].name")
-        );
-        let mut g = groups.clone();
-        g.groups[2].baseline.pop();
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.groups[2].baseline")
-        );
-        let mut g = groups.clone();
-        g.groups[1].hosts.reverse();
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.groups[1].hosts")
-        );
-        let mut g = groups.clone();
-        let stolen = g.groups[0].hosts[0].clone();
-        g.groups[2].hosts.insert(0, stolen);
-        g.groups[2].offsets.insert(0, [0.0; 4]);
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.groups[2].hosts")
-        );
-        let mut g = groups.clone();
-        g.feature_scale[4] = -1.0;
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.feature_scale")
-        );
-        let mut g = groups;
-        g.groups[0].baseline[3].spread[0] = f64::NAN;
-        assert_eq!(
-            g.check().unwrap_err().field(),
-            Some("peer_groups.groups[0].baseline[3].spread")
-        );
-    }
 
     #[test]
     fn names_are_prefixes_or_numbered() {

@@ -1,6 +1,7 @@
 //! What a host looks like over its history, as numbers KMeans can compare: per metric its
 //! level, its spread and its daily shape.
 
+use crate::stats::median;
 use crate::MetricSample;
 
 /// Bins of the daily shape: four parts of the day (UTC), six hours each.
@@ -19,21 +20,6 @@ pub(crate) fn weight(feature: usize) -> f64 {
     } else {
         0.5
     }
-}
-
-/// The median of `v` (reordered); NaN when empty.
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    let m = *m;
-    if v.len() % 2 == 1 {
-        return m;
-    }
-    let below = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (below + m) / 2.0
 }
 
 /// 1.4826 × the median absolute deviation from `centre`: a spread that one incident in
@@ -77,11 +63,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_and_spread_are_robust_and_exact() {
-        assert!(median(&mut []).is_nan());
-        assert_eq!(median(&mut [3.0]), 3.0);
-        assert_eq!(median(&mut [4.0, 1.0]), 2.5);
-        assert_eq!(median(&mut [5.0, 1.0, 9.0, 2.0, 7.0]), 5.0);
+    fn the_spread_is_robust_and_exact() {
         // one wild value moves neither
         let v = [10.0, 11.0, 9.0, 10.0, 1e9];
         assert_eq!(median(&mut v.to_vec()), 10.0);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use iops_core::engine::PeerShift;
 use iops_core::peers::Member;
-use iops_core::{Incident, IncidentChange, Metric};
+use iops_core::{Incident, Metric};
 use serde::Serialize;
 
 use super::Service;
@@ -120,19 +120,7 @@ impl Service {
                 }
             }
         }
-        let changed: Vec<Incident> = opened.iter().chain(&resolved).cloned().collect();
-        if !changed.is_empty() {
-            self.store.put_incidents(&changed).await?;
-        }
-        for incident in &opened {
-            tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
-            self.incident_changed(Some(IncidentChange::Opened), Some(incident))
-                .await;
-        }
-        for incident in &resolved {
-            self.incident_changed(Some(IncidentChange::Resolved), Some(incident))
-                .await;
-        }
+        self.record_sweep(&opened, &resolved).await?;
         Ok(PeerSweep {
             ran: true,
             hosts: judged,

@@ -87,26 +87,38 @@ impl Service {
                 opened.push(incident);
             }
         }
-        let changed: Vec<Incident> = opened.iter().chain(&resolved).cloned().collect();
-        if !changed.is_empty() {
-            self.store.put_incidents(&changed).await?;
-        }
+        // (counted before the notifications: fleet incidents read the fleet's size)
         self.fleet_hosts.store(hosts.len(), Ordering::Relaxed);
-        for incident in &opened {
-            tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
-            self.incident_changed(Some(IncidentChange::Opened), Some(incident))
-                .await;
-        }
-        for incident in &resolved {
-            self.incident_changed(Some(IncidentChange::Resolved), Some(incident))
-                .await;
-        }
+        self.record_sweep(&opened, &resolved).await?;
         Ok(SilenceSweep {
             hosts: hosts.len(),
             fleet_now: Some(fleet_now),
             opened,
             resolved,
         })
+    }
+
+    /// What a sweep opened and resolved: stored in one write, then logged (the openings)
+    /// and sent as notifications.
+    pub(super) async fn record_sweep(
+        &self,
+        opened: &[Incident],
+        resolved: &[Incident],
+    ) -> Result<(), ServiceError> {
+        let changed: Vec<Incident> = opened.iter().chain(resolved).cloned().collect();
+        if !changed.is_empty() {
+            self.store.put_incidents(&changed).await?;
+        }
+        for incident in opened {
+            tracing::warn!(incident_id = %incident.incident_id, "{}", incident.summary);
+            self.incident_changed(Some(IncidentChange::Opened), Some(incident))
+                .await;
+        }
+        for incident in resolved {
+            self.incident_changed(Some(IncidentChange::Resolved), Some(incident))
+                .await;
+        }
+        Ok(())
     }
 
     /// The fleet's silence: resolves the open ones if a sample arrived since they opened,
