@@ -670,11 +670,14 @@ fn the_timer_reports_a_host_that_stopped_and_resolves_it_when_it_is_back() {
 }
 
 #[test]
-fn a_bad_silence_policy_is_refused_naming_the_field() {
+fn a_bad_silence_fleet_or_peer_policy_is_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     for (args, named) in [
         (&["--silence-intervals", "0"][..], "silence_intervals"),
         (&["--fleet-hold-seconds=-3"][..], "fleet_hold_seconds"),
+        (&["--peer-min-share", "0"][..], "peer_min_share"),
+        (&["--peer-min-hosts", "1"][..], "peer_min_hosts"),
+        (&["--peer-release", "1.5"][..], "peer_release"),
         // held pages are sent by the sweep: no sweep, no hold
         (
             &["--fleet-hold-seconds", "30", "--sweep-seconds", "0"][..],

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use iops_core::peers::PeerDeviationPolicy;
 use iops_core::{FleetPolicy, SilencePolicy};
 
 use thiserror::Error;
@@ -103,6 +104,10 @@ pub struct Config {
     /// one kind make one fleet incident; FLEET_HOLD_SECONDS: how long a host incident's
     /// notifications wait for one (0: not at all).
     pub fleet: FleetPolicy,
+    /// PEER_MIN_SHARE, PEER_MIN_POINTS, PEER_GROUP_SHARE, PEER_MIN_HOSTS and PEER_RELEASE:
+    /// when a host has departed from its peer group (the scheduled peer sweep; needs peer
+    /// groups in the model).
+    pub peer_deviation: PeerDeviationPolicy,
     /// ALERT_TOPIC_ARN: the SNS topic incident transitions are published to (none: nobody
     /// is told).
     pub alert_topic_arn: Option<String>,
@@ -202,15 +207,7 @@ impl Config {
         )?;
         let fleet_defaults = FleetPolicy::default();
         let fleet = FleetPolicy {
-            min_hosts: match get("FLEET_MIN_HOSTS") {
-                None => fleet_defaults.min_hosts,
-                Some(v) => v.trim().parse().map_err(|_| {
-                    bad(
-                        "FLEET_MIN_HOSTS",
-                        format!("must be a whole number, got {v:?}"),
-                    )
-                })?,
-            },
+            min_hosts: whole_or(get, "FLEET_MIN_HOSTS", fleet_defaults.min_hosts)?,
             min_share: number_or(get, "FLEET_MIN_SHARE", fleet_defaults.min_share)?,
             window_seconds: number_or(get, "FLEET_WINDOW_SECONDS", fleet_defaults.window_seconds)?,
             hold_seconds: number_or(get, "FLEET_HOLD_SECONDS", fleet_defaults.hold_seconds)?,
@@ -224,6 +221,24 @@ impl Config {
                 "FLEET_HOLD_SECONDS",
             ],
         )?;
+        let peer_defaults = PeerDeviationPolicy::default();
+        let peer_deviation = PeerDeviationPolicy {
+            min_share: number_or(get, "PEER_MIN_SHARE", peer_defaults.min_share)?,
+            min_points: number_or(get, "PEER_MIN_POINTS", peer_defaults.min_points)?,
+            group_share: number_or(get, "PEER_GROUP_SHARE", peer_defaults.group_share)?,
+            min_hosts: whole_or(get, "PEER_MIN_HOSTS", peer_defaults.min_hosts)?,
+            release: number_or(get, "PEER_RELEASE", peer_defaults.release)?,
+        };
+        checked(
+            peer_deviation.validate(),
+            &[
+                "PEER_MIN_SHARE",
+                "PEER_MIN_POINTS",
+                "PEER_GROUP_SHARE",
+                "PEER_MIN_HOSTS",
+                "PEER_RELEASE",
+            ],
+        )?;
         Ok(Config {
             store,
             canary,
@@ -233,6 +248,7 @@ impl Config {
             max_future_skew,
             silence,
             fleet,
+            peer_deviation,
             alert_topic_arn: get("ALERT_TOPIC_ARN"),
             sns_endpoint_url: get("SNS_ENDPOINT_URL"),
             alert_wait: match get("ALERT_WAIT_MS") {
@@ -340,6 +356,21 @@ fn number_or(
 
 /// A policy's check, its error naming the variable that sets the parameter at fault
 /// (each of `variables` is its parameter's name in capitals; the first when none is named).
+/// A whole number from variable `name`, or `default` when it is unset.
+fn whole_or(
+    get: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| bad(name, format!("must be a whole number, got {v:?}"))),
+    }
+}
+
 fn checked(result: iops_core::Result<()>, variables: &[&'static str]) -> Result<(), ConfigError> {
     result.map_err(|e| {
         let (name, reason) = match &e {
@@ -596,6 +627,32 @@ mod tests {
     }
 
     #[test]
+    fn peer_variables_set_the_peer_deviation_policy() {
+        let c = config(&[("IOPS_STORE", "memory")]).unwrap();
+        assert_eq!(c.peer_deviation, PeerDeviationPolicy::default());
+        let set = config(&[
+            ("IOPS_STORE", "memory"),
+            ("PEER_MIN_SHARE", "0.8"),
+            ("PEER_MIN_POINTS", "5"),
+            ("PEER_GROUP_SHARE", "0.1"),
+            ("PEER_MIN_HOSTS", "4"),
+            ("PEER_RELEASE", "0.5"),
+        ])
+        .unwrap()
+        .peer_deviation;
+        assert_eq!(
+            set,
+            PeerDeviationPolicy {
+                min_share: 0.8,
+                min_points: 5.0,
+                group_share: 0.1,
+                min_hosts: 4,
+                release: 0.5,
+            }
+        );
+    }
+
+    #[test]
     fn silence_variables_are_checked_naming_the_variable() {
         let silence = config(&[("IOPS_STORE", "memory")]).unwrap().silence;
         assert_eq!(silence, SilencePolicy::default());
@@ -617,6 +674,12 @@ mod tests {
             ("FLEET_MIN_SHARE", "2"),
             ("FLEET_WINDOW_SECONDS", "-5"),
             ("FLEET_HOLD_SECONDS", "7200"),
+            ("PEER_MIN_SHARE", "0"),
+            ("PEER_MIN_POINTS", "-1"),
+            ("PEER_GROUP_SHARE", "nan"),
+            ("PEER_MIN_HOSTS", "1"),
+            ("PEER_MIN_HOSTS", "three"),
+            ("PEER_RELEASE", "1.5"),
         ] {
             let err = config(&[("IOPS_STORE", "memory"), (name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{err}");

@@ -175,6 +175,7 @@ pub async fn build(config: &Config, sink: MetricsSink) -> Result<App, StartupErr
             max_future_skew: config.max_future_skew,
             silence: config.silence,
             fleet: config.fleet,
+            peer_deviation: config.peer_deviation,
             ..ServiceConfig::default()
         },
     );

@@ -23,6 +23,7 @@ use axum::Router;
 use clap::{Args, ValueEnum};
 use iops_core::artifact::ModelArtifact;
 use iops_core::engine::{EngineConfig, HostForest};
+use iops_core::peers::PeerDeviationPolicy;
 use iops_core::{FleetPolicy, SilencePolicy};
 use iops_service::http::Api;
 use iops_service::{
@@ -90,6 +91,22 @@ pub struct ServeArgs {
     /// of a fleet episode are told as the fleet incident (0: at once).
     #[arg(long, default_value_t = FleetPolicy::default().hold_seconds)]
     pub fleet_hold_seconds: f64,
+    /// With peer groups in the model, a host is a `peer_deviation` when its CPU or memory
+    /// moved, relative to its group, by this share of the group's level...
+    #[arg(long, default_value_t = PeerDeviationPolicy::default().min_share)]
+    pub peer_min_share: f64,
+    /// ... and by this many percentage points...
+    #[arg(long, default_value_t = PeerDeviationPolicy::default().min_points)]
+    pub peer_min_points: f64,
+    /// ... while the group's own typical move stays within this share of its level...
+    #[arg(long, default_value_t = PeerDeviationPolicy::default().group_share)]
+    pub peer_group_share: f64,
+    /// ... and at least this many of the group's hosts report.
+    #[arg(long, default_value_t = PeerDeviationPolicy::default().min_hosts)]
+    pub peer_min_hosts: usize,
+    /// An open deviation resolves once the move is below this share of the threshold.
+    #[arg(long, default_value_t = PeerDeviationPolicy::default().release)]
+    pub peer_release: f64,
     /// A sample stamped more than this many seconds ahead of this server's clock is
     /// refused (400 naming `timestamp`): a sender whose clock is wrong cannot freeze its host.
     #[arg(long, default_value_t = 900)]
@@ -111,6 +128,8 @@ pub struct ServeOptions {
     pub silence: SilencePolicy,
     /// When host incidents make a fleet incident.
     pub fleet: FleetPolicy,
+    /// When a host has departed from its peer group.
+    pub peer_deviation: PeerDeviationPolicy,
     /// Where incident transitions are sent.
     pub notifications: Option<Dispatcher>,
     /// How far ahead of this server's clock a sample may be.
@@ -126,6 +145,7 @@ impl Default for ServeOptions {
             api_key: None,
             silence: SilencePolicy::default(),
             fleet: FleetPolicy::default(),
+            peer_deviation: PeerDeviationPolicy::default(),
             notifications: None,
             max_future_skew: ServiceConfig::default().max_future_skew,
             state_cache_hosts: ServiceConfig::default().state_cache_hosts,
@@ -185,6 +205,7 @@ impl AppState {
             api_key,
             silence,
             fleet,
+            peer_deviation,
             notifications,
             max_future_skew,
             state_cache_hosts,
@@ -202,6 +223,7 @@ impl AppState {
             snapshots: Some(SnapshotPolicy::default()),
             silence,
             fleet,
+            peer_deviation,
             max_future_skew,
             state_cache_hosts,
             ..ServiceConfig::default()
@@ -380,6 +402,14 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         hold_seconds: args.fleet_hold_seconds,
     };
     fleet.validate()?;
+    let peer_deviation = PeerDeviationPolicy {
+        min_share: args.peer_min_share,
+        min_points: args.peer_min_points,
+        group_share: args.peer_group_share,
+        min_hosts: args.peer_min_hosts,
+        release: args.peer_release,
+    };
+    peer_deviation.validate()?;
     if fleet.hold_seconds > 0.0 && args.sweep_seconds == 0 {
         anyhow::bail!(
             "--fleet-hold-seconds {} needs the sweep (--sweep-seconds above 0): held pages are sent by it",
@@ -405,6 +435,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             api_key: args.api_key.clone(),
             silence,
             fleet,
+            peer_deviation,
             notifications: notifications.clone(),
             max_future_skew: Duration::from_secs(args.max_future_seconds),
             state_cache_hosts: args.state_cache_hosts,

@@ -88,20 +88,28 @@ impl PeerDeviationPolicy {
                 Err(Error::param(name, v, "must be finite and > 0"))
             }
         };
-        share("min_share", self.min_share)?;
-        share("group_share", self.group_share)?;
+        share("peer_min_share", self.min_share)?;
+        share("peer_group_share", self.group_share)?;
         if !(self.min_points.is_finite() && self.min_points >= 0.0) {
             return Err(Error::param(
-                "min_points",
+                "peer_min_points",
                 self.min_points,
                 "must be finite and >= 0",
             ));
         }
         if self.min_hosts < 2 {
-            return Err(Error::param("min_hosts", self.min_hosts, "must be >= 2"));
+            return Err(Error::param(
+                "peer_min_hosts",
+                self.min_hosts,
+                "must be >= 2",
+            ));
         }
         if !(self.release > 0.0 && self.release <= 1.0) {
-            return Err(Error::param("release", self.release, "must be in (0, 1]"));
+            return Err(Error::param(
+                "peer_release",
+                self.release,
+                "must be in (0, 1]",
+            ));
         }
         Ok(())
     }
@@ -330,7 +338,7 @@ mod tests {
                 ..d
             })
             .as_deref(),
-            Some("min_share")
+            Some("peer_min_share")
         );
         assert_eq!(
             bad(PeerDeviationPolicy {
@@ -338,15 +346,15 @@ mod tests {
                 ..d
             })
             .as_deref(),
-            Some("min_points")
+            Some("peer_min_points")
         );
         assert_eq!(
             bad(PeerDeviationPolicy { min_hosts: 1, ..d }).as_deref(),
-            Some("min_hosts")
+            Some("peer_min_hosts")
         );
         assert_eq!(
             bad(PeerDeviationPolicy { release: 1.5, ..d }).as_deref(),
-            Some("release")
+            Some("peer_release")
         );
         assert_eq!(
             bad(PeerDeviationPolicy {
@@ -354,7 +362,7 @@ mod tests {
                 ..d
             })
             .as_deref(),
-            Some("group_share")
+            Some("peer_group_share")
         );
     }
 }
