@@ -12,9 +12,11 @@
 //!   days): a deviation opened during one of its host's incidents (or within 60 minutes
 //!   after) is that incident seen from the group, any other is false.
 //!
-//! Prints, per seed: when web-3's `peer_deviation` opened (hours after its drift began),
-//! every other `peer_deviation` opened in the drift and healthy runs (false ones), and the
-//! incident run's deviations inside and outside incidents.
+//! Prints, per seed: when web-3's drift was first reported as a peer deviation (hours after
+//! it began), on its own or joined to web-3's own open incident, every other deviation in
+//! the drift and healthy runs (false ones), and the incident run's deviations inside and
+//! outside incidents (those that joined a host's own incident counted apart: they page no
+//! one).
 //!
 //! ```text
 //! cargo run --release -p iops-examples --example peer_deviation_figures [-- SEEDS...]
@@ -46,53 +48,74 @@ fn main() -> Result<(), Box<dyn Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    println!("| seed | web-3 reported, hours into its drift | its summary | other deviations, drift run | deviations, healthy run (7 days × 16 hosts) | incident run: deviations during an incident / outside |");
+    println!("| seed | web-3 reported, hours into its drift | how | other deviations, drift run | deviations, healthy run (7 days × 16 hosts) | incident run: deviations during an incident / outside / joined to the host's own |");
     println!("|---|---|---|---|---|---|");
     let (mut found, mut others, mut healthy_total) = (0, 0, 0);
-    let (mut inside_total, mut outside_total) = (0, 0);
+    let (mut inside_total, mut outside_total, mut joined_total) = (0, 0, 0);
     for &seed in &seeds {
         let (drift_start, drift, _) = runtime.block_on(run(seed, Run::Drift))?;
         let (_, healthy, _) = runtime.block_on(run(seed, Run::Healthy))?;
         let (_, mixed, incidents) = runtime.block_on(run(seed, Run::Incidents))?;
-        let during = |d: &Incident| {
-            let t = d.opened.epoch_seconds() as i64;
-            incidents
-                .iter()
-                .any(|i| i.hostname == d.hostname && t >= i.start_secs && t < i.end_secs + 3600)
+        let during = |d: &Found| {
+            let t = d.at as i64;
+            incidents.iter().any(|i| {
+                i.hostname == d.incident.hostname && t >= i.start_secs && t < i.end_secs + 3600
+            })
         };
-        let inside = mixed.iter().filter(|d| during(d)).count();
+        let joined = mixed.iter().filter(|d| d.joined).count();
+        let inside = mixed.iter().filter(|d| !d.joined && during(d)).count();
+        joined_total += joined;
         inside_total += inside;
-        outside_total += mixed.len() - inside;
-        let mine = drift.iter().find(|i| i.hostname == DRIFTER);
-        let false_ones: Vec<&Incident> = drift.iter().filter(|i| i.hostname != DRIFTER).collect();
-        let when = mine.map(|i| (i.opened.epoch_seconds() - drift_start) / 3600.0);
+        outside_total += mixed.len() - joined - inside;
+        let mine = drift.iter().find(|d| d.incident.hostname == DRIFTER);
+        let false_ones: Vec<&Found> = drift
+            .iter()
+            .filter(|d| d.incident.hostname != DRIFTER)
+            .collect();
+        let when = mine.map(|d| (d.at - drift_start) / 3600.0);
         println!(
-            "| {seed} | {} | {} | {} | {} | {inside} / {} |",
+            "| {seed} | {} | {} | {} | {} | {inside} / {} / {joined} |",
             when.map_or("not reported".into(), |h| format!("{h:.1}")),
-            mine.map_or("", |i| i.summary.as_str()),
+            mine.map_or(String::new(), |d| format!(
+                "{}: {}",
+                if d.joined {
+                    "joined its own incident"
+                } else {
+                    "opened"
+                },
+                d.incident.summary
+            )),
             describe(&false_ones),
             describe(&healthy.iter().collect::<Vec<_>>()),
-            mixed.len() - inside,
+            mixed.len() - joined - inside,
         );
         found += usize::from(when.is_some_and(|h| h <= 24.0));
         others += false_ones.len();
         healthy_total += healthy.len();
     }
     println!(
-        "reported within the day: {found} of {}; other deviations in the drift runs: {others}; in the healthy runs: {healthy_total} ({} host-days); incident runs: {inside_total} during incidents, {outside_total} outside",
+        "reported within the day: {found} of {}; other deviations in the drift runs: {others}; in the healthy runs: {healthy_total} ({} host-days); incident runs: {inside_total} opened during incidents, {outside_total} outside, {joined_total} joined a host's own incident",
         seeds.len(),
         seeds.len() * 16 * 7
     );
     Ok(())
 }
 
-fn describe(incidents: &[&Incident]) -> String {
-    if incidents.is_empty() {
+/// A deviation a sweep reported at `at` (epoch seconds): opened on its own, or joined to
+/// the host's own incident.
+struct Found {
+    at: f64,
+    incident: Incident,
+    joined: bool,
+}
+
+fn describe(found: &[&Found]) -> String {
+    if found.is_empty() {
         return "none".into();
     }
-    incidents
+    found
         .iter()
-        .map(|i| format!("{} {:?}", i.hostname, i.metrics))
+        .map(|d| format!("{} {:?}", d.incident.hostname, d.incident.metrics))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -104,12 +127,12 @@ enum Run {
     Incidents,
 }
 
-/// One run: the drift's start (epoch seconds), every peer deviation the sweeps opened, and
+/// One run: the drift's start (epoch seconds), every peer deviation the sweeps reported, and
 /// the injected incidents.
 async fn run(
     seed: u64,
     kind: Run,
-) -> Result<(f64, Vec<Incident>, Vec<iops_synth::Incident>), Box<dyn Error>> {
+) -> Result<(f64, Vec<Found>, Vec<iops_synth::Incident>), Box<dyn Error>> {
     let drift = kind == Run::Drift;
     let fleet = Fleet::new(FleetParams {
         hosts: 16,
@@ -140,7 +163,7 @@ async fn run(
         BuiltinScorer::new(EngineConfig::default()).with_forest(Some(HostForest::new(model)?));
     let store = Arc::new(SqliteStore::open_in_memory()?);
     let service = Service::with_scorer(store, Arc::new(scorer), ServiceConfig::default());
-    let mut opened = Vec::new();
+    let mut reported = Vec::new();
     let mut last_sweep = i64::MIN;
     for (mut sample, _) in fleet.samples() {
         let t = sample.timestamp.epoch_seconds();
@@ -152,8 +175,18 @@ async fn run(
         let slot = t as i64 / SWEEP_SECONDS;
         if t >= trained && slot != last_sweep && sample.hostname == fleet.hosts()[0].hostname {
             last_sweep = slot;
-            opened.extend(service.judge_peers().await?.opened);
+            let sweep = service.judge_peers().await?;
+            reported.extend(sweep.opened.into_iter().map(|incident| Found {
+                at: t,
+                incident,
+                joined: false,
+            }));
+            reported.extend(sweep.folded.into_iter().map(|incident| Found {
+                at: t,
+                incident,
+                joined: true,
+            }));
         }
     }
-    Ok((drift_start, opened, fleet.incidents().to_vec()))
+    Ok((drift_start, reported, fleet.incidents().to_vec()))
 }

@@ -1,6 +1,7 @@
-//! The peer sweep: a host whose CPU doubles while its group's stays gets one
-//! `peer_deviation` incident (once its own incident about the jump is over), however often
-//! the sweep runs, resolved once it is back with its group; the sweep runs on its minutes of the receiving clock only, and not at all
+//! The peer sweep: a host whose CPU doubles while its group's stays has the deviation
+//! joined to its own incident about the jump while that is open, and one `peer_deviation`
+//! incident once it is over, however often the sweep runs, resolved once it is back with
+//! its group; the sweep runs on its minutes of the receiving clock only, and not at all
 //! without peer groups.
 
 use std::sync::Arc;
@@ -144,6 +145,25 @@ async fn a_host_that_doubles_its_cpu_alone_is_reported_once_and_resolved_when_ba
         .expect("web-3's own models reported the doubling");
     assert!(own.opened.epoch_seconds() < when);
     assert!(own.resolved.is_some_and(|r| r.epoch_seconds() <= when));
+    // while it was open, the group's view joined it: once, before the deviation of its own,
+    // and kept through the engine's later versions of the incident (its resolution)
+    let folded: Vec<_> = sweeps
+        .iter()
+        .flat_map(|(t, s)| s.folded.iter().map(move |i| (*t, i)))
+        .collect();
+    assert_eq!(folded.len(), 1, "{folded:#?}");
+    assert_eq!(folded[0].1.incident_id, own.incident_id);
+    assert!(folded[0].0 < when);
+    assert!(
+        own.has_peer_deviation(Metric::Cpu) && own.status == IncidentStatus::Resolved,
+        "{own:#?}"
+    );
+    assert!(
+        own.summary
+            .contains(" — from its peer group: cpuUsage on web-3 is "),
+        "{}",
+        own.summary
+    );
     let peer: Vec<_> = stored.iter().filter(|i| i.is_peer_deviation()).collect();
     assert_eq!(peer.len(), 1);
     assert_eq!(peer[0].status, IncidentStatus::Resolved);

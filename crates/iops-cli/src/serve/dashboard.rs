@@ -220,6 +220,8 @@ struct HostRow {
     status: Option<Severity>,
     recent: Vec<StoredInsight>,
     cpu: Vec<(f64, f64)>,
+    /// Its peer group's name, when the model has groups.
+    group: Option<String>,
 }
 
 pub async fn overview(State(state): State<AppState>) -> Response {
@@ -245,12 +247,17 @@ pub async fn overview(State(state): State<AppState>) -> Response {
             .iter()
             .map(|m| (m.sample.timestamp.epoch_seconds(), m.sample.cpu_usage))
             .collect();
+        let group = match state.service.host_group(&host).await {
+            Ok(g) => g.map(|g| g.name),
+            Err(e) => return failure(e),
+        };
         rows.push(HostRow {
             host,
             last,
             status,
             recent,
             cpu,
+            group,
         });
     }
     // Worst first, then by name.
@@ -280,14 +287,23 @@ pub async fn overview(State(state): State<AppState>) -> Response {
             r#"<p>No metrics yet. POST one: <code>curl -X POST localhost:8080/metrics -d '{"timestamp":"2026-11-26T17:00:00Z","hostname":"web-1","cpuUsage":75.5,"memoryUsage":82.3,"diskIO":200.5,"networkIO":150.2}'</code></p>"#,
         );
     } else {
-        body.push_str(
-            r#"<table class="hosts"><tr><th>host</th><th>status</th><th>last sample (UTC)</th><th>insights, last 24 h</th><th>cpuUsage, last 24 h</th></tr>"#,
+        // the peer group column only where the model has groups
+        let grouped = rows.iter().any(|r| r.group.is_some());
+        let _ = write!(
+            body,
+            r#"<table class="hosts"><tr><th>host</th>{}<th>status</th><th>last sample (UTC)</th><th>insights, last 24 h</th><th>cpuUsage, last 24 h</th></tr>"#,
+            if grouped { "<th>peer group</th>" } else { "" }
         );
         for r in &rows {
             let end = r.last.epoch_seconds();
+            let group = match (&r.group, grouped) {
+                (_, false) => String::new(),
+                (Some(g), true) => format!(r#"<td class="group">{}</td>"#, esc(g)),
+                (None, true) => r#"<td class="group muted">none yet</td>"#.into(),
+            };
             let _ = write!(
                 body,
-                r#"<tr class="host"><td><a href="/hosts/{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                r#"<tr class="host"><td><a href="/hosts/{}">{}</a></td>{group}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
                 esc(&url_segment(&r.host)),
                 esc(&r.host),
                 badge(r.status),

@@ -67,6 +67,7 @@ async fn a_stored_sample_reaches_the_host_list_and_the_dashboard_stays() {
     let page = call(&router, request("GET", "/", "")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("/hosts/web-7"));
+    assert!(!page.body.contains("peer group"), "no groups, no column");
     assert_eq!(
         call(&router, request("GET", "/hosts/web-7", ""))
             .await
@@ -126,4 +127,12 @@ async fn a_host_page_names_its_peer_group() {
     );
     let hosts = call(&router, request("GET", "/hosts", "")).await;
     assert_eq!(hosts.json()["hosts"][0]["group"]["name"], "db");
+    // the overview lists each host's group beside it
+    let overview = call(&router, request("GET", "/", "")).await;
+    assert!(
+        overview.body.contains("<th>peer group</th>")
+            && overview.body.contains(r#"<td class="group">db</td>"#),
+        "{}",
+        overview.body
+    );
 }

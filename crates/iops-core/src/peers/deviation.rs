@@ -58,8 +58,8 @@ pub struct Member<'a> {
     /// Per metric, whether it has a peer deviation open.
     pub open: [bool; 4],
     /// Whether the host has an incident of its own open: a departure it already reported
-    /// (a spike, a shift, a leak) opens no second incident; it still counts in what its
-    /// group does.
+    /// (a spike, a shift, a leak) opens no second incident but joins that one
+    /// ([`Deviation::into_own`]); it still counts in what its group does.
     pub own_incident: bool,
 }
 
@@ -76,7 +76,14 @@ pub struct Deviation {
     pub group_level: f64,
     /// How far the host moved relative to the group.
     pub moved: f64,
+    /// The host has an incident of its own open and no deviation open on this metric: the
+    /// deviation joins that incident ([`Deviation::fold_into`]) instead of opening one.
+    pub into_own: bool,
 }
+
+/// Where a deviation folded into a host's own incident starts in its summary (kept when the
+/// engine rewrites the summary: [`Incident::keep_folded`]).
+const FOLDED: &str = " — from its peer group: ";
 
 impl PeerDeviationPolicy {
     /// Checks the policy; an error names the field.
@@ -118,8 +125,8 @@ impl PeerDeviationPolicy {
     /// group's typical move (the median of its members' shifts) is within `group_share` of
     /// its daily level, each member whose shift differs from it by `min_share` of that
     /// level and `min_points` (an open one: by `release` of that). Nothing when fewer than
-    /// `min_hosts` report. A member with its own incident open opens none (an open one
-    /// stays while it still deviates).
+    /// `min_hosts` report. A member with its own incident open and none on the metric gets
+    /// a deviation marked [`Deviation::into_own`].
     pub fn judge(&self, group: &PeerGroup, members: &[Member<'_>]) -> Vec<Deviation> {
         let mut out = Vec::new();
         if members.len() < self.min_hosts {
@@ -150,13 +157,14 @@ impl PeerDeviationPolicy {
                 } else {
                     threshold
                 };
-                if moved.abs() >= needed && (h.open[m] || !h.own_incident) {
+                if moved.abs() >= needed {
                     out.push(Deviation {
                         hostname: h.hostname.to_owned(),
                         metric,
                         host_level: daily + h.level[m],
                         group_level: daily + usual + typical,
                         moved,
+                        into_own: h.own_incident && !h.open[m],
                     });
                 }
             }
@@ -168,17 +176,11 @@ impl PeerDeviationPolicy {
 impl Deviation {
     /// The warning incident of this deviation, opened `at` (the fleet's newest sample).
     pub fn incident(&self, group: &PeerGroup, at: Timestamp) -> Incident {
-        let ratio = if self.group_level.abs() > f64::EPSILON {
-            format!("{:.1}×", self.host_level / self.group_level)
-        } else {
-            "away from".into()
-        };
-        let (name, unit) = (
-            self.metric.wire_name(),
-            if self.metric.is_percent() { "%" } else { "" },
-        );
         Incident {
-            incident_id: incident_id(&format!("{}#peer#{name}", self.hostname), at),
+            incident_id: incident_id(
+                &format!("{}#peer#{}", self.hostname, self.metric.wire_name()),
+                at,
+            ),
             hostname: self.hostname.clone(),
             status: IncidentStatus::Open,
             severity: Severity::Warning,
@@ -195,22 +197,84 @@ impl Deviation {
                 severity: Severity::Warning,
                 timestamp: at,
             }),
-            summary: format!(
-                "{name} on {} is {ratio} its peer group {}'s ({:.0}{unit} against {:.0}{unit} over the last hours) while the group's own level is as usual",
-                self.hostname, group.name, self.host_level, self.group_level
-            ),
+            summary: self.describe(group),
             insights: 0,
             insight_ids: Vec::new(),
             hosts: Vec::new(),
             members: Vec::new(),
         }
     }
+
+    /// Adds this deviation to the host's own open incident `at` (the fleet's newest
+    /// sample): its type and metric, and a clause to its summary; its severity and peak are
+    /// the incident's. False when the incident already holds a peer deviation of the metric.
+    pub fn fold_into(&self, group: &PeerGroup, incident: &mut Incident, at: Timestamp) -> bool {
+        if incident.has_peer_deviation(self.metric) {
+            return false;
+        }
+        incident.types.push(InsightType::PeerDeviation);
+        if !incident.metrics.contains(&self.metric) {
+            incident.metrics.push(self.metric);
+        }
+        let own = match incident.summary.find(FOLDED) {
+            Some(i) => &incident.summary[..i],
+            None => incident.summary.as_str(),
+        };
+        incident.summary = format!("{own}{FOLDED}{}", self.describe(group));
+        incident.updated = incident.updated.max(at);
+        true
+    }
+
+    /// "cpuUsage on web-3 is 1.9× its peer group web's (…)".
+    fn describe(&self, group: &PeerGroup) -> String {
+        let ratio = if self.group_level.abs() > f64::EPSILON {
+            format!("{:.1}×", self.host_level / self.group_level)
+        } else {
+            "away from".into()
+        };
+        let (name, unit) = (
+            self.metric.wire_name(),
+            if self.metric.is_percent() { "%" } else { "" },
+        );
+        format!(
+            "{name} on {} is {ratio} its peer group {}'s ({:.0}{unit} against {:.0}{unit} over the last hours) while the group's own level is as usual",
+            self.hostname, group.name, self.host_level, self.group_level
+        )
+    }
 }
 
 impl Incident {
-    /// True for a peer deviation's incident.
+    /// True for a peer deviation's own incident (one the peer sweep opened and resolves).
     pub fn is_peer_deviation(&self) -> bool {
-        self.types.contains(&InsightType::PeerDeviation)
+        self.types == [InsightType::PeerDeviation]
+    }
+
+    /// True when a peer deviation of `metric` was folded into this host incident (or it is
+    /// that deviation's own incident).
+    pub fn has_peer_deviation(&self, metric: Metric) -> bool {
+        self.types.contains(&InsightType::PeerDeviation) && self.metrics.contains(&metric)
+    }
+
+    /// Keeps what the peer sweep folded into `earlier` (this incident's stored version)
+    /// when the engine writes its next version, which knows nothing of it: the type, the
+    /// metrics and the summary's clause.
+    pub fn keep_folded(&mut self, earlier: &Incident) {
+        if !earlier.types.contains(&InsightType::PeerDeviation)
+            || self.types.contains(&InsightType::PeerDeviation)
+        {
+            return;
+        }
+        self.types.push(InsightType::PeerDeviation);
+        for m in &earlier.metrics {
+            if !self.metrics.contains(m) {
+                self.metrics.push(*m);
+            }
+        }
+        if let Some(i) = earlier.summary.find(FOLDED) {
+            if !self.summary.contains(FOLDED) {
+                self.summary.push_str(&earlier.summary[i..]);
+            }
+        }
     }
 }
 
@@ -305,19 +369,31 @@ mod tests {
             member("web-3", 31.0, false),
         ];
         assert!(p.judge(&g, &together).is_empty());
-        // a host that reported its own incident is not told again
+        assert!(!d.into_own);
+        // a host that reported its own incident gets no second one: the deviation joins it
         let mut busy = member("web-3", 30.0, false);
         busy.own_incident = true;
-        assert!(p
-            .judge(
-                &g,
-                &[
-                    member("web-1", 0.0, false),
-                    member("web-2", 0.0, false),
-                    busy
-                ]
-            )
-            .is_empty());
+        let joined = p.judge(
+            &g,
+            &[
+                member("web-1", 0.0, false),
+                member("web-2", 0.0, false),
+                busy.clone(),
+            ],
+        );
+        assert_eq!(joined.len(), 1);
+        assert!(joined[0].into_own);
+        // …unless a deviation of its own is open on the metric already
+        busy.open[0] = true;
+        let kept = p.judge(
+            &g,
+            &[
+                member("web-1", 0.0, false),
+                member("web-2", 0.0, false),
+                busy,
+            ],
+        );
+        assert!(kept.len() == 1 && !kept[0].into_own, "{kept:?}");
         // two hosts are too few to say what the group does
         assert!(p
             .judge(
@@ -325,6 +401,61 @@ mod tests {
                 &[member("web-1", 0.0, false), member("web-3", 30.0, false)]
             )
             .is_empty());
+    }
+
+    #[test]
+    fn a_deviation_folded_into_a_host_incident_survives_the_engines_next_version() {
+        let g = group();
+        let at = Timestamp::from_epoch_seconds(1.7e9).unwrap();
+        let later = Timestamp::from_epoch_seconds(1.7e9 + 900.0).unwrap();
+        let d = Deviation {
+            hostname: "web-3".into(),
+            metric: Metric::Cpu,
+            host_level: 60.0,
+            group_level: 31.0,
+            moved: 29.0,
+            into_own: true,
+        };
+        // the host's own incident, as the engine writes it: a level shift on memory
+        let mut own = d.incident(&g, at);
+        own.incident_id = incident_id("web-3", at);
+        own.types = vec![InsightType::LevelShift];
+        own.metrics = vec![Metric::Memory];
+        own.summary = "memoryUsage shifted".into();
+        let engine_version = own.clone();
+        assert!(d.fold_into(&g, &mut own, later));
+        assert!(!d.fold_into(&g, &mut own, later), "folded twice");
+        assert_eq!(
+            own.types,
+            [InsightType::LevelShift, InsightType::PeerDeviation]
+        );
+        assert_eq!(own.metrics, [Metric::Memory, Metric::Cpu]);
+        assert_eq!(own.updated, later);
+        assert!(own.has_peer_deviation(Metric::Cpu) && !own.is_peer_deviation());
+        assert!(
+            own.summary.starts_with(
+                "memoryUsage shifted — from its peer group: cpuUsage on web-3 is 1.9×"
+            ),
+            "{}",
+            own.summary
+        );
+        // the engine's next version knows nothing of the fold; what is stored keeps it
+        let mut next = engine_version.clone();
+        next.summary = "memoryUsage shifted further".into();
+        next.keep_folded(&own);
+        assert_eq!(next.types, own.types);
+        assert_eq!(next.metrics, own.metrics);
+        assert!(next
+            .summary
+            .starts_with("memoryUsage shifted further — from its peer group: "));
+        // kept once, however often the engine writes
+        let again = next.clone();
+        next.keep_folded(&again);
+        assert_eq!(next, again);
+        // an incident nothing was folded into is left as the engine wrote it
+        let mut plain = engine_version.clone();
+        plain.keep_folded(&engine_version);
+        assert_eq!(plain, engine_version);
     }
 
     #[test]

@@ -25,8 +25,8 @@ enum Grouping {
 impl Service {
     /// The incident a scoring changed, as it is stored: with the ids of its insights, this
     /// sample's added to those stored before, or to those of its version in `unsaved` (the
-    /// incidents a batch changed before this sample, not yet written) (`None`: the sample
-    /// changed no incident).
+    /// incidents a batch changed before this sample, not yet written), and with what the
+    /// peer sweep folded into that version (`None`: the sample changed no incident).
     pub(super) async fn recorded_incident(
         &self,
         scored: &Scored,
@@ -41,8 +41,10 @@ impl Service {
             .find(|i| i.incident_id == incident.incident_id)
         {
             incident.insight_ids.clone_from(&earlier.insight_ids);
+            incident.keep_folded(earlier);
         } else if scored.assessment.incident_change != Some(IncidentChange::Opened) {
             if let Some(stored) = self.store.get_incident(&incident.incident_id).await? {
+                incident.keep_folded(&stored);
                 incident.insight_ids = stored.insight_ids;
             }
         }

@@ -2,8 +2,10 @@
 //! fleet model, each group's reporting hosts are judged together; a host whose level moved
 //! away from its group's (CPU or memory) while the group stayed where it was gets a
 //! `peer_deviation` incident (warning), resolved by a later sweep once it is back with
-//! its group. Run with the silent-host sweep; idempotent (an open deviation is not opened
-//! twice), and every [`ServiceConfig::peer_sweep_every`](super::ServiceConfig::peer_sweep_every)
+//! its group. A host with an incident of its own open gets no second one: the deviation
+//! joins that incident (its type, metric and a clause of its summary; nobody is paged
+//! again), which resolves as the host's models say. Run with the silent-host sweep;
+//! idempotent (an open deviation is not opened or joined twice), and every [`ServiceConfig::peer_sweep_every`](super::ServiceConfig::peer_sweep_every)
 //! of the receiving clock only (it reads every reporting host's state).
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +34,8 @@ pub struct PeerSweep {
     pub opened: Vec<Incident>,
     /// Deviations this sweep resolved.
     pub resolved: Vec<Incident>,
+    /// Hosts' own open incidents a deviation joined in this sweep.
+    pub folded: Vec<Incident>,
 }
 
 impl Service {
@@ -72,15 +76,21 @@ impl Service {
                     .push((h.hostname.clone(), s));
             }
         }
+        // the deviations open on their own, and the hosts' open incidents (one joined
+        // already counts as that deviation open)
         let mut open: HashMap<(String, Metric), Incident> = HashMap::new();
+        let mut own: HashMap<String, Incident> = HashMap::new();
         for incident in self.open_incidents(None, None).await? {
             if incident.is_peer_deviation() {
                 if let Some(&metric) = incident.metrics.first() {
                     open.insert((incident.hostname.clone(), metric), incident);
                 }
+            } else if !incident.is_fleet() && !incident.is_silence() {
+                own.insert(incident.hostname.clone(), incident);
             }
         }
-        let (mut opened, mut resolved, mut judged) = (Vec::new(), Vec::new(), 0);
+        let (mut opened, mut resolved, mut folded, mut judged) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
         for (name, members) in &by_group {
             let Some(group) = peers.groups().iter().find(|g| &g.name == name) else {
                 continue;
@@ -91,7 +101,7 @@ impl Service {
                     hostname,
                     level: s.level,
                     shift: s.shift,
-                    open: Metric::ALL.map(|m| open.contains_key(&(hostname.clone(), m))),
+                    open: Metric::ALL.map(|m| deviating(&open, &own, hostname, m)),
                     own_incident: s.own_incident,
                 })
                 .collect();
@@ -101,7 +111,13 @@ impl Service {
             judged += view.len();
             let found = policy.judge(group, &view);
             for d in &found {
-                if !open.contains_key(&(d.hostname.clone(), d.metric)) {
+                if d.into_own {
+                    if let Some(incident) = own.get_mut(&d.hostname) {
+                        if d.fold_into(group, incident, fleet_now) {
+                            folded.push(incident.clone());
+                        }
+                    }
+                } else if !deviating(&open, &own, &d.hostname, d.metric) {
                     opened.push(d.incident(group, fleet_now));
                 }
             }
@@ -120,12 +136,31 @@ impl Service {
                 }
             }
         }
+        if !folded.is_empty() {
+            // an update of the host's incident: stored, nobody told
+            self.store.put_incidents(&folded).await?;
+        }
         self.record_sweep(&opened, &resolved).await?;
         Ok(PeerSweep {
             ran: true,
             hosts: judged,
             opened,
             resolved,
+            folded,
         })
     }
+}
+
+/// Whether `hostname` has a peer deviation of `metric` open: on its own (`open`), or joined
+/// to its own open incident (`own`).
+fn deviating(
+    open: &HashMap<(String, Metric), Incident>,
+    own: &HashMap<String, Incident>,
+    hostname: &str,
+    metric: Metric,
+) -> bool {
+    open.contains_key(&(hostname.to_owned(), metric))
+        || own
+            .get(hostname)
+            .is_some_and(|i| i.has_peer_deviation(metric))
 }
