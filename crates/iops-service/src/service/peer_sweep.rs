@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use iops_core::engine::PeerShift;
-use iops_core::peers::Member;
-use iops_core::{Incident, Metric};
+use iops_core::peers::{Deviation, Member};
+use iops_core::{Incident, IncidentStatus, Metric};
 use serde::Serialize;
 
 use super::Service;
@@ -114,7 +114,7 @@ impl Service {
                 if d.into_own {
                     if let Some(incident) = own.get_mut(&d.hostname) {
                         if d.fold_into(group, incident, fleet_now) {
-                            folded.push(incident.clone());
+                            folded.push((incident.incident_id.clone(), name.clone(), d.clone()));
                         }
                     }
                 } else if !deviating(&open, &own, &d.hostname, d.metric) {
@@ -136,10 +136,7 @@ impl Service {
                 }
             }
         }
-        if !folded.is_empty() {
-            // an update of the host's incident: stored, nobody told
-            self.store.put_incidents(&folded).await?;
-        }
+        let folded = self.store_folds(folded, peers, fleet_now).await?;
         self.record_sweep(&opened, &resolved).await?;
         Ok(PeerSweep {
             ran: true,
@@ -148,6 +145,33 @@ impl Service {
             resolved,
             folded,
         })
+    }
+
+    /// Stores each deviation joined to a host's own incident (an update: nobody is told),
+    /// folded again into the incident as stored now: an ingest may have changed it since
+    /// the sweep read it (an insight, an escalation, its resolution), and that write stays.
+    async fn store_folds(
+        &self,
+        folds: Vec<(String, String, Deviation)>,
+        peers: &iops_core::peers::PeerGroups,
+        at: iops_core::Timestamp,
+    ) -> Result<Vec<Incident>, ServiceError> {
+        let mut stored = Vec::new();
+        for (incident_id, group_name, d) in folds {
+            let Some(group) = peers.groups().iter().find(|g| g.name == group_name) else {
+                continue;
+            };
+            let Some(mut incident) = self.store.get_incident(&incident_id).await? else {
+                continue;
+            };
+            if incident.status == IncidentStatus::Open && d.fold_into(group, &mut incident, at) {
+                stored.push(incident);
+            }
+        }
+        if !stored.is_empty() {
+            self.store.put_incidents(&stored).await?;
+        }
+        Ok(stored)
     }
 }
 
