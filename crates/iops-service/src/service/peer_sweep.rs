@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use iops_core::engine::PeerShift;
-use iops_core::peers::{Deviation, Member};
+use iops_core::peers::{Deviation, Member, PeerGroup};
 use iops_core::{Incident, IncidentStatus, Metric};
 use serde::Serialize;
 
@@ -76,8 +76,8 @@ impl Service {
                     .push((h.hostname.clone(), s));
             }
         }
-        // the deviations open on their own, and the hosts' open incidents (one joined
-        // already counts as that deviation open)
+        // the deviations open on their own, and the hosts' open incidents (a deviation
+        // joined to one counts as open)
         let mut open: HashMap<(String, Metric), Incident> = HashMap::new();
         let mut own: HashMap<String, Incident> = HashMap::new();
         for incident in self.open_incidents(None, None).await? {
@@ -112,10 +112,8 @@ impl Service {
             let found = policy.judge(group, &view);
             for d in &found {
                 if d.into_own {
-                    if let Some(incident) = own.get_mut(&d.hostname) {
-                        if d.fold_into(group, incident, fleet_now) {
-                            folded.push((incident.incident_id.clone(), name.clone(), d.clone()));
-                        }
+                    if let Some(incident) = own.get(&d.hostname) {
+                        folded.push((incident.incident_id.clone(), group, d.clone()));
                     }
                 } else if !deviating(&open, &own, &d.hostname, d.metric) {
                     opened.push(d.incident(group, fleet_now));
@@ -136,7 +134,7 @@ impl Service {
                 }
             }
         }
-        let folded = self.store_folds(folded, peers, fleet_now).await?;
+        let folded = self.store_folds(folded, fleet_now).await?;
         self.record_sweep(&opened, &resolved).await?;
         Ok(PeerSweep {
             ran: true,
@@ -147,24 +145,32 @@ impl Service {
         })
     }
 
-    /// Stores each deviation joined to a host's own incident (an update: nobody is told),
-    /// folded again into the incident as stored now: an ingest may have changed it since
-    /// the sweep read it (an insight, an escalation, its resolution), and that write stays.
+    /// Stores the deviations joined to hosts' own incidents (an update: nobody is told),
+    /// each incident read once and folded as stored now: an ingest may have changed it
+    /// since the sweep read it (an insight, an escalation, its resolution), and that write
+    /// stays; a host deviating on both CPU and memory gets both in one write.
     async fn store_folds(
         &self,
-        folds: Vec<(String, String, Deviation)>,
-        peers: &iops_core::peers::PeerGroups,
+        folds: Vec<(String, &PeerGroup, Deviation)>,
         at: iops_core::Timestamp,
     ) -> Result<Vec<Incident>, ServiceError> {
+        let mut by_incident: BTreeMap<String, Vec<(&PeerGroup, Deviation)>> = BTreeMap::new();
+        for (incident_id, group, d) in folds {
+            by_incident.entry(incident_id).or_default().push((group, d));
+        }
         let mut stored = Vec::new();
-        for (incident_id, group_name, d) in folds {
-            let Some(group) = peers.groups().iter().find(|g| g.name == group_name) else {
-                continue;
-            };
+        for (incident_id, deviations) in by_incident {
             let Some(mut incident) = self.store.get_incident(&incident_id).await? else {
                 continue;
             };
-            if incident.status == IncidentStatus::Open && d.fold_into(group, &mut incident, at) {
+            if incident.status != IncidentStatus::Open {
+                continue;
+            }
+            let mut changed = false;
+            for (group, d) in &deviations {
+                changed |= d.fold_into(group, &mut incident, at);
+            }
+            if changed {
                 stored.push(incident);
             }
         }
