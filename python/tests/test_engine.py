@@ -153,7 +153,8 @@ def test_engine_with_a_host_forest_raises_multi_metric_anomalies(host_forest) ->
     assert plain["insights"] == [] and plain["forest"] is None
     assert max(plain["metrics"][k]["score"] for k in KEYS) < 0.33  # no metric's own insight
 
-    engine = iops.InsightEngine(model=host_forest)
+    # the combination is one sample: raised without waiting for a second to confirm it
+    engine = iops.InsightEngine(model=host_forest, confirm_seconds=0)
     assert engine.model is not None and engine.model.feature_names == iops.HOST_FEATURES
     out = run_with_combination(engine, 4.0)
     assert out["forest"] > host_forest.training["score_quantiles"][-1]["score"]

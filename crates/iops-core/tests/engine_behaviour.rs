@@ -59,6 +59,58 @@ fn calm_host_raises_almost_nothing() {
     );
 }
 
+/// The CPU insights (sample index, severity) of the calm host with CPU lifted by `lift` on
+/// the samples `AT..AT + len`, under `confirm_seconds`.
+fn lifted(lift: f64, len: usize, confirm_seconds: f64) -> Vec<(usize, Severity)> {
+    let config = EngineParams {
+        confirm_seconds,
+        ..EngineParams::default()
+    }
+    .check()
+    .unwrap();
+    let mut engine = InsightEngine::new(config);
+    let samples = host("lift-1", AT + 24, 11, |i, s| {
+        if (AT..AT + len).contains(&i) {
+            s.cpu_usage += lift;
+        }
+    });
+    let mut out = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        for insight in engine.process(s).unwrap().insights {
+            if insight.metric == Metric::Cpu && i >= AT {
+                out.push((i, insight.severity));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_lone_surprise_below_critical_waits_for_a_second_to_confirm_it() {
+    // the smallest lift of one sample raised below critical when nothing waits
+    let lift = (1..80)
+        .map(f64::from)
+        .find(|&lift| {
+            let raised = lifted(lift, 1, 0.0);
+            !raised.is_empty() && raised.iter().all(|(_, s)| *s < Severity::Critical)
+        })
+        .expect("some lift is raised below critical");
+    // with the default confirmation, that one sample raises nothing
+    assert_eq!(lifted(lift, 1, 600.0), [], "lift {lift}");
+    // held for half an hour, it is raised once, at the second sample: still outside the
+    // expected band, it goes on (the step itself is the surprise, not the samples after it)
+    let held = lifted(lift, 6, 600.0);
+    assert_eq!(held.len(), 1, "lift {lift}: {held:?}");
+    assert_eq!(held[0].0, AT + 1, "lift {lift}: {held:?}");
+    // a critical lift is raised at once
+    let critical = lifted(4.0 * lift, 1, 600.0);
+    assert_eq!(
+        critical.first(),
+        Some(&(AT, Severity::Critical)),
+        "{critical:?}"
+    );
+}
+
 #[test]
 fn cpu_spike_gives_one_urgent_insight_that_explains_itself() {
     let samples = host("web-1", AT + 100, 11, |i, s| {

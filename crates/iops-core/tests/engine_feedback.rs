@@ -1,7 +1,7 @@
 //! The operator's labels through the engine: a metric desensitised on a host no longer raises
 //! the info-level surprise it raised before, but a saturated CPU is critical all the same.
 
-use iops_core::engine::{EngineConfig, HostState};
+use iops_core::engine::{EngineParams, HostState};
 use iops_core::{Insight, Metric, MetricSample, Severity, Timestamp, DESENSITISE_MAX};
 
 #[path = "support/noise.rs"]
@@ -39,9 +39,15 @@ fn samples(lift: f64, hold: Option<f64>) -> Vec<MetricSample> {
         .collect()
 }
 
-/// The CPU insights of the stream, with the CPU cut-offs raised by `raise`.
+/// The CPU insights of the stream, with the CPU cut-offs raised by `raise` (the bump is one
+/// sample: raised without waiting for a second to confirm it).
 fn cpu_insights(stream: &[MetricSample], raise: f64) -> Vec<(usize, Insight)> {
-    let config = EngineConfig::default();
+    let config = EngineParams {
+        confirm_seconds: 0.0,
+        ..EngineParams::default()
+    }
+    .check()
+    .unwrap();
     let mut state = HostState::new(&config).unwrap();
     state.set_desensitised([raise, 0.0, 0.0, 0.0]);
     let mut out = Vec::new();

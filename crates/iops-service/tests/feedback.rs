@@ -41,11 +41,13 @@ async fn call(router: &Router, method: &str, uri: &str, body: &str) -> (u16, Val
 #[tokio::test]
 async fn a_false_positive_verdict_quietens_its_surprise_on_that_host_only() {
     // cut-offs high enough that the spike (score about 0.97) is a warning by its score,
-    // which a label can lift above (a critical one it could not)
+    // which a label can lift above (a critical one it could not); the spike is one sample,
+    // raised without waiting for a second to confirm it
     let params = EngineParams {
         info_score: 0.9,
         warning_score: 0.95,
         critical_score: 0.99,
+        confirm_seconds: 0.0,
         ..EngineParams::default()
     };
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());

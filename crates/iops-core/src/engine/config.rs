@@ -3,6 +3,8 @@
 //! models count them in samples of its own cadence, observed from its first samples, so
 //! one configuration serves 10-second, 1-minute, 5-minute and hourly metrics alike.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -13,6 +15,56 @@ const HOUR: f64 = 3600.0;
 const DAY: f64 = 24.0 * HOUR;
 /// The longest duration a parameter may have: ten years (a typo cannot ask for more).
 pub const MAX_DURATION_SECONDS: f64 = 3650.0 * DAY;
+
+/// Default of [`EngineParams::confirm_seconds`].
+const DEFAULT_CONFIRM_SECONDS: f64 = 600.0;
+
+thread_local! {
+    /// Set while a state saved before `confirm_seconds` existed is decoded
+    /// ([`decoding_before_confirmation`]).
+    static BEFORE_CONFIRMATION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `decode` with the parameters (and the host states holding them) read in the layout
+/// of before `confirm_seconds`: postcard does not describe its fields, so the older layout
+/// is asked for, not detected; the field then has its default.
+pub(crate) fn decoding_before_confirmation<T>(decode: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BEFORE_CONFIRMATION.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(BEFORE_CONFIRMATION.with(|b| b.replace(true)));
+    decode()
+}
+
+/// Whether a state of before `confirm_seconds` is being decoded.
+fn before_confirmation() -> bool {
+    BEFORE_CONFIRMATION.with(Cell::get)
+}
+
+/// A field added with `confirm_seconds`: absent (its default) from the layout of before.
+pub(crate) fn absent_before_confirmation<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    if before_confirmation() {
+        return Ok(T::default());
+    }
+    T::deserialize(d)
+}
+
+/// `confirm_seconds` as stored: absent (the default) from the layout of before it.
+fn confirm_seconds_in_layout<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<f64, D::Error> {
+    if before_confirmation() {
+        return Ok(DEFAULT_CONFIRM_SECONDS);
+    }
+    f64::deserialize(d)
+}
 
 /// Engine parameters as a user writes them; [`EngineParams::check`] turns them into an
 /// [`EngineConfig`]. Every field has a default; durations are in seconds.
@@ -101,6 +153,13 @@ pub struct EngineParams {
     /// window gets its values seen so far in place of the expectation. Default 14400
     /// (4 hours).
     pub adoption_seconds: f64,
+    /// A surprise below critical opens an incident on a host that has none open only when
+    /// the same metric surprises again (at the info cut-off) within this many seconds: a
+    /// lone tail of the noise is not an incident, a real one goes on. Critical surprises
+    /// and impact (saturation, outage) open at once; 0 turns the confirmation off.
+    /// Default 600 (10 minutes).
+    #[serde(deserialize_with = "confirm_seconds_in_layout")]
+    pub confirm_seconds: f64,
 }
 
 impl Default for EngineParams {
@@ -134,6 +193,7 @@ impl Default for EngineParams {
             cooldown_seconds: 3.0 * HOUR,
             guard_score: 0.55,
             adoption_seconds: 4.0 * HOUR,
+            confirm_seconds: DEFAULT_CONFIRM_SECONDS,
         }
     }
 }
@@ -332,6 +392,7 @@ impl EngineParams {
         }
         duration("cooldown_seconds", self.cooldown_seconds, true)?;
         duration("adoption_seconds", self.adoption_seconds, true)?;
+        duration("confirm_seconds", self.confirm_seconds, true)?;
         Ok(())
     }
 
@@ -388,6 +449,7 @@ mod tests {
             ("outage_fraction", |p| p.outage_fraction = f64::NAN),
             ("cooldown_seconds", |p| p.cooldown_seconds = -1.0),
             ("adoption_seconds", |p| p.adoption_seconds = f64::NAN),
+            ("confirm_seconds", |p| p.confirm_seconds = -1.0),
         ];
         for (name, break_it) in cases {
             let mut p = EngineParams::default();

@@ -64,6 +64,47 @@ impl OpenIncident {
     }
 }
 
+/// A surprise below critical on a metric of a host with no incident open, waiting to be
+/// confirmed: a lone tail of the noise is not an incident; one that goes on is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Unconfirmed {
+    since: f64,
+    severity: Severity,
+}
+
+impl Unconfirmed {
+    /// The severity a sample of `severity` at `t` may open an incident with: a critical
+    /// one at once; one below critical only when an earlier one waits in `slot` from at
+    /// most `window` seconds before and this sample confirms it (it surprises too, or its
+    /// value is still `outside` the expected band): the higher of the two. A surprise
+    /// that confirms nothing waits there itself. A `window` of 0 opens every one at once.
+    pub(crate) fn confirm(
+        slot: &mut Option<Unconfirmed>,
+        severity: Option<Severity>,
+        outside: bool,
+        t: f64,
+        window: f64,
+    ) -> Option<Severity> {
+        let waiting = slot.take().filter(|u| t - u.since <= window);
+        match (severity, waiting) {
+            (Some(s), _) if s == Severity::Critical || window <= 0.0 => Some(s),
+            (Some(s), Some(u)) => Some(s.max(u.severity)),
+            (None, Some(u)) if outside => Some(u.severity),
+            (None, waiting) => {
+                *slot = waiting;
+                None
+            }
+            (Some(s), None) => {
+                *slot = Some(Unconfirmed {
+                    since: t,
+                    severity: s,
+                });
+                None
+            }
+        }
+    }
+}
+
 /// The score cut-offs and the cooldown an episode is judged with.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EpisodeCuts {
@@ -134,6 +175,51 @@ mod tests {
             .iter()
             .map(|&(t, s)| e.step(0, s, t, &CUTS) == Alarm::News)
             .collect()
+    }
+
+    /// What each of `(time, severity, outside the band)` opens through one slot.
+    fn confirmed(samples: &[(f64, Option<Severity>, bool)], window: f64) -> Vec<Option<Severity>> {
+        let mut slot = None;
+        samples
+            .iter()
+            .map(|&(t, s, outside)| Unconfirmed::confirm(&mut slot, s, outside, t, window))
+            .collect()
+    }
+
+    #[test]
+    fn a_surprise_below_critical_opens_only_when_confirmed_in_time() {
+        use Severity::{Critical, Info, Warning};
+        // a lone surprise opens nothing; one that surprises again within the window opens,
+        // at the higher of the two severities
+        let lone = [
+            (0.0, Some(Warning), true),
+            (300.0, None, false),
+            (600.0, None, false),
+        ];
+        assert_eq!(confirmed(&lone, 600.0), [None, None, None]);
+        let again = [
+            (0.0, Some(Warning), true),
+            (300.0, None, false),
+            (600.0, Some(Info), true),
+        ];
+        assert_eq!(confirmed(&again, 600.0), [None, None, Some(Warning)]);
+        // a value still outside the band confirms it too; outside alone opens nothing
+        let stays = [(0.0, Some(Info), true), (300.0, None, true)];
+        assert_eq!(confirmed(&stays, 600.0), [None, Some(Info)]);
+        assert_eq!(confirmed(&[(0.0, None, true)], 600.0), [None]);
+        // too late: the second one waits in its turn, and a third confirms it
+        let late = [
+            (0.0, Some(Info), true),
+            (900.0, Some(Info), true),
+            (1200.0, None, true),
+        ];
+        assert_eq!(confirmed(&late, 600.0), [None, None, Some(Info)]);
+        // critical opens at once, and so does everything with the confirmation off
+        assert_eq!(
+            confirmed(&[(0.0, Some(Critical), true)], 600.0),
+            [Some(Critical)]
+        );
+        assert_eq!(confirmed(&[(0.0, Some(Info), true)], 0.0), [Some(Info)]);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::cold_start::{self, PeerPlace, PeerShift};
-use super::config::EngineConfig;
-use super::episode::{OpenIncident, RELEASE_FRACTION};
+use super::config::{self, EngineConfig, EngineParams};
+use super::episode::{OpenIncident, Unconfirmed, RELEASE_FRACTION};
 use super::explain;
 use super::fastmath::max;
 use super::forecast::{Forecaster, Limits, Told, LANES};
@@ -15,7 +15,7 @@ use super::lanes::Lanes;
 use super::level;
 use super::multivariate::{self, HostForest};
 use super::observation::Observation;
-use super::series::{Pipeline, PART_MEMORY_PERIODS};
+use super::series::{Pipeline, BAND_Z, PART_MEMORY_PERIODS};
 use crate::{
     Error, Incident, IncidentChange, Insight, Metric, MetricSample, Result, Severity, Timestamp,
 };
@@ -43,6 +43,10 @@ pub struct HostState {
     /// unplaced: [`HostState::from_postcard`]).
     #[serde(default)]
     peers: PeerPlace,
+    /// Each metric's (and the forest's, last) surprise below critical waiting to be
+    /// confirmed before it opens an incident (`confirm_seconds`).
+    #[serde(default, deserialize_with = "config::absent_before_confirmation")]
+    unconfirmed: [Option<Unconfirmed>; 5],
     /// How far the operator's labels raised each metric's info and warning cut-offs
     /// ([`crate::desensitisation`]): set by the service before each sample, from its labels
     /// (not part of the state's history, so not saved).
@@ -73,6 +77,7 @@ impl From<HostStateBeforePeers> for HostState {
             incident: old.incident,
             forecaster: old.forecaster,
             peers: PeerPlace::default(),
+            unconfirmed: [None; 5],
             desensitised: [0.0; 4],
         }
     }
@@ -137,6 +142,7 @@ impl HostState {
             incident: None,
             forecaster: Forecaster::default(),
             peers: PeerPlace::default(),
+            unconfirmed: [None; 5],
             desensitised: [0.0; 4],
         })
     }
@@ -151,10 +157,14 @@ impl HostState {
             }
         }
         let before_forecasts = || whole::<HostStateBeforeForecasts>(bytes).map(HostState::from);
+        let older = || {
+            whole::<HostState>(bytes)
+                .or_else(|| whole::<HostStateBeforePeers>(bytes).map(HostState::from))
+                .or_else(before_forecasts)
+                .or_else(|| level::decoding_before_seasonal_level(before_forecasts))
+        };
         whole::<HostState>(bytes)
-            .or_else(|| whole::<HostStateBeforePeers>(bytes).map(HostState::from))
-            .or_else(before_forecasts)
-            .or_else(|| level::decoding_before_seasonal_level(before_forecasts))
+            .or_else(|| config::decoding_before_confirmation(older))
             .ok_or_else(|| Error::Decode {
                 what: "host state",
                 reason: "not a postcard host state of this version or one it reads".into(),
@@ -297,6 +307,7 @@ impl HostState {
         // The usual sample: no incident open and nothing to open one, so the rules below
         // would change nothing (checked once for the four metrics).
         let quiet = self.incidents.iter().all(Option::is_none)
+            & self.unconfirmed[..4].iter().all(Option::is_none)
             & scores.iter().fold(true, |q, &s| q & (s < p.info_score))
             & !(sustained[0] | sustained[1]);
         if !quiet {
@@ -322,6 +333,14 @@ impl HostState {
                     explain::severity(score, info, warning, p.critical_score)
                 } else {
                     by_score
+                };
+                // (on a host with an incident open, a surprise joins it: nobody is paged)
+                let severity = if self.incidents[i].is_none() && self.incident.is_none() {
+                    let outside = metrics[i].z.abs() >= BAND_Z;
+                    let waiting = &mut self.unconfirmed[i];
+                    Unconfirmed::confirm(waiting, severity, outside, t, p.confirm_seconds)
+                } else {
+                    severity
                 };
                 let calm = score < RELEASE_FRACTION * p.info_score && !sustained[i];
                 if let Some(severity) = OpenIncident::step(
@@ -377,7 +396,7 @@ impl HostState {
         out.forest = None;
         if let Some(forest) = forest {
             if self.forest_ready(config) {
-                self.assess_with_forest(forest, t, p.cooldown_seconds, sample, out);
+                self.assess_with_forest(forest, t, p, sample, out);
             }
         }
         // (scores are never NaN: the plain comparison of fastmath's max suffices)
@@ -478,7 +497,7 @@ impl HostState {
         &mut self,
         forest: &HostForest,
         t: f64,
-        cooldown: f64,
+        p: &EngineParams,
         sample: &MetricSample,
         out: &mut Assessment,
     ) {
@@ -487,13 +506,18 @@ impl HostState {
         };
         let score = forest.score(&features);
         out.forest = Some(score);
-        let severity = forest.severity(score);
+        let mut severity = forest.severity(score);
+        if self.forest_incident.is_none() && self.incident.is_none() {
+            let waiting = &mut self.unconfirmed[4];
+            let outside = score >= forest.threshold();
+            severity = Unconfirmed::confirm(waiting, severity, outside, t, p.confirm_seconds);
+        }
         let raise = OpenIncident::step(
             &mut self.forest_incident,
             severity,
             score < forest.threshold(),
             t,
-            cooldown,
+            p.cooldown_seconds,
         );
         if !out.insights.is_empty() {
             if score >= forest.threshold() {

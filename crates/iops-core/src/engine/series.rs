@@ -62,9 +62,10 @@ const SPREAD_FLOOR: f64 = 1e-9;
 /// The peak surprise before any sample: below every surprise (they are >= 0), and finite so
 /// the state survives JSON (which has no infinities).
 const NO_PEAK: f64 = -f64::MAX;
-/// A guarded incident lasts while its values are this many spreads off the expectation
-/// (outside the band `expected ± 3 spread`), or while they still surprise.
-const GUARD_BAND_Z: f64 = 3.0;
+/// The expected band is `expected ± 3 spread` (the band the dashboard draws): a guarded
+/// incident lasts while its values are outside it (or still surprise), and a value outside
+/// it confirms a surprise waiting to open an incident.
+pub(crate) const BAND_Z: f64 = 3.0;
 /// "No incident guarded" (finite, for JSON).
 const NOT_GUARDED: f64 = f64::MIN;
 
@@ -360,7 +361,7 @@ impl<const L: usize> Models<L> {
             // them the calibration has become)
             let on = warm
                 && (surprise >= tuning.guard
-                    || (guarded && (surprise >= 0.5 * tuning.guard || abs_z[l] >= GUARD_BAND_Z)));
+                    || (guarded && (surprise >= 0.5 * tuning.guard || abs_z[l] >= BAND_Z)));
             self.guard_since[l] = if !on {
                 NOT_GUARDED
             } else if guarded {
