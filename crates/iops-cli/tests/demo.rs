@@ -114,6 +114,40 @@ fn demo_streams_insights_and_catches_most_incidents() {
     assert!(caught >= 0.75 * injected, "caught {caught} of {injected}");
 }
 
+/// Issue 15's figures on the default demo, seeds 42 and 1–6 (8 hosts, 3 days each after the
+/// warm-up: 168 host-days): every injected incident caught, each with exactly one incident
+/// record, a median detection delay within 10 minutes, and at most 1 false incident per 100
+/// host-days over the seven runs.
+#[test]
+fn the_demo_seeds_give_one_record_per_incident_and_few_false_ones() {
+    let (mut injected, mut caught, mut one, mut false_records, mut host_days) =
+        (0.0, 0.0, 0.0, 0.0, 0.0);
+    for seed in ["42", "1", "2", "3", "4", "5", "6"] {
+        let (ok, stdout, stderr) = demo(&["--fast", "--seed", seed]);
+        assert!(ok, "seed {seed}; stderr: {stderr}");
+        let s = summary(&stdout);
+        let records = numbers(&stdout, "incident records");
+        // the default fleet: 8 hosts, 10 days of 5-minute samples, the last 3 judged
+        assert_eq!(s.samples, 8.0 * 10.0 * 288.0, "{stdout}");
+        let days = 8.0 * 3.0;
+        assert!(
+            numbers(&stdout, "median detection delay")[0] <= 10.0,
+            "{stdout}"
+        );
+        injected += s.injected;
+        caught += s.caught;
+        one += records[1];
+        false_records += records[3];
+        host_days += days;
+    }
+    assert_eq!(caught, injected, "every injected incident caught");
+    assert_eq!(one, caught, "each with exactly one record");
+    assert!(
+        false_records <= host_days / 100.0,
+        "{false_records} false incidents in {host_days} host-days"
+    );
+}
+
 #[test]
 fn demo_is_reproducible_for_a_seed() {
     let args = ["--hosts", "4", "--days", "8", "--seed", "5"];
