@@ -12,7 +12,8 @@
 //! time a day ago over the stretch, with a baseline of its own: for a lane the seasonal model
 //! explains, the calibrator judges the smaller of the two shifts, so a routine that comes
 //! back every day at the same time (a nightly backup) is no shift, while a new level moves
-//! both.
+//! both. The caller may widen that second judgement where the time of day is busier than
+//! usual (`ref_scale`): a backup varies more from night to night than the day does.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -350,8 +351,9 @@ impl<const L: usize> Level<L> {
     /// The level of time `t` with one more value per lane, `x`, scored against the
     /// baseline. `day_ago` is each lane's residual against its value a period ago, when
     /// that is known; for the lanes in `seasonal`, a stretch whose residuals are as usual
-    /// is no shift (a routine that comes back every day). Sub-buckets older than the span
-    /// leave first.
+    /// is no shift (a routine that comes back every day); that stretch's shift is divided
+    /// by `ref_scale` (at least 1: how much more this time of day varies). Sub-buckets
+    /// older than the span leave first.
     #[inline(always)]
     pub(crate) fn score(
         &mut self,
@@ -359,6 +361,7 @@ impl<const L: usize> Level<L> {
         x: Lanes<f64, L>,
         day_ago: Option<Lanes<f64, L>>,
         seasonal: Lanes<bool, L>,
+        ref_scale: Lanes<f64, L>,
     ) -> LevelScore<L> {
         // (the oldest sub-bucket leaves once the span has passed its start)
         let leaves_at = self
@@ -400,7 +403,8 @@ impl<const L: usize> Level<L> {
         });
         if let Some(m) = mean_ref.filter(|_| seasonal.any() && self.ref_blocks >= self.min_blocks) {
             abs_z = Lanes::from_fn(|l| {
-                let against_season = ((m[l] - self.ref_mean[l]) * self.inv_ref_spread[l]).abs();
+                let against_season =
+                    ((m[l] - self.ref_mean[l]) * self.inv_ref_spread[l]).abs() / ref_scale[l];
                 if seasonal[l] {
                     min(abs_z[l], against_season)
                 } else {
@@ -509,7 +513,7 @@ mod tests {
     }
 
     fn run(m: &mut Level<1>, t: f64, x: f64) -> LevelScore<1> {
-        let s = m.score(t, Lanes([x]), None, Lanes([false]));
+        let s = m.score(t, Lanes([x]), None, Lanes([false]), Lanes([1.0]));
         m.learn(t, Lanes([x]), &s);
         s
     }

@@ -253,6 +253,8 @@ impl<const L: usize> Models<L> {
         let mut spread: Lanes<f64, L> = Lanes::splat(0.0);
         let mut z: Lanes<f64, L> = Lanes::splat(0.0);
         let mut seasonal: Lanes<bool, L> = Lanes::splat(false);
+        // how much wider than usual a shift against a day ago may be in this part of the day
+        let mut ref_scale: Lanes<f64, L> = Lanes::splat(1.0);
         let slot = self.seasonal.as_ref().map(|s| s.ring.locate(t));
         let part_index = self.seasonal.as_ref().map_or(0, |s| s.part(t));
         let residual = match (&self.seasonal, slot) {
@@ -273,8 +275,18 @@ impl<const L: usize> Models<L> {
                         .get(part_index)
                         .copied()
                         .unwrap_or(Lanes::splat(0.0));
+                    let before = s
+                        .parts
+                        .get((part_index + SEASON_PARTS - 1) % SEASON_PARTS)
+                        .copied()
+                        .unwrap_or(Lanes::splat(0.0));
                     for l in 0..L {
                         let s_spread = max(s_spread[l], floor[l]);
+                        // the level's stretch spans this part and the one before: a
+                        // busier part shifts more against a day ago, judged on half the
+                        // correction (docs/performance.md: the full one cost the corpora)
+                        let busier = max(part[l], before[l]).sqrt() / s_spread;
+                        ref_scale[l] = max(1.0, busier).sqrt();
                         let use_it = s_spread < tuning.seasonal_preference * spread[l];
                         // the part's own variability, where it is the larger
                         let s_spread = max(s_spread, part[l].sqrt());
@@ -299,13 +311,19 @@ impl<const L: usize> Models<L> {
             (Some(s), Some(slot)) => s.ring.residual_exact(slot, x),
             _ => None,
         };
-        let level = self.level.score(t, x, day_ago, seasonal);
+        let level = self.level.score(t, x, day_ago, seasonal, ref_scale);
         let evidence = self.evidence.score();
         // 3. volatility: the change since the previous sample, when it rises
         let change = self
             .last
             .map(|prev| Lanes::from_fn(|l| (x[l] - prev[l]).abs()));
-        let erratic = change.map(|c| (c, self.volatility.score(t, c, None, Lanes::splat(false))));
+        let erratic = change.map(|c| {
+            (
+                c,
+                self.volatility
+                    .score(t, c, None, Lanes::splat(false), Lanes::splat(1.0)),
+            )
+        });
         // 4. combine; 5. one incident scores once
         let dt = max(t - self.newest, 0.0);
         // (one exponential per distinct interval: the usual one is cached)
