@@ -154,10 +154,11 @@ pub struct EngineParams {
     /// (4 hours).
     pub adoption_seconds: f64,
     /// A surprise below critical opens an incident on a host that has none open only when
-    /// the same metric surprises again (at the info cut-off) within this many seconds: a
-    /// lone tail of the noise is not an incident, a real one goes on. Critical surprises
-    /// and impact (saturation, outage) open at once; 0 turns the confirmation off.
-    /// Default 600 (10 minutes).
+    /// the same metric confirms it within this many seconds: it surprises again (at the
+    /// info cut-off), or its value is still outside the expected band. A lone tail of the
+    /// noise is not an incident; a real one goes on. Critical surprises and impact
+    /// (saturation, outage) open at once, and a host's open incident takes in every
+    /// surprise at once; 0 turns the confirmation off. Default 600 (10 minutes).
     #[serde(deserialize_with = "confirm_seconds_in_layout")]
     pub confirm_seconds: f64,
 }
