@@ -553,7 +553,13 @@ mod tests {
             for i in days.start * 288..days.end * 288 {
                 let x = Lanes([value(i)]);
                 let day_ago = (i >= 288).then(|| Lanes([value(i) - value(i - 288)]));
-                let s = m.score(i as f64 * 300.0, x, day_ago, Lanes([seasonal]));
+                let s = m.score(
+                    i as f64 * 300.0,
+                    x,
+                    day_ago,
+                    Lanes([seasonal]),
+                    Lanes([1.0]),
+                );
                 m.learn(i as f64 * 300.0, x, &s);
                 peak = peak.max(s.surprise[0]);
             }
@@ -587,10 +593,22 @@ mod tests {
             run(&mut m, f64::from(i) * 60.0, f64::from(i));
         }
         // 1-minute values, 16 sub-buckets of 112.5 s: the span's values and x
-        let s = m.score(200.0 * 60.0, Lanes([200.0]), None, Lanes([false]));
+        let s = m.score(
+            200.0 * 60.0,
+            Lanes([200.0]),
+            None,
+            Lanes([false]),
+            Lanes([1.0]),
+        );
         assert!((s.mean[0] - 185.5).abs() < 2.0, "{}", s.mean[0]);
         // a two-hour gap: the stretch holds x alone
-        let s = m.score(200.0 * 60.0 + 7200.0, Lanes([5.0]), None, Lanes([false]));
+        let s = m.score(
+            200.0 * 60.0 + 7200.0,
+            Lanes([5.0]),
+            None,
+            Lanes([false]),
+            Lanes([1.0]),
+        );
         assert_eq!(s.mean[0], 5.0);
     }
 }
