@@ -165,16 +165,7 @@ fn a_state_from_before_forecasts_decodes_and_forecasts_the_leak_it_is_in() {
     assert!(postcard::from_bytes::<HostState>(old).is_err());
     let mut state = HostState::from_postcard(old).expect("decodes");
     assert_eq!(state.n_seen(), 582);
-    let config = EngineConfig::default();
-    let mut told = Vec::new();
-    for i in 582..2 * DAY + 130 {
-        let a = state.process(&config, None, &leaking_db(i)).unwrap();
-        told.extend(
-            a.insights
-                .into_iter()
-                .filter(|i| i.kind == InsightType::CapacityForecast),
-        );
-    }
+    let told = forecasts_on_the_leak(&mut state, 582);
     assert_eq!(told.len(), 1, "{told:#?}");
     // 4 points an hour from 55 %: 95 % ten hours after the leak began
     let at = told[0].timestamp.epoch_seconds() - leaking_db(2 * DAY).timestamp.epoch_seconds();
@@ -203,24 +194,31 @@ fn a_state_from_before_confirmation_decodes_and_forecasts_the_leak() {
         json["unconfirmed"],
         serde_json::json!([null, null, null, null, null])
     );
-    let config = EngineConfig::default();
-    let mut told = Vec::new();
-    for i in 570..2 * DAY + 130 {
-        let a = state.process(&config, None, &leaking_db(i)).unwrap();
-        told.extend(
-            a.insights
-                .into_iter()
-                .filter(|i| i.kind == InsightType::CapacityForecast),
-        );
-    }
+    let told = forecasts_on_the_leak(&mut state, 570);
     assert_eq!(told.len(), 1, "{told:#?}");
     let bytes = postcard::to_allocvec(&state).unwrap();
     assert_eq!(postcard::from_bytes::<HostState>(&bytes).unwrap(), state);
     assert_eq!(HostState::from_postcard(&bytes).unwrap(), state);
 }
 
-/// The generator the fixtures were made with (run by the engines of e5d461d and 2c1c3e0): a db host with
-/// CPU's daily wave, flat memory, and a leak of 4 points an hour from the third day.
+/// The capacity forecasts `state` tells on [`leaking_db`] from sample `from` until two hours
+/// into its leak.
+fn forecasts_on_the_leak(state: &mut HostState, from: usize) -> Vec<Insight> {
+    let config = EngineConfig::default();
+    (from..2 * DAY + 130)
+        .flat_map(|i| {
+            state
+                .process(&config, None, &leaking_db(i))
+                .unwrap()
+                .insights
+        })
+        .filter(|i| i.kind == InsightType::CapacityForecast)
+        .collect()
+}
+
+/// The generator the fixtures were made with (run by the engines of e5d461d and 2c1c3e0):
+/// a db host with CPU's daily wave, flat memory, and a leak of 4 points an hour from the
+/// third day.
 fn leaking_db(i: usize) -> MetricSample {
     let phase = (i % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
     let wobble = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
